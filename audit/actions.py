@@ -1,0 +1,24 @@
+"""The closed vocabularies of audit events: actions (``subject:action``) and outcomes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditAction(StrEnum):
+    TOKEN_ISSUED = "token:issued"
+    REQUEST_REFUSED = "request:refused"
+    PARTICIPANT_READ = "participant:read"
+    PARTICIPANT_SHOWN = "participant:shown"
+    PARTICIPANT_LISTED = "participant:listed"
+    PARTICIPANT_CREATED = "participant:created"
+    PARTICIPANT_SUSPENDED = "participant:suspended"
+    PARTICIPANT_REACTIVATED = "participant:reactivated"
+    KEYS_INITIALISED = "keys:initialised"
+    KEYS_ROTATED = "keys:rotated"
+
+
+class AuditOutcome(StrEnum):
+    SUCCESS = "success"
+    REFUSED = "refused"
+    ERROR = "error"

@@ -1,0 +1,70 @@
+"""Appending audit events, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from audit.actions import AuditAction, AuditOutcome
+from audit.models import AuditEvent
+from gateway.storage.base import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+
+@dataclass
+class AuditDraft:
+    """What is known of an event while the request or command runs.
+
+    Routes and services fill it in; the transaction owner appends it once the outcome
+    is known. Only pseudonyms go into ``subject_pseudonyms``; ``detail`` holds codes and
+    counts, never personal data.
+    """
+
+    action: str
+    request_id: str | None = None
+    outcome: AuditOutcome = AuditOutcome.SUCCESS
+    participant_id: str | None = None
+    participant_kind: str | None = None
+    acting_for: str | None = None
+    agent_id: str | None = None
+    case_reference: str | None = None
+    purpose: str | None = None
+    object_ids: list[str] = field(default_factory=list)
+    subject_pseudonyms: list[str] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def append(session: Session, draft: AuditDraft) -> AuditEvent:
+    """Add the event to the session; it lands when the caller's transaction commits."""
+    event = AuditEvent(
+        event_id=str(uuid.uuid4()),
+        occurred_at=utcnow(),
+        action=str(draft.action),
+        outcome=str(draft.outcome),
+        participant_id=draft.participant_id,
+        participant_kind=draft.participant_kind,
+        acting_for=draft.acting_for,
+        agent_id=draft.agent_id,
+        case_reference=draft.case_reference,
+        purpose=draft.purpose,
+        request_id=draft.request_id,
+        object_ids=list(draft.object_ids),
+        subject_pseudonyms=list(draft.subject_pseudonyms),
+        detail=dict(draft.detail),
+    )
+    session.add(event)
+    return event
+
+
+def record(
+    session: Session,
+    action: AuditAction,
+    *,
+    outcome: AuditOutcome = AuditOutcome.SUCCESS,
+    **fields: Any,
+) -> AuditEvent:
+    """Shorthand for commands and jobs that know the whole event at once."""
+    return append(session, AuditDraft(action=action, outcome=outcome, **fields))

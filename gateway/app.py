@@ -1,0 +1,65 @@
+"""The application factory: settings, keys, engine and routers, built on call."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+
+from gateway import health
+from gateway.auth.router import discovery
+from gateway.auth.router import router as token_router
+from gateway.keys import GatewayKeys
+from gateway.participants.router import router as participants_router
+from gateway.settings import Environment, Settings
+from gateway.state import AppState
+from gateway.storage.engine import make_engine, make_sessionmaker
+from gateway.web import BodySizeLimit, RequestContext, install_error_handlers
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+DESCRIPTION = """
+Prefectures post the decisions that end a foreigner's right of residence; the gateway
+passes the identities concerned to the social-security funds whose territory covers the
+person, in signed batches, and answers the funds' status checks. Every request needs an
+access token from `/oauth2/token` (client credentials, `private_key_jwt`, optional DPoP)
+and states its purpose in the `Purpose` header; funds also name the agent (`Agent-Id`)
+and may name a case (`Case-Reference`); a delegate names the participant it acts for
+(`On-Behalf-Of`). Errors are RFC 9457 problem documents.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    keys: GatewayKeys | None = None,
+    engine: Engine | None = None,
+    sessions: sessionmaker[Session] | None = None,
+) -> FastAPI:
+    """Build the app. Tests may pass their own engine or session factory."""
+    settings = settings or Settings()
+    keys = keys or GatewayKeys.load(settings.key_dir)
+    if settings.environment == Environment.PRODUCTION:
+        keys.check_production(settings.key_dir)
+    engine = engine or make_engine(settings.database_url)
+    state = AppState(
+        settings=settings, keys=keys, engine=engine, sessions=sessions or make_sessionmaker(engine)
+    )
+    app = FastAPI(
+        title="Residence decisions gateway",
+        version="1.0",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.gateway = state
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(discovery)
+    app.include_router(token_router)
+    app.include_router(participants_router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)
+    return app

@@ -1,0 +1,47 @@
+"""Liveness and readiness: the only routes, with discovery, that need no token."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from gateway.state import app_state
+from gateway.storage import migrate
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", name="health:live")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", name="health:ready")
+def readyz(request: Request) -> JSONResponse:
+    """Database reachable, migrations at head, keys loaded; 503 with the failing checks."""
+    state = app_state(request)
+    checks: dict[str, str] = {}
+    try:
+        with state.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+            current, head = migrate.revisions(connection)
+            checks["migrations"] = "ok" if current == head else f"at {current}, head is {head}"
+    except Exception as error:  # noqa: BLE001 - any failure means not ready
+        checks.setdefault("database", f"unreachable ({type(error).__name__})")
+        checks.setdefault("migrations", "unknown")
+    checks["keys"] = "ok" if state.keys.entries else "missing"
+    ready = all(value == "ok" for value in checks.values())
+    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    if ready:
+        return JSONResponse(body)
+    problem = {
+        "type": "/problems/not-ready",
+        "title": "Not ready",
+        "status": 503,
+        "detail": "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"),
+        "checks": checks,
+    }
+    return JSONResponse(problem, status_code=503, media_type="application/problem+json")

@@ -1,0 +1,215 @@
+"""The gateway's own keys: signing keys per use, and secrets for keyed pseudonyms.
+
+Layout of the key directory (private files are created mode 0600)::
+
+    keyring.json            metadata only: environment, kids, uses, which key is active
+    private/<kid>.json      one private JWK per signing key
+    secrets/<name>.key      base64 of a random secret (pseudonym key, ...)
+
+Rotation adds a new active key per use; retired keys stay in the keyring and in the
+published JWKS so that anything they signed can still be verified.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import stat
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from joserfc.jwk import ECKey, KeySet, OKPKey
+
+from gateway.settings import Environment
+from gateway.storage.base import utcnow
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+KEYRING = "keyring.json"
+SECRET_BYTES = 32
+
+
+class KeyUse(StrEnum):
+    TOKEN = "token"  # access tokens (RFC 9068)
+    BATCH = "batch"  # signed batches to funds
+    CHECKPOINT = "checkpoint"  # audit log checkpoints
+
+
+ALGORITHMS = {KeyUse.TOKEN: "ES256", KeyUse.BATCH: "EdDSA", KeyUse.CHECKPOINT: "EdDSA"}
+SECRETS = ("pseudonym",)
+
+
+class KeyStoreError(Exception):
+    """The key directory is missing, incomplete or not fit for the environment."""
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    kid: str
+    use: KeyUse
+    alg: str
+    created_at: str
+    active: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kid": self.kid,
+            "use": str(self.use),
+            "alg": self.alg,
+            "created_at": self.created_at,
+            "active": self.active,
+        }
+
+
+def _generate(use: KeyUse) -> ECKey | OKPKey:
+    if ALGORITHMS[use] == "ES256":
+        return ECKey.generate_key("P-256", private=True)
+    return OKPKey.generate_key("Ed25519", private=True)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+class GatewayKeys:
+    """Loaded keys; build once per process (app factory, CLI command), never at import."""
+
+    def __init__(
+        self,
+        environment: Environment,
+        entries: list[KeyEntry],
+        private: dict[str, ECKey | OKPKey],
+        secret_values: dict[str, bytes],
+    ) -> None:
+        self.environment = environment
+        self.entries = entries
+        self._private = private
+        self._secrets = secret_values
+
+    # -- creation -----------------------------------------------------------------
+
+    @classmethod
+    def init(cls, key_dir: Path, environment: Environment) -> GatewayKeys:
+        """Create a fresh key directory; refuse to overwrite an existing one."""
+        if (key_dir / KEYRING).exists():
+            raise KeyStoreError(f"keys already exist in {key_dir}; use rotate")
+        key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for name in SECRETS:
+            encoded = base64.b64encode(secrets.token_bytes(SECRET_BYTES))
+            _write_private(key_dir / "secrets" / f"{name}.key", encoded)
+        entries = [_new_key(key_dir, use) for use in KeyUse]
+        _write_keyring(key_dir, environment, entries)
+        return cls.load(key_dir)
+
+    @classmethod
+    def rotate(cls, key_dir: Path, uses: list[KeyUse] | None = None) -> list[KeyEntry]:
+        """Add a new active key for each use; the old ones stay published, inactive."""
+        current = cls.load(key_dir)
+        chosen = set(uses or list(KeyUse))
+        entries = [
+            KeyEntry(e.kid, e.use, e.alg, e.created_at, active=e.active and e.use not in chosen)
+            for e in current.entries
+        ]
+        added = [_new_key(key_dir, use) for use in KeyUse if use in chosen]
+        _write_keyring(key_dir, current.environment, entries + added)
+        return added
+
+    # -- loading ------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, key_dir: Path) -> GatewayKeys:
+        path = key_dir / KEYRING
+        if not path.exists():
+            raise KeyStoreError(f"no keys in {key_dir}: run 'gateway keys init'")
+        document = json.loads(path.read_text())
+        environment = Environment(document["environment"])
+        entries = [
+            KeyEntry(e["kid"], KeyUse(e["use"]), e["alg"], e["created_at"], bool(e["active"]))
+            for e in document["keys"]
+        ]
+        private: dict[str, ECKey | OKPKey] = {}
+        for entry in entries:
+            raw = json.loads((key_dir / "private" / f"{entry.kid}.json").read_text())
+            key = ECKey.import_key(raw) if raw["kty"] == "EC" else OKPKey.import_key(raw)
+            private[entry.kid] = key
+        secret_values = {}
+        for name in SECRETS:
+            secret_path = key_dir / "secrets" / f"{name}.key"
+            if not secret_path.exists():
+                raise KeyStoreError(f"secret {name!r} missing from {key_dir}")
+            secret_values[name] = base64.b64decode(secret_path.read_bytes())
+        keys = cls(environment, entries, private, secret_values)
+        keys._check_complete()
+        return keys
+
+    def _check_complete(self) -> None:
+        for use in KeyUse:
+            if not any(e.active and e.use == use for e in self.entries):
+                raise KeyStoreError(f"no active {use} key")
+        for name, value in self._secrets.items():
+            if len(value) < SECRET_BYTES:
+                raise KeyStoreError(f"secret {name!r} is shorter than {SECRET_BYTES} bytes")
+
+    def check_production(self, key_dir: Path) -> None:
+        """Refuse development keys, and private files others can read, in production."""
+        if self.environment != Environment.PRODUCTION:
+            raise KeyStoreError(
+                f"the keys in {key_dir} were made for {self.environment}; "
+                "production needs keys made by 'gateway keys init' with "
+                "GATEWAY_ENVIRONMENT=production"
+            )
+        for path in [*(key_dir / "private").iterdir(), *(key_dir / "secrets").iterdir()]:
+            if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise KeyStoreError(f"{path} is readable by others: chmod 600 it")
+
+    # -- use ----------------------------------------------------------------------
+
+    def active(self, use: KeyUse) -> tuple[KeyEntry, ECKey | OKPKey]:
+        entry = next(e for e in reversed(self.entries) if e.active and e.use == use)
+        return entry, self._private[entry.kid]
+
+    def verification_keys(self, use: KeyUse) -> KeySet:
+        """Every key of that use, active or retired, public parts only."""
+        return KeySet([self._public(e) for e in self.entries if e.use == use])
+
+    def secret(self, name: str) -> bytes:
+        return self._secrets[name]
+
+    def _public(self, entry: KeyEntry) -> ECKey | OKPKey:
+        public = self._private[entry.kid].as_dict(private=False)
+        public.update(kid=entry.kid, use="sig", alg=entry.alg)
+        key_type = ECKey if public["kty"] == "EC" else OKPKey
+        return key_type.import_key(public)
+
+    def public_jwks(self) -> dict[str, Any]:
+        """The published JWKS: every signing key with its kid, use, alg and gateway use."""
+        keys = []
+        for entry in self.entries:
+            public = self._public(entry).as_dict(private=False)
+            public["gateway_use"] = str(entry.use)
+            keys.append(public)
+        return {"keys": keys}
+
+
+def _new_key(key_dir: Path, use: KeyUse) -> KeyEntry:
+    key = _generate(use)
+    created = utcnow()
+    kid = f"{use}-{created:%Y%m%d}-{key.thumbprint()[:10]}"
+    private = key.as_dict(private=True)
+    private["kid"] = kid
+    _write_private(key_dir / "private" / f"{kid}.json", json.dumps(private).encode())
+    return KeyEntry(kid, use, ALGORITHMS[use], created.isoformat(), active=True)
+
+
+def _write_keyring(key_dir: Path, environment: Environment, entries: list[KeyEntry]) -> None:
+    document = {"environment": str(environment), "keys": [e.as_dict() for e in entries]}
+    temporary = key_dir / (KEYRING + ".tmp")
+    temporary.write_text(json.dumps(document, indent=2))
+    temporary.replace(key_dir / KEYRING)

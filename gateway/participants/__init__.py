@@ -1,0 +1,1 @@
+"""Participants: prefectures, funds, auditors and operators, their keys and territories."""

@@ -1,0 +1,66 @@
+"""Every query on participants; the visible ones are filtered by the caller here."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Select, or_, select
+
+from gateway.participants.models import Participant, ParticipantKind, ParticipantTerritory
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from gateway.auth.caller import Caller
+
+
+def get(session: Session, participant_id: str) -> Participant | None:
+    return session.get(Participant, participant_id)
+
+
+def _visible(caller: Caller) -> Select[tuple[Participant]]:
+    """Operators and national auditors see everyone; a territorial auditor, the
+    participants of its départements; anyone else, itself and those it acts for.
+    """
+    statement = select(Participant)
+    if caller.kind == ParticipantKind.OPERATOR or (
+        caller.kind == ParticipantKind.AUDITOR and caller.national
+    ):
+        return statement
+    if caller.kind == ParticipantKind.AUDITOR:
+        in_territory = select(ParticipantTerritory.participant_id).where(
+            ParticipantTerritory.departement.in_(caller.territory)
+        )
+        return statement.where(
+            or_(Participant.id == caller.participant_id, Participant.id.in_(in_territory))
+        )
+    return statement.where(Participant.id.in_({caller.participant_id, caller.acting_for}))
+
+
+def get_visible(session: Session, caller: Caller, participant_id: str) -> Participant | None:
+    statement = _visible(caller).where(Participant.id == participant_id)
+    return session.scalars(statement).one_or_none()
+
+
+def list_visible(
+    session: Session,
+    caller: Caller,
+    *,
+    kind: ParticipantKind | None = None,
+    after: str | None = None,
+    limit: int = 100,
+) -> list[Participant]:
+    statement = _visible(caller).order_by(Participant.id).limit(limit)
+    if kind is not None:
+        statement = statement.where(Participant.kind == kind)
+    if after is not None:
+        statement = statement.where(Participant.id > after)
+    return list(session.scalars(statement))
+
+
+def list_all(session: Session, kind: ParticipantKind | None = None) -> list[Participant]:
+    """For the host's command line only, which is not a tenant."""
+    statement = select(Participant).order_by(Participant.id)
+    if kind is not None:
+        statement = statement.where(Participant.kind == kind)
+    return list(session.scalars(statement))

@@ -1,0 +1,83 @@
+"""Participant routes: who am I, and the registry for operators and auditors."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from audit.actions import AuditAction
+from gateway.auth.caller import AnyCaller, OperatorCaller
+from gateway.errors import NotFound
+from gateway.participants import repository, service
+from gateway.participants.models import ParticipantKind, ParticipantStatus
+from gateway.participants.schemas import PARTICIPANT_ID, ParticipantOut, ParticipantPage
+from gateway.routing import Audit, DbSession, TransactionRoute
+
+router = APIRouter(prefix="/v1/participants", route_class=TransactionRoute, tags=["participants"])
+
+
+@router.get("/me", name=AuditAction.PARTICIPANT_READ, response_model=ParticipantOut)
+def me(caller: AnyCaller, session: DbSession, audit: Audit) -> ParticipantOut:
+    """The authenticated participant (or the one it acts for), as the registry knows it."""
+    participant = repository.get_visible(session, caller, caller.acting_for)
+    if participant is None:  # pragma: no cover - the caller was just loaded
+        raise NotFound("participant not found")
+    audit.object_ids = [participant.id]
+    return service.describe(participant)
+
+
+@router.get("", name=AuditAction.PARTICIPANT_LISTED, response_model=ParticipantPage)
+def list_participants(
+    caller: AnyCaller,
+    session: DbSession,
+    audit: Audit,
+    kind: ParticipantKind | None = None,
+    after: Annotated[str | None, Query(pattern=PARTICIPANT_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> ParticipantPage:
+    """The participants the caller may see, by id, one page at a time."""
+    found = repository.list_visible(session, caller, kind=kind, after=after, limit=limit + 1)
+    page = found[:limit]
+    audit.detail = {"count": len(page)}
+    return ParticipantPage(
+        items=[service.describe(p) for p in page],
+        next_cursor=page[-1].id if len(found) > limit else None,
+    )
+
+
+@router.get("/{participant_id}", name=AuditAction.PARTICIPANT_SHOWN, response_model=ParticipantOut)
+def show(
+    participant_id: str, caller: AnyCaller, session: DbSession, audit: Audit
+) -> ParticipantOut:
+    """One participant, if the caller may see it; otherwise 404, as if it did not exist."""
+    audit.object_ids = [participant_id[:64]]
+    participant = repository.get_visible(session, caller, participant_id)
+    if participant is None:
+        raise NotFound(f"no participant {participant_id!r} visible to {caller.participant_id}")
+    return service.describe(participant)
+
+
+@router.post(
+    "/{participant_id}/suspend",
+    name=AuditAction.PARTICIPANT_SUSPENDED,
+    response_model=ParticipantOut,
+)
+def suspend(
+    participant_id: str, _caller: OperatorCaller, session: DbSession, audit: Audit
+) -> ParticipantOut:
+    """Suspend a participant: its tokens stop working at once."""
+    audit.object_ids = [participant_id[:64]]
+    return service.describe(service.set_status(session, participant_id, ParticipantStatus.SUSPENDED))
+
+
+@router.post(
+    "/{participant_id}/reactivate",
+    name=AuditAction.PARTICIPANT_REACTIVATED,
+    response_model=ParticipantOut,
+)
+def reactivate(
+    participant_id: str, _caller: OperatorCaller, session: DbSession, audit: Audit
+) -> ParticipantOut:
+    audit.object_ids = [participant_id[:64]]
+    return service.describe(service.set_status(session, participant_id, ParticipantStatus.ACTIVE))

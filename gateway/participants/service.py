@@ -1,0 +1,80 @@
+"""Registering, suspending and reactivating participants."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gateway.errors import Conflict, InvalidField, NotFound
+from gateway.participants import repository
+from gateway.participants.models import (
+    Delegation,
+    Participant,
+    ParticipantStatus,
+    ParticipantTerritory,
+)
+from gateway.participants.schemas import ParticipantOut
+from gateway.storage.base import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from gateway.participants.schemas import ParticipantSpec
+
+
+def register(session: Session, spec: ParticipantSpec) -> Participant:
+    if repository.get(session, spec.id) is not None:
+        raise Conflict(f"participant {spec.id!r} already exists")
+    for principal_id in spec.acts_for:
+        principal = repository.get(session, principal_id)
+        if principal is None or principal.kind != spec.kind:
+            raise InvalidField(
+                "acts_for",
+                "existing-participant-of-same-kind",
+                f"{principal_id!r} is not a registered {spec.kind}",
+            )
+    participant = Participant(
+        id=spec.id,
+        kind=spec.kind,
+        name=spec.name,
+        status=ParticipantStatus.ACTIVE,
+        regime=spec.regime,
+        national=spec.national,
+        jwks=spec.jwks,
+        encryption_jwk=spec.encryption_jwk,
+        push_endpoint=str(spec.push_endpoint) if spec.push_endpoint else None,
+        require_dpop=spec.require_dpop,
+        territories=[ParticipantTerritory(departement=code) for code in spec.departements],
+        delegations=[Delegation(principal_id=principal) for principal in spec.acts_for],
+    )
+    session.add(participant)
+    session.flush()
+    return participant
+
+
+def set_status(session: Session, participant_id: str, status: ParticipantStatus) -> Participant:
+    participant = repository.get(session, participant_id)
+    if participant is None:
+        raise NotFound(f"no participant {participant_id!r}")
+    participant.status = status
+    participant.updated_at = utcnow()
+    session.flush()
+    return participant
+
+
+def describe(participant: Participant) -> ParticipantOut:
+    return ParticipantOut(
+        id=participant.id,
+        kind=participant.kind,  # type: ignore[arg-type]
+        name=participant.name,
+        status=participant.status,
+        regime=participant.regime,  # type: ignore[arg-type]
+        national=participant.national,
+        departements=participant.departements,
+        acts_for=participant.acts_for,
+        push_endpoint=participant.push_endpoint,
+        require_dpop=participant.require_dpop,
+        key_ids=[key["kid"] for key in participant.jwks.get("keys", [])],
+        has_encryption_key=participant.encryption_jwk is not None,
+        created_at=participant.created_at,
+        updated_at=participant.updated_at,
+    )

@@ -1,0 +1,64 @@
+"""Configuration, read from ``GATEWAY_*`` environment variables (or a ``.env`` file)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MAX_ACCESS_TOKEN_LIFETIME_S = 300
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every setting the gateway reads; see the README for the reference table."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/gateway.db",
+        description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... in production.",
+    )
+    key_dir: Path = Field(
+        default=Path("var/keys"),
+        description="Directory holding the gateway's private keys and secrets.",
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The URL clients use to reach the gateway: issuer, audience and DPoP target.",
+    )
+    access_token_lifetime_s: int = Field(default=300, ge=30, le=MAX_ACCESS_TOKEN_LIFETIME_S)
+    client_assertion_max_lifetime_s: int = Field(
+        default=300,
+        ge=30,
+        le=3600,
+        description="Longest exp - iat accepted in a client assertion.",
+    )
+    clock_leeway_s: int = Field(default=30, ge=0, le=300)
+    dpop_proof_max_age_s: int = Field(default=120, ge=10, le=600)
+    environment: Environment = Environment.DEVELOPMENT
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    log_level: str = "INFO"
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def issuer(self) -> str:
+        return self.public_base_url
+
+    @property
+    def token_endpoint(self) -> str:
+        return f"{self.public_base_url}/oauth2/token"
+
+    @property
+    def audience(self) -> str:
+        return self.public_base_url

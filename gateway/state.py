@@ -1,0 +1,28 @@
+"""What the application holds for its lifetime, built once by the factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request  # noqa: TC002 - FastAPI reads this annotation at runtime
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from gateway.keys import GatewayKeys
+    from gateway.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    keys: GatewayKeys
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.gateway
+    return state

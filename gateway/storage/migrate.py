@@ -1,0 +1,66 @@
+"""Running Alembic from code: upgrade, current revision, and the models-versus-migrations check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from gateway.storage.engine import make_engine
+from gateway.storage.registry import metadata
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def config(database_url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if database_url is not None:
+        cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            cfg = config(database_url)
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
+    finally:
+        engine.dispose()
+
+
+def head() -> str | None:
+    return ScriptDirectory.from_config(config()).get_current_head()
+
+
+def heads() -> list[str]:
+    return list(ScriptDirectory.from_config(config()).get_heads())
+
+
+def revisions(connection: Connection) -> tuple[str | None, str | None]:
+    """(the database's revision, the code's head)."""
+    current = MigrationContext.configure(connection).get_current_revision()
+    return current, head()
+
+
+def differences(database_url: str) -> list[Any]:
+    """What autogenerate would change: empty when models and migrations agree."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "compare_server_default": True}
+            )
+            return list(compare_metadata(context, metadata))
+    finally:
+        engine.dispose()

@@ -1,0 +1,171 @@
+"""HTTP plumbing: request ids and access logs, body size limits, problem documents."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.errors import FieldError, GatewayError, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PROBLEM_JSON = "application/problem+json"
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+log = logging.getLogger("gateway.access")
+
+
+def problem_response(
+    body: dict[str, Any], status: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+class RequestContext:
+    """Gives each request an id (kept from ``X-Request-Id`` if well-formed), echoes it
+    back, and writes one access log line: method, route, status, time. Never the query
+    string, which may carry an identifier.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "route": getattr(route, "path", None) or "unmatched",
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+
+
+class BodySizeLimit:
+    """Refuses bodies over the limit, declared or streamed, with a 413 problem."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise PayloadTooLarge(f"the body exceeds {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = PayloadTooLarge(f"the body exceeds {self.max_bytes} bytes")
+        response = problem_response(error.problem(scope.get("path")), error.status)
+        await response(scope, receive, send)
+
+
+def _validation_errors(error: RequestValidationError) -> list[FieldError]:
+    found = []
+    for item in error.errors():
+        location = [str(part) for part in item.get("loc", ())]
+        if location and location[0] in {"body", "query", "path", "header", "cookie"}:
+            location = location[1:] or location
+        found.append(
+            FieldError(".".join(location) or "body", str(item.get("type", "invalid")),
+                       str(item.get("msg", "invalid value")))
+        )
+    return found
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def gateway_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, GatewayError)  # noqa: S101 - registered for this type
+        return problem_response(error.problem(request.url.path), error.status, error.headers)
+
+    async def validation_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)  # noqa: S101 - registered for this type
+        errors = _validation_errors(error)
+        body = {
+            "type": "/problems/invalid-request",
+            "title": "The request breaks a rule",
+            "status": 400,
+            "detail": "; ".join(f"{e.field}: {e.message}" for e in errors),
+            "instance": request.url.path,
+            "errors": [e.as_dict() for e in errors],
+        }
+        return problem_response(body, 400)
+
+    async def http_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, StarletteHTTPException)  # noqa: S101 - registered for this type
+        body = {
+            "type": f"/problems/http-{error.status_code}",
+            "title": str(error.detail) if error.status_code < 500 else "Error",  # noqa: PLR2004
+            "status": error.status_code,
+            "detail": str(error.detail),
+            "instance": request.url.path,
+        }
+        return problem_response(body, error.status_code, dict(error.headers or {}))
+
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        logging.getLogger("gateway.error").error(
+            "unhandled error",
+            exc_info=error,
+            extra={"request_id": getattr(request.state, "request_id", None)},
+        )
+        body = {
+            "type": "/problems/internal-error",
+            "title": "Internal error",
+            "status": 500,
+            "detail": "the gateway could not complete the request; it has been logged",
+            "instance": request.url.path,
+        }
+        return problem_response(body, 500)
+
+    app.add_exception_handler(GatewayError, gateway_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)
