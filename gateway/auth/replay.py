@@ -38,9 +38,9 @@ def claim_once(
         insert(UsedJti)
         .values(namespace=namespace, issuer=issuer, jti=jti, expires_at=expires_at)
         .on_conflict_do_nothing()
+        .returning(UsedJti.jti)
     )
-    result = session.execute(statement)
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return session.execute(statement).first() is not None
 
 
 def purge_expired(session: Session, now: datetime | None = None) -> int:

@@ -17,6 +17,8 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         database = url.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # Sessions move between the event loop and worker threads, one at a time.
+        kwargs.setdefault("connect_args", {"check_same_thread": False})
         engine = create_engine(url, **kwargs)
         _sqlite_transactions(engine)
         return engine

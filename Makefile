@@ -1,0 +1,48 @@
+# The two commands of the README: `make demo` and `make test`. Each builds .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck migrations-check pytest serve worker lock bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/gateway demo
+
+test: lint typecheck migrations-check pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+migrations-check: $(STAMP)
+	scratch=$$(mktemp -d) && GATEWAY_DATABASE_URL=sqlite:///$$scratch/check.db $(BIN)/gateway db check; status=$$?; rm -rf $$scratch; exit $$status
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+serve: $(STAMP)
+	$(BIN)/gateway db upgrade
+	$(BIN)/gateway serve
+
+worker: $(STAMP)
+	$(BIN)/gateway worker
+
+bench: $(STAMP)
+	$(BIN)/python tests/benchmarks/tokens.py
+
+lock: $(STAMP)
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe --strip-extras -o requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

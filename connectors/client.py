@@ -1,0 +1,161 @@
+"""A participant's client of the gateway, as an external system would write it.
+
+Tokens come from authlib's own OAuth2 client with ``private_key_jwt``; when a DPoP key
+is given, each request carries a fresh DPoP proof (RFC 9449) and the token is bound to
+it. One ``httpx.Client`` per ``GatewayClient``, with explicit timeouts, reused.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from authlib.integrations.httpx_client import OAuth2Client
+from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
+from joserfc import jwt
+
+from gateway.auth.dpop import access_token_hash
+
+if TYPE_CHECKING:
+    from joserfc.jwk import ECKey, OKPKey, RSAKey
+
+    PrivateKey = ECKey | OKPKey | RSAKey
+
+ASSERTION_LIFETIME_S = 60
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+class GatewayClientError(Exception):
+    """Base of this module's errors."""
+
+
+class TokenRequestFailed(GatewayClientError):
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"token request refused ({status}): {body}")
+        self.status = status
+        self.body = body
+
+
+class ShortLivedPrivateKeyJWT(PrivateKeyJWT):  # type: ignore[misc]
+    """authlib's ``private_key_jwt``, with a one-minute assertion instead of an hour."""
+
+    def sign(self, auth: Any, token_endpoint: str) -> Any:
+        return private_key_jwt_sign(
+            auth.client_secret,
+            client_id=auth.client_id,
+            token_endpoint=token_endpoint,
+            claims=self.claims,
+            header=self.headers,
+            alg=self.alg,
+            expires_in=ASSERTION_LIFETIME_S,
+        )
+
+
+def dpop_proof(key: PrivateKey, alg: str, method: str, url: str, access_token: str | None) -> str:
+    """A DPoP proof JWT for one request (RFC 9449 section 4)."""
+    claims: dict[str, Any] = {
+        "jti": uuid.uuid4().hex,
+        "htm": method.upper(),
+        "htu": url.split("?", 1)[0],
+        "iat": int(time.time()),
+    }
+    if access_token is not None:
+        claims["ath"] = access_token_hash(access_token)
+    header = {"typ": "dpop+jwt", "alg": alg, "jwk": key.as_dict(private=False)}
+    return jwt.encode(header, claims, key, algorithms=[alg])
+
+
+class GatewayClient:
+    """Obtains and renews tokens, and sends authenticated requests with purpose headers."""
+
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        private_key: PrivateKey,
+        *,
+        alg: str = "ES256",
+        dpop_key: PrivateKey | None = None,
+        dpop_alg: str = "ES256",
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.client_id = client_id
+        self.token_endpoint = f"{self.base_url}/oauth2/token"
+        self._dpop_key = dpop_key
+        self._dpop_alg = dpop_alg
+        self._oauth = OAuth2Client(
+            client_id=client_id,
+            client_secret=private_key,
+            token_endpoint_auth_method=ShortLivedPrivateKeyJWT(self.token_endpoint, alg=alg),
+            timeout=timeout,
+        )
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self._token: dict[str, Any] | None = None
+
+    def __enter__(self) -> GatewayClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._oauth.close()
+        self._http.close()
+
+    def fetch_token(self, scope: str | None = None) -> dict[str, Any]:
+        headers = {}
+        if self._dpop_key is not None:
+            headers["DPoP"] = dpop_proof(
+                self._dpop_key, self._dpop_alg, "POST", self.token_endpoint, None
+            )
+        extra = {"scope": scope} if scope else {}
+        try:
+            token = self._oauth.fetch_token(
+                self.token_endpoint, grant_type="client_credentials", headers=headers, **extra
+            )
+        except Exception as error:
+            response = getattr(error, "response", None)
+            status = response.status_code if response is not None else 0
+            raise TokenRequestFailed(status, getattr(error, "description", str(error))) from error
+        self._token = dict(token)
+        return self._token
+
+    @property
+    def access_token(self) -> str:
+        if self._token is None or self._token.get("expires_at", 0) - 10 < time.time():
+            self.fetch_token()
+        assert self._token is not None  # noqa: S101 - fetch_token sets it
+        return str(self._token["access_token"])
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        purpose: str,
+        agent_id: str | None = None,
+        case_reference: str | None = None,
+        on_behalf_of: str | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        token = self.access_token
+        headers: dict[str, str] = dict(kwargs.pop("headers", {}) or {})
+        headers["Purpose"] = purpose
+        for name, value in (
+            ("Agent-Id", agent_id),
+            ("Case-Reference", case_reference),
+            ("On-Behalf-Of", on_behalf_of),
+        ):
+            if value is not None:
+                headers[name] = value
+        if self._dpop_key is not None:
+            headers["Authorization"] = f"DPoP {token}"
+            headers["DPoP"] = dpop_proof(
+                self._dpop_key, self._dpop_alg, method, f"{self.base_url}{path}", token
+            )
+        else:
+            headers["Authorization"] = f"Bearer {token}"
+        return self._http.request(method, path, headers=headers, **kwargs)

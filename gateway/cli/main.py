@@ -1,0 +1,104 @@
+"""``gateway``: serve, worker, demo, db, keys, participants."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from gateway.cli import keys, participants
+from gateway.cli.context import settings
+
+app = typer.Typer(help="The residence decisions gateway.", no_args_is_help=True)
+db = typer.Typer(help="The database schema.", no_args_is_help=True)
+app.add_typer(db, name="db")
+app.add_typer(keys.app, name="keys")
+app.add_typer(participants.app, name="participants")
+console = Console()
+
+
+@db.command()
+def upgrade(revision: str = "head") -> None:
+    """Apply the migrations up to REVISION (head by default)."""
+    from gateway.storage import migrate  # noqa: PLC0415 - alembic only loads for db commands
+
+    migrate.upgrade(settings().database_url, revision)
+    console.print(f"database at {migrate.head() if revision == 'head' else revision}")
+
+
+@db.command()
+def check() -> None:
+    """Fail if the models and the migrations disagree, or if there is more than one head."""
+    from gateway.storage import migrate  # noqa: PLC0415 - alembic only loads for db commands
+
+    heads = migrate.heads()
+    if len(heads) != 1:
+        console.print(f"[red]expected one migration head, found {heads}")
+        raise typer.Exit(1)
+    url = settings().database_url
+    migrate.upgrade(url)
+    differences = migrate.differences(url)
+    if differences:
+        for difference in differences:
+            console.print(f"[red]{difference}")
+        raise typer.Exit(1)
+    console.print(f"models and migrations agree (head {heads[0]})")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(help="Processes; each is stateless.")] = 1,
+) -> None:
+    """Run the HTTP API."""
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from gateway import logs  # noqa: PLC0415
+
+    from gateway.keys import GatewayKeys, KeyStoreError  # noqa: PLC0415
+    from gateway.settings import Environment  # noqa: PLC0415
+
+    config = settings()
+    logs.configure(config.log_level)
+    try:
+        loaded = GatewayKeys.load(config.key_dir)
+        if config.environment == Environment.PRODUCTION:
+            loaded.check_production(config.key_dir)
+    except KeyStoreError as error:
+        console.print(f"[red]refusing to start: {error}")
+        raise typer.Exit(1) from error
+    uvicorn.run(
+        "gateway.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Run every job once and exit.")] = False,
+) -> None:
+    """Run the scheduled jobs (APScheduler); safe to run on several hosts."""
+    from gateway import logs, scheduler  # noqa: PLC0415
+
+    config = settings()
+    logs.configure(config.log_level)
+    scheduler.run(config, once=once)
+
+
+@app.command()
+def demo(
+    keep: Annotated[bool, typer.Option(help="Keep the demo directory.")] = False,
+) -> None:
+    """Run the whole gateway end to end on a throwaway SQLite database."""
+    from gateway.demo import run  # noqa: PLC0415
+
+    raise typer.Exit(run(keep=keep))

@@ -1,0 +1,158 @@
+"""Fixtures: one database per backend per run, migrated by Alembic; each test in a
+transaction rolled back afterwards; gateway keys generated for the run.
+
+PostgreSQL comes from ``GATEWAY_TEST_POSTGRES_URL`` (default: the local server, user
+postgres). Unreachable, its tests are skipped, except under ``CI=true`` where the run
+fails: CI must prove both backends.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.app import create_app
+from gateway.keys import GatewayKeys
+from gateway.settings import Environment, Settings
+from gateway.storage import migrate
+from gateway.storage.engine import make_engine
+from tests.helpers import Client, register
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+BASE_URL = "http://testserver"
+
+
+def _postgres_available() -> str | None:
+    engine = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as error:
+        return str(error).splitlines()[0]
+    finally:
+        engine.dispose()
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    problem = _postgres_available()
+    if problem is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI and unreachable: {problem}")
+        pytest.skip(f"PostgreSQL unreachable: {problem}")
+    return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_admin_url: str) -> Callable[[], Iterator[str]]:
+    """A factory of fresh databases, each dropped when its user is done."""
+
+    def fresh() -> Iterator[str]:
+        name = f"gateway_test_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield sa.make_url(postgres_admin_url).set(database=name).render_as_string(
+                hide_password=False
+            )
+        finally:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+    return fresh
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'gateway.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    factory = request.getfixturevalue("postgres_database")
+    databases = factory()
+    url = next(databases)
+    migrate.upgrade(url)
+    yield url
+    databases.close()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    built = make_engine(database_url)
+    yield built
+    built.dispose()
+
+
+@pytest.fixture(scope="session")
+def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("keys") / "keys"
+    GatewayKeys.init(directory, Environment.DEVELOPMENT)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def gateway_keys(key_dir: Path) -> GatewayKeys:
+    return GatewayKeys.load(key_dir)
+
+
+@pytest.fixture
+def settings(database_url: str, key_dir: Path) -> Settings:
+    return Settings(database_url=database_url, key_dir=key_dir, public_base_url=BASE_URL)
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """Sessions joined to one outer transaction that is rolled back after the test."""
+    connection = engine.connect()
+    outer = connection.begin()
+    yield sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    with sessions() as opened:
+        yield opened
+
+
+@pytest.fixture
+def client(
+    settings: Settings,
+    gateway_keys: GatewayKeys,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+) -> Iterator[TestClient]:
+    app = create_app(settings, keys=gateway_keys, engine=engine, sessions=sessions)
+    with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def participant(sessions: sessionmaker[Session]) -> Callable[..., Client]:
+    """Register a participant with a fresh key, committed for the test's duration."""
+
+    def make(kind: str, **options: Any) -> Client:
+        with sessions.begin() as opened:
+            return register(opened, kind, **options)
+
+    return make

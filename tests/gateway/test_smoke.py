@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from gateway.settings import Settings
+from tests.helpers import Client, api_headers, assertion, token_form
+
+
+def test_a_fund_gets_a_token_and_reads_itself(
+    client: TestClient, settings: Settings, participant: Callable[..., Client]
+) -> None:
+    fund = participant("fund")
+    response = client.post("/oauth2/token", data=token_form(assertion(settings, fund)))
+    assert response.status_code == 200, response.text
+    token = response.json()["access_token"]
+    me = client.get("/v1/participants/me", headers=api_headers(token, fund))
+    assert me.status_code == 200, me.text
+    assert me.json()["id"] == fund.id
