@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 ASSERTION_LIFETIME_S = 60
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+TOKEN_TIMEOUT_S = 10.0
 
 
 class GatewayClientError(Exception):
@@ -32,10 +33,12 @@ class GatewayClientError(Exception):
 
 
 class TokenRequestFailed(GatewayClientError):
-    def __init__(self, status: int, body: Any) -> None:
-        super().__init__(f"token request refused ({status}): {body}")
-        self.status = status
-        self.body = body
+    """The token endpoint said no (``error`` is the RFC 6749 code) or was unreachable."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(f"token request refused: {error}: {description}")
+        self.error = error
+        self.description = description
 
 
 class ShortLivedPrivateKeyJWT(PrivateKeyJWT):  # type: ignore[misc]
@@ -90,7 +93,9 @@ class GatewayClient:
             client_id=client_id,
             client_secret=private_key,
             token_endpoint_auth_method=ShortLivedPrivateKeyJWT(self.token_endpoint, alg=alg),
-            timeout=timeout,
+            # authlib drives httpx or its successor httpx2, whichever is installed: a plain
+            # number of seconds suits both.
+            timeout=TOKEN_TIMEOUT_S,
         )
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
         self._token: dict[str, Any] | None = None
@@ -116,10 +121,14 @@ class GatewayClient:
             token = self._oauth.fetch_token(
                 self.token_endpoint, grant_type="client_credentials", headers=headers, **extra
             )
+        except httpx.HTTPError as error:
+            raise TokenRequestFailed("unreachable", str(error)) from error
         except Exception as error:
-            response = getattr(error, "response", None)
-            status = response.status_code if response is not None else 0
-            raise TokenRequestFailed(status, getattr(error, "description", str(error))) from error
+            # authlib raises its OAuthError with the endpoint's error code and description.
+            code = getattr(error, "error", None)
+            if not isinstance(code, str):
+                raise
+            raise TokenRequestFailed(code, str(getattr(error, "description", ""))) from error
         self._token = dict(token)
         return self._token
 

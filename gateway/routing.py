@@ -13,11 +13,12 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from audit.actions import AuditOutcome
 from audit.writer import AuditDraft, append
@@ -38,6 +39,8 @@ def request_id(request: Request) -> str:
 
 
 def _failure(error: BaseException) -> tuple[AuditOutcome, dict[str, Any]]:
+    if isinstance(error, HTTPException) and isinstance(error.__cause__, GatewayError):
+        error = error.__cause__  # raised while FastAPI read the body, e.g. by BodySizeLimit
     if isinstance(error, GatewayError):
         outcome = AuditOutcome.REFUSED if error.status < 500 else AuditOutcome.ERROR  # noqa: PLR2004
         return outcome, {"status": error.status, "problem": error.slug}
@@ -89,16 +92,22 @@ class TransactionRoute(APIRoute):
         return run
 
 
-def _session(request: Request) -> Session:
+# Plain accessors are coroutines so FastAPI runs them on the event loop instead of
+# paying a worker-thread hop for each.
+async def _session(request: Request) -> Session:
     session: Session = request.state.db
     return session
 
 
-def _audit(request: Request) -> AuditDraft:
+async def _audit(request: Request) -> AuditDraft:
     draft: AuditDraft = request.state.audit
     return draft
 
 
 DbSession = Annotated[Session, Depends(_session)]
 Audit = Annotated[AuditDraft, Depends(_audit)]
-State = Annotated[AppState, Depends(app_state)]
+async def _state(request: Request) -> AppState:
+    return app_state(request)
+
+
+State = Annotated[AppState, Depends(_state)]

@@ -141,6 +141,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)  # noqa: S101 - registered for this type
+        if isinstance(error.__cause__, GatewayError):
+            # FastAPI wraps errors raised while reading the body (BodySizeLimit's 413) in a 400.
+            return await gateway_error(request, error.__cause__)
         body = {
             "type": f"/problems/http-{error.status_code}",
             "title": str(error.detail) if error.status_code < 500 else "Error",  # noqa: PLR2004

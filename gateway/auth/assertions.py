@@ -10,7 +10,7 @@ from joserfc.errors import ExpiredTokenError, JoseError
 
 from gateway.auth.jose import UnreadableToken, read_unverified, refused_algorithm
 from gateway.auth.jwks import SIGNING_ALGORITHMS, key_set
-from gateway.auth.replay import claim_once
+from gateway.auth.replay import MAX_JTI_LENGTH, claim_once
 from gateway.errors import OAuthError
 from gateway.participants import repository
 
@@ -99,6 +99,8 @@ def authenticate_client(
         raise _invalid_client(
             f"client assertions may live at most {settings.client_assertion_max_lifetime_s} s"
         )
+    if len(claims["jti"]) > MAX_JTI_LENGTH:
+        raise _invalid_client(f"the assertion's jti is longer than {MAX_JTI_LENGTH} characters")
     expires_at = datetime.fromtimestamp(int(claims["exp"]) + settings.clock_leeway_s, UTC)
     if not claim_once(session, "assertion", participant.id, str(claims["jti"]), expires_at):
         raise _invalid_client("this client assertion was already used (replay)")

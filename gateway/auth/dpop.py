@@ -13,7 +13,7 @@ from joserfc.errors import JoseError
 
 from gateway.auth.jose import UnreadableToken, read_unverified, refused_algorithm
 from gateway.auth.jwks import SIGNING_ALGORITHMS, InvalidKeyError, key_set, normalise_signing_jwks
-from gateway.auth.replay import claim_once
+from gateway.auth.replay import MAX_JTI_LENGTH, claim_once
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -58,6 +58,9 @@ def verify_proof(
     reason = refused_algorithm(header.get("alg"))
     if reason:
         raise InvalidDPoPProof(reason)
+    if not isinstance(header.get("jwk"), dict) or "keys" in header["jwk"]:
+        # A key set would let the proof be signed by one key and bind the token to another.
+        raise InvalidDPoPProof("the proof's jwk header must be one public JWK")
     try:
         jwks = normalise_signing_jwks(header.get("jwk"))
     except InvalidKeyError as error:
@@ -85,6 +88,8 @@ def verify_proof(
         raise InvalidDPoPProof("the DPoP proof is too old")
     if access_token is not None and claims.get("ath") != access_token_hash(access_token):
         raise InvalidDPoPProof("the DPoP proof is for another access token (ath)")
+    if len(claims["jti"]) > MAX_JTI_LENGTH:
+        raise InvalidDPoPProof(f"the DPoP proof's jti is longer than {MAX_JTI_LENGTH} characters")
     thumbprint = keys.keys[0].thumbprint()
     expires_at = datetime.fromtimestamp(
         int(claims["iat"]) + settings.dpop_proof_max_age_s + settings.clock_leeway_s, UTC

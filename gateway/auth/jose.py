@@ -32,7 +32,34 @@ def read_unverified(token: str) -> Unverified:
         raise UnreadableToken("not a compact JWS with a JSON payload") from error
     if not isinstance(claims, dict):
         raise UnreadableToken("the JWT payload is not a JSON object")
-    return Unverified(dict(compact.headers()), claims)
+    header = dict(compact.headers())
+    if not _storable([header, claims]):
+        raise UnreadableToken("the JWT holds a NUL character or invalid Unicode")
+    return Unverified(header, claims)
+
+
+def _storable(document: object) -> bool:
+    # A NUL or a lone surrogate (JSON "\u0000", "\ud800") in any string: no database
+    # takes them, so looking the issuer up or auditing it would fail with a 500.
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value or not _encodable(value):
+                return False
+        elif isinstance(value, dict):
+            pending.extend([*value.keys(), *value.values()])
+        elif isinstance(value, list):
+            pending.extend(value)
+    return True
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def refused_algorithm(alg: object) -> str | None:

@@ -15,12 +15,15 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 
+MAX_JTI_LENGTH = 256  # the column's; a longer jti is refused before it is stored
+
+
 class UsedJti(Base):
     __tablename__ = "used_jtis"
 
     namespace: Mapped[str] = mapped_column(String(16), primary_key=True)
     issuer: Mapped[str] = mapped_column(String(128), primary_key=True)
-    jti: Mapped[str] = mapped_column(String(256), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(MAX_JTI_LENGTH), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 

@@ -38,13 +38,15 @@ def issue_token(
     state: State,
     session: DbSession,
     audit: Audit,
-    grant_type: Annotated[str, Form()],
+    grant_type: Annotated[str | None, Form()] = None,
     client_assertion_type: Annotated[str | None, Form()] = None,
     client_assertion: Annotated[str | None, Form()] = None,
     client_id: Annotated[str | None, Form()] = None,
     scope: Annotated[str | None, Form()] = None,
 ) -> TokenResponse:
     now = int(time.time())
+    if not grant_type:  # checked here, not by FastAPI, so the refusal carries an OAuth error
+        raise OAuthError("invalid_request", "the grant_type parameter is required")
     if grant_type != "client_credentials":
         raise OAuthError("unsupported_grant_type", "only the client_credentials grant is supported")
     participant, _ = assertions.authenticate_client(

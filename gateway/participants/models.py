@@ -53,11 +53,11 @@ class Participant(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     territories: Mapped[list[ParticipantTerritory]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="ParticipantTerritory.departement"
+        cascade="all, delete-orphan", lazy="joined", order_by="ParticipantTerritory.departement"
     )
     delegations: Mapped[list[Delegation]] = relationship(
         cascade="all, delete-orphan",
-        lazy="selectin",
+        lazy="joined",
         foreign_keys="Delegation.delegate_id",
         order_by="Delegation.principal_id",
     )

@@ -18,7 +18,7 @@ def get(session: Session, participant_id: str) -> Participant | None:
     return session.get(Participant, participant_id)
 
 
-def _visible(caller: Caller) -> Select[tuple[Participant]]:
+def _visible(caller: Caller) -> Select[Participant]:
     """Operators and national auditors see everyone; a territorial auditor, the
     participants of its départements; anyone else, itself and those it acts for.
     """
@@ -39,7 +39,7 @@ def _visible(caller: Caller) -> Select[tuple[Participant]]:
 
 def get_visible(session: Session, caller: Caller, participant_id: str) -> Participant | None:
     statement = _visible(caller).where(Participant.id == participant_id)
-    return session.scalars(statement).one_or_none()
+    return session.scalars(statement).unique().one_or_none()
 
 
 def list_visible(
@@ -55,7 +55,7 @@ def list_visible(
         statement = statement.where(Participant.kind == kind)
     if after is not None:
         statement = statement.where(Participant.id > after)
-    return list(session.scalars(statement))
+    return list(session.scalars(statement).unique())
 
 
 def list_all(session: Session, kind: ParticipantKind | None = None) -> list[Participant]:
@@ -63,4 +63,4 @@ def list_all(session: Session, kind: ParticipantKind | None = None) -> list[Part
     statement = select(Participant).order_by(Participant.id)
     if kind is not None:
         statement = statement.where(Participant.kind == kind)
-    return list(session.scalars(statement))
+    return list(session.scalars(statement).unique())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from audit.actions import AuditAction
 from gateway.auth.caller import AnyCaller, OperatorCaller
@@ -15,6 +15,8 @@ from gateway.participants.schemas import PARTICIPANT_ID, ParticipantOut, Partici
 from gateway.routing import Audit, DbSession, TransactionRoute
 
 router = APIRouter(prefix="/v1/participants", route_class=TransactionRoute, tags=["participants"])
+# Checked before any lookup: a NUL in an id would make PostgreSQL fail, and the audit too.
+ParticipantId = Annotated[str, Path(pattern=PARTICIPANT_ID)]
 
 
 @router.get("/me", name=AuditAction.PARTICIPANT_READ, response_model=ParticipantOut)
@@ -48,7 +50,7 @@ def list_participants(
 
 @router.get("/{participant_id}", name=AuditAction.PARTICIPANT_SHOWN, response_model=ParticipantOut)
 def show(
-    participant_id: str, caller: AnyCaller, session: DbSession, audit: Audit
+    participant_id: ParticipantId, caller: AnyCaller, session: DbSession, audit: Audit
 ) -> ParticipantOut:
     """One participant, if the caller may see it; otherwise 404, as if it did not exist."""
     audit.object_ids = [participant_id[:64]]
@@ -64,7 +66,7 @@ def show(
     response_model=ParticipantOut,
 )
 def suspend(
-    participant_id: str, _caller: OperatorCaller, session: DbSession, audit: Audit
+    participant_id: ParticipantId, _caller: OperatorCaller, session: DbSession, audit: Audit
 ) -> ParticipantOut:
     """Suspend a participant: its tokens stop working at once."""
     audit.object_ids = [participant_id[:64]]
@@ -77,7 +79,7 @@ def suspend(
     response_model=ParticipantOut,
 )
 def reactivate(
-    participant_id: str, _caller: OperatorCaller, session: DbSession, audit: Audit
+    participant_id: ParticipantId, _caller: OperatorCaller, session: DbSession, audit: Audit
 ) -> ParticipantOut:
     audit.object_ids = [participant_id[:64]]
     return service.describe(service.set_status(session, participant_id, ParticipantStatus.ACTIVE))

@@ -1,0 +1,155 @@
+"""A participant's system in one process, the gateway in another, real HTTP between them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from authlib.integrations.httpx_client import OAuth2Client
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from sqlalchemy import select
+
+from audit.models import AuditEvent
+from connectors.client import GatewayClient, TokenRequestFailed
+from gateway.keys import GatewayKeys
+from gateway.settings import Environment
+from gateway.storage import migrate
+from gateway.storage.engine import make_engine, make_sessionmaker
+from tests.helpers import Client, new_key, register
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'served.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    factory: Callable[[], Iterator[str]] = request.getfixturevalue("postgres_database")
+    databases = factory()
+    url = next(databases)
+    migrate.upgrade(url)
+    yield url
+    databases.close()
+
+
+class Served:
+    def __init__(self, base_url: str, database_url: str, clients: dict[str, Client]) -> None:
+        self.base_url = base_url
+        self.database_url = database_url
+        self.clients = clients
+
+
+@pytest.fixture
+def served(fresh_database: str, tmp_path: Path) -> Iterator[Served]:
+    """``gateway serve`` in its own process, on a loopback port."""
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    key_dir = tmp_path / "keys"
+    GatewayKeys.init(key_dir, Environment.DEVELOPMENT)
+    engine = make_engine(fresh_database)
+    with make_sessionmaker(engine).begin() as session:
+        clients = {
+            "fund": register(session, "fund", departements=["75"]),
+            "bound": register(session, "fund", departements=["13"], require_dpop=True),
+        }
+    engine.dispose()
+    env = {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": fresh_database,
+        "GATEWAY_KEY_DIR": str(key_dir),
+        "GATEWAY_PUBLIC_BASE_URL": base_url,
+    }
+    log_path = tmp_path / "server.log"
+    log = log_path.open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"gateway serve did not become ready: {log_path.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield Served(base_url, fresh_database, clients)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+def test_authlib_oauth2_client_with_private_key_jwt(served: Served) -> None:
+    fund = served.clients["fund"]
+    token_endpoint = f"{served.base_url}/oauth2/token"
+    # authlib's stock client and auth method; only the assertion's lifetime is shortened
+    # from authlib's default hour to what the gateway accepts.
+    auth_method = PrivateKeyJWT(
+        token_endpoint, alg="ES256", claims={"exp": int(time.time()) + 60},
+        headers={"kid": fund.kid},
+    )
+    with OAuth2Client(
+        client_id=fund.id,
+        client_secret=fund.key,
+        token_endpoint_auth_method=auth_method,
+        timeout=10.0,
+    ) as oauth:
+        token = oauth.fetch_token(token_endpoint, grant_type="client_credentials")
+        assert token["token_type"] == "Bearer"
+        assert 0 < token["expires_in"] <= 300
+        response = oauth.get(
+            f"{served.base_url}/v1/participants/me",
+            headers={"Purpose": fund.purpose, "Agent-Id": "agent-1"},
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == fund.id
+
+    engine = make_engine(served.database_url)
+    with make_sessionmaker(engine)() as session:
+        actions = {
+            (e.action, e.outcome, e.participant_id)
+            for e in session.scalars(select(AuditEvent))
+        }
+    engine.dispose()
+    assert ("token:issued", "success", fund.id) in actions
+    assert ("participant:read", "success", fund.id) in actions
+
+
+def test_dpop_bound_client_over_http(served: Served) -> None:
+    bound = served.clients["bound"]
+    with GatewayClient(served.base_url, bound.id, bound.key, dpop_key=new_key()) as client:
+        token = client.fetch_token()
+        assert token["token_type"] == "DPoP"
+        response = client.request(
+            "GET", "/v1/participants/me", purpose=bound.purpose, agent_id="agent-2"
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["id"] == bound.id
+    with (
+        GatewayClient(served.base_url, bound.id, bound.key) as without_dpop,
+        pytest.raises(TokenRequestFailed) as refused,
+    ):
+        without_dpop.fetch_token()
+    assert refused.value.error == "invalid_dpop_proof"
