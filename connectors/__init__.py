@@ -1,6 +1,8 @@
-"""What crosses the boundary: the participant-side client (tokens by ``private_key_jwt``,
-optional DPoP), and, as the product grows, importers, the push connector and the
-reference fund receiver.
+"""What crosses the boundary: the participant-side client, importers, push, fund tools.
+
+Today the participant-side client (tokens by ``private_key_jwt``, optional DPoP); as the
+product grows, importers of prefecture files, the push connector and the reference fund
+receiver join it.
 
 Exception tree of ``connectors.client``::
 

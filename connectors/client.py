@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 from authlib.integrations.httpx_client import OAuth2Client
@@ -100,7 +100,7 @@ class GatewayClient:
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
         self._token: dict[str, Any] | None = None
 
-    def __enter__(self) -> GatewayClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -153,13 +153,12 @@ class GatewayClient:
         token = self.access_token
         headers: dict[str, str] = dict(kwargs.pop("headers", {}) or {})
         headers["Purpose"] = purpose
-        for name, value in (
-            ("Agent-Id", agent_id),
-            ("Case-Reference", case_reference),
-            ("On-Behalf-Of", on_behalf_of),
-        ):
-            if value is not None:
-                headers[name] = value
+        optional = {
+            "Agent-Id": agent_id,
+            "Case-Reference": case_reference,
+            "On-Behalf-Of": on_behalf_of,
+        }
+        headers.update({name: value for name, value in optional.items() if value is not None})
         if self._dpop_key is not None:
             headers["Authorization"] = f"DPoP {token}"
             headers["DPoP"] = dpop_proof(

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 import uvicorn
@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
 console = Console()
+# The scenes below make at least this many refused and successful requests.
+EXPECTED_REFUSALS = 7
+EXPECTED_SUCCESSES = 10
 
 PURPOSES = {
     ParticipantKind.PREFECTURE: "decision-transmission",
@@ -75,7 +78,7 @@ class DemoParticipant:
 class Outcome:
     failures: list[str] = field(default_factory=list)
 
-    def expect(self, what: str, condition: bool) -> None:  # noqa: FBT001 - reads as prose
+    def expect(self, what: str, condition: bool) -> None:
         mark = "[green]ok[/]" if condition else "[red]FAILED[/]"
         console.print(f"  {mark}  {what}")
         if not condition:
@@ -83,16 +86,41 @@ class Outcome:
 
 
 def _participants(workdir: Path) -> list[DemoParticipant]:
-    table = [
+    table: list[tuple[str, ParticipantKind, str, list[str], Regime | None, dict[str, Any]]] = [
         ("pref-75", ParticipantKind.PREFECTURE, "Préfecture de police (Paris)", ["75"], None, {}),
-        ("pref-13", ParticipantKind.PREFECTURE, "Préfecture des Bouches-du-Rhône", ["13"], None, {}),
-        ("cpam-75", ParticipantKind.FUND, "CPAM de Paris", ["75"], Regime.CPAM,
-         {"require_dpop": True}),
+        (
+            "pref-13",
+            ParticipantKind.PREFECTURE,
+            "Préfecture des Bouches-du-Rhône",
+            ["13"],
+            None,
+            {},
+        ),
+        (
+            "cpam-75",
+            ParticipantKind.FUND,
+            "CPAM de Paris",
+            ["75"],
+            Regime.CPAM,
+            {"require_dpop": True},
+        ),
         ("caf-13", ParticipantKind.FUND, "CAF des Bouches-du-Rhône", ["13"], Regime.CAF, {}),
-        ("urssaf-idf", ParticipantKind.FUND, "URSSAF Île-de-France",
-         ["75", "77", "78", "91", "92", "93", "94", "95"], Regime.URSSAF, {}),
-        ("cnam-it-centre", ParticipantKind.FUND, "Centre informatique national (CPAM)", [],
-         Regime.CPAM, {"acts_for": ["cpam-75"]}),
+        (
+            "urssaf-idf",
+            ParticipantKind.FUND,
+            "URSSAF Île-de-France",
+            ["75", "77", "78", "91", "92", "93", "94", "95"],
+            Regime.URSSAF,
+            {},
+        ),
+        (
+            "cnam-it-centre",
+            ParticipantKind.FUND,
+            "Centre informatique national (CPAM)",
+            [],
+            Regime.CPAM,
+            {"acts_for": ["cpam-75"]},
+        ),
         ("codaf-75", ParticipantKind.AUDITOR, "CODAF de Paris", ["75"], None, {}),
         ("operator", ParticipantKind.OPERATOR, "Gateway operations", [], None, {}),
     ]
@@ -118,9 +146,7 @@ def _participants(workdir: Path) -> list[DemoParticipant]:
             regime=regime,
             **options,
         )
-        participants.append(
-            DemoParticipant(spec, key, alg, dpop=bool(options.get("require_dpop")))
-        )
+        participants.append(DemoParticipant(spec, key, alg, dpop=bool(options.get("require_dpop"))))
     return participants
 
 
@@ -140,7 +166,7 @@ class _Server:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def __enter__(self) -> _Server:
+    def __enter__(self) -> Self:
         self.thread.start()
         deadline = time.monotonic() + 15
         while not self.server.started:
@@ -170,67 +196,96 @@ def _authenticated_calls(
         with _client(base_url, participant) as client:
             token = client.fetch_token()
             response = client.request(
-                "GET", "/v1/participants/me", purpose=participant.purpose,
+                "GET",
+                "/v1/participants/me",
+                purpose=participant.purpose,
                 agent_id="agent-0042" if participant.spec.kind == ParticipantKind.FUND else None,
             )
         body = response.json()
         territory = " ".join(body.get("departements", [])) or (
             "acts for " + ", ".join(body.get("acts_for", [])) if body.get("acts_for") else "-"
         )
-        table.add_row(participant.id, participant.spec.kind, participant.alg,
-                      str(token["token_type"]), str(response.status_code), territory)
-        outcome.expect(f"{participant.id} authenticated ({token['token_type']})",
-                       response.status_code == httpx.codes.OK and body.get("id") == participant.id)
+        table.add_row(
+            participant.id,
+            participant.spec.kind,
+            participant.alg,
+            str(token["token_type"]),
+            str(response.status_code),
+            territory,
+        )
+        outcome.expect(
+            f"{participant.id} authenticated ({token['token_type']})",
+            response.status_code == httpx.codes.OK and body.get("id") == participant.id,
+        )
     console.print(table)
     return table
 
 
-def _refusals(  # noqa: PLR0915 - one scene after another, read top to bottom
-    base_url: str, by_id: dict[str, DemoParticipant], outcome: Outcome
-) -> None:
+def _refusals(base_url: str, by_id: dict[str, DemoParticipant], outcome: Outcome) -> None:
     console.rule("[bold]What the gateway refuses")
     with httpx.Client(base_url=base_url, timeout=10) as http:
         response = http.get("/v1/participants/me")
-        outcome.expect(f"no token: {response.status_code} {response.json()['title']}",
-                       response.status_code == httpx.codes.UNAUTHORIZED)
+        outcome.expect(
+            f"no token: {response.status_code} {response.json()['title']}",
+            response.status_code == httpx.codes.UNAUTHORIZED,
+        )
 
         fund = by_id["caf-13"]
-        signed = private_key_jwt_sign(fund.key, client_id=fund.id,
-                                      token_endpoint=f"{base_url}/oauth2/token", alg=fund.alg,
-                                      expires_in=60)
-        form = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-                "client_assertion": signed}
+        signed = private_key_jwt_sign(
+            fund.key,
+            client_id=fund.id,
+            token_endpoint=f"{base_url}/oauth2/token",
+            alg=fund.alg,
+            expires_in=60,
+        )
+        form = {
+            "grant_type": "client_credentials",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": signed,
+        }
         first = http.post("/oauth2/token", data=form)
         replay = http.post("/oauth2/token", data=form)
         outcome.expect(
             f"replayed client assertion: {replay.status_code} {replay.json()['detail']}",
-            first.status_code == httpx.codes.OK
-            and replay.status_code == httpx.codes.UNAUTHORIZED,
+            first.status_code == httpx.codes.OK and replay.status_code == httpx.codes.UNAUTHORIZED,
         )
 
     with _client(base_url, by_id["caf-13"]) as caf:
         wrong = caf.request("GET", "/v1/participants/me", purpose="marketing", agent_id="a-1")
-        outcome.expect(f"caf-13 states purpose 'marketing': {wrong.status_code} "
-                       f"{wrong.json()['detail']}", wrong.status_code == httpx.codes.FORBIDDEN)
+        outcome.expect(
+            f"caf-13 states purpose 'marketing': {wrong.status_code} {wrong.json()['detail']}",
+            wrong.status_code == httpx.codes.FORBIDDEN,
+        )
         no_agent = caf.request("GET", "/v1/participants/me", purpose=by_id["caf-13"].purpose)
-        outcome.expect(f"caf-13 names no agent: {no_agent.status_code} "
-                       f"{no_agent.json()['detail']}", no_agent.status_code == httpx.codes.BAD_REQUEST)
-        other = caf.request("GET", "/v1/participants/cpam-75", purpose=by_id["caf-13"].purpose,
-                            agent_id="a-1")
-        outcome.expect(f"caf-13 reads cpam-75: {other.status_code} (as if it did not exist)",
-                       other.status_code == httpx.codes.NOT_FOUND)
+        outcome.expect(
+            f"caf-13 names no agent: {no_agent.status_code} {no_agent.json()['detail']}",
+            no_agent.status_code == httpx.codes.BAD_REQUEST,
+        )
+        other = caf.request(
+            "GET", "/v1/participants/cpam-75", purpose=by_id["caf-13"].purpose, agent_id="a-1"
+        )
+        outcome.expect(
+            f"caf-13 reads cpam-75: {other.status_code} (as if it did not exist)",
+            other.status_code == httpx.codes.NOT_FOUND,
+        )
 
     with _client(base_url, by_id["cnam-it-centre"]) as centre:
         purpose = by_id["cnam-it-centre"].purpose
-        allowed = centre.request("GET", "/v1/participants/me", purpose=purpose, agent_id="batch",
-                                 on_behalf_of="cpam-75")
-        outcome.expect(f"cnam-it-centre acts for cpam-75: {allowed.status_code} "
-                       f"(sees {allowed.json().get('id')})",
-                       allowed.status_code == httpx.codes.OK and allowed.json()["id"] == "cpam-75")
-        refused = centre.request("GET", "/v1/participants/me", purpose=purpose, agent_id="batch",
-                                 on_behalf_of="caf-13")
-        outcome.expect(f"cnam-it-centre acts for caf-13: {refused.status_code} "
-                       f"{refused.json()['detail']}", refused.status_code == httpx.codes.FORBIDDEN)
+        allowed = centre.request(
+            "GET", "/v1/participants/me", purpose=purpose, agent_id="batch", on_behalf_of="cpam-75"
+        )
+        outcome.expect(
+            f"cnam-it-centre acts for cpam-75: {allowed.status_code} "
+            f"(sees {allowed.json().get('id')})",
+            allowed.status_code == httpx.codes.OK and allowed.json()["id"] == "cpam-75",
+        )
+        refused = centre.request(
+            "GET", "/v1/participants/me", purpose=purpose, agent_id="batch", on_behalf_of="caf-13"
+        )
+        outcome.expect(
+            f"cnam-it-centre acts for caf-13: {refused.status_code} {refused.json()['detail']}",
+            refused.status_code == httpx.codes.FORBIDDEN,
+        )
 
     cpam = by_id["cpam-75"]
     plain = GatewayClient(base_url, cpam.id, cpam.key, alg=cpam.alg)
@@ -238,8 +293,10 @@ def _refusals(  # noqa: PLR0915 - one scene after another, read top to bottom
         plain.fetch_token()
         outcome.expect("cpam-75 without DPoP is refused", condition=False)
     except TokenRequestFailed as error:
-        outcome.expect(f"cpam-75 asks for a token without DPoP: {error.error}",
-                       error.error == "invalid_dpop_proof")
+        outcome.expect(
+            f"cpam-75 asks for a token without DPoP: {error.error}",
+            error.error == "invalid_dpop_proof",
+        )
     finally:
         plain.close()
 
@@ -264,8 +321,9 @@ def _audit_summary(sessions: sessionmaker[Session], outcome: Outcome) -> None:
             .order_by(AuditEvent.action, AuditEvent.outcome)
         ).all()
         attributed = session.scalar(
-            select(func.count()).where(AuditEvent.acting_for == "cpam-75",
-                                       AuditEvent.participant_id == "cnam-it-centre")
+            select(func.count()).where(
+                AuditEvent.acting_for == "cpam-75", AuditEvent.participant_id == "cnam-it-centre"
+            )
         )
     table = Table("action", "outcome", "events")
     counts: Counter[str] = Counter()
@@ -273,10 +331,13 @@ def _audit_summary(sessions: sessionmaker[Session], outcome: Outcome) -> None:
         table.add_row(action, result, str(count))
         counts[result] += count
     console.print(table)
-    outcome.expect(f"{sum(counts.values())} events, {counts['refused']} of them refusals",
-                   counts["refused"] >= 7 and counts["success"] >= 10)
-    outcome.expect("the delegate's calls are recorded for both it and the fund it acted for",
-                   bool(attributed))
+    outcome.expect(
+        f"{sum(counts.values())} events, {counts['refused']} of them refusals",
+        counts["refused"] >= EXPECTED_REFUSALS and counts["success"] >= EXPECTED_SUCCESSES,
+    )
+    outcome.expect(
+        "the delegate's calls are recorded for both it and the fund it acted for", bool(attributed)
+    )
 
 
 def run(*, keep: bool = False) -> int:
@@ -301,8 +362,12 @@ def run(*, keep: bool = False) -> int:
         with sessions.begin() as session:
             for participant in participants:
                 service.register(session, participant.spec)
-                record(session, AuditAction.PARTICIPANT_CREATED, object_ids=[participant.id],
-                       detail={"via": "demo", "kind": participant.spec.kind})
+                record(
+                    session,
+                    AuditAction.PARTICIPANT_CREATED,
+                    object_ids=[participant.id],
+                    detail={"via": "demo", "kind": participant.spec.kind},
+                )
         console.print(f"{len(participants)} participants registered from their public JWK files")
         with _Server(settings, keys, port):
             console.print(f"API listening on {base_url}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,17 +56,19 @@ def postgres_admin_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_database(postgres_admin_url: str) -> Callable[[], Iterator[str]]:
+def postgres_database(postgres_admin_url: str) -> Callable[[], Generator[str]]:
     """A factory of fresh databases, each dropped when its user is done."""
 
-    def fresh() -> Iterator[str]:
+    def fresh() -> Generator[str]:
         name = f"gateway_test_{uuid.uuid4().hex[:12]}"
         admin = sa.create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
         try:
-            yield sa.make_url(postgres_admin_url).set(database=name).render_as_string(
-                hide_password=False
+            yield (
+                sa.make_url(postgres_admin_url)
+                .set(database=name)
+                .render_as_string(hide_password=False)
             )
         finally:
             with admin.connect() as connection:

@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -68,7 +69,9 @@ def drop_database(name: str) -> None:
     admin.dispose()
 
 
-def run_for(seconds: float, clients: int, work: callable) -> tuple[int, int, list[float]]:  # type: ignore[valid-type]
+def run_for(
+    seconds: float, clients: int, work: Callable[[httpx.Client], bool]
+) -> tuple[int, int, list[float]]:
     """Call ``work(http)`` from ``clients`` threads until the time is up."""
     deadline = time.monotonic() + seconds
     lock = threading.Lock()
@@ -117,23 +120,44 @@ def main() -> None:  # noqa: PLR0915 - a script read top to bottom
         key = ECKey.generate_key("P-256", private=True)
         engine = make_engine(database_url)
         with make_sessionmaker(engine).begin() as session:
-            service.register(session, ParticipantSpec(
-                id=CLIENT_ID, kind=ParticipantKind.FUND, name="Benchmark fund",
-                regime=Regime.CPAM, departements=["75"], jwks=key.as_dict(private=False),
-            ))
+            service.register(
+                session,
+                ParticipantSpec(
+                    id=CLIENT_ID,
+                    kind=ParticipantKind.FUND,
+                    name="Benchmark fund",
+                    regime=Regime.CPAM,
+                    departements=["75"],
+                    jwks=key.as_dict(private=False),
+                ),
+            )
         engine.dispose()
-        env = {**os.environ, "GATEWAY_DATABASE_URL": database_url,
-               "GATEWAY_KEY_DIR": str(workdir / "keys"), "GATEWAY_PUBLIC_BASE_URL": BASE_URL,
-               "GATEWAY_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "GATEWAY_DATABASE_URL": database_url,
+            "GATEWAY_KEY_DIR": str(workdir / "keys"),
+            "GATEWAY_PUBLIC_BASE_URL": BASE_URL,
+            "GATEWAY_LOG_LEVEL": "WARNING",
+        }
         server = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--port", str(port),
-             "--workers", str(args.workers)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{BASE_URL}/readyz", timeout=1).status_code == 200:  # noqa: PLR2004
+                if httpx.get(f"{BASE_URL}/readyz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -144,28 +168,41 @@ def main() -> None:  # noqa: PLR0915 - a script read top to bottom
         token_endpoint = f"{BASE_URL}/oauth2/token"
 
         def get_token(http: httpx.Client) -> bool:
-            assertion = private_key_jwt_sign(key, client_id=CLIENT_ID,
-                                             token_endpoint=token_endpoint, alg="ES256",
-                                             expires_in=60)
-            response = http.post("/oauth2/token", data={
-                "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-                "client_assertion": assertion})
-            return response.status_code == 200  # noqa: PLR2004
+            assertion = private_key_jwt_sign(
+                key, client_id=CLIENT_ID, token_endpoint=token_endpoint, alg="ES256", expires_in=60
+            )
+            response = http.post(
+                "/oauth2/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_assertion_type": ASSERTION_TYPE,
+                    "client_assertion": assertion,
+                },
+            )
+            return response.status_code == 200
 
         tokens_ok, tokens_failed, token_latencies = run_for(args.seconds, args.clients, get_token)
 
         with httpx.Client(base_url=BASE_URL, timeout=10) as http:
-            assertion = private_key_jwt_sign(key, client_id=CLIENT_ID,
-                                             token_endpoint=token_endpoint, alg="ES256",
-                                             expires_in=60)
-            access_token = http.post("/oauth2/token", data={
-                "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-                "client_assertion": assertion}).json()["access_token"]
-        headers = {"Authorization": f"Bearer {access_token}",
-                   "Purpose": "residence-regularity-check", "Agent-Id": "bench-agent"}
+            assertion = private_key_jwt_sign(
+                key, client_id=CLIENT_ID, token_endpoint=token_endpoint, alg="ES256", expires_in=60
+            )
+            access_token = http.post(
+                "/oauth2/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_assertion_type": ASSERTION_TYPE,
+                    "client_assertion": assertion,
+                },
+            ).json()["access_token"]
+        headers = {
+            "Authorization": f"Bearer {access_token}",
+            "Purpose": "residence-regularity-check",
+            "Agent-Id": "bench-agent",
+        }
 
         def call(http: httpx.Client) -> bool:
-            return http.get("/v1/participants/me", headers=headers).status_code == 200  # noqa: PLR2004
+            return http.get("/v1/participants/me", headers=headers).status_code == 200
 
         calls_ok, calls_failed, call_latencies = run_for(args.seconds, args.clients, call)
     finally:
@@ -176,20 +213,24 @@ def main() -> None:  # noqa: PLR0915 - a script read top to bottom
             drop_database(database_name)
 
     def p95(values: list[float]) -> float:
-        return round(statistics.quantiles(values, n=20)[18] * 1000, 2) if len(values) > 20 else 0.0  # noqa: PLR2004
+        return round(statistics.quantiles(values, n=20)[18] * 1000, 2) if len(values) > 20 else 0.0
 
-    print(json.dumps({
-        "database": args.database,
-        "server_workers": args.workers,
-        "client_threads": args.clients,
-        "seconds_per_phase": args.seconds,
-        "tokens_per_s": round(tokens_ok / args.seconds, 1),
-        "token_p95_ms": p95(token_latencies),
-        "token_failures": tokens_failed,
-        "authenticated_requests_per_s": round(calls_ok / args.seconds, 1),
-        "authenticated_p95_ms": p95(call_latencies),
-        "authenticated_failures": calls_failed,
-    }))
+    print(
+        json.dumps(
+            {
+                "database": args.database,
+                "server_workers": args.workers,
+                "client_threads": args.clients,
+                "seconds_per_phase": args.seconds,
+                "tokens_per_s": round(tokens_ok / args.seconds, 1),
+                "token_p95_ms": p95(token_latencies),
+                "token_failures": tokens_failed,
+                "authenticated_requests_per_s": round(calls_ok / args.seconds, 1),
+                "authenticated_p95_ms": p95(call_latencies),
+                "authenticated_failures": calls_failed,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

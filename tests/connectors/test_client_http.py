@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import httpx
@@ -32,15 +32,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_database(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[str]:
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'served.db'}"
         migrate.upgrade(url)
         yield url
         return
-    factory: Callable[[], Iterator[str]] = request.getfixturevalue("postgres_database")
+    factory: Callable[[], Generator[str]] = request.getfixturevalue("postgres_database")
     databases = factory()
     url = next(databases)
     migrate.upgrade(url)
@@ -107,7 +105,9 @@ def test_authlib_oauth2_client_with_private_key_jwt(served: Served) -> None:
     # authlib's stock client and auth method; only the assertion's lifetime is shortened
     # from authlib's default hour to what the gateway accepts.
     auth_method = PrivateKeyJWT(
-        token_endpoint, alg="ES256", claims={"exp": int(time.time()) + 60},
+        token_endpoint,
+        alg="ES256",
+        claims={"exp": int(time.time()) + 60},
         headers={"kid": fund.kid},
     )
     with OAuth2Client(
@@ -129,8 +129,7 @@ def test_authlib_oauth2_client_with_private_key_jwt(served: Served) -> None:
     engine = make_engine(served.database_url)
     with make_sessionmaker(engine)() as session:
         actions = {
-            (e.action, e.outcome, e.participant_id)
-            for e in session.scalars(select(AuditEvent))
+            (e.action, e.outcome, e.participant_id) for e in session.scalars(select(AuditEvent))
         }
     engine.dispose()
     assert ("token:issued", "success", fund.id) in actions
