@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from gateway.state import app_state
 from gateway.storage import migrate
+from gateway.storage.engine import READ_ONLY
 
 router = APIRouter(tags=["operations"])
 
@@ -24,7 +25,7 @@ def readyz(request: Request) -> JSONResponse:
     state = app_state(request)
     checks: dict[str, str] = {}
     try:
-        with state.engine.connect() as connection:
+        with state.engine.connect().execution_options(**{READ_ONLY: True}) as connection:
             connection.execute(text("SELECT 1"))
             checks["database"] = "ok"
             current, head = migrate.revisions(connection)

@@ -47,11 +47,12 @@ class RequestContext:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500
+        responded = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
@@ -60,6 +61,22 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as error:
+            # Answered here rather than by Starlette's outermost error middleware, so that
+            # the 500 carries the request id like every other response.
+            logging.getLogger("gateway.error").error(
+                "unhandled error", exc_info=error, extra={"request_id": request_id}
+            )
+            if responded:
+                raise
+            body = {
+                "type": "/problems/internal-error",
+                "title": "Internal error",
+                "status": 500,
+                "detail": "the gateway could not complete the request; it has been logged",
+                "instance": scope.get("path"),
+            }
+            await problem_response(body, 500)(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
             log.info(
@@ -153,22 +170,6 @@ def install_error_handlers(app: FastAPI) -> None:
         }
         return problem_response(body, error.status_code, dict(error.headers or {}))
 
-    async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        logging.getLogger("gateway.error").error(
-            "unhandled error",
-            exc_info=error,
-            extra={"request_id": getattr(request.state, "request_id", None)},
-        )
-        body = {
-            "type": "/problems/internal-error",
-            "title": "Internal error",
-            "status": 500,
-            "detail": "the gateway could not complete the request; it has been logged",
-            "instance": request.url.path,
-        }
-        return problem_response(body, 500)
-
     app.add_exception_handler(GatewayError, gateway_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(Exception, unexpected)

@@ -10,6 +10,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
+# Execution option for connections that only read (health checks): on SQLite they do not
+# wait for the write lock.
+READ_ONLY = "gateway_read_only"
+
+
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
     """Build an engine; on SQLite, make transactions real (see ``_sqlite_transactions``)."""
     url = make_url(database_url)
@@ -41,7 +46,8 @@ def _sqlite_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(bind: Any) -> sessionmaker[Session]:
