@@ -6,7 +6,7 @@ from enum import StrEnum
 
 
 class AuditAction(StrEnum):
-    TOKEN_ISSUED = "token:issued"
+    TOKEN_ISSUED = "token:issued"  # noqa: S105 - an audit action, not a secret
     REQUEST_REFUSED = "request:refused"
     PARTICIPANT_READ = "participant:read"
     PARTICIPANT_SHOWN = "participant:shown"

@@ -34,7 +34,7 @@ SECRET_BYTES = 32
 
 
 class KeyUse(StrEnum):
-    TOKEN = "token"  # access tokens (RFC 9068)
+    TOKEN = "token"  # noqa: S105 - access tokens (RFC 9068)
     BATCH = "batch"  # signed batches to funds
     CHECKPOINT = "checkpoint"  # audit log checkpoints
 

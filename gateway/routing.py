@@ -106,6 +106,8 @@ async def _audit(request: Request) -> AuditDraft:
 
 DbSession = Annotated[Session, Depends(_session)]
 Audit = Annotated[AuditDraft, Depends(_audit)]
+
+
 async def _state(request: Request) -> AppState:
     return app_state(request)
 

@@ -27,8 +27,15 @@ def run(settings: Settings, *, once: bool = False) -> None:
             return
         scheduler = BlockingScheduler(timezone="UTC")
         for name, (job, interval_s) in JOBS.items():
-            scheduler.add_job(job, "interval", seconds=interval_s, args=[sessions], id=name,
-                              max_instances=1, coalesce=True)
+            scheduler.add_job(
+                job,
+                "interval",
+                seconds=interval_s,
+                args=[sessions],
+                id=name,
+                max_instances=1,
+                coalesce=True,
+            )
         log.info("worker started", extra={"jobs": sorted(JOBS)})
         scheduler.start()
     finally:

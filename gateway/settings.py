@@ -23,7 +23,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default="sqlite:///var/gateway.db",
-        description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... in production.",
+        description="SQLAlchemy URL (SQLite file by default; postgresql+psycopg://...)",
     )
     key_dir: Path = Field(
         default=Path("var/keys"),

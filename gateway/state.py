@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from starlette.requests import Request  # noqa: TC002 - FastAPI reads this annotation at runtime
+from starlette.requests import Request
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 METROPOLITAN = frozenset(
-    [f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B"],
+    # Corsica was 20 until 1976; it is 2A and 2B now, and 20 is no département code.
+    [f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B"],  # noqa: PLR2004
 )
 OVERSEAS_DEPARTEMENTS = frozenset(["971", "972", "973", "974", "976"])
 OVERSEAS_COLLECTIVITIES = frozenset(["975", "977", "978", "984", "986", "987", "988", "989"])

@@ -30,9 +30,11 @@ def problem_response(
 
 
 class RequestContext:
-    """Gives each request an id (kept from ``X-Request-Id`` if well-formed), echoes it
-    back, and writes one access log line: method, route, status, time. Never the query
-    string, which may carry an identifier.
+    """Give each request an id, echo it back, and write one access log line.
+
+    The id is kept from ``X-Request-Id`` if well-formed. The log line has the method,
+    the route template, the status and the time; never the query string, which may
+    carry an identifier.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -64,7 +66,7 @@ class RequestContext:
         except Exception as error:
             # Answered here rather than by Starlette's outermost error middleware, so that
             # the 500 carries the request id like every other response.
-            logging.getLogger("gateway.error").error(
+            logging.getLogger("gateway.error").exception(
                 "unhandled error", exc_info=error, extra={"request_id": request_id}
             )
             if responded:
@@ -132,8 +134,11 @@ def _validation_errors(error: RequestValidationError) -> list[FieldError]:
         if location and location[0] in {"body", "query", "path", "header", "cookie"}:
             location = location[1:] or location
         found.append(
-            FieldError(".".join(location) or "body", str(item.get("type", "invalid")),
-                       str(item.get("msg", "invalid value")))
+            FieldError(
+                ".".join(location) or "body",
+                str(item.get("type", "invalid")),
+                str(item.get("msg", "invalid value")),
+            )
         )
     return found
 

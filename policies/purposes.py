@@ -38,7 +38,10 @@ PURPOSES_BY_KIND: dict[str, tuple[PurposeRule, ...]] = {
         ),
     ),
     "auditor": (
-        PurposeRule(Purpose.ANTI_FRAUD_CONTROL, "CODAF: decree 2008-371 of 18 April 2008; art. L. 114-16-1 ff. CSS"),
+        PurposeRule(
+            Purpose.ANTI_FRAUD_CONTROL,
+            "CODAF: decree 2008-371 of 18 April 2008; art. L. 114-16-1 ff. CSS",
+        ),
         PurposeRule(Purpose.DATA_SUBJECT_REQUEST, "GDPR art. 15: the person's right of access"),
     ),
     "operator": (PurposeRule(Purpose.ADMINISTRATION, "GDPR art. 32: security of processing"),),

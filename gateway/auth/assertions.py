@@ -30,7 +30,7 @@ def _invalid_client(detail: str) -> OAuthError:
     )
 
 
-def authenticate_client(
+def authenticate_client(  # noqa: C901, PLR0912 - one linear sequence of checks, each with its own refusal
     session: Session,
     settings: Settings,
     *,
@@ -94,7 +94,8 @@ def authenticate_client(
     issued_at = claims.get("iat", now)
     lifetime = int(claims["exp"]) - int(issued_at)
     if lifetime > settings.client_assertion_max_lifetime_s or (
-        int(claims["exp"]) - now > settings.client_assertion_max_lifetime_s + settings.clock_leeway_s
+        int(claims["exp"]) - now
+        > settings.client_assertion_max_lifetime_s + settings.clock_leeway_s
     ):
         raise _invalid_client(
             f"client assertions may live at most {settings.client_assertion_max_lifetime_s} s"

@@ -66,7 +66,9 @@ def _access_token(request: Request) -> tuple[str, str]:
         )
     scheme, _, token = header.partition(" ")
     if scheme.lower() not in {"bearer", "dpop"} or not token.strip():
-        raise _unauthenticated("the Authorization header must be 'Bearer <token>' or 'DPoP <token>'")
+        raise _unauthenticated(
+            "the Authorization header must be 'Bearer <token>' or 'DPoP <token>'"
+        )
     return scheme.lower(), token.strip()
 
 
@@ -79,7 +81,7 @@ def _optional_header(request: Request, name: str, pattern: re.Pattern[str]) -> s
     return value
 
 
-def authenticate(  # noqa: C901, PLR0912 - one linear sequence of checks, each with its own refusal
+def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of checks, each with its own refusal
     request: Request,
     security_scopes: SecurityScopes,
     state: State,
@@ -99,17 +101,26 @@ def authenticate(  # noqa: C901, PLR0912 - one linear sequence of checks, each w
     if bound_key is not None:
         proof = request.headers.get("DPoP")
         if scheme != "dpop" or not proof:
-            raise _unauthenticated("this token is DPoP-bound: send 'DPoP <token>' and a DPoP proof",
-                                   dpop_error=True)
+            raise _unauthenticated(
+                "this token is DPoP-bound: send 'DPoP <token>' and a DPoP proof", dpop_error=True
+            )
         url = state.settings.public_base_url + request.url.path
         try:
-            jkt = dpop.verify_proof(session, state.settings, proof=proof, method=request.method,
-                                    url=url, now=now, access_token=token)
+            jkt = dpop.verify_proof(
+                session,
+                state.settings,
+                proof=proof,
+                method=request.method,
+                url=url,
+                now=now,
+                access_token=token,
+            )
         except dpop.InvalidDPoPProof as error:
             raise _unauthenticated(str(error), dpop_error=True) from error
         if jkt != bound_key:
-            raise _unauthenticated("the DPoP proof is signed by another key than the token's",
-                                   dpop_error=True)
+            raise _unauthenticated(
+                "the DPoP proof is signed by another key than the token's", dpop_error=True
+            )
     elif scheme == "dpop":
         raise _unauthenticated("this token is not DPoP-bound: use the Bearer scheme")
 
@@ -133,8 +144,9 @@ def authenticate(  # noqa: C901, PLR0912 - one linear sequence of checks, each w
     if delegated is not None and delegated != participant.id:
         principal = repository.get(session, delegated)
         if delegated not in participant.acts_for or principal is None:
-            raise Forbidden(f"{participant.id} may not act for {delegated!r}",
-                            slug="not-a-delegate")
+            raise Forbidden(
+                f"{participant.id} may not act for {delegated!r}", slug="not-a-delegate"
+            )
         if not principal.active:
             raise Forbidden(f"{delegated} is suspended", slug="principal-suspended")
         acting_for, territory = principal.id, tuple(principal.departements)
@@ -146,8 +158,9 @@ def authenticate(  # noqa: C901, PLR0912 - one linear sequence of checks, each w
 
     declared = request.headers.get(PURPOSE_HEADER)
     if not declared:
-        raise InvalidField(PURPOSE_HEADER, "required",
-                           "every request states its purpose in the Purpose header")
+        raise InvalidField(
+            PURPOSE_HEADER, "required", "every request states its purpose in the Purpose header"
+        )
     audit.purpose = declared[:64]
     allowed = allowed_purposes(kind)
     if declared not in allowed:
@@ -157,8 +170,9 @@ def authenticate(  # noqa: C901, PLR0912 - one linear sequence of checks, each w
             slug="purpose-not-allowed",
         )
     if kind == ParticipantKind.FUND and agent_id is None:
-        raise InvalidField(AGENT_HEADER, "required",
-                           "a fund's request names the agent it acts for in Agent-Id")
+        raise InvalidField(
+            AGENT_HEADER, "required", "a fund's request names the agent it acts for in Agent-Id"
+        )
 
     return Caller(
         participant_id=participant.id,

@@ -37,7 +37,7 @@ def _normalise_uri(uri: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))
 
 
-def verify_proof(
+def verify_proof(  # noqa: C901 - one linear sequence of checks, each with its own refusal
     session: Session,
     settings: Settings,
     *,

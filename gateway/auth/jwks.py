@@ -25,8 +25,9 @@ def _import_public(raw: Any) -> ECKey | OKPKey | RSAKey:
         raise InvalidKeyError("a JWK must be a JSON object")
     leaked = PRIVATE_MEMBERS & raw.keys()
     if leaked:
-        raise InvalidKeyError(f"a private or symmetric key was given ({sorted(leaked)}): "
-                              "register the public key only")
+        raise InvalidKeyError(
+            f"a private or symmetric key was given ({sorted(leaked)}): register the public key only"
+        )
     kty = raw.get("kty")
     try:
         if kty == "EC":

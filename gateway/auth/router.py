@@ -76,16 +76,25 @@ def issue_token(
     if proof:
         try:
             jkt = dpop.verify_proof(
-                session, state.settings, proof=proof, method="POST",
-                url=state.settings.token_endpoint, now=now,
+                session,
+                state.settings,
+                proof=proof,
+                method="POST",
+                url=state.settings.token_endpoint,
+                now=now,
             )
         except dpop.InvalidDPoPProof as error:
             raise OAuthError("invalid_dpop_proof", str(error)) from error
     elif participant.require_dpop:
         raise OAuthError("invalid_dpop_proof", f"{participant.id} must send a DPoP proof")
     token = tokens.issue(
-        state.keys, state.settings, participant_id=participant.id, kind=participant.kind,
-        scopes=granted, now=now, jkt=jkt,
+        state.keys,
+        state.settings,
+        participant_id=participant.id,
+        kind=participant.kind,
+        scopes=granted,
+        now=now,
+        jkt=jkt,
     )
     audit.detail.update(scopes=granted, dpop=jkt is not None)
     return TokenResponse(

@@ -66,5 +66,7 @@ def show() -> None:
         raise typer.Exit(1) from error
     table = Table("kid", "use", "alg", "created", "active", title=f"{keys.environment} keys")
     for entry in keys.entries:
-        table.add_row(entry.kid, entry.use, entry.alg, entry.created_at, "yes" if entry.active else "")
+        table.add_row(
+            entry.kid, entry.use, entry.alg, entry.created_at, "yes" if entry.active else ""
+        )
     console.print(table)

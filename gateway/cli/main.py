@@ -56,7 +56,6 @@ def serve(
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
     from gateway import logs  # noqa: PLC0415
-
     from gateway.keys import GatewayKeys, KeyStoreError  # noqa: PLC0415
     from gateway.settings import Environment  # noqa: PLC0415
 

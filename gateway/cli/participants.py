@@ -71,8 +71,12 @@ def add(
     try:
         with transaction(config.database_url) as session:
             participant = service.register(session, spec)
-            record(session, AuditAction.PARTICIPANT_CREATED, object_ids=[participant.id],
-                   detail={**operator(), "kind": participant.kind})
+            record(
+                session,
+                AuditAction.PARTICIPANT_CREATED,
+                object_ids=[participant.id],
+                detail={**operator(), "kind": participant.kind},
+            )
     except GatewayError as error:
         console.print(f"[red]{error.detail}")
         raise typer.Exit(1) from error
@@ -88,8 +92,9 @@ def list_(kind: Annotated[ParticipantKind | None, typer.Option()] = None) -> Non
         table = Table("id", "kind", "name", "status", "regime", "territory", "acts for")
         for p in participants:
             territory = "national" if p.national else " ".join(p.departements)
-            table.add_row(p.id, p.kind, p.name, p.status, p.regime or "", territory,
-                          " ".join(p.acts_for))
+            table.add_row(
+                p.id, p.kind, p.name, p.status, p.regime or "", territory, " ".join(p.acts_for)
+            )
     console.print(table)
 
 

@@ -19,8 +19,10 @@ def get(session: Session, participant_id: str) -> Participant | None:
 
 
 def _visible(caller: Caller) -> Select[Participant]:
-    """Operators and national auditors see everyone; a territorial auditor, the
-    participants of its départements; anyone else, itself and those it acts for.
+    """Select the participants the caller may see.
+
+    Operators and national auditors see everyone; a territorial auditor, the participants
+    of its départements; anyone else, itself and the participant it acts for.
     """
     statement = select(Participant)
     if caller.kind == ParticipantKind.OPERATOR or (

@@ -70,7 +70,9 @@ def suspend(
 ) -> ParticipantOut:
     """Suspend a participant: its tokens stop working at once."""
     audit.object_ids = [participant_id[:64]]
-    return service.describe(service.set_status(session, participant_id, ParticipantStatus.SUSPENDED))
+    return service.describe(
+        service.set_status(session, participant_id, ParticipantStatus.SUSPENDED)
+    )
 
 
 @router.post(

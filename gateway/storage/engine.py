@@ -9,7 +9,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-
 # Execution option for connections that only read (health checks): on SQLite they do not
 # wait for the write lock.
 READ_ONLY = "gateway_read_only"

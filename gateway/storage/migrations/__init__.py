@@ -1,0 +1,1 @@
+"""Alembic migrations: ``env.py`` and one file per revision under ``versions/``."""
