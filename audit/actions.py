@@ -14,6 +14,13 @@ class AuditAction(StrEnum):
     PARTICIPANT_CREATED = "participant:created"
     PARTICIPANT_SUSPENDED = "participant:suspended"
     PARTICIPANT_REACTIVATED = "participant:reactivated"
+    DECISION_CREATED = "decision:created"
+    DECISION_READ = "decision:read"
+    DECISION_LISTED = "decision:listed"
+    DECISION_CORRECTED = "decision:corrected"
+    IMPORT_CREATED = "import:created"
+    IMPORT_READ = "import:read"
+    IMPORT_LINE = "import:line"
     KEYS_INITIALISED = "keys:initialised"
     KEYS_ROTATED = "keys:rotated"
 

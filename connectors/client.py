@@ -19,6 +19,9 @@ from joserfc import jwt
 from gateway.auth.dpop import access_token_hash
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
     from joserfc.jwk import ECKey, OKPKey, RSAKey
 
     PrivateKey = ECKey | OKPKey | RSAKey
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
 ASSERTION_LIFETIME_S = 60
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 TOKEN_TIMEOUT_S = 10.0
+IMPORT_CONTENT_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv"}
 
 
 class GatewayClientError(Exception):
@@ -138,6 +142,52 @@ class GatewayClient:
             self.fetch_token()
         assert self._token is not None  # noqa: S101 - fetch_token sets it
         return str(self._token["access_token"])
+
+    def import_file(
+        self,
+        path: Path,
+        *,
+        file_format: str,
+        purpose: str,
+        dry_run: bool = False,
+        on_bytes: Callable[[int], None] | None = None,
+        chunk_size: int = 256 * 1024,
+    ) -> httpx.Response:
+        """Stream a backlog file to ``POST /v1/decision-imports``; the answer is its summary.
+
+        The gateway answers once every line is stored and reported, so the read timeout
+        is lifted for this one request.
+        """
+
+        def chunks() -> Iterator[bytes]:
+            with path.open("rb") as handle:
+                while chunk := handle.read(chunk_size):
+                    if on_bytes is not None:
+                        on_bytes(len(chunk))
+                    yield chunk
+
+        return self.request(
+            "POST",
+            f"/v1/decision-imports?format={file_format}&dry_run={str(dry_run).lower()}",
+            purpose=purpose,
+            content=chunks(),
+            headers={"Content-Type": IMPORT_CONTENT_TYPES[file_format]},
+            timeout=httpx.Timeout(None, connect=10.0),
+        )
+
+    def import_report(self, import_id: str, *, purpose: str) -> Iterator[dict[str, Any]]:
+        """Every line of an import's report, page after page."""
+        after = 0
+        while True:
+            response = self.request(
+                "GET", f"/v1/decision-imports/{import_id}?after_line={after}", purpose=purpose
+            )
+            response.raise_for_status()
+            body = response.json()
+            yield from body["report"]
+            if body["next_line"] is None:
+                return
+            after = body["next_line"]
 
     def request(
         self,

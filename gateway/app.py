@@ -9,6 +9,9 @@ from fastapi import FastAPI
 from gateway import health
 from gateway.auth.router import discovery
 from gateway.auth.router import router as token_router
+from gateway.decisions.router import router as decisions_router
+from gateway.identities.service import IdentityKeys
+from gateway.imports.router import router as imports_router
 from gateway.keys import GatewayKeys
 from gateway.participants.router import router as participants_router
 from gateway.settings import Environment, Settings
@@ -45,7 +48,11 @@ def create_app(
         keys.check_production(settings.key_dir)
     engine = engine or make_engine(settings.database_url)
     state = AppState(
-        settings=settings, keys=keys, engine=engine, sessions=sessions or make_sessionmaker(engine)
+        settings=settings,
+        keys=keys,
+        engine=engine,
+        sessions=sessions or make_sessionmaker(engine),
+        identity_keys=IdentityKeys.from_store(keys),
     )
     app = FastAPI(
         title="Residence decisions gateway",
@@ -60,6 +67,12 @@ def create_app(
     app.include_router(discovery)
     app.include_router(token_router)
     app.include_router(participants_router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(decisions_router)
+    app.include_router(imports_router)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        larger={"/v1/decision-imports": settings.max_import_bytes},
+    )
     app.add_middleware(RequestContext)
     return app

@@ -1,20 +1,26 @@
-"""The gateway's own keys: signing keys per use, and secrets for keyed pseudonyms.
+"""The gateway's own keys: signing keys per use, secrets, and identity encryption keys.
 
 Layout of the key directory (private files are created mode 0600)::
 
-    keyring.json            metadata only: environment, kids, uses, which key is active
-    private/<kid>.json      one private JWK per signing key
-    secrets/<name>.key      base64 of a random secret (pseudonym key, ...)
+    keyring.json                    metadata only: environment, kids, uses, which key is
+                                    active, identity KEK ids and which one is active
+    private/<kid>.json              one private JWK per signing key
+    secrets/<name>.key              base64 of a random secret (pseudonym, blind-index)
+    secrets/identity-kek-<id>.key   base64 of a key-encryption key of identity data
 
 Rotation adds a new active key per use; retired keys stay in the keyring and in the
-published JWKS so that anything they signed can still be verified.
+published JWKS so that anything they signed can still be verified. Rotating the identity
+key-encryption key (KEK) likewise adds a new active one; the retired ones stay loaded so
+that data keys wrapped under them can still be unwrapped (see ``gateway.identities.crypto``).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
+import re
 import secrets
 import stat
 from dataclasses import dataclass
@@ -29,6 +35,8 @@ from gateway.storage.base import utcnow
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from gateway.identities.crypto import IdentityCipher
+
 KEYRING = "keyring.json"
 SECRET_BYTES = 32
 
@@ -40,7 +48,10 @@ class KeyUse(StrEnum):
 
 
 ALGORITHMS = {KeyUse.TOKEN: "ES256", KeyUse.BATCH: "EdDSA", KeyUse.CHECKPOINT: "EdDSA"}
-SECRETS = ("pseudonym",)
+SECRETS = ("pseudonym", "blind-index")
+IDENTITY_KEK_BYTES = 32
+IDENTITY_KEK_PREFIX = "identity-kek-"
+_IDENTITY_KEK_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,63}")  # file name, kek_id column
 
 
 class KeyStoreError(Exception):
@@ -65,6 +76,22 @@ class KeyEntry:
         }
 
 
+@dataclass(frozen=True)
+class IdentityKekEntry:
+    """Metadata of one identity key-encryption key; its value is in secrets/."""
+
+    id: str
+    created_at: str
+    active: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "created_at": self.created_at, "active": self.active}
+
+
+def identity_kek_path(key_dir: Path, kek_id: str) -> Path:
+    return key_dir / "secrets" / f"{IDENTITY_KEK_PREFIX}{kek_id}.key"
+
+
 def _generate(use: KeyUse) -> ECKey | OKPKey:
     if ALGORITHMS[use] == "ES256":
         return ECKey.generate_key("P-256", private=True)
@@ -87,11 +114,15 @@ class GatewayKeys:
         entries: list[KeyEntry],
         private: dict[str, ECKey | OKPKey],
         secret_values: dict[str, bytes],
+        identity_keks: list[IdentityKekEntry] | None = None,
+        identity_kek_values: dict[str, bytes] | None = None,
     ) -> None:
         self.environment = environment
         self.entries = entries
+        self.identity_keks = identity_keks or []
         self._private = private
         self._secrets = secret_values
+        self._identity_kek_values = identity_kek_values or {}
 
     # -- creation -----------------------------------------------------------------
 
@@ -105,7 +136,8 @@ class GatewayKeys:
             encoded = base64.b64encode(secrets.token_bytes(SECRET_BYTES))
             _write_private(key_dir / "secrets" / f"{name}.key", encoded)
         entries = [_new_key(key_dir, use) for use in KeyUse]
-        _write_keyring(key_dir, environment, entries)
+        identity_keks = [_new_identity_kek(key_dir)]
+        _write_keyring(key_dir, environment, entries, identity_keks)
         return cls.load(key_dir)
 
     @classmethod
@@ -118,8 +150,23 @@ class GatewayKeys:
             for e in current.entries
         ]
         added = [_new_key(key_dir, use) for use in KeyUse if use in chosen]
-        _write_keyring(key_dir, current.environment, entries + added)
+        _write_keyring(key_dir, current.environment, entries + added, current.identity_keks)
         return added
+
+    @classmethod
+    def rotate_identity_kek(cls, key_dir: Path) -> str:
+        """Add a new active identity KEK and return its id; the old ones stay loaded.
+
+        Nothing is re-wrapped here: data keys stay wrapped under the KEK they were wrapped
+        under until something calls ``IdentityCipher.rewrap`` on them.
+        """
+        current = cls.load(key_dir)
+        retired = [
+            IdentityKekEntry(e.id, e.created_at, active=False) for e in current.identity_keks
+        ]
+        added = _new_identity_kek(key_dir, {e.id for e in retired})
+        _write_keyring(key_dir, current.environment, current.entries, [*retired, added])
+        return added.id
 
     # -- loading ------------------------------------------------------------------
 
@@ -145,7 +192,12 @@ class GatewayKeys:
             if not secret_path.exists():
                 raise KeyStoreError(f"secret {name!r} missing from {key_dir}")
             secret_values[name] = base64.b64decode(secret_path.read_bytes())
-        keys = cls(environment, entries, private, secret_values)
+        identity_keks = [
+            IdentityKekEntry(e["id"], e["created_at"], bool(e["active"]))
+            for e in document.get("identity_keks", [])
+        ]
+        identity_kek_values = {e.id: _read_identity_kek(key_dir, e.id) for e in identity_keks}
+        keys = cls(environment, entries, private, secret_values, identity_keks, identity_kek_values)
         keys._check_complete()
         return keys
 
@@ -156,6 +208,8 @@ class GatewayKeys:
         for name, value in self._secrets.items():
             if len(value) < SECRET_BYTES:
                 raise KeyStoreError(f"secret {name!r} is shorter than {SECRET_BYTES} bytes")
+        if not any(e.active for e in self.identity_keks):
+            raise KeyStoreError("no active identity key-encryption key")
 
     def check_production(self, key_dir: Path) -> None:
         """Refuse development keys, and private files others can read, in production."""
@@ -181,6 +235,20 @@ class GatewayKeys:
 
     def secret(self, name: str) -> bytes:
         return self._secrets[name]
+
+    def active_identity_kek(self) -> IdentityKekEntry:
+        """The identity KEK new data keys are wrapped under (the last one marked active)."""
+        active = [e for e in self.identity_keks if e.active]
+        if not active:
+            raise KeyStoreError("no active identity key-encryption key")
+        return active[-1]
+
+    def identity_cipher(self) -> IdentityCipher:
+        """The cipher of identity data: every identity KEK loaded, the active one wrapping."""
+        # Imported here: gateway.identities builds on the key store, not the other way round.
+        from gateway.identities.crypto import IdentityCipher  # noqa: PLC0415
+
+        return IdentityCipher(self._identity_kek_values, self.active_identity_kek().id)
 
     def _public(self, entry: KeyEntry) -> ECKey | OKPKey:
         public = self._private[entry.kid].as_dict(private=False)
@@ -208,8 +276,45 @@ def _new_key(key_dir: Path, use: KeyUse) -> KeyEntry:
     return KeyEntry(kid, use, ALGORITHMS[use], created.isoformat(), active=True)
 
 
-def _write_keyring(key_dir: Path, environment: Environment, entries: list[KeyEntry]) -> None:
-    document = {"environment": str(environment), "keys": [e.as_dict() for e in entries]}
+def _new_identity_kek(key_dir: Path, taken: set[str] | None = None) -> IdentityKekEntry:
+    created = utcnow()
+    while True:
+        kek_id = f"{created:%Y%m%d}-{secrets.token_hex(5)}"
+        if kek_id not in (taken or set()):
+            break
+    encoded = base64.b64encode(secrets.token_bytes(IDENTITY_KEK_BYTES))
+    _write_private(identity_kek_path(key_dir, kek_id), encoded)
+    return IdentityKekEntry(kek_id, created.isoformat(), active=True)
+
+
+def _read_identity_kek(key_dir: Path, kek_id: str) -> bytes:
+    if not _IDENTITY_KEK_ID.fullmatch(kek_id):
+        raise KeyStoreError(f"bad identity key-encryption key id {kek_id!r} in {KEYRING}")
+    path = identity_kek_path(key_dir, kek_id)
+    if not path.exists():
+        raise KeyStoreError(f"identity key-encryption key {kek_id!r} missing from {key_dir}")
+    try:
+        value = base64.b64decode(path.read_bytes().strip(), validate=True)
+    except binascii.Error as error:
+        raise KeyStoreError(f"identity key-encryption key {kek_id!r} is not base64") from error
+    if len(value) != IDENTITY_KEK_BYTES:
+        raise KeyStoreError(
+            f"identity key-encryption key {kek_id!r} is not {IDENTITY_KEK_BYTES} bytes"
+        )
+    return value
+
+
+def _write_keyring(
+    key_dir: Path,
+    environment: Environment,
+    entries: list[KeyEntry],
+    identity_keks: list[IdentityKekEntry],
+) -> None:
+    document = {
+        "environment": str(environment),
+        "keys": [e.as_dict() for e in entries],
+        "identity_keks": [e.as_dict() for e in identity_keks],
+    }
     temporary = key_dir / (KEYRING + ".tmp")
     temporary.write_text(json.dumps(document, indent=2))
     temporary.replace(key_dir / KEYRING)

@@ -92,6 +92,17 @@ class TransactionRoute(APIRoute):
         return run
 
 
+def end_authentication(session: Session) -> None:
+    """Commit what authenticating the request wrote, before a long job of its own.
+
+    Authentication may have recorded one-time proof ids; a job that owns transactions of
+    its own (the import) must not wait behind the request's (on SQLite it would wait for
+    the write lock). The request's audit event still lands at the end, in a fresh
+    transaction of the same session.
+    """
+    session.commit()
+
+
 # Plain accessors are coroutines so FastAPI runs them on the event loop instead of
 # paying a worker-thread hop for each.
 async def _session(request: Request) -> Session:

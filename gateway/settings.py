@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     dpop_proof_max_age_s: int = Field(default=120, ge=10, le=600)
     environment: Environment = Environment.DEVELOPMENT
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_import_bytes: int = Field(
+        default=4 * 1024**3, ge=1024, description="Largest backlog file one import takes."
+    )
     log_level: str = "INFO"
 
     @field_validator("public_base_url")

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from gateway.identities.service import IdentityKeys
     from gateway.keys import GatewayKeys
     from gateway.settings import Settings
 
@@ -21,6 +22,7 @@ class AppState:
     keys: GatewayKeys
     engine: Engine
     sessions: sessionmaker[Session]
+    identity_keys: IdentityKeys
 
 
 def app_state(request: Request) -> AppState:

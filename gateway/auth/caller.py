@@ -192,4 +192,5 @@ AnyCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.PARTICIPANTS_
 OperatorCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.ADMIN])]
 FundCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.BATCHES_READ])]
 PrefectureCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.DECISIONS_READ])]
+PrefectureWriter = Annotated[Caller, Security(authenticate, scopes=[Scope.DECISIONS_WRITE])]
 AuditorCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.AUDIT_READ])]

@@ -56,8 +56,25 @@ def rotate(
 
 
 @app.command()
+def rotate_identity_kek() -> None:
+    """Add a new active identity key-encryption key; the old ones stay for decryption.
+
+    Nothing is re-wrapped by this command: data keys stay wrapped under the old key until
+    the re-wrapping job moves them. Keep every old key until no record refers to it.
+    """
+    config = settings()
+    try:
+        kek_id = GatewayKeys.rotate_identity_kek(config.key_dir)
+    except KeyStoreError as error:
+        console.print(f"[red]{error}")
+        raise typer.Exit(1) from error
+    console.print(f"new identity key-encryption key: {kek_id}")
+    _audit(AuditAction.KEYS_ROTATED, [kek_id])
+
+
+@app.command()
 def show() -> None:
-    """List the keys (never their private parts)."""
+    """List the keys (never their private parts nor secret values)."""
     config = settings()
     try:
         keys = GatewayKeys.load(config.key_dir)
@@ -70,3 +87,7 @@ def show() -> None:
             entry.kid, entry.use, entry.alg, entry.created_at, "yes" if entry.active else ""
         )
     console.print(table)
+    keks = Table("id", "created", "active", title="identity key-encryption keys")
+    for kek in keys.identity_keks:
+        keks.add_row(kek.id, kek.created_at, "yes" if kek.active else "")
+    console.print(keks)

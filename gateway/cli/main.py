@@ -9,12 +9,14 @@ from rich.console import Console
 
 from gateway.cli import keys, participants
 from gateway.cli.context import settings
+from gateway.cli.imports import import_command
 
 app = typer.Typer(help="The residence decisions gateway.", no_args_is_help=True)
 db = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(participants.app, name="participants")
+app.command("import")(import_command)
 console = Console()
 
 

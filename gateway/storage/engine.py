@@ -27,6 +27,10 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         _sqlite_transactions(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # psycopg prepares a statement after a few runs, and PostgreSQL may then keep a generic
+    # plan made while a table was still empty: a sequential scan that grows with the table.
+    # Custom plans keep each lookup on its index as tables fill up (the import's hot path).
+    kwargs.setdefault("connect_args", {"options": "-c plan_cache_mode=force_custom_plan"})
     return create_engine(url, **kwargs)
 
 

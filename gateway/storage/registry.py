@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import audit.models
 import gateway.auth.replay
+import gateway.decisions.models
+import gateway.identities.models
+import gateway.imports.models
 import gateway.participants.models
 from gateway.storage.base import Base
 
-MODEL_MODULES = (audit.models, gateway.auth.replay, gateway.participants.models)
+MODEL_MODULES = (
+    audit.models,
+    gateway.auth.replay,
+    gateway.decisions.models,
+    gateway.identities.models,
+    gateway.imports.models,
+    gateway.participants.models,
+)
 metadata = Base.metadata

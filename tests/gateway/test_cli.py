@@ -227,6 +227,62 @@ def test_keys_init_before_the_database_still_makes_keys(
     assert GatewayKeys.load(unmigrated.key_dir).entries
 
 
+def test_keys_init_makes_the_blind_index_secret_and_an_identity_kek(cli: Cli) -> None:
+    cli.run("keys", "init")
+    keys = GatewayKeys.load(cli.key_dir)
+    assert len(keys.secret("blind-index")) == 32
+    assert [kek.active for kek in keys.identity_keks] == [True]
+    kek_id = keys.active_identity_kek().id
+    assert (cli.key_dir / "secrets" / f"identity-kek-{kek_id}.key").exists()
+
+
+def test_keys_rotate_identity_kek_adds_an_active_kek_and_is_audited(cli: Cli) -> None:
+    cli.run("keys", "init")
+    old = GatewayKeys.load(cli.key_dir)
+    old_id = old.active_identity_kek().id
+    sealed = old.identity_cipher().encrypt(b"Jeanne Dupont", b"row-1")
+    output = cli.run("keys", "rotate-identity-kek")
+    rotated = GatewayKeys.load(cli.key_dir)
+    new_id = rotated.active_identity_kek().id
+    assert new_id != old_id
+    assert output == f"new identity key-encryption key: {new_id}"
+    assert [(k.id, k.active) for k in rotated.identity_keks] == [(old_id, False), (new_id, True)]
+    assert oct((cli.key_dir / "secrets" / f"identity-kek-{new_id}.key").stat().st_mode)[-3:] == (
+        "600"
+    )
+    # The signing keys and the secrets are left alone; old records still open.
+    assert [e.as_dict() for e in rotated.entries] == [e.as_dict() for e in old.entries]
+    assert rotated.secret("blind-index") == old.secret("blind-index")
+    assert rotated.identity_cipher().decrypt(sealed, b"row-1") == b"Jeanne Dupont"
+    events = cli.events("keys:rotated")
+    assert len(events) == 1
+    assert events[0].object_ids == [new_id]
+    assert events[0].detail["via"] == "cli"
+    assert events[0].outcome == "success"
+
+
+def test_keys_rotate_identity_kek_without_keys_fails(cli: Cli) -> None:
+    output = cli.run("keys", "rotate-identity-kek", code=1)
+    assert "gateway keys init" in output
+    assert cli.events("keys:rotated") == []
+
+
+def test_keys_show_lists_identity_kek_ids_never_their_values(cli: Cli) -> None:
+    cli.run("keys", "init")
+    cli.run("keys", "rotate-identity-kek")
+    output = cli.run("keys", "show")
+    keys = GatewayKeys.load(cli.key_dir)
+    assert "identity key-encryption keys" in output
+    assert len(keys.identity_keks) == 2
+    for kek in keys.identity_keks:
+        assert kek.id in output
+        value = (cli.key_dir / "secrets" / f"identity-kek-{kek.id}.key").read_text()
+        assert value not in output
+        assert base64.b64decode(value).hex() not in output
+    for name in ("pseudonym", "blind-index"):
+        assert (cli.key_dir / "secrets" / f"{name}.key").read_text() not in output
+
+
 # -- participants add ------------------------------------------------------------------
 
 

@@ -295,10 +295,23 @@ def test_access_log_of_an_unmatched_path_names_no_path(
     client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="gateway.access")
-    client.get("/v1/decisions/1840775123456")
+    client.get("/v1/nothing-here/1840775123456")
     records = [r for r in caplog.records if r.name == "gateway.access"]
     assert len(records) == 1
     entry = json.loads(JSONFormatter().format(records[0]))
     assert entry["route"] == "unmatched"
     assert entry["status"] == 404
     assert "1840775123456" not in json.dumps(entry)
+
+
+def test_access_log_of_a_matched_path_names_its_template_not_its_values(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.access")
+    client.get("/v1/decisions/1840775123456")
+    records = [r for r in caplog.records if r.name == "gateway.access"]
+    assert len(records) == 1
+    formatted = JSONFormatter().format(records[0])
+    assert json.loads(formatted)["route"] == "/v1/decisions/{decision_id}"
+    assert json.loads(formatted)["status"] == 401
+    assert "1840775123456" not in formatted

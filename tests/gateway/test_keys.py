@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import stat
@@ -16,11 +17,12 @@ from typer.testing import CliRunner
 from gateway.app import create_app
 from gateway.auth import tokens
 from gateway.cli.main import app as cli_app
+from gateway.identities.crypto import IdentityCryptoError, Tampered, UnknownKey
 from gateway.keys import KEYRING, SECRETS, GatewayKeys, KeyStoreError, KeyUse
 from gateway.settings import Environment, Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 BASE_URL = "http://testserver"
@@ -334,3 +336,238 @@ def test_serve_in_production_starts_with_production_keys(
     assert kwargs["factory"] is True
     assert kwargs["port"] == 8999
     assert kwargs["server_header"] is False
+
+
+# -- blind-index secret and identity key-encryption keys -------------------------------
+
+
+def _kek_path(key_dir: Path, kek_id: str) -> Path:
+    return key_dir / "secrets" / f"identity-kek-{kek_id}.key"
+
+
+def test_init_makes_a_blind_index_secret(dev_dir: Path, tmp_path: Path) -> None:
+    assert "blind-index" in SECRETS
+    path = dev_dir / "secrets" / "blind-index.key"
+    assert _mode(path) == 0o600
+    keys = GatewayKeys.load(dev_dir)
+    assert len(keys.secret("blind-index")) == 32
+    assert base64.b64decode(path.read_bytes()) == keys.secret("blind-index")
+    assert keys.secret("blind-index") != keys.secret("pseudonym")
+    other = GatewayKeys.init(tmp_path / "other", Environment.DEVELOPMENT)
+    assert other.secret("blind-index") != keys.secret("blind-index")
+
+
+def test_load_refuses_a_missing_blind_index_secret(dev_dir: Path) -> None:
+    (dev_dir / "secrets" / "blind-index.key").unlink()
+    with pytest.raises(KeyStoreError, match="blind-index"):
+        GatewayKeys.load(dev_dir)
+
+
+def test_load_refuses_a_short_blind_index_secret(dev_dir: Path) -> None:
+    (dev_dir / "secrets" / "blind-index.key").write_bytes(b"c2hvcnQ=")
+    with pytest.raises(KeyStoreError, match="'blind-index' is shorter than 32 bytes"):
+        GatewayKeys.load(dev_dir)
+
+
+def test_init_makes_one_active_identity_kek(dev_dir: Path) -> None:
+    keys = GatewayKeys.load(dev_dir)
+    keyring = json.loads((dev_dir / KEYRING).read_text())
+    assert len(keyring["identity_keks"]) == 1
+    listed = keyring["identity_keks"][0]
+    assert set(listed) == {"id", "created_at", "active"}
+    assert listed["active"] is True
+    assert [e.id for e in keys.identity_keks] == [listed["id"]]
+    assert keys.active_identity_kek().id == listed["id"]
+    path = _kek_path(dev_dir, listed["id"])
+    assert _mode(path) == 0o600
+    value = base64.b64decode(path.read_bytes(), validate=True)
+    assert len(value) == 32
+    # The keyring holds metadata only.
+    assert path.read_text() not in (dev_dir / KEYRING).read_text()
+    assert keys.identity_cipher().active_kek_id == listed["id"]
+
+
+def test_two_directories_have_different_identity_keks(tmp_path: Path) -> None:
+    first = GatewayKeys.init(tmp_path / "a", Environment.DEVELOPMENT)
+    second = GatewayKeys.init(tmp_path / "b", Environment.DEVELOPMENT)
+    first_kek = first.active_identity_kek().id
+    second_kek = second.active_identity_kek().id
+    assert first_kek != second_kek
+    assert (
+        _kek_path(tmp_path / "a", first_kek).read_bytes()
+        != _kek_path(tmp_path / "b", second_kek).read_bytes()
+    )
+
+
+def _edit_keyring(key_dir: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    path = key_dir / KEYRING
+    document = json.loads(path.read_text())
+    edit(document)
+    path.write_text(json.dumps(document))
+
+
+def test_load_refuses_a_keyring_without_identity_keks(dev_dir: Path) -> None:
+    _edit_keyring(dev_dir, lambda document: document.pop("identity_keks"))
+    with pytest.raises(KeyStoreError, match="no active identity key-encryption key"):
+        GatewayKeys.load(dev_dir)
+
+
+def test_load_refuses_a_keyring_without_an_active_identity_kek(dev_dir: Path) -> None:
+    def retire(document: dict[str, Any]) -> None:
+        for kek in document["identity_keks"]:
+            kek["active"] = False
+
+    _edit_keyring(dev_dir, retire)
+    with pytest.raises(KeyStoreError, match="no active identity key-encryption key"):
+        GatewayKeys.load(dev_dir)
+
+
+def test_load_refuses_a_missing_identity_kek(dev_dir: Path) -> None:
+    GatewayKeys.rotate_identity_kek(dev_dir)
+    retired = GatewayKeys.load(dev_dir).identity_keks[0]
+    assert not retired.active
+    _kek_path(dev_dir, retired.id).unlink()
+    with pytest.raises(KeyStoreError, match=f"'{retired.id}' missing"):
+        GatewayKeys.load(dev_dir)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (base64.b64encode(b"k" * 16), "is not 32 bytes"),
+        (base64.b64encode(b"k" * 33), "is not 32 bytes"),
+        (b"", "is not 32 bytes"),
+        (b"not base64 at all!", "is not base64"),
+    ],
+)
+def test_load_refuses_a_bad_identity_kek(dev_dir: Path, content: bytes, problem: str) -> None:
+    kek_id = GatewayKeys.load(dev_dir).active_identity_kek().id
+    _kek_path(dev_dir, kek_id).write_bytes(content)
+    with pytest.raises(KeyStoreError, match=problem):
+        GatewayKeys.load(dev_dir)
+
+
+def test_load_accepts_an_identity_kek_with_a_trailing_newline(dev_dir: Path) -> None:
+    keys = GatewayKeys.load(dev_dir)
+    path = _kek_path(dev_dir, keys.active_identity_kek().id)
+    sealed = keys.identity_cipher().encrypt(b"identity", b"row-1")
+    path.write_bytes(path.read_bytes() + b"\n")
+    assert GatewayKeys.load(dev_dir).identity_cipher().decrypt(sealed, b"row-1") == b"identity"
+
+
+@pytest.mark.parametrize("kek_id", ["../../private/x", "a/b", "", "-x", "a" * 65])
+def test_load_refuses_an_identity_kek_id_that_is_not_a_file_name(
+    dev_dir: Path, kek_id: str
+) -> None:
+    def rename(document: dict[str, Any]) -> None:
+        document["identity_keks"][0]["id"] = kek_id
+
+    _edit_keyring(dev_dir, rename)
+    with pytest.raises(KeyStoreError, match="bad identity key-encryption key id"):
+        GatewayKeys.load(dev_dir)
+
+
+def test_rotate_identity_kek_adds_an_active_kek_and_keeps_the_old(dev_dir: Path) -> None:
+    before = GatewayKeys.load(dev_dir)
+    old_id = before.active_identity_kek().id
+    old_value = _kek_path(dev_dir, old_id).read_bytes()
+    new_id = GatewayKeys.rotate_identity_kek(dev_dir)
+    assert new_id != old_id
+    after = GatewayKeys.load(dev_dir)
+    assert [(e.id, e.active) for e in after.identity_keks] == [(old_id, False), (new_id, True)]
+    assert after.active_identity_kek().id == new_id
+    assert _kek_path(dev_dir, old_id).read_bytes() == old_value
+    assert _mode(_kek_path(dev_dir, new_id)) == 0o600
+    assert after.identity_cipher().kek_ids == frozenset({old_id, new_id})
+    assert after.identity_cipher().active_kek_id == new_id
+    # Nothing else changes.
+    assert [e.as_dict() for e in after.entries] == [e.as_dict() for e in before.entries]
+    for name in SECRETS:
+        assert after.secret(name) == before.secret(name)
+    keyring = json.loads((dev_dir / KEYRING).read_text())
+    assert [kek["id"] for kek in keyring["identity_keks"]] == [old_id, new_id]
+    assert [kek["active"] for kek in keyring["identity_keks"]] == [False, True]
+
+
+def test_rotate_identity_kek_twice(dev_dir: Path) -> None:
+    first = GatewayKeys.load(dev_dir).active_identity_kek().id
+    second = GatewayKeys.rotate_identity_kek(dev_dir)
+    third = GatewayKeys.rotate_identity_kek(dev_dir)
+    keys = GatewayKeys.load(dev_dir)
+    assert [(e.id, e.active) for e in keys.identity_keks] == [
+        (first, False),
+        (second, False),
+        (third, True),
+    ]
+
+
+def test_rotate_identity_kek_without_keys_names_the_command(tmp_path: Path) -> None:
+    with pytest.raises(KeyStoreError, match="gateway keys init"):
+        GatewayKeys.rotate_identity_kek(tmp_path / "nowhere")
+
+
+def test_rotating_signing_keys_keeps_the_identity_keks(dev_dir: Path) -> None:
+    GatewayKeys.rotate_identity_kek(dev_dir)
+    before = GatewayKeys.load(dev_dir)
+    GatewayKeys.rotate(dev_dir)
+    after = GatewayKeys.load(dev_dir)
+    assert after.identity_keks == before.identity_keks
+    sealed = before.identity_cipher().encrypt(b"identity", b"row-1")
+    assert after.identity_cipher().decrypt(sealed, b"row-1") == b"identity"
+
+
+def test_identity_cipher_survives_a_reload(dev_dir: Path) -> None:
+    sealed = GatewayKeys.load(dev_dir).identity_cipher().encrypt(b"Jeanne Dupont", b"row-1")
+    reloaded = GatewayKeys.load(dev_dir).identity_cipher()
+    assert reloaded.decrypt(sealed, b"row-1") == b"Jeanne Dupont"
+    with pytest.raises(Tampered):
+        reloaded.decrypt(sealed, b"row-2")
+
+
+def test_identity_cipher_across_a_rotation(dev_dir: Path) -> None:
+    before = GatewayKeys.load(dev_dir).identity_cipher()
+    old = before.encrypt(b"Jeanne Dupont", b"row-1")
+    new_id = GatewayKeys.rotate_identity_kek(dev_dir)
+    after = GatewayKeys.load(dev_dir).identity_cipher()
+    # Old records still open; new ones are wrapped under the new KEK.
+    assert after.decrypt(old, b"row-1") == b"Jeanne Dupont"
+    new = after.encrypt(b"Jean Martin", b"row-2")
+    assert new.kek_id == new_id
+    # A cipher loaded before the rotation does not know the new KEK.
+    with pytest.raises(UnknownKey):
+        before.decrypt(new, b"row-2")
+    rewrapped = after.rewrap(old)
+    assert rewrapped.kek_id == new_id
+    assert rewrapped.ciphertext == old.ciphertext
+    assert GatewayKeys.load(dev_dir).identity_cipher().decrypt(rewrapped, b"row-1") == (
+        b"Jeanne Dupont"
+    )
+
+
+def test_another_key_directory_cannot_open_identities(dev_dir: Path, tmp_path: Path) -> None:
+    sealed = GatewayKeys.load(dev_dir).identity_cipher().encrypt(b"identity", b"row-1")
+    other = GatewayKeys.init(tmp_path / "other", Environment.DEVELOPMENT).identity_cipher()
+    with pytest.raises(IdentityCryptoError):
+        other.decrypt(sealed, b"row-1")
+
+
+def test_check_production_accepts_rotated_identity_keks(prod_dir: Path) -> None:
+    GatewayKeys.rotate_identity_kek(prod_dir)
+    GatewayKeys.load(prod_dir).check_production(prod_dir)
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660, 0o644])
+@pytest.mark.parametrize("which", ["blind-index", "identity-kek", "rotated-identity-kek"])
+def test_check_production_refuses_identity_secrets_others_can_read(
+    prod_dir: Path, which: str, mode: int
+) -> None:
+    if which == "blind-index":
+        path = prod_dir / "secrets" / "blind-index.key"
+    elif which == "identity-kek":
+        path = _kek_path(prod_dir, GatewayKeys.load(prod_dir).active_identity_kek().id)
+    else:
+        path = _kek_path(prod_dir, GatewayKeys.rotate_identity_kek(prod_dir))
+    path.chmod(mode)
+    with pytest.raises(KeyStoreError, match="chmod 600") as refused:
+        GatewayKeys.load(prod_dir).check_production(prod_dir)
+    assert str(path) in str(refused.value)

@@ -34,6 +34,7 @@ from audit.writer import record
 from connectors.client import GatewayClient, TokenRequestFailed
 from gateway.app import create_app
 from gateway.auth.assertions import ASSERTION_TYPE
+from gateway.demo import intake
 from gateway.keys import GatewayKeys
 from gateway.participants import service
 from gateway.participants.models import ParticipantKind, Regime
@@ -312,6 +313,15 @@ def _refusals(base_url: str, by_id: dict[str, DemoParticipant], outcome: Outcome
         )
 
 
+def _intake(base_url: str, prefecture: DemoParticipant, workdir: Path, outcome: Outcome) -> None:
+    console.rule("[bold]Intake: decisions of every kind, corrections, a backlog import")
+    with _client(base_url, prefecture) as client:
+        ids = intake.post_decisions(client, outcome.expect)
+        intake.correct_decisions(client, ids, outcome.expect)
+        intake.import_backlog(client, workdir, outcome.expect)
+    intake.nothing_in_clear(workdir / "gateway.db", outcome.expect)
+
+
 def _audit_summary(sessions: sessionmaker[Session], outcome: Outcome) -> None:
     console.rule("[bold]The audit trail")
     with sessions() as session:
@@ -372,7 +382,9 @@ def run(*, keep: bool = False) -> int:
         with _Server(settings, keys, port):
             console.print(f"API listening on {base_url}")
             _authenticated_calls(base_url, participants, outcome)
-            _refusals(base_url, {p.id: p for p in participants}, outcome)
+            by_id = {p.id: p for p in participants}
+            _refusals(base_url, by_id, outcome)
+            _intake(base_url, by_id["pref-75"], workdir, outcome)
         _audit_summary(sessions, outcome)
     finally:
         engine.dispose()

@@ -1,0 +1,275 @@
+"""Reading prefecture backlog files, streamed: NDJSON and CSV into decision documents.
+
+Both readers take an iterable of byte chunks (an upload, a file) and yield one
+``RawRecord`` per line or CSV record, lazily, so memory stays flat whatever the file's
+size. A record either carries the document to validate or the errors that stopped it:
+a bad line never stops the others. Only a broken CSV header stops the whole file
+(``ImportFileError``), since then no line can be read.
+
+CSV columns (UTF-8, optional BOM; comma or semicolon, detected on the header line)::
+
+    reference, departement, kind, withdrawn_document, removal_measures, public_order,
+    decision_date, notification_date, effect_date, permit_category, permit_number,
+    permit_expiry_date, legal_basis, agdref_number, ssn_number, ssn_type, birth_name,
+    usage_name, first_names, sex, birth_date, place_of_birth, nationality,
+    residence_departement
+
+``reference``, ``kind`` and ``decision_date`` are required columns; the others may be
+left out of the header. Lists (``removal_measures``, ``first_names``) are separated by
+``|``. ``public_order`` is true/false, 1/0 or oui/non. An NDJSON line is one JSON object
+shaped like the body of ``POST /v1/decisions``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+CSV_COLUMNS = (
+    "reference", "departement", "kind", "withdrawn_document", "removal_measures",
+    "public_order", "decision_date", "notification_date", "effect_date", "permit_category",
+    "permit_number", "permit_expiry_date", "legal_basis", "agdref_number", "ssn_number",
+    "ssn_type", "birth_name", "usage_name", "first_names", "sex", "birth_date",
+    "place_of_birth", "nationality", "residence_departement",
+)  # fmt: skip
+REQUIRED_COLUMNS = ("reference", "kind", "decision_date")
+MAX_LINE_BYTES = 64 * 1024
+TRUE_WORDS = frozenset({"true", "1", "oui", "yes", "o", "y"})
+FALSE_WORDS = frozenset({"false", "0", "non", "no", "n", ""})
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be read (a CSV header that is missing or wrong)."""
+
+
+@dataclass(frozen=True)
+class LineError:
+    field: str
+    rule: str
+    message: str
+
+
+@dataclass
+class RawRecord:
+    """One line (NDJSON) or record (CSV): its document, or why it has none."""
+
+    line: int
+    document: dict[str, Any] | None
+    errors: list[LineError] = field(default_factory=list)
+    reference: str | None = None
+
+
+def physical_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """Split a byte stream into numbered lines (without their end of line)."""
+    number = 0
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            number += 1
+            yield number, line.removesuffix(b"\r")
+        if len(pending) > MAX_LINE_BYTES:
+            # A line this long is not a decision: report it and resynchronise on the next
+            # end of line without holding the rest in memory.
+            number += 1
+            yield number, pending
+            pending = b""
+            for rest in chunks:
+                _, newline, tail = rest.partition(b"\n")
+                if newline:
+                    pending = tail
+                    break
+            *complete, pending = pending.split(b"\n")
+            for line in complete:
+                number += 1
+                yield number, line.removesuffix(b"\r")
+    if pending.strip():
+        number += 1
+        yield number, pending.removesuffix(b"\r")
+
+
+def _decode(raw: bytes, line: int) -> tuple[str | None, RawRecord | None]:
+    if len(raw) > MAX_LINE_BYTES:
+        return None, RawRecord(
+            line,
+            None,
+            [LineError("line", "too-long", f"a line may not exceed {MAX_LINE_BYTES} bytes")],
+        )
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as error:
+        return None, RawRecord(
+            line,
+            None,
+            [LineError("line", "encoding", f"not UTF-8 (byte {error.start + 1} of the line)")],
+        )
+
+
+def read_ndjson(chunks: Iterable[bytes]) -> Iterator[RawRecord]:
+    for line, given in physical_lines(chunks):
+        raw = given.removeprefix(b"\xef\xbb\xbf") if line == 1 else given
+        if not raw.strip():
+            continue
+        text, refused = _decode(raw, line)
+        if refused is not None:
+            yield refused
+            continue
+        assert text is not None  # noqa: S101 - _decode returns one or the other
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            yield RawRecord(
+                line,
+                None,
+                [
+                    LineError(
+                        "line", "json", f"not a JSON object: {error.msg} at column {error.colno}"
+                    )
+                ],
+            )
+            continue
+        if not isinstance(document, dict):
+            yield RawRecord(line, None, [LineError("line", "json", "not a JSON object")])
+            continue
+        reference = document.get("reference")
+        yield RawRecord(line, document, reference=reference if isinstance(reference, str) else None)
+
+
+def _flag(value: str) -> bool | str:
+    lowered = value.strip().lower()
+    if lowered in TRUE_WORDS:
+        return True
+    if lowered in FALSE_WORDS:
+        return False
+    return value  # left for validation to refuse, naming the field
+
+
+def csv_document(row: dict[str, str]) -> dict[str, Any]:
+    """Map the flat CSV columns onto the nested shape of a decision."""
+
+    def cell(name: str) -> str | None:
+        value = row.get(name)
+        return value.strip() or None if value is not None else None
+
+    def listed(name: str) -> list[str]:
+        value = cell(name)
+        return [part.strip() for part in value.split("|") if part.strip()] if value else []
+
+    document: dict[str, Any] = {
+        "reference": cell("reference"),
+        "kind": cell("kind"),
+        "decision_date": cell("decision_date"),
+        "public_order": _flag(row.get("public_order") or ""),
+        "removal_measures": listed("removal_measures"),
+    }
+    for name in (
+        "departement",
+        "withdrawn_document",
+        "notification_date",
+        "effect_date",
+        "legal_basis",
+    ):
+        if cell(name) is not None:
+            document[name] = cell(name)
+    permit = {
+        key: cell(column)
+        for key, column in (
+            ("category", "permit_category"),
+            ("number", "permit_number"),
+            ("expiry_date", "permit_expiry_date"),
+        )
+        if cell(column) is not None
+    }
+    if permit:
+        document["permit"] = permit
+    identity: dict[str, Any] = {"first_names": listed("first_names")}
+    for name in (
+        "agdref_number",
+        "birth_name",
+        "usage_name",
+        "sex",
+        "birth_date",
+        "place_of_birth",
+        "nationality",
+        "residence_departement",
+    ):
+        if cell(name) is not None:
+            identity[name] = cell(name)
+    if cell("ssn_number") is not None or cell("ssn_type") is not None:
+        identity["social_security_number"] = {
+            "number": cell("ssn_number"),
+            "type": cell("ssn_type"),
+        }
+    document["identity"] = identity
+    return document
+
+
+def _text_lines(chunks: Iterable[bytes], starts: list[int]) -> Iterator[str]:
+    # Undecodable bytes become lone surrogates, so one bad line does not stop the csv
+    # reader; the record holding them is refused afterwards.
+    for line, given in physical_lines(chunks):
+        raw = given.removeprefix(b"\xef\xbb\xbf") if line == 1 else given
+        starts.append(line)
+        yield raw.decode("utf-8", errors="surrogateescape") + "\n"
+
+
+def read_csv(chunks: Iterable[bytes]) -> Iterator[RawRecord]:  # noqa: C901 - a reader loop with one refusal per malformation
+    starts: list[int] = []
+    lines = _text_lines(chunks, starts)
+    header_line = next(lines, None)
+    if header_line is None:
+        raise ImportFileError("the file is empty: a CSV import starts with its header line")
+    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
+    header = [name.strip().lower() for name in next(csv.reader([header_line], delimiter=delimiter))]
+    unknown = [name for name in header if name not in CSV_COLUMNS]
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if unknown or missing or len(set(header)) != len(header):
+        problems = []
+        if unknown:
+            problems.append(f"unknown column(s) {', '.join(unknown)}")
+        if missing:
+            problems.append(f"missing column(s) {', '.join(missing)}")
+        if len(set(header)) != len(header):
+            problems.append("a column appears twice")
+        raise ImportFileError(
+            "wrong CSV header: " + "; ".join(problems) + f". Columns: {', '.join(CSV_COLUMNS)}"
+        )
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    while True:
+        consumed = len(starts)
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield RawRecord(
+                starts[consumed] if consumed < len(starts) else len(starts),
+                None,
+                [LineError("line", "csv", f"malformed CSV: {error}")],
+            )
+            continue
+        line = starts[consumed] if consumed < len(starts) else len(starts)
+        if not any(value.strip() for value in values):
+            continue
+        if any("\udc80" <= char <= "\udcff" for value in values for char in value):
+            yield RawRecord(line, None, [LineError("line", "encoding", "not UTF-8")])
+            continue
+        if len(values) != len(header):
+            yield RawRecord(
+                line,
+                None,
+                [
+                    LineError(
+                        "line", "columns", f"expected {len(header)} fields, found {len(values)}"
+                    )
+                ],
+            )
+            continue
+        row = dict(zip(header, values, strict=True))
+        yield RawRecord(line, csv_document(row), reference=row.get("reference") or None)

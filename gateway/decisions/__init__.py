@@ -1,0 +1,1 @@
+"""Decisions posted by prefectures, their corrections, their history and the backlog import."""

@@ -1,0 +1,129 @@
+"""Every query on decisions; each one filtered by the prefecture the caller acts for."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import and_, or_, select
+
+from gateway.decisions.models import Decision, DecisionVersion
+from gateway.identities.models import Identity
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from gateway.auth.caller import Caller
+
+
+def find_by_reference(session: Session, prefecture_id: str, reference: str) -> Decision | None:
+    statement = select(Decision).where(
+        Decision.prefecture_id == prefecture_id, Decision.reference == reference
+    )
+    return session.scalars(statement).one_or_none()
+
+
+def get_for(
+    session: Session, caller: Caller, decision_id: str, *, lock: bool = False
+) -> Decision | None:
+    statement = select(Decision).where(
+        Decision.id == decision_id, Decision.prefecture_id == caller.acting_for
+    )
+    if lock:
+        statement = statement.with_for_update()
+    return session.scalars(statement).one_or_none()
+
+
+def versions(session: Session, decision_id: str) -> list[tuple[DecisionVersion, Identity]]:
+    statement = (
+        select(DecisionVersion, Identity)
+        .join(Identity, Identity.id == DecisionVersion.identity_id)
+        .where(DecisionVersion.decision_id == decision_id)
+        .order_by(DecisionVersion.version)
+    )
+    return [(version, identity) for version, identity in session.execute(statement)]
+
+
+def version(session: Session, decision_id: str, number: int) -> DecisionVersion:
+    statement = select(DecisionVersion).where(
+        DecisionVersion.decision_id == decision_id, DecisionVersion.version == number
+    )
+    return session.scalars(statement).one()
+
+
+def correction_by_reference(
+    session: Session, decision_id: str, reference: str
+) -> DecisionVersion | None:
+    statement = select(DecisionVersion).where(
+        DecisionVersion.decision_id == decision_id,
+        DecisionVersion.correction_reference == reference,
+    )
+    return session.scalars(statement).one_or_none()
+
+
+@dataclass(frozen=True)
+class DecisionFilters:
+    kind: str | None = None
+    status: str | None = None
+    departement: str | None = None
+    reference: str | None = None
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+
+
+class InvalidCursor(ValueError):
+    """The pagination cursor was not made by this gateway."""
+
+
+def encode_cursor(decision: Decision) -> str:
+    raw = f"{decision.created_at.isoformat()}|{decision.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, _, decision_id = raw.partition("|")
+        instant = datetime.fromisoformat(created)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise InvalidCursor("malformed cursor") from error
+    if instant.tzinfo is None:  # every cursor the gateway makes is aware
+        raise InvalidCursor("malformed cursor")
+    return instant, decision_id
+
+
+def list_for(
+    session: Session,
+    caller: Caller,
+    filters: DecisionFilters,
+    *,
+    after: str | None,
+    limit: int,
+) -> list[Decision]:
+    """The caller's decisions, oldest first, one page after the cursor."""
+    statement = select(Decision).where(Decision.prefecture_id == caller.acting_for)
+    if filters.kind:
+        statement = statement.where(Decision.kind == filters.kind)
+    if filters.status:
+        statement = statement.where(Decision.status == filters.status)
+    if filters.departement:
+        statement = statement.where(Decision.departement == filters.departement)
+    if filters.reference:
+        statement = statement.where(Decision.reference == filters.reference)
+    if filters.created_from:
+        statement = statement.where(Decision.created_at >= filters.created_from)
+    if filters.created_before:
+        statement = statement.where(Decision.created_at < filters.created_before)
+    if after:
+        created, decision_id = _decode_cursor(after)
+        statement = statement.where(
+            or_(
+                Decision.created_at > created,
+                and_(Decision.created_at == created, Decision.id > decision_id),
+            )
+        )
+    statement = statement.order_by(Decision.created_at, Decision.id).limit(limit)
+    return list(session.scalars(statement))

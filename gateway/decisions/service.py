@@ -1,0 +1,380 @@
+"""Posting decisions (idempotent on the prefecture's reference), correcting them, reading them.
+
+A correction adds a version and never changes an earlier one; an identity fix seals a
+new identity and leaves the old one in place, so every version stays readable.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import IntegrityError
+
+from audit.pseudonyms import pseudonym
+from gateway.decisions import repository
+from gateway.decisions.models import (
+    ENDING_CORRECTIONS,
+    CorrectionKind,
+    Decision,
+    DecisionStatus,
+    DecisionVersion,
+)
+from gateway.decisions.schemas import (
+    CorrectionOut,
+    DecisionOut,
+    PermitOut,
+    VersionOut,
+)
+from gateway.errors import Conflict, FieldError, Forbidden, InvalidField
+from gateway.identities import service as identities
+from gateway.identities.agdref import parse_agdref
+from gateway.identities.crypto import Shredded
+from gateway.identities.models import Identity
+from gateway.identities.schemas import IdentityIn, IdentityOut
+from gateway.storage.base import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from gateway.auth.caller import Caller
+    from gateway.decisions.schemas import CorrectionIn, DecisionIn
+    from gateway.identities.service import IdentityKeys
+
+
+@dataclass(frozen=True)
+class Posted:
+    decision: Decision
+    created: bool
+    subjects: list[str]
+
+
+def body_digest(keys: IdentityKeys, document: dict[str, Any]) -> str:
+    """A keyed digest of a request body: compares bodies without keeping a readable hash."""
+    canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return pseudonym(keys.blind_index_key, "body", canonical)
+
+
+def resolve_departement(caller: Caller, requested: str | None) -> str:
+    if requested is None:
+        if len(caller.territory) == 1:
+            return caller.territory[0]
+        raise InvalidField(
+            "departement", "required", "this prefecture covers several départements: name one"
+        )
+    if requested not in caller.territory:
+        raise Forbidden(
+            f"département {requested} is not one of {caller.acting_for}'s",
+            errors=[
+                FieldError(
+                    "departement",
+                    "own-territory",
+                    "a prefecture posts only for its own département(s)",
+                )
+            ],
+            slug="not-own-departement",
+        )
+    return requested
+
+
+def _extra(permit_number: str | None) -> dict[str, Any]:
+    # The permit number identifies the person's file: it is sealed with the identity.
+    return {"permit_number": permit_number} if permit_number else {}
+
+
+@dataclass(frozen=True)
+class NewDecision:
+    """The column values of a new decision's three rows, for the ORM or a bulk insert."""
+
+    identity: dict[str, Any]
+    decision: dict[str, Any]
+    version: dict[str, Any]
+
+
+def new_decision(
+    caller: Caller,
+    keys: IdentityKeys,
+    payload: DecisionIn,
+    digest: str,
+    request_id: str | None,
+    decision_id: str | None = None,
+) -> NewDecision:
+    departement = resolve_departement(caller, payload.departement)
+    identity = identities.seal_row(
+        keys, payload.identity, _extra(payload.permit.number if payload.permit else None)
+    )
+    now = utcnow()
+    decision_id = decision_id or str(uuid.uuid4())
+    decision = {
+        "id": decision_id,
+        "prefecture_id": caller.acting_for,
+        "reference": payload.reference,
+        "departement": departement,
+        "kind": str(payload.kind),
+        "status": str(DecisionStatus.ACTIVE),
+        "current_version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    version = {
+        "decision_id": decision_id,
+        "version": 1,
+        "identity_id": identity["id"],
+        "kind": str(payload.kind),
+        "withdrawn_document": payload.withdrawn_document,
+        "removal_measures": [str(m) for m in payload.removal_measures],
+        "public_order": payload.public_order,
+        "decision_date": payload.decision_date,
+        "notification_date": payload.notification_date,
+        "effect_date": payload.effect_date,
+        "permit_category": payload.permit.category if payload.permit else None,
+        "permit_expiry": payload.permit.expiry_date if payload.permit else None,
+        "legal_basis": payload.legal_basis,
+        "status": str(DecisionStatus.ACTIVE),
+        "correction_kind": None,
+        "correction_reference": None,
+        "correction_date": None,
+        "body_digest": digest,
+        "request_id": request_id,
+        "created_at": now,
+    }
+    return NewDecision(identity, decision, version)
+
+
+def reference_conflict(decision: Decision) -> Conflict:
+    return Conflict(
+        f"reference {decision.reference!r} was already used for decision {decision.id} "
+        "with a different body; a change to a decision is a correction",
+        errors=[FieldError("reference", "reference-reused", "same reference, different body")],
+        slug="reference-reused",
+    )
+
+
+def replay_or_conflict(session: Session, existing: Decision, digest: str) -> Decision:
+    if repository.version(session, existing.id, 1).body_digest != digest:
+        raise reference_conflict(existing)
+    return existing
+
+
+def post(
+    session: Session,
+    caller: Caller,
+    keys: IdentityKeys,
+    payload: DecisionIn,
+    request_id: str | None,
+) -> Posted:
+    subjects = identities.subject_pseudonyms(keys, payload.identity)
+    digest = body_digest(keys, payload.digest_document())
+    existing = repository.find_by_reference(session, caller.acting_for, payload.reference)
+    if existing is not None:
+        return Posted(
+            replay_or_conflict(session, existing, digest), created=False, subjects=subjects
+        )
+    rows = new_decision(caller, keys, payload, digest, request_id)
+    decision = Decision(**rows.decision)
+    try:
+        with session.begin_nested():
+            session.add_all([Identity(**rows.identity), decision])
+            session.flush()
+            session.add(DecisionVersion(**rows.version))
+            session.flush()
+    except IntegrityError:
+        # Someone posted the same reference at the same moment: theirs stands.
+        existing = repository.find_by_reference(session, caller.acting_for, payload.reference)
+        if existing is None:
+            raise
+        return Posted(
+            replay_or_conflict(session, existing, digest), created=False, subjects=subjects
+        )
+    return Posted(decision, created=True, subjects=subjects)
+
+
+def correct(
+    session: Session,
+    keys: IdentityKeys,
+    decision: Decision,
+    payload: CorrectionIn,
+    request_id: str | None,
+) -> tuple[bool, list[str]]:
+    """Add a correction as a new version; (created, subject pseudonyms)."""
+    digest = body_digest(keys, payload.model_dump(mode="json"))
+    existing = repository.correction_by_reference(session, decision.id, payload.reference)
+    current = repository.version(session, decision.id, decision.current_version)
+    identity_row = session.get_one(Identity, current.identity_id)
+    if existing is not None:
+        if existing.body_digest != digest:
+            raise Conflict(
+                f"correction reference {payload.reference!r} was already used with another body",
+                errors=[
+                    FieldError("reference", "reference-reused", "same reference, different body")
+                ],
+                slug="reference-reused",
+            )
+        return False, _subjects_of(keys, identity_row)
+    ending = ENDING_CORRECTIONS.get(payload.kind)
+    if ending is not None and decision.status != DecisionStatus.ACTIVE:
+        raise Conflict(
+            f"decision {decision.id} is already {decision.status}",
+            errors=[
+                FieldError(
+                    "kind",
+                    "decision-already-ended",
+                    "only a data-correction applies to an ended decision",
+                )
+            ],
+            slug="decision-already-ended",
+        )
+    new_identity_id = current.identity_id
+    subjects = _subjects_of(keys, identity_row)
+    _check_dates(
+        payload.decision_date or current.decision_date,
+        payload.notification_date or current.notification_date,
+        payload.effect_date or current.effect_date,
+    )
+    if payload.identity is not None or payload.new_permit is not None:
+        try:
+            document = identities.open_document(keys, identity_row)
+        except Shredded:
+            document = {}
+        # A new permit replaces the number, even by none when its number is not known.
+        old_number = document.get("permit_number")
+        permit_number = payload.new_permit.number if payload.new_permit else old_number
+        if payload.identity is not None or permit_number != old_number:
+            if payload.identity is None and "identity" not in document:
+                raise Conflict("the identity of this decision was purged", slug="identity-purged")
+            identity_in = payload.identity or IdentityIn.model_validate(document["identity"])
+            new_identity = identities.seal(keys, identity_in, _extra(permit_number))
+            session.add(new_identity)
+            session.flush()
+            new_identity_id = new_identity.id
+            subjects = sorted({*subjects, *identities.subject_pseudonyms(keys, identity_in)})
+    number = decision.current_version + 1
+    status = ending or DecisionStatus(decision.status)
+    version = DecisionVersion(
+        decision_id=decision.id,
+        version=number,
+        identity_id=new_identity_id,
+        kind=current.kind,
+        withdrawn_document=current.withdrawn_document,
+        removal_measures=list(current.removal_measures),
+        public_order=current.public_order,
+        decision_date=payload.decision_date or current.decision_date,
+        notification_date=payload.notification_date or current.notification_date,
+        effect_date=payload.effect_date or current.effect_date,
+        permit_category=(
+            payload.new_permit.category if payload.new_permit else current.permit_category
+        ),
+        permit_expiry=(
+            payload.new_permit.expiry_date if payload.new_permit else current.permit_expiry
+        ),
+        legal_basis=current.legal_basis,
+        status=status,
+        correction_kind=payload.kind,
+        correction_reference=payload.reference,
+        correction_date=payload.correction_date,
+        body_digest=digest,
+        request_id=request_id,
+    )
+    session.add(version)
+    decision.current_version = number
+    decision.status = status
+    decision.updated_at = utcnow()
+    session.flush()
+    return True, subjects
+
+
+def _check_dates(decided: date, notified: date | None, effective: date | None) -> None:
+    """The rules of ``DecisionIn`` on the dates a data correction leaves."""
+    if notified is not None and notified < decided:
+        raise InvalidField(
+            "notification_date",
+            "notification-before-decision",
+            "the notification date is before the decision",
+        )
+    if effective is not None and effective < decided:
+        raise InvalidField(
+            "effect_date", "effect-before-decision", "the effect date is before the decision"
+        )
+
+
+def _subjects_of(keys: IdentityKeys, row: Identity) -> list[str]:
+    try:
+        document = identities.open_document(keys, row)
+    except Shredded:
+        return []
+    return identities.subject_pseudonyms(keys, IdentityIn.model_validate(document["identity"]))
+
+
+def describe(
+    session: Session, keys: IdentityKeys, decision: Decision
+) -> tuple[DecisionOut, list[str]]:
+    """The decision with every version, identities decrypted for the prefecture that sent them."""
+    versions_out = []
+    subjects: set[str] = set()
+    for version, identity_row in repository.versions(session, decision.id):
+        identity_out = None
+        permit_number = None
+        try:
+            document = identities.open_document(keys, identity_row)
+        except Shredded:
+            document = None
+        if document is not None:
+            stored = document["identity"]
+            identity_out = IdentityOut.model_validate(
+                {
+                    **stored,
+                    "agdref_possible_lost_leading_zero": bool(
+                        stored.get("agdref_number")
+                        and parse_agdref(stored["agdref_number"]).possible_lost_leading_zero
+                    ),
+                }
+            )
+            subjects.update(identities.subject_pseudonyms(keys, identity_out))
+            permit_number = document.get("permit_number")
+        permit = None
+        if version.permit_category or version.permit_expiry or permit_number:
+            permit = PermitOut(
+                category=version.permit_category,
+                number=permit_number,
+                expiry_date=version.permit_expiry,
+            )
+        correction = None
+        if version.correction_kind and version.correction_reference and version.correction_date:
+            correction = CorrectionOut(
+                kind=CorrectionKind(version.correction_kind),
+                reference=version.correction_reference,
+                correction_date=version.correction_date,
+            )
+        versions_out.append(
+            VersionOut(
+                version=version.version,
+                status=DecisionStatus(version.status),
+                kind=version.kind,  # type: ignore[arg-type]
+                withdrawn_document=version.withdrawn_document,  # type: ignore[arg-type]
+                removal_measures=version.removal_measures,
+                public_order=version.public_order,
+                decision_date=version.decision_date,
+                notification_date=version.notification_date,
+                effect_date=version.effect_date,
+                permit=permit,
+                legal_basis=version.legal_basis,
+                correction=correction,
+                identity=identity_out,
+                created_at=version.created_at,
+            )
+        )
+    out = DecisionOut(
+        id=decision.id,
+        reference=decision.reference,
+        departement=decision.departement,
+        kind=decision.kind,  # type: ignore[arg-type]
+        status=DecisionStatus(decision.status),
+        current_version=decision.current_version,
+        created_at=decision.created_at,
+        updated_at=decision.updated_at,
+        versions=versions_out,
+    )
+    return out, sorted(subjects)

@@ -1,0 +1,1 @@
+"""Identities of the people decisions concern: parsing and validating identifiers, names, partial dates and places; canonical forms for matching; encryption at rest and blind indexes."""  # noqa: E501

@@ -1,0 +1,32 @@
+"""The identity table: every identity field sealed, only keyed blind indexes in clear.
+
+A database dump without the keys reveals no identity: the row holds the ciphertext,
+its wrapped data key and the id of the key that wraps it, blind indexes (HMAC under a
+secret key, useless without it) and the département of residence, which routing needs
+and which says nothing finer than the département.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.storage.base import Base, utcnow
+
+
+class Identity(Base):
+    __tablename__ = "identities"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    kek_id: Mapped[str] = mapped_column(String(64))
+    bi_agdref: Mapped[str | None] = mapped_column(String(64), index=True)
+    bi_ssn: Mapped[str | None] = mapped_column(String(64), index=True)
+    bi_name_year_sex: Mapped[str | None] = mapped_column(String(80), index=True)
+    residence_departement: Mapped[str | None] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    shredded_at: Mapped[datetime | None] = mapped_column()

@@ -1,0 +1,115 @@
+"""Storing identities: seal the fields, compute blind indexes and audit pseudonyms.
+
+Blind indexes (secret ``blind-index``) let later work find a person without decrypting
+anything; audit pseudonyms (secret ``pseudonym``) name the subject of an audit event.
+Two keys, so that the audit trail handed to auditors cannot be joined to the database's
+indexes.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from audit.pseudonyms import pseudonym
+from gateway.identities.agdref import parse_agdref
+from gateway.identities.crypto import Sealed
+from gateway.identities.dates import PartialDate
+from gateway.identities.models import Identity
+from gateway.identities.names import canonical_name
+from gateway.storage.base import utcnow
+
+if TYPE_CHECKING:
+    from gateway.identities.crypto import IdentityCipher
+    from gateway.identities.schemas import IdentityIn
+    from gateway.keys import GatewayKeys
+
+
+@dataclass(frozen=True)
+class IdentityKeys:
+    """What sealing and indexing need, taken from the key store once."""
+
+    cipher: IdentityCipher
+    blind_index_key: bytes
+    pseudonym_key: bytes
+
+    @classmethod
+    def from_store(cls, keys: GatewayKeys) -> IdentityKeys:
+        return cls(keys.identity_cipher(), keys.secret("blind-index"), keys.secret("pseudonym"))
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The matching keys of one identity, before keying (canonical forms)."""
+
+    agdref: str | None
+    ssn: str | None
+    name_year_sex: str | None
+
+    @classmethod
+    def of(cls, identity: IdentityIn) -> Keys:
+        agdref = parse_agdref(identity.agdref_number).canonical if identity.agdref_number else None
+        ssn = identity.social_security_number.number if identity.social_security_number else None
+        year = PartialDate.parse(identity.birth_date).year if identity.birth_date else None
+        name_year_sex = None
+        if identity.birth_name and year and identity.sex:
+            name_year_sex = f"{canonical_name(identity.birth_name)}|{year}|{identity.sex}"
+        return cls(agdref, ssn, name_year_sex)
+
+
+def subject_pseudonyms(keys: IdentityKeys, identity: IdentityIn) -> list[str]:
+    """The audit pseudonyms of the person's identifiers (AGDREF number, NIR/NIA)."""
+    matching = Keys.of(identity)
+    found = []
+    if matching.agdref:
+        found.append(pseudonym(keys.pseudonym_key, "agdref", matching.agdref))
+    if matching.ssn:
+        found.append(pseudonym(keys.pseudonym_key, "nir", matching.ssn))
+    return found
+
+
+def seal(keys: IdentityKeys, identity: IdentityIn, extra: dict[str, Any] | None = None) -> Identity:
+    """A new identity: the document sealed under a fresh data key, with blind indexes."""
+    return Identity(**seal_row(keys, identity, extra))
+
+
+def seal_row(
+    keys: IdentityKeys, identity: IdentityIn, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The column values of a new identity row (for bulk inserts)."""
+    identity_id = str(uuid.uuid4())
+    document = {"identity": identity.document(), **(extra or {})}
+    plaintext = json.dumps(document, ensure_ascii=False, sort_keys=True).encode()
+    sealed = keys.cipher.encrypt(plaintext, identity_id.encode())
+    matching = Keys.of(identity)
+    key = keys.blind_index_key
+    return {
+        "id": identity_id,
+        "ciphertext": sealed.ciphertext,
+        "nonce": sealed.nonce,
+        "wrapped_key": sealed.wrapped_key,
+        "kek_id": sealed.kek_id,
+        "bi_agdref": pseudonym(key, "agdref", matching.agdref) if matching.agdref else None,
+        "bi_ssn": pseudonym(key, "ssn", matching.ssn) if matching.ssn else None,
+        "bi_name_year_sex": (
+            pseudonym(key, "name-year-sex", matching.name_year_sex)
+            if matching.name_year_sex
+            else None
+        ),
+        "residence_departement": identity.residence_departement,
+        "created_at": utcnow(),
+        "shredded_at": None,
+    }
+
+
+def open_document(keys: IdentityKeys, row: Identity) -> dict[str, Any]:
+    """Decrypt a sealed identity document; only where a field must leave the gateway."""
+    sealed = Sealed(row.ciphertext, row.nonce, row.wrapped_key, row.kek_id)
+    document: dict[str, Any] = json.loads(keys.cipher.decrypt(sealed, row.id.encode()))
+    return document
+
+
+def blind_index(keys: IdentityKeys, kind: str, canonical: str) -> str:
+    return pseudonym(keys.blind_index_key, kind, canonical)

@@ -1,0 +1,1 @@
+"""The backlog import: a file of decisions streamed in, every line reported."""

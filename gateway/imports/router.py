@@ -1,0 +1,123 @@
+"""Import routes: post a backlog file (streamed), read its report."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from fastapi import APIRouter, Path, Query, Request, status
+
+from audit.actions import AuditAction
+from gateway.auth.caller import PrefectureCaller, PrefectureWriter
+from gateway.errors import InvalidField, NotFound
+from gateway.imports import repository
+from gateway.imports.models import LineOutcome
+from gateway.imports.runner import ImportRunner
+from gateway.imports.schemas import ImportFormat, ImportLineOut, ImportOut, ImportReport
+from gateway.routing import Audit, DbSession, State, TransactionRoute, end_authentication
+
+router = APIRouter(prefix="/v1/decision-imports", route_class=TransactionRoute, tags=["imports"])
+IMPORT_ID = r"^[0-9a-f-]{36}$"
+CONTENT_TYPES = {
+    "application/x-ndjson": ImportFormat.NDJSON,
+    "application/ndjson": ImportFormat.NDJSON,
+    "application/jsonl": ImportFormat.NDJSON,
+    "text/csv": ImportFormat.CSV,
+}
+
+
+async def _next_chunk(stream: AsyncIterator[bytes]) -> bytes | None:
+    try:
+        return await anext(stream)
+    except StopAsyncIteration:
+        return None
+
+
+def _chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
+    """The request body as a blocking iterator, for the import's worker thread."""
+    while (chunk := anyio.from_thread.run(_next_chunk, stream)) is not None:
+        if chunk:
+            yield chunk
+
+
+@router.post(
+    "",
+    name=AuditAction.IMPORT_CREATED,
+    response_model=ImportOut,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def post_import(
+    request: Request,
+    caller: PrefectureWriter,
+    session: DbSession,
+    state: State,
+    audit: Audit,
+    file_format: Annotated[ImportFormat | None, Query(alias="format")] = None,
+    dry_run: bool = False,
+) -> ImportOut:
+    """Import a backlog file (NDJSON, or CSV with the documented columns), streamed.
+
+    Every line gets a result: accepted, duplicate, or rejected with the field and the
+    rule. With ``dry_run`` nothing is stored but the report.
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    chosen = file_format or CONTENT_TYPES.get(content_type)
+    if chosen is None:
+        raise InvalidField(
+            "format",
+            "required",
+            "say format=ndjson or format=csv, or send the matching Content-Type",
+        )
+    await anyio.to_thread.run_sync(end_authentication, session)
+    runner = ImportRunner(state.sessions, caller, state.identity_keys, str(chosen), dry_run, audit)
+    import_id = await anyio.to_thread.run_sync(runner.run, _chunks(request.stream()))
+    found = await anyio.to_thread.run_sync(repository.get_for, session, caller, import_id)
+    assert found is not None  # noqa: S101 - just written
+    audit.object_ids = [import_id]
+    audit.detail = {
+        "format": str(chosen),
+        "dry_run": dry_run,
+        "lines": found.lines,
+        "accepted": found.accepted,
+        "duplicate": found.duplicate,
+        "rejected": found.rejected,
+        "status": found.status,
+    }
+    return ImportOut.model_validate(found)
+
+
+@router.get("/{import_id}", name=AuditAction.IMPORT_READ, response_model=ImportReport)
+def get_import(
+    import_id: Annotated[str, Path(pattern=IMPORT_ID)],
+    caller: PrefectureCaller,
+    session: DbSession,
+    audit: Audit,
+    outcome: LineOutcome | None = None,
+    after_line: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> ImportReport:
+    """The import's summary and one page of its line-by-line report."""
+    audit.object_ids = [import_id]
+    found = repository.get_for(session, caller, import_id)
+    if found is None:
+        raise NotFound(f"no import {import_id} for {caller.acting_for}")
+    page = repository.lines(
+        session, import_id, outcome=outcome, after_line=after_line, limit=limit + 1
+    )
+    return ImportReport(
+        **ImportOut.model_validate(found).model_dump(),
+        report=[ImportLineOut.model_validate(line) for line in page[:limit]],
+        next_line=page[limit - 1].line if len(page) > limit else None,
+    )

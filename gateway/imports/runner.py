@@ -1,0 +1,270 @@
+"""Running an import: stream in, validate, store in batches, report every line.
+
+The import is a job that owns its transactions: one to open the import, then one per
+batch of lines (the batch's decisions, its report lines and its audit events commit
+together, so no line is ever half-stored), then one to close it. A crash mid-file leaves
+the batches already committed; posting the file again reports those lines as duplicates
+and stores the rest.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from audit.actions import AuditAction, AuditOutcome
+from audit.models import AuditEvent
+from audit.writer import AuditDraft, as_row
+from connectors.importers import ImportFileError, LineError, RawRecord, read_csv, read_ndjson
+from gateway.decisions import service as decisions
+from gateway.decisions.models import Decision, DecisionVersion
+from gateway.decisions.schemas import REFERENCE, DecisionIn
+from gateway.errors import GatewayError
+from gateway.identities import service as identities
+from gateway.identities.models import Identity
+from gateway.imports.models import DecisionImport, ImportLine, ImportStatus, LineOutcome
+from gateway.storage.base import utcnow
+from gateway.storage.bulk import insert_rows
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from gateway.auth.caller import Caller
+    from gateway.identities.service import IdentityKeys
+
+BATCH_SIZE = 500
+READERS = {"ndjson": read_ndjson, "csv": read_csv}
+
+
+def validation_errors(error: ValidationError) -> list[LineError]:
+    """Field path, rule and message of each broken rule; never the offending value."""
+    found = []
+    for item in error.errors(include_url=False, include_input=False):
+        where = ".".join(str(part) for part in item["loc"]) or "decision"
+        found.append(LineError(where, str(item["type"]), str(item["msg"])))
+    return found
+
+
+def _safe_reference(line: _Line) -> str | None:
+    """The line's reference for the report, if it is a well-formed one."""
+    if line.payload is not None:
+        return line.payload.reference
+    reference = line.record.reference
+    return reference if reference is not None and re.fullmatch(REFERENCE, reference) else None
+
+
+@dataclass
+class _Line:
+    record: RawRecord
+    outcome: LineOutcome = LineOutcome.REJECTED
+    errors: list[LineError] = field(default_factory=list)
+    payload: DecisionIn | None = None
+    digest: str | None = None
+    decision_id: str | None = None
+    subjects: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportRunner:
+    sessions: sessionmaker[Session]
+    caller: Caller
+    keys: IdentityKeys
+    file_format: str
+    dry_run: bool
+    audit: AuditDraft
+    batch_size: int = BATCH_SIZE
+    import_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def run(self, chunks: Iterable[bytes]) -> str:
+        with self.sessions.begin() as session:
+            session.add(
+                DecisionImport(
+                    id=self.import_id,
+                    prefecture_id=self.caller.acting_for,
+                    format=self.file_format,
+                    dry_run=self.dry_run,
+                    status=ImportStatus.RUNNING,
+                    request_id=self.audit.request_id,
+                )
+            )
+        records = READERS[self.file_format](chunks)
+        try:
+            while batch := list(itertools.islice(records, self.batch_size)):
+                self._store(batch)
+        except ImportFileError as error:
+            self._close(ImportStatus.FAILED, str(error))
+        except BaseException:
+            self._close(
+                ImportStatus.FAILED,
+                "the upload broke off: lines after the last "
+                "reported one were not read; post the file again to complete it",
+            )
+            raise
+        else:
+            self._close(ImportStatus.COMPLETED, None)
+        return self.import_id
+
+    # -- one batch -----------------------------------------------------------------
+
+    def _store(self, batch: list[RawRecord]) -> None:
+        try:
+            with self.sessions.begin() as session:
+                self._write(session, self._classify(session, batch))
+        except IntegrityError:
+            # Another request stored one of these references meanwhile: take the lines one
+            # at a time, so each sees what is now committed.
+            for record in batch:
+                with self.sessions.begin() as session:
+                    self._write(session, self._classify(session, [record]))
+
+    def _classify(self, session: Session, batch: list[RawRecord]) -> list[_Line]:
+        lines = [self._validate(record) for record in batch]
+        valid = [line for line in lines if line.payload is not None]
+        references = {line.payload.reference for line in valid if line.payload}
+        known: dict[str, tuple[str, str]] = {}
+        if references:
+            statement = (
+                select(Decision.reference, Decision.id, DecisionVersion.body_digest)
+                .join(
+                    DecisionVersion,
+                    (DecisionVersion.decision_id == Decision.id) & (DecisionVersion.version == 1),
+                )
+                .where(
+                    Decision.prefecture_id == self.caller.acting_for,
+                    Decision.reference.in_(references),
+                )
+            )
+            known = {
+                ref: (decision_id, digest)
+                for ref, decision_id, digest in session.execute(statement)
+            }
+        for line in valid:
+            assert line.payload is not None  # noqa: S101 - filtered above
+            reference = line.payload.reference
+            if reference in known:
+                decision_id, digest = known[reference]
+                line.decision_id = decision_id
+                if digest == line.digest:
+                    line.outcome = LineOutcome.DUPLICATE
+                else:
+                    line.outcome = LineOutcome.REJECTED
+                    line.errors = [
+                        LineError(
+                            "reference",
+                            "reference-reused",
+                            f"reference already used for decision {decision_id} "
+                            "with different content",
+                        )
+                    ]
+                continue
+            line.outcome = LineOutcome.ACCEPTED
+            line.decision_id = str(uuid.uuid4())
+            # A later line of the file with the same reference meets this one.
+            known[reference] = (line.decision_id, line.digest or "")
+        return lines
+
+    def _validate(self, record: RawRecord) -> _Line:
+        line = _Line(record, errors=list(record.errors))
+        if record.document is None:
+            return line
+        try:
+            payload = DecisionIn.model_validate(record.document)
+            decisions.resolve_departement(self.caller, payload.departement)
+        except ValidationError as error:
+            line.errors = validation_errors(error)
+            return line
+        except GatewayError as error:
+            line.errors = [LineError(e.field, e.rule, e.message) for e in error.errors] or [
+                LineError("decision", error.slug, error.detail)
+            ]
+            return line
+        line.payload = payload
+        line.digest = decisions.body_digest(self.keys, payload.digest_document())
+        line.subjects = identities.subject_pseudonyms(self.keys, payload.identity)
+        return line
+
+    def _write(self, session: Session, lines: list[_Line]) -> None:
+        accepted = [line for line in lines if line.outcome == LineOutcome.ACCEPTED]
+        if accepted and not self.dry_run:
+            built = [
+                decisions.new_decision(
+                    self.caller,
+                    self.keys,
+                    line.payload,
+                    line.digest or "",
+                    self.audit.request_id,
+                    line.decision_id,
+                )
+                for line in accepted
+                if line.payload is not None
+            ]
+            insert_rows(session, Identity, [rows.identity for rows in built])
+            insert_rows(session, Decision, [rows.decision for rows in built])
+            insert_rows(session, DecisionVersion, [rows.version for rows in built])
+        insert_rows(
+            session,
+            ImportLine,
+            [
+                {
+                    "import_id": self.import_id,
+                    "line": line.record.line,
+                    "outcome": line.outcome,
+                    "reference": _safe_reference(line),
+                    "decision_id": (
+                        line.decision_id
+                        if line.outcome != LineOutcome.REJECTED
+                        and not (self.dry_run and line.outcome == LineOutcome.ACCEPTED)
+                        else None
+                    ),
+                    "errors": [asdict(e) for e in line.errors],
+                }
+                for line in lines
+            ],
+        )
+        if not self.dry_run:
+            insert_rows(session, AuditEvent, [as_row(self._event(line)) for line in lines])
+        counts = {
+            outcome: sum(1 for line in lines if line.outcome == outcome) for outcome in LineOutcome
+        }
+        session.execute(
+            update(DecisionImport)
+            .where(DecisionImport.id == self.import_id)
+            .values(
+                lines=DecisionImport.lines + len(lines),
+                accepted=DecisionImport.accepted + counts[LineOutcome.ACCEPTED],
+                duplicate=DecisionImport.duplicate + counts[LineOutcome.DUPLICATE],
+                rejected=DecisionImport.rejected + counts[LineOutcome.REJECTED],
+            )
+        )
+
+    def _event(self, line: _Line) -> AuditDraft:
+        refused = line.outcome == LineOutcome.REJECTED
+        return replace(
+            self.audit,
+            action=AuditAction.IMPORT_LINE,
+            outcome=AuditOutcome.REFUSED if refused else AuditOutcome.SUCCESS,
+            object_ids=[self.import_id, *([line.decision_id] if line.decision_id else [])],
+            subject_pseudonyms=line.subjects,
+            detail={
+                "line": line.record.line,
+                "outcome": str(line.outcome),
+                **({"rules": sorted({e.rule for e in line.errors})} if refused else {}),
+            },
+        )
+
+    def _close(self, status: ImportStatus, error: str | None) -> None:
+        with self.sessions.begin() as session:
+            session.execute(
+                update(DecisionImport)
+                .where(DecisionImport.id == self.import_id)
+                .values(status=status, error=error, finished_at=utcnow())
+            )

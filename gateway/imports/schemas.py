@@ -1,0 +1,52 @@
+"""An import's summary and its line-by-line report."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.imports.models import ImportStatus, LineOutcome
+
+
+class ImportFormat(StrEnum):
+    NDJSON = "ndjson"
+    CSV = "csv"
+
+
+class LineErrorOut(BaseModel):
+    field: str
+    rule: str
+    message: str
+
+
+class ImportLineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    line: int
+    outcome: LineOutcome
+    reference: str | None
+    decision_id: str | None
+    errors: list[LineErrorOut]
+
+
+class ImportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    format: ImportFormat
+    dry_run: bool
+    status: ImportStatus
+    lines: int
+    accepted: int
+    duplicate: int
+    rejected: int
+    error: str | None = Field(description="Why the file as a whole could not be read.")
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class ImportReport(ImportOut):
+    report: list[ImportLineOut] = Field(description="One page of lines, by line number.")
+    next_line: int | None = Field(description="Pass as `after_line` for the next page.")

@@ -1,0 +1,193 @@
+"""Benchmark: decisions per second through the import, single-post latency, import memory.
+
+Runs ``gateway serve`` in its own process on a loopback port against a PostgreSQL
+database it creates and drops (``--database sqlite`` for a SQLite file instead). It
+streams generated NDJSON backlogs to ``POST /v1/decision-imports`` and times them, then
+times single ``POST /v1/decisions``, and reads the server's peak resident memory
+(VmHWM) after a small import and after the large one: flat memory means the two agree.
+The last line printed is one JSON object with the figures.
+
+    python tests/benchmarks/intake.py [--lines 1000000] [--small 100000] [--posts 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from joserfc.jwk import ECKey
+
+from connectors.client import GatewayClient
+from gateway.keys import GatewayKeys
+from gateway.participants import service
+from gateway.participants.models import ParticipantKind
+from gateway.participants.schemas import ParticipantSpec
+from gateway.settings import Environment
+from gateway.storage import migrate
+from gateway.storage.engine import make_engine, make_sessionmaker
+from tests.benchmarks.tokens import create_database, drop_database, free_port
+
+CLIENT_ID = "bench-prefecture"
+PURPOSE = "decision-transmission"
+KINDS = ("renewal-refusal", "first-permit-refusal", "permit-withdrawal", "oqtf")
+NAMES = ("Ben Ali", "N'Diaye", "Kowalski", "Nguyễn", "Haddad", "Da Silva", "Popescu")
+
+
+def decision(number: int, prefix: str) -> dict[str, object]:
+    return {
+        "reference": f"{prefix}-{number:08d}",
+        "kind": KINDS[number % 4],
+        "public_order": number % 13 == 0,
+        "decision_date": f"20{15 + number % 10}-{1 + number % 12:02d}-{1 + number % 28:02d}",
+        "identity": {
+            "agdref_number": f"{number % 10**10:010d}",
+            "birth_name": NAMES[number % len(NAMES)],
+            "first_names": ["Amina", "Karim"] if number % 2 else ["Jean"],
+            "sex": "F" if number % 2 else "M",
+            "birth_date": f"19{50 + number % 50}-{1 + number % 12:02d}",
+            "place_of_birth": "99352",
+            "residence_departement": "75",
+        },
+    }
+
+
+def ndjson(count: int, prefix: str) -> Iterator[bytes]:
+    batch: list[str] = []
+    for number in range(count):
+        batch.append(json.dumps(decision(number, prefix)))
+        if len(batch) == 1000:
+            yield ("\n".join(batch) + "\n").encode()
+            batch = []
+    if batch:
+        yield ("\n".join(batch) + "\n").encode()
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def run_import(client: GatewayClient, count: int, prefix: str) -> tuple[float, dict[str, object]]:
+    started = time.perf_counter()
+    response = client.request(
+        "POST",
+        "/v1/decision-imports?format=ndjson",
+        purpose=PURPOSE,
+        content=ndjson(count, prefix),
+        headers={"Content-Type": "application/x-ndjson"},
+        timeout=httpx.Timeout(None, connect=10.0),
+    )
+    elapsed = time.perf_counter() - started
+    body = response.json()
+    if response.status_code != 201 or body["accepted"] != count:
+        raise SystemExit(f"import failed: {response.status_code} {body}")
+    return elapsed, body
+
+
+def main() -> None:  # noqa: PLR0915 - a script read top to bottom
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=100_000)
+    parser.add_argument("--posts", type=int, default=300)
+    parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+    database_url, database_name = create_database(args.database, workdir)
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    server = None
+    try:
+        migrate.upgrade(database_url)
+        GatewayKeys.init(workdir / "keys", Environment.DEVELOPMENT)
+        key = ECKey.generate_key("P-256", private=True)
+        engine = make_engine(database_url)
+        with make_sessionmaker(engine).begin() as session:
+            service.register(
+                session,
+                ParticipantSpec(
+                    id=CLIENT_ID,
+                    kind=ParticipantKind.PREFECTURE,
+                    name="Benchmark prefecture",
+                    departements=["75"],
+                    jwks=key.as_dict(private=False),
+                ),
+            )
+        engine.dispose()
+        env = {
+            **os.environ,
+            "GATEWAY_DATABASE_URL": database_url,
+            "GATEWAY_KEY_DIR": str(workdir / "keys"),
+            "GATEWAY_PUBLIC_BASE_URL": base_url,
+            "GATEWAY_LOG_LEVEL": "WARNING",
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the gateway did not start")
+            time.sleep(0.2)
+
+        with GatewayClient(base_url, CLIENT_ID, key) as client:
+            small_s, _ = run_import(client, args.small, "SMALL")
+            small_rss = peak_rss_mb(server.pid)
+            large_s, _ = run_import(client, args.lines, "LARGE")
+            large_rss = peak_rss_mb(server.pid)
+            latencies = []
+            for number in range(args.posts):
+                started = time.perf_counter()
+                response = client.request(
+                    "POST", "/v1/decisions", purpose=PURPOSE, json=decision(number, "POST")
+                )
+                latencies.append((time.perf_counter() - started) * 1000)
+                if response.status_code != 201:
+                    raise SystemExit(f"post failed: {response.status_code} {response.text}")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        if database_name is not None:
+            drop_database(database_name)
+
+    quantiles = statistics.quantiles(latencies, n=100)
+    print(
+        json.dumps(
+            {
+                "database": args.database,
+                "import_lines": args.lines,
+                "import_seconds": round(large_s, 1),
+                "import_decisions_per_s": round(args.lines / large_s, 1),
+                "small_import_lines": args.small,
+                "small_import_decisions_per_s": round(args.small / small_s, 1),
+                "post_p50_ms": round(statistics.median(latencies), 2),
+                "post_p99_ms": round(quantiles[98], 2),
+                "import_small_peak_rss_mb": small_rss,
+                "import_1m_peak_rss_mb": large_rss,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
