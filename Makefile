@@ -38,7 +38,8 @@ worker: $(STAMP)
 	$(BIN)/gateway worker
 
 bench: $(STAMP)
-	$(BIN)/python tests/benchmarks/tokens.py
+	$(BIN)/python -m tests.benchmarks.tokens
+	$(BIN)/python -m tests.benchmarks.intake
 
 lock: $(STAMP)
 	$(BIN)/pip install --quiet pip-tools

@@ -7,7 +7,6 @@ the same digits as an AGDREF number and as a NIR give unrelated pseudonyms.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 PSEUDONYM_BYTES = 16
@@ -22,5 +21,5 @@ def pseudonym(key: bytes, kind: str, value: str) -> str:
     if not kind or ":" in kind:
         msg = "pseudonym kind must be a non-empty word without ':'"
         raise ValueError(msg)
-    mac = hmac.new(key, kind.encode() + b"\x00" + value.encode(), hashlib.sha256)
-    return f"{kind}:{mac.hexdigest()[: PSEUDONYM_BYTES * 2]}"
+    mac = hmac.digest(key, kind.encode() + b"\x00" + value.encode(), "sha256")
+    return f"{kind}:{mac[:PSEUDONYM_BYTES].hex()}"

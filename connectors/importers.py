@@ -41,6 +41,9 @@ REQUIRED_COLUMNS = ("reference", "kind", "decision_date")
 MAX_LINE_BYTES = 64 * 1024
 TRUE_WORDS = frozenset({"true", "1", "oui", "yes", "o", "y"})
 FALSE_WORDS = frozenset({"false", "0", "non", "no", "n", ""})
+# Stands for an over-long line in the CSV reader's text: a lone high surrogate, which
+# decoding (even with surrogateescape, \udc80-\udcff) never produces.
+_TOO_LONG = "\ud800"
 
 
 class ImportFileError(ValueError):
@@ -66,6 +69,7 @@ class RawRecord:
 
 def physical_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
     """Split a byte stream into numbered lines (without their end of line)."""
+    chunks = iter(chunks)  # one iterator for both loops below, even over a list
     number = 0
     pending = b""
     for chunk in chunks:
@@ -74,7 +78,8 @@ def physical_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
         for line in complete:
             number += 1
             yield number, line.removesuffix(b"\r")
-        if len(pending) > MAX_LINE_BYTES:
+        # Not counting a carriage return that may be the start of the coming CRLF.
+        if len(pending.removesuffix(b"\r")) > MAX_LINE_BYTES:
             # A line this long is not a decision: report it and resynchronise on the next
             # end of line without holding the rest in memory.
             number += 1
@@ -94,13 +99,13 @@ def physical_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
         yield number, pending.removesuffix(b"\r")
 
 
+def _too_long() -> LineError:
+    return LineError("line", "too-long", f"a line may not exceed {MAX_LINE_BYTES} bytes")
+
+
 def _decode(raw: bytes, line: int) -> tuple[str | None, RawRecord | None]:
     if len(raw) > MAX_LINE_BYTES:
-        return None, RawRecord(
-            line,
-            None,
-            [LineError("line", "too-long", f"a line may not exceed {MAX_LINE_BYTES} bytes")],
-        )
+        return None, RawRecord(line, None, [_too_long()])
     try:
         return raw.decode("utf-8"), None
     except UnicodeDecodeError as error:
@@ -133,6 +138,9 @@ def read_ndjson(chunks: Iterable[bytes]) -> Iterator[RawRecord]:
                     )
                 ],
             )
+            continue
+        except RecursionError:
+            yield RawRecord(line, None, [LineError("line", "json", "JSON nested too deeply")])
             continue
         if not isinstance(document, dict):
             yield RawRecord(line, None, [LineError("line", "json", "not a JSON object")])
@@ -216,15 +224,25 @@ def _text_lines(chunks: Iterable[bytes], starts: list[int]) -> Iterator[str]:
     for line, given in physical_lines(chunks):
         raw = given.removeprefix(b"\xef\xbb\xbf") if line == 1 else given
         starts.append(line)
+        if len(raw) > MAX_LINE_BYTES:
+            # Only its start may have been read: the record holding it is refused.
+            yield _TOO_LONG + "\n"
+            continue
         yield raw.decode("utf-8", errors="surrogateescape") + "\n"
 
 
-def read_csv(chunks: Iterable[bytes]) -> Iterator[RawRecord]:  # noqa: C901 - a reader loop with one refusal per malformation
-    starts: list[int] = []
-    lines = _text_lines(chunks, starts)
-    header_line = next(lines, None)
+def _undecodable(text: str) -> bool:
+    return any("\udc80" <= char <= "\udcff" for char in text)
+
+
+def _header(header_line: str | None) -> tuple[str, list[str]]:
+    """The delimiter and the column names; raise ImportFileError if they cannot be used."""
     if header_line is None:
         raise ImportFileError("the file is empty: a CSV import starts with its header line")
+    if _TOO_LONG in header_line:
+        raise ImportFileError(f"the header line is longer than {MAX_LINE_BYTES} bytes")
+    if _undecodable(header_line):
+        raise ImportFileError("the header line is not UTF-8: save the file as UTF-8")
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     header = [name.strip().lower() for name in next(csv.reader([header_line], delimiter=delimiter))]
     unknown = [name for name in header if name not in CSV_COLUMNS]
@@ -232,7 +250,9 @@ def read_csv(chunks: Iterable[bytes]) -> Iterator[RawRecord]:  # noqa: C901 - a 
     if unknown or missing or len(set(header)) != len(header):
         problems = []
         if unknown:
-            problems.append(f"unknown column(s) {', '.join(unknown)}")
+            # Escaped when not printable: the message is stored, and PostgreSQL takes no NUL.
+            shown = [name if name.isprintable() else ascii(name) for name in unknown]
+            problems.append(f"unknown column(s) {', '.join(shown)}")
         if missing:
             problems.append(f"missing column(s) {', '.join(missing)}")
         if len(set(header)) != len(header):
@@ -240,6 +260,13 @@ def read_csv(chunks: Iterable[bytes]) -> Iterator[RawRecord]:  # noqa: C901 - a 
         raise ImportFileError(
             "wrong CSV header: " + "; ".join(problems) + f". Columns: {', '.join(CSV_COLUMNS)}"
         )
+    return delimiter, header
+
+
+def read_csv(chunks: Iterable[bytes]) -> Iterator[RawRecord]:
+    starts: list[int] = []
+    lines = _text_lines(chunks, starts)
+    delimiter, header = _header(next(lines, None))
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     while True:
         consumed = len(starts)
@@ -257,7 +284,10 @@ def read_csv(chunks: Iterable[bytes]) -> Iterator[RawRecord]:  # noqa: C901 - a 
         line = starts[consumed] if consumed < len(starts) else len(starts)
         if not any(value.strip() for value in values):
             continue
-        if any("\udc80" <= char <= "\udcff" for value in values for char in value):
+        if any(_TOO_LONG in value for value in values):
+            yield RawRecord(line, None, [_too_long()])
+            continue
+        if any(_undecodable(value) for value in values):
             yield RawRecord(line, None, [LineError("line", "encoding", "not UTF-8")])
             continue
         if len(values) != len(header):

@@ -79,9 +79,11 @@ class Decision(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     prefecture_id: Mapped[str] = mapped_column(ForeignKey("participants.id"))
     reference: Mapped[str] = mapped_column(String(64))
-    departement: Mapped[str] = mapped_column(String(3), index=True)
-    kind: Mapped[str] = mapped_column(String(32), index=True)
-    status: Mapped[str] = mapped_column(String(16), default=DecisionStatus.ACTIVE, index=True)
+    # No single-column indexes on these: every query starts from the prefecture (the
+    # composite index), and each index costs on the import's hot path.
+    departement: Mapped[str] = mapped_column(String(3))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=DecisionStatus.ACTIVE)
     current_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -99,7 +101,8 @@ class DecisionVersion(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"), index=True)
+    # Looked up through the (decision_id, version) unique index.
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"))
     version: Mapped[int] = mapped_column(Integer)
     identity_id: Mapped[str] = mapped_column(ForeignKey("identities.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))

@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import String, and_, any_, bindparam, or_, select
+from sqlalchemy.dialects import postgresql
 
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.identities.models import Identity
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from sqlalchemy.orm import Session
 
     from gateway.auth.caller import Caller
@@ -52,6 +55,28 @@ def version(session: Session, decision_id: str, number: int) -> DecisionVersion:
         DecisionVersion.decision_id == decision_id, DecisionVersion.version == number
     )
     return session.scalars(statement).one()
+
+
+def original_digests(
+    session: Session, prefecture_id: str, references: Collection[str]
+) -> dict[str, tuple[str, str]]:
+    """Reference → (decision id, digest of the body first posted), for those that exist."""
+    if session.get_bind().dialect.name == "postgresql":
+        # One array parameter rather than hundreds of placeholders to parse per batch.
+        wanted = Decision.reference == any_(
+            bindparam("references", list(references), type_=postgresql.ARRAY(String))
+        )
+    else:
+        wanted = Decision.reference.in_(references)
+    statement = (
+        select(Decision.reference, Decision.id, DecisionVersion.body_digest)
+        .join(
+            DecisionVersion,
+            (DecisionVersion.decision_id == Decision.id) & (DecisionVersion.version == 1),
+        )
+        .where(Decision.prefecture_id == prefecture_id, wanted)
+    )
+    return {ref: (decision_id, digest) for ref, decision_id, digest in session.execute(statement)}
 
 
 def correction_by_reference(

@@ -85,6 +85,14 @@ def _extra(permit_number: str | None) -> dict[str, Any]:
     return {"permit_number": permit_number} if permit_number else {}
 
 
+def seal_identity(
+    keys: IdentityKeys, payload: DecisionIn, matching: identities.Keys | None = None
+) -> dict[str, Any]:
+    """The identity row of a decision: the person, and the permit number, sealed."""
+    permit_number = payload.permit.number if payload.permit else None
+    return identities.seal_row(keys, payload.identity, _extra(permit_number), matching)
+
+
 @dataclass(frozen=True)
 class NewDecision:
     """The column values of a new decision's three rows, for the ORM or a bulk insert."""
@@ -101,11 +109,11 @@ def new_decision(
     digest: str,
     request_id: str | None,
     decision_id: str | None = None,
+    identity: dict[str, Any] | None = None,
 ) -> NewDecision:
+    """The rows of a new decision; ``identity`` when its row was sealed beforehand."""
     departement = resolve_departement(caller, payload.departement)
-    identity = identities.seal_row(
-        keys, payload.identity, _extra(payload.permit.number if payload.permit else None)
-    )
+    identity = identity or seal_identity(keys, payload)
     now = utcnow()
     decision_id = decision_id or str(uuid.uuid4())
     decision = {

@@ -39,6 +39,9 @@ PARTICLES = frozenset(
 )
 
 
+_NOT_ASCII_LETTER = re.compile(r"[^A-Z]")
+
+
 def validate_name(value: str) -> str:
     """The name as sent, without surrounding whitespace; raise IdentityFieldError."""
     name = value.strip()
@@ -46,6 +49,15 @@ def validate_name(value: str) -> str:
         raise IdentityFieldError("name-empty", "a name cannot be empty")
     if len(name) > MAX_LENGTH:
         raise IdentityFieldError("name-too-long", f"a name has at most {MAX_LENGTH} characters")
+    if name.isascii():
+        # The common case, checked in C: printable ASCII has no control character.
+        if not name.isprintable():
+            raise IdentityFieldError(
+                "name-control-characters", "a name cannot contain control or invisible characters"
+            )
+        if not any(char.isalpha() for char in name):
+            raise IdentityFieldError("name-no-letter", "a name must contain at least one letter")
+        return name
     if any(
         unicodedata.category(char) in _REFUSED_CATEGORIES and char not in _JOINERS for char in name
     ):
@@ -59,6 +71,9 @@ def validate_name(value: str) -> str:
 
 def canonical_name(value: str) -> str:
     """The matching form: upper-case letters only, without diacritics or separators."""
+    if value.isascii():
+        # The common case: no diacritics to strip, and ASCII letters upper-case to themselves.
+        return _NOT_ASCII_LETTER.sub("", value.upper())
     decomposed = unicodedata.normalize("NFKD", value)
     # Marks go before case mapping: casefold turns one (Greek ypogegrammeni) into a letter.
     bare = "".join(char for char in decomposed if not unicodedata.category(char).startswith("M"))

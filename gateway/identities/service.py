@@ -59,9 +59,11 @@ class Keys:
         return cls(agdref, ssn, name_year_sex)
 
 
-def subject_pseudonyms(keys: IdentityKeys, identity: IdentityIn) -> list[str]:
+def subject_pseudonyms(
+    keys: IdentityKeys, identity: IdentityIn, matching: Keys | None = None
+) -> list[str]:
     """The audit pseudonyms of the person's identifiers (AGDREF number, NIR/NIA)."""
-    matching = Keys.of(identity)
+    matching = matching or Keys.of(identity)
     found = []
     if matching.agdref:
         found.append(pseudonym(keys.pseudonym_key, "agdref", matching.agdref))
@@ -76,14 +78,17 @@ def seal(keys: IdentityKeys, identity: IdentityIn, extra: dict[str, Any] | None 
 
 
 def seal_row(
-    keys: IdentityKeys, identity: IdentityIn, extra: dict[str, Any] | None = None
+    keys: IdentityKeys,
+    identity: IdentityIn,
+    extra: dict[str, Any] | None = None,
+    matching: Keys | None = None,
 ) -> dict[str, Any]:
     """The column values of a new identity row (for bulk inserts)."""
     identity_id = str(uuid.uuid4())
     document = {"identity": identity.document(), **(extra or {})}
     plaintext = json.dumps(document, ensure_ascii=False, sort_keys=True).encode()
     sealed = keys.cipher.encrypt(plaintext, identity_id.encode())
-    matching = Keys.of(identity)
+    matching = matching or Keys.of(identity)
     key = keys.blind_index_key
     return {
         "id": identity_id,

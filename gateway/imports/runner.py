@@ -10,19 +10,22 @@ and stores the rest.
 from __future__ import annotations
 
 import itertools
+import queue
 import re
+import threading
 import uuid
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from audit.actions import AuditAction, AuditOutcome
 from audit.models import AuditEvent
 from audit.writer import AuditDraft, as_row
 from connectors.importers import ImportFileError, LineError, RawRecord, read_csv, read_ndjson
+from gateway.decisions import repository as decisions_repository
 from gateway.decisions import service as decisions
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.decisions.schemas import REFERENCE, DecisionIn
@@ -34,7 +37,7 @@ from gateway.storage.base import utcnow
 from gateway.storage.bulk import insert_rows
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
     from gateway.identities.service import IdentityKeys
 
 BATCH_SIZE = 500
+PIPELINE_DEPTH = 2  # batches prepared ahead of the writer: bounds memory
 READERS = {"ndjson": read_ndjson, "csv": read_csv}
 
 
@@ -71,6 +75,7 @@ class _Line:
     digest: str | None = None
     decision_id: str | None = None
     subjects: list[str] = field(default_factory=list)
+    identity_row: dict[str, Any] | None = None
 
 
 @dataclass
@@ -83,6 +88,9 @@ class ImportRunner:
     audit: AuditDraft
     batch_size: int = BATCH_SIZE
     import_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # A dry run stores nothing, so a later batch cannot find the decisions of earlier ones
+    # in the database: it finds them here (reference -> digest), as a real run would.
+    _dry_run_accepted: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     def run(self, chunks: Iterable[bytes]) -> str:
         with self.sessions.begin() as session:
@@ -98,8 +106,7 @@ class ImportRunner:
             )
         records = READERS[self.file_format](chunks)
         try:
-            while batch := list(itertools.islice(records, self.batch_size)):
-                self._store(batch)
+            self._pipeline(records)
         except ImportFileError as error:
             self._close(ImportStatus.FAILED, str(error))
         except BaseException:
@@ -113,40 +120,59 @@ class ImportRunner:
             self._close(ImportStatus.COMPLETED, None)
         return self.import_id
 
+    def _pipeline(self, records: Iterator[RawRecord]) -> None:
+        """Prepare batches in this thread while a writer thread stores the previous one.
+
+        Reading, validating and sealing here overlap the database's time there.
+        """
+        prepared: queue.Queue[list[_Line] | None] = queue.Queue(maxsize=PIPELINE_DEPTH)
+        failure: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                while (lines := prepared.get()) is not None:
+                    self._store(lines)
+            except BaseException as error:  # noqa: BLE001 - handed over to the reading thread
+                failure.append(error)
+                while prepared.get() is not None:  # let the reader finish its puts
+                    pass
+
+        writer = threading.Thread(target=write, name=f"import-{self.import_id[:8]}")
+        writer.start()
+        try:
+            while not failure and (batch := list(itertools.islice(records, self.batch_size))):
+                prepared.put([self._validate(record) for record in batch])
+        finally:
+            prepared.put(None)
+            writer.join()
+        if failure:
+            raise failure[0]
+
     # -- one batch -----------------------------------------------------------------
 
-    def _store(self, batch: list[RawRecord]) -> None:
+    def _store(self, lines: list[_Line]) -> None:
         try:
             with self.sessions.begin() as session:
-                self._write(session, self._classify(session, batch))
+                self._write(session, self._classify(session, lines))
         except IntegrityError:
             # Another request stored one of these references meanwhile: take the lines one
             # at a time, so each sees what is now committed.
-            for record in batch:
+            for line in lines:
                 with self.sessions.begin() as session:
-                    self._write(session, self._classify(session, [record]))
+                    self._write(session, self._classify(session, [replace(line)]))
 
-    def _classify(self, session: Session, batch: list[RawRecord]) -> list[_Line]:
-        lines = [self._validate(record) for record in batch]
+    def _classify(self, session: Session, lines: list[_Line]) -> list[_Line]:
         valid = [line for line in lines if line.payload is not None]
         references = {line.payload.reference for line in valid if line.payload}
-        known: dict[str, tuple[str, str]] = {}
+        known: dict[str, tuple[str | None, str]] = {
+            reference: (None, digest)
+            for reference, digest in self._dry_run_accepted.items()
+            if reference in references
+        }
         if references:
-            statement = (
-                select(Decision.reference, Decision.id, DecisionVersion.body_digest)
-                .join(
-                    DecisionVersion,
-                    (DecisionVersion.decision_id == Decision.id) & (DecisionVersion.version == 1),
-                )
-                .where(
-                    Decision.prefecture_id == self.caller.acting_for,
-                    Decision.reference.in_(references),
-                )
+            known.update(
+                decisions_repository.original_digests(session, self.caller.acting_for, references)
             )
-            known = {
-                ref: (decision_id, digest)
-                for ref, decision_id, digest in session.execute(statement)
-            }
         for line in valid:
             assert line.payload is not None  # noqa: S101 - filtered above
             reference = line.payload.reference
@@ -162,14 +188,20 @@ class ImportRunner:
                             "reference",
                             "reference-reused",
                             f"reference already used for decision {decision_id} "
+                            "with different content"
+                            if decision_id
+                            else "reference already used by an earlier line of this file "
                             "with different content",
                         )
                     ]
                 continue
             line.outcome = LineOutcome.ACCEPTED
             line.decision_id = str(uuid.uuid4())
-            # A later line of the file with the same reference meets this one.
-            known[reference] = (line.decision_id, line.digest or "")
+            # A later line of the file with the same reference meets this one; in a dry
+            # run, without the id of a decision that will not exist.
+            if self.dry_run:
+                self._dry_run_accepted[reference] = line.digest or ""
+            known[reference] = (None if self.dry_run else line.decision_id, line.digest or "")
         return lines
 
     def _validate(self, record: RawRecord) -> _Line:
@@ -189,7 +221,10 @@ class ImportRunner:
             return line
         line.payload = payload
         line.digest = decisions.body_digest(self.keys, payload.digest_document())
-        line.subjects = identities.subject_pseudonyms(self.keys, payload.identity)
+        matching = identities.Keys.of(payload.identity)
+        line.subjects = identities.subject_pseudonyms(self.keys, payload.identity, matching)
+        if not self.dry_run:
+            line.identity_row = decisions.seal_identity(self.keys, payload, matching)
         return line
 
     def _write(self, session: Session, lines: list[_Line]) -> None:
@@ -203,6 +238,7 @@ class ImportRunner:
                     line.digest or "",
                     self.audit.request_id,
                     line.decision_id,
+                    line.identity_row,
                 )
                 for line in accepted
                 if line.payload is not None

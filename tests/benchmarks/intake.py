@@ -7,7 +7,7 @@ times single ``POST /v1/decisions``, and reads the server's peak resident memory
 (VmHWM) after a small import and after the large one: flat memory means the two agree.
 The last line printed is one JSON object with the figures.
 
-    python tests/benchmarks/intake.py [--lines 1000000] [--small 100000] [--posts 300]
+    python -m tests.benchmarks.intake [--lines 1000000] [--small 100000] [--posts 300]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ database it creates and drops (``--database sqlite`` for a SQLite file instead),
 drives it from a pool of client threads for a bounded time. The last line printed is
 one JSON object with the figures.
 
-    python tests/benchmarks/tokens.py [--seconds 5] [--clients 8] [--workers 2]
+    python -m tests.benchmarks.tokens [--seconds 5] [--clients 8] [--workers 2]
 """
 
 from __future__ import annotations

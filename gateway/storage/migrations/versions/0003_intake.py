@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-27 19:13:53.968285
+Create Date: 2026-11-27 19:28:30.702492
 """
 
 from __future__ import annotations
@@ -91,12 +91,9 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("decisions", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_decisions_departement"), ["departement"], unique=False)
-        batch_op.create_index(batch_op.f("ix_decisions_kind"), ["kind"], unique=False)
         batch_op.create_index(
             "ix_decisions_prefecture_created", ["prefecture_id", "created_at", "id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_decisions_status"), ["status"], unique=False)
 
     op.create_table(
         "decision_import_lines",
@@ -159,9 +156,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("decision_versions", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_decision_versions_decision_id"), ["decision_id"], unique=False
-        )
-        batch_op.create_index(
             batch_op.f("ix_decision_versions_identity_id"), ["identity_id"], unique=False
         )
 
@@ -169,15 +163,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("decision_versions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_decision_versions_identity_id"))
-        batch_op.drop_index(batch_op.f("ix_decision_versions_decision_id"))
 
     op.drop_table("decision_versions")
     op.drop_table("decision_import_lines")
     with op.batch_alter_table("decisions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_decisions_status"))
         batch_op.drop_index("ix_decisions_prefecture_created")
-        batch_op.drop_index(batch_op.f("ix_decisions_kind"))
-        batch_op.drop_index(batch_op.f("ix_decisions_departement"))
 
     op.drop_table("decisions")
     with op.batch_alter_table("decision_imports", schema=None) as batch_op:
