@@ -75,7 +75,7 @@ class _Line:
     digest: str | None = None
     decision_id: str | None = None
     subjects: list[str] = field(default_factory=list)
-    identity_row: dict[str, Any] | None = None
+    rows: decisions.NewDecision | None = None  # built ahead, in case it is accepted
 
 
 @dataclass
@@ -91,6 +91,10 @@ class ImportRunner:
     # A dry run stores nothing, so a later batch cannot find the decisions of earlier ones
     # in the database: it finds them here (reference -> digest), as a real run would.
     _dry_run_accepted: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # What every line's audit event shares with the request that brought the file.
+        self._event_base = as_row(replace(self.audit, action=AuditAction.IMPORT_LINE))
 
     def run(self, chunks: Iterable[bytes]) -> str:
         with self.sessions.begin() as session:
@@ -196,7 +200,7 @@ class ImportRunner:
                     ]
                 continue
             line.outcome = LineOutcome.ACCEPTED
-            line.decision_id = str(uuid.uuid4())
+            line.decision_id = line.rows.decision["id"] if line.rows else None
             # A later line of the file with the same reference meets this one; in a dry
             # run, without the id of a decision that will not exist.
             if self.dry_run:
@@ -224,25 +228,20 @@ class ImportRunner:
         matching = identities.Keys.of(payload.identity)
         line.subjects = identities.subject_pseudonyms(self.keys, payload.identity, matching)
         if not self.dry_run:
-            line.identity_row = decisions.seal_identity(self.keys, payload, matching)
+            line.rows = decisions.new_decision(
+                self.caller,
+                self.keys,
+                payload,
+                line.digest,
+                self.audit.request_id,
+                identity=decisions.seal_identity(self.keys, payload, matching),
+            )
         return line
 
     def _write(self, session: Session, lines: list[_Line]) -> None:
         accepted = [line for line in lines if line.outcome == LineOutcome.ACCEPTED]
         if accepted and not self.dry_run:
-            built = [
-                decisions.new_decision(
-                    self.caller,
-                    self.keys,
-                    line.payload,
-                    line.digest or "",
-                    self.audit.request_id,
-                    line.decision_id,
-                    line.identity_row,
-                )
-                for line in accepted
-                if line.payload is not None
-            ]
+            built = [line.rows for line in accepted if line.rows is not None]
             insert_rows(session, Identity, [rows.identity for rows in built])
             insert_rows(session, Decision, [rows.decision for rows in built])
             insert_rows(session, DecisionVersion, [rows.version for rows in built])
@@ -267,7 +266,7 @@ class ImportRunner:
             ],
         )
         if not self.dry_run:
-            insert_rows(session, AuditEvent, [as_row(self._event(line)) for line in lines])
+            insert_rows(session, AuditEvent, [self._event(line) for line in lines])
         counts = {
             outcome: sum(1 for line in lines if line.outcome == outcome) for outcome in LineOutcome
         }
@@ -282,20 +281,22 @@ class ImportRunner:
             )
         )
 
-    def _event(self, line: _Line) -> AuditDraft:
+    def _event(self, line: _Line) -> dict[str, Any]:
+        """The audit event row of one line: who imported, which line, which subject."""
         refused = line.outcome == LineOutcome.REJECTED
-        return replace(
-            self.audit,
-            action=AuditAction.IMPORT_LINE,
-            outcome=AuditOutcome.REFUSED if refused else AuditOutcome.SUCCESS,
-            object_ids=[self.import_id, *([line.decision_id] if line.decision_id else [])],
-            subject_pseudonyms=line.subjects,
-            detail={
+        return {
+            **self._event_base,
+            "event_id": str(uuid.uuid4()),
+            "occurred_at": utcnow(),
+            "outcome": str(AuditOutcome.REFUSED if refused else AuditOutcome.SUCCESS),
+            "object_ids": [self.import_id, *([line.decision_id] if line.decision_id else [])],
+            "subject_pseudonyms": line.subjects,
+            "detail": {
                 "line": line.record.line,
                 "outcome": str(line.outcome),
                 **({"rules": sorted({e.rule for e in line.errors})} if refused else {}),
             },
-        )
+        }
 
     def _close(self, status: ImportStatus, error: str | None) -> None:
         with self.sessions.begin() as session:

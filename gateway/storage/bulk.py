@@ -1,19 +1,55 @@
-"""Appending many rows at once: COPY on PostgreSQL, executemany elsewhere.
+"""Appending many rows at once: binary COPY on PostgreSQL, executemany elsewhere.
 
 The import and other hot paths write thousands of rows a second; a statement per row
 (even pipelined) spends its time in round trips. ``COPY ... FROM STDIN`` sends them in
-one stream, inside the caller's transaction.
+one stream, inside the caller's transaction; the binary format saves parsing on both
+sides, each column dumped by the one dumper its declared type names.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from psycopg.types.json import Jsonb
-from sqlalchemy import JSON, insert
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    insert,
+)
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
     from sqlalchemy.orm import DeclarativeBase, Session
+
+# Most specific first: BigInteger is an Integer, Text is a String.
+_COPY_TYPES: tuple[tuple[type, str], ...] = (
+    (JSON, "jsonb"),
+    (BigInteger, "int8"),
+    (Integer, "int4"),
+    (Boolean, "bool"),
+    (DateTime, "timestamptz"),
+    (Date, "date"),
+    (LargeBinary, "bytea"),
+    (Text, "text"),
+    (String, "text"),
+)
+
+
+@cache
+def _copy_types(table: Table, names: tuple[str, ...]) -> list[str]:
+    found = []
+    for name in names:
+        column_type = table.c[name].type
+        implementation = getattr(column_type, "impl", column_type)  # TypeDecorator
+        found.append(next(pg for kind, pg in _COPY_TYPES if isinstance(implementation, kind)))
+    return found
 
 
 def insert_rows(session: Session, model: type[DeclarativeBase], rows: list[dict[str, Any]]) -> None:
@@ -23,19 +59,15 @@ def insert_rows(session: Session, model: type[DeclarativeBase], rows: list[dict[
     if session.get_bind().dialect.name != "postgresql":
         session.execute(insert(model), rows)
         return
-    table = model.__table__
-    names = list(rows[0])
-    json_columns = {name for name in names if isinstance(table.c[name].type, JSON)}
+    table: Table = model.__table__  # type: ignore[assignment]
+    names = tuple(rows[0])
     columns = ", ".join(f'"{name}"' for name in names)
     connection = session.connection().connection.driver_connection
     assert connection is not None  # noqa: S101 - a live connection inside a transaction
     with (
         connection.cursor() as cursor,
-        cursor.copy(
-            f'COPY "{table.name}" ({columns}) FROM STDIN'  # type: ignore[attr-defined]
-        ) as copy,
+        cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN (FORMAT BINARY)') as copy,
     ):
+        copy.set_types(_copy_types(table, names))
         for row in rows:
-            copy.write_row(
-                [Jsonb(row[name]) if name in json_columns else row[name] for name in names]
-            )
+            copy.write_row([row[name] for name in names])
