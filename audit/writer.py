@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,7 @@ from sqlalchemy import insert
 from audit.actions import AuditAction, AuditOutcome
 from audit.models import AuditEvent
 from gateway.storage.base import utcnow
+from gateway.storage.ids import new_id
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -42,7 +42,7 @@ class AuditDraft:
 def as_row(draft: AuditDraft) -> dict[str, Any]:
     """The column values of the event ``draft`` describes (for bulk appends)."""
     return {
-        "event_id": str(uuid.uuid4()),
+        "event_id": new_id(),
         "occurred_at": utcnow(),
         "action": str(draft.action),
         "outcome": str(draft.outcome),

@@ -7,7 +7,6 @@ new identity and leaves the old one in place, so every version stays readable.
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -36,6 +35,7 @@ from gateway.identities.crypto import Shredded
 from gateway.identities.models import Identity
 from gateway.identities.schemas import IdentityIn, IdentityOut
 from gateway.storage.base import utcnow
+from gateway.storage.ids import new_id
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -115,7 +115,7 @@ def new_decision(
     departement = resolve_departement(caller, payload.departement)
     identity = identity or seal_identity(keys, payload)
     now = utcnow()
-    decision_id = decision_id or str(uuid.uuid4())
+    decision_id = decision_id or new_id()
     decision = {
         "id": decision_id,
         "prefecture_id": caller.acting_for,

@@ -9,7 +9,6 @@ indexes.
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from gateway.identities.dates import PartialDate
 from gateway.identities.models import Identity
 from gateway.identities.names import canonical_name
 from gateway.storage.base import utcnow
+from gateway.storage.ids import new_id
 
 if TYPE_CHECKING:
     from gateway.identities.crypto import IdentityCipher
@@ -84,7 +84,7 @@ def seal_row(
     matching: Keys | None = None,
 ) -> dict[str, Any]:
     """The column values of a new identity row (for bulk inserts)."""
-    identity_id = str(uuid.uuid4())
+    identity_id = new_id()
     document = {"identity": identity.document(), **(extra or {})}
     plaintext = json.dumps(document, ensure_ascii=False, sort_keys=True).encode()
     sealed = keys.cipher.encrypt(plaintext, identity_id.encode())

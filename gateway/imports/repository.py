@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from gateway.imports.models import DecisionImport, ImportLine
+from gateway.imports.models import DecisionImport, ImportLine, ImportStatus, LineOutcome
+from gateway.storage.base import utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -30,3 +31,25 @@ def lines(
     if outcome is not None:
         statement = statement.where(ImportLine.outcome == outcome)
     return list(session.scalars(statement.order_by(ImportLine.line).limit(limit)))
+
+
+def add_counts(session: Session, import_id: str, counts: dict[LineOutcome, int]) -> None:
+    """Add one batch's outcomes to the import's totals (in the batch's transaction)."""
+    session.execute(
+        update(DecisionImport)
+        .where(DecisionImport.id == import_id)
+        .values(
+            lines=DecisionImport.lines + sum(counts.values()),
+            accepted=DecisionImport.accepted + counts.get(LineOutcome.ACCEPTED, 0),
+            duplicate=DecisionImport.duplicate + counts.get(LineOutcome.DUPLICATE, 0),
+            rejected=DecisionImport.rejected + counts.get(LineOutcome.REJECTED, 0),
+        )
+    )
+
+
+def close(session: Session, import_id: str, status: ImportStatus, error: str | None) -> None:
+    session.execute(
+        update(DecisionImport)
+        .where(DecisionImport.id == import_id)
+        .values(status=status, error=error, finished_at=utcnow())
+    )

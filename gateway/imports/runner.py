@@ -13,12 +13,10 @@ import itertools
 import queue
 import re
 import threading
-import uuid
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from audit.actions import AuditAction, AuditOutcome
@@ -32,9 +30,11 @@ from gateway.decisions.schemas import REFERENCE, DecisionIn
 from gateway.errors import GatewayError
 from gateway.identities import service as identities
 from gateway.identities.models import Identity
+from gateway.imports import repository as imports_repository
 from gateway.imports.models import DecisionImport, ImportLine, ImportStatus, LineOutcome
 from gateway.storage.base import utcnow
 from gateway.storage.bulk import insert_rows
+from gateway.storage.ids import new_id
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -87,7 +87,7 @@ class ImportRunner:
     dry_run: bool
     audit: AuditDraft
     batch_size: int = BATCH_SIZE
-    import_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    import_id: str = field(default_factory=new_id)
     # A dry run stores nothing, so a later batch cannot find the decisions of earlier ones
     # in the database: it finds them here (reference -> digest), as a real run would.
     _dry_run_accepted: dict[str, str] = field(default_factory=dict, init=False, repr=False)
@@ -270,23 +270,14 @@ class ImportRunner:
         counts = {
             outcome: sum(1 for line in lines if line.outcome == outcome) for outcome in LineOutcome
         }
-        session.execute(
-            update(DecisionImport)
-            .where(DecisionImport.id == self.import_id)
-            .values(
-                lines=DecisionImport.lines + len(lines),
-                accepted=DecisionImport.accepted + counts[LineOutcome.ACCEPTED],
-                duplicate=DecisionImport.duplicate + counts[LineOutcome.DUPLICATE],
-                rejected=DecisionImport.rejected + counts[LineOutcome.REJECTED],
-            )
-        )
+        imports_repository.add_counts(session, self.import_id, counts)
 
     def _event(self, line: _Line) -> dict[str, Any]:
         """The audit event row of one line: who imported, which line, which subject."""
         refused = line.outcome == LineOutcome.REJECTED
         return {
             **self._event_base,
-            "event_id": str(uuid.uuid4()),
+            "event_id": new_id(),
             "occurred_at": utcnow(),
             "outcome": str(AuditOutcome.REFUSED if refused else AuditOutcome.SUCCESS),
             "object_ids": [self.import_id, *([line.decision_id] if line.decision_id else [])],
@@ -300,8 +291,4 @@ class ImportRunner:
 
     def _close(self, status: ImportStatus, error: str | None) -> None:
         with self.sessions.begin() as session:
-            session.execute(
-                update(DecisionImport)
-                .where(DecisionImport.id == self.import_id)
-                .values(status=status, error=error, finished_at=utcnow())
-            )
+            imports_repository.close(session, self.import_id, status, error)
