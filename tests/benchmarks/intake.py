@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,16 +23,12 @@ import httpx
 from joserfc.jwk import ECKey
 
 from connectors.client import GatewayClient
-from gateway.keys import GatewayKeys
-from gateway.participants import service
 from gateway.participants.models import ParticipantKind
 from gateway.participants.schemas import ParticipantSpec
-from gateway.settings import Environment
-from gateway.storage import migrate
-from gateway.storage.engine import make_engine, make_sessionmaker
-from tests.benchmarks.tokens import create_database, drop_database, free_port
+from tests.benchmarks.common import benchmark_gateway
 
 CLIENT_ID = "bench-prefecture"
+CREATED = 201
 PURPOSE = "decision-transmission"
 KINDS = ("renewal-refusal", "first-permit-refusal", "permit-withdrawal", "oqtf")
 NAMES = ("Ben Ali", "N'Diaye", "Kowalski", "Nguyễn", "Haddad", "Da Silva", "Popescu")
@@ -95,7 +87,7 @@ def run_import(client: GatewayClient, count: int, prefix: str) -> tuple[float, d
     return elapsed, body
 
 
-def main() -> None:  # noqa: PLR0915 - a script read top to bottom
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
@@ -103,72 +95,31 @@ def main() -> None:  # noqa: PLR0915 - a script read top to bottom
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
-    database_url, database_name = create_database(args.database, workdir)
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    server = None
-    try:
-        migrate.upgrade(database_url)
-        GatewayKeys.init(workdir / "keys", Environment.DEVELOPMENT)
-        key = ECKey.generate_key("P-256", private=True)
-        engine = make_engine(database_url)
-        with make_sessionmaker(engine).begin() as session:
-            service.register(
-                session,
-                ParticipantSpec(
-                    id=CLIENT_ID,
-                    kind=ParticipantKind.PREFECTURE,
-                    name="Benchmark prefecture",
-                    departements=["75"],
-                    jwks=key.as_dict(private=False),
-                ),
+    key = ECKey.generate_key("P-256", private=True)
+    prefecture = ParticipantSpec(
+        id=CLIENT_ID,
+        kind=ParticipantKind.PREFECTURE,
+        name="Benchmark prefecture",
+        departements=["75"],
+        jwks=key.as_dict(private=False),
+    )
+    with (
+        benchmark_gateway(args.database, prefecture) as (base_url, server),
+        GatewayClient(base_url, CLIENT_ID, key) as client,
+    ):
+        small_s, _ = run_import(client, args.small, "SMALL")
+        small_rss = peak_rss_mb(server.pid)
+        large_s, _ = run_import(client, args.lines, "LARGE")
+        large_rss = peak_rss_mb(server.pid)
+        latencies = []
+        for number in range(args.posts):
+            started = time.perf_counter()
+            response = client.request(
+                "POST", "/v1/decisions", purpose=PURPOSE, json=decision(number, "POST")
             )
-        engine.dispose()
-        env = {
-            **os.environ,
-            "GATEWAY_DATABASE_URL": database_url,
-            "GATEWAY_KEY_DIR": str(workdir / "keys"),
-            "GATEWAY_PUBLIC_BASE_URL": base_url,
-            "GATEWAY_LOG_LEVEL": "WARNING",
-        }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the gateway did not start")
-            time.sleep(0.2)
-
-        with GatewayClient(base_url, CLIENT_ID, key) as client:
-            small_s, _ = run_import(client, args.small, "SMALL")
-            small_rss = peak_rss_mb(server.pid)
-            large_s, _ = run_import(client, args.lines, "LARGE")
-            large_rss = peak_rss_mb(server.pid)
-            latencies = []
-            for number in range(args.posts):
-                started = time.perf_counter()
-                response = client.request(
-                    "POST", "/v1/decisions", purpose=PURPOSE, json=decision(number, "POST")
-                )
-                latencies.append((time.perf_counter() - started) * 1000)
-                if response.status_code != 201:
-                    raise SystemExit(f"post failed: {response.status_code} {response.text}")
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        if database_name is not None:
-            drop_database(database_name)
+            latencies.append((time.perf_counter() - started) * 1000)
+            if response.status_code != CREATED:
+                raise SystemExit(f"post failed: {response.status_code} {response.text}")
 
     quantiles = statistics.quantiles(latencies, n=100)
     print(

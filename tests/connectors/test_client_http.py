@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
@@ -23,12 +18,7 @@ from gateway.settings import Environment
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine, make_sessionmaker
 from tests.helpers import Client, new_key, register
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.processes import gateway_process
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -56,8 +46,6 @@ class Served:
 @pytest.fixture
 def served(fresh_database: str, tmp_path: Path) -> Iterator[Served]:
     """``gateway serve`` in its own process, on a loopback port."""
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
     key_dir = tmp_path / "keys"
     GatewayKeys.init(key_dir, Environment.DEVELOPMENT)
     engine = make_engine(fresh_database)
@@ -67,36 +55,11 @@ def served(fresh_database: str, tmp_path: Path) -> Iterator[Served]:
             "bound": register(session, "fund", departements=["13"], require_dpop=True),
         }
     engine.dispose()
-    env = {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": fresh_database,
-        "GATEWAY_KEY_DIR": str(key_dir),
-        "GATEWAY_PUBLIC_BASE_URL": base_url,
-    }
-    log_path = tmp_path / "server.log"
-    log = log_path.open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"gateway serve did not become ready: {log_path.read_text()[-2000:]}")
-            time.sleep(0.1)
+    with gateway_process(fresh_database, key_dir, log_path=tmp_path / "server.log") as (
+        base_url,
+        _,
+    ):
         yield Served(base_url, fresh_database, clients)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
 
 
 def test_authlib_oauth2_client_with_private_key_jwt(served: Served) -> None:

@@ -8,15 +8,9 @@ import csv
 import functools
 import io
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -46,6 +40,7 @@ from tests.gateway.test_decisions import (
     tomorrow,
 )
 from tests.helpers import register
+from tests.processes import gateway_process
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -757,12 +752,6 @@ def test_several_batches_store_every_line_once(prefecture: Prefecture, session: 
 # -- the command line, against a real server ------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, str, Client]]:
     """``gateway serve`` on a fresh SQLite file, with one prefecture registered."""
@@ -774,37 +763,11 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str, Client]]:
     with make_sessionmaker(engine).begin() as session:
         prefecture = register(session, "prefecture", departements=["75"])
     engine.dispose()
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": database_url,
-        "GATEWAY_KEY_DIR": str(key_dir),
-        "GATEWAY_PUBLIC_BASE_URL": base_url,
-    }
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"gateway serve did not start: {log_path.read_text()[-2000:]}")
-                time.sleep(0.1)
-            yield base_url, database_url, prefecture
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with gateway_process(database_url, key_dir, log_path=tmp_path / "server.log") as (
+        base_url,
+        _,
+    ):
+        yield base_url, database_url, prefecture
 
 
 def test_the_import_command_sends_a_csv_file_and_writes_the_report(

@@ -1,0 +1,73 @@
+"""What every benchmark sets up: a database it creates and drops, keys, one participant,
+and ``gateway serve`` in its own process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from gateway.keys import GatewayKeys
+from gateway.participants import service
+from gateway.settings import Environment
+from gateway.storage import migrate
+from gateway.storage.engine import make_engine, make_sessionmaker
+from tests.processes import gateway_process
+
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Iterator
+
+    from gateway.participants.schemas import ParticipantSpec
+
+ADMIN_URL = os.environ.get(
+    "GATEWAY_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _create_database(backend: str, workdir: Path) -> tuple[str, str | None]:
+    if backend == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}", None
+    name = f"gateway_bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return sa.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_database(name: str) -> None:
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@contextmanager
+def benchmark_gateway(
+    backend: str, participant: ParticipantSpec, *, workers: int = 1
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The gateway serving a fresh database with ``participant`` registered; cleaned up after."""
+    workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+    database_url, database_name = _create_database(backend, workdir)
+    try:
+        migrate.upgrade(database_url)
+        GatewayKeys.init(workdir / "keys", Environment.DEVELOPMENT)
+        engine = make_engine(database_url)
+        with make_sessionmaker(engine).begin() as session:
+            service.register(session, participant)
+        engine.dispose()
+        with gateway_process(
+            database_url, workdir / "keys", workers=workers, log_level="WARNING"
+        ) as served:
+            yield served
+    finally:
+        if database_name is not None:
+            _drop_database(database_name)
+        shutil.rmtree(workdir, ignore_errors=True)
