@@ -244,7 +244,11 @@ def _header(header_line: str | None) -> tuple[str, list[str]]:
     if _undecodable(header_line):
         raise ImportFileError("the header line is not UTF-8: save the file as UTF-8")
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-    header = [name.strip().lower() for name in next(csv.reader([header_line], delimiter=delimiter))]
+    try:
+        names = next(csv.reader([header_line], delimiter=delimiter, strict=True))
+    except csv.Error as error:
+        raise ImportFileError(f"malformed CSV header line: {error}") from error
+    header = [name.strip().lower() for name in names]
     unknown = [name for name in header if name not in CSV_COLUMNS]
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if unknown or missing or len(set(header)) != len(header):

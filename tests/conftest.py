@@ -14,6 +14,7 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -26,6 +27,13 @@ from gateway.settings import Environment, Settings
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
 from tests.helpers import Client, register
+
+# Under CI, property tests draw the same examples every run: a red build then means a
+# change broke something, not that a new random draw found an old bug (those are found,
+# and kept in .hypothesis/, on developers' machines).
+hypothesis.settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI") == "true":
+    hypothesis.settings.load_profile("ci")
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -459,3 +459,8 @@ def test_readers_are_lazy(reader: Reader) -> None:
     first = next(reader(upload()))
     assert first.line in {1, 2}
     assert len(sent) <= 3
+
+
+def test_a_header_with_a_bare_carriage_return_fails_the_file_clearly() -> None:
+    with pytest.raises(ImportFileError, match="malformed CSV header"):
+        list(read_csv([b"\r\x00\nR-1;oqtf;2024-01-01\n"]))
