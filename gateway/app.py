@@ -18,6 +18,7 @@ from gateway.settings import Environment, Settings
 from gateway.state import AppState
 from gateway.storage.engine import make_engine, make_sessionmaker
 from gateway.web import BodySizeLimit, RequestContext, install_error_handlers
+from policies.loader import DEFAULT_POLICY, load_file
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -53,6 +54,7 @@ def create_app(
         engine=engine,
         sessions=sessions or make_sessionmaker(engine),
         identity_keys=IdentityKeys.from_store(keys),
+        policy=load_file(settings.policy_file or DEFAULT_POLICY),
     )
     app = FastAPI(
         title="Residence decisions gateway",

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
         default=4 * 1024**3, ge=1024, description="Largest backlog file one import takes."
     )
     log_level: str = "INFO"
+    policy_file: Path | None = Field(
+        default=None, description="The policy in force; the shipped default when unset."
+    )
 
     @field_validator("public_base_url")
     @classmethod

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from gateway.identities.service import IdentityKeys
     from gateway.keys import GatewayKeys
     from gateway.settings import Settings
+    from policies.loader import LoadedPolicy
 
 
 @dataclass
@@ -23,6 +24,7 @@ class AppState:
     engine: Engine
     sessions: sessionmaker[Session]
     identity_keys: IdentityKeys
+    policy: LoadedPolicy
 
 
 def app_state(request: Request) -> AppState:

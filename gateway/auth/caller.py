@@ -22,7 +22,6 @@ from gateway.errors import Forbidden, InvalidField, Unauthenticated
 from gateway.participants import repository
 from gateway.participants.models import ParticipantKind
 from gateway.routing import Audit, DbSession, State
-from policies.purposes import Purpose, allowed_purposes
 
 AGENT_ID = re.compile(r"^[A-Za-z0-9._@:-]{1,64}$")
 CASE_REFERENCE = re.compile(r"^[A-Za-z0-9._/:#-]{1,128}$")
@@ -46,7 +45,7 @@ class Caller:
     scopes: frozenset[Scope]
     territory: tuple[str, ...]
     national: bool
-    purpose: Purpose
+    purpose: str
     agent_id: str | None
     case_reference: str | None
     dpop_bound: bool
@@ -162,7 +161,7 @@ def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of check
             PURPOSE_HEADER, "required", "every request states its purpose in the Purpose header"
         )
     audit.purpose = declared[:64]
-    allowed = allowed_purposes(kind)
+    allowed = state.policy.policy.purposes_for(kind)
     if declared not in allowed:
         raise Forbidden(
             f"purpose {declared[:64]!r} is not allowed for a {kind}; allowed: "
@@ -181,7 +180,7 @@ def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of check
         scopes=scopes,
         territory=territory,
         national=participant.national,
-        purpose=Purpose(declared),
+        purpose=declared,
         agent_id=agent_id,
         case_reference=case_reference,
         dpop_bound=bound_key is not None,

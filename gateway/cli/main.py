@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from gateway.cli import keys, participants
+from gateway.cli import keys, participants, policy
 from gateway.cli.context import settings
 from gateway.cli.imports import import_command
 
@@ -16,6 +16,7 @@ db = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(participants.app, name="participants")
+app.add_typer(policy.app, name="policy")
 app.command("import")(import_command)
 console = Console()
 

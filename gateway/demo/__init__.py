@@ -34,7 +34,7 @@ from audit.writer import record
 from connectors.client import GatewayClient, TokenRequestFailed
 from gateway.app import create_app
 from gateway.auth.assertions import ASSERTION_TYPE
-from gateway.demo import intake
+from gateway.demo import intake, policy
 from gateway.keys import GatewayKeys
 from gateway.participants import service
 from gateway.participants.models import ParticipantKind, Regime
@@ -319,6 +319,12 @@ def _intake(base_url: str, prefecture: DemoParticipant, workdir: Path, outcome: 
         ids = intake.post_decisions(client, outcome.expect)
         intake.correct_decisions(client, ids, outcome.expect)
         intake.import_backlog(client, workdir, outcome.expect)
+    console.rule("[bold]Policy: what the policy in force decides for these decisions")
+    annulled = next(b for b in intake.POSTED if b["reference"] == "PP-2026-0003")
+    policy.explain(
+        [*intake.POSTED, {**annulled, "reference": "PP-2026-0003 (annulment)", "correction": True}],
+        outcome.expect,
+    )
     intake.nothing_in_clear(workdir / "gateway.db", outcome.expect)
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from connectors.client import GatewayClient
 
 PURPOSE = "decision-transmission"
+POSTED: list[dict[str, Any]] = []  # what post_decisions sent, for the policy scene
 BACKLOG_LINES = 40
 BAD_LINES = 5  # four wrong values and one truncated line
 GOOD_LINES = BACKLOG_LINES - 4
@@ -86,6 +87,7 @@ def post_decisions(
         _decision("PP-2026-0005", "oqtf", 5),
         _decision("PP-2026-0006", "permit-withdrawal", 6, withdrawn_document="receipt"),
     ]
+    POSTED.extend(bodies)
     ids = {}
     for body in bodies:
         response = prefecture.request("POST", "/v1/decisions", purpose=PURPOSE, json=body)
