@@ -40,6 +40,11 @@ def get_for(
     return session.scalars(statement).one_or_none()
 
 
+def get(session: Session, decision_id: str) -> Decision | None:
+    """Any decision, for the host's command line only, which is not a tenant."""
+    return session.get(Decision, decision_id)
+
+
 def versions(session: Session, decision_id: str) -> list[tuple[DecisionVersion, Identity]]:
     statement = (
         select(DecisionVersion, Identity)

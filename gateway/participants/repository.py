@@ -6,9 +6,16 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, or_, select
 
-from gateway.participants.models import Participant, ParticipantKind, ParticipantTerritory
+from gateway.participants.models import (
+    Participant,
+    ParticipantKind,
+    ParticipantStatus,
+    ParticipantTerritory,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from sqlalchemy.orm import Session
 
     from gateway.auth.caller import Caller
@@ -57,6 +64,24 @@ def list_visible(
         statement = statement.where(Participant.kind == kind)
     if after is not None:
         statement = statement.where(Participant.id > after)
+    return list(session.scalars(statement).unique())
+
+
+def funds_covering(
+    session: Session, departement: str, regimes: Collection[str]
+) -> list[Participant]:
+    """Active funds of these regimes whose territory covers the département."""
+    statement = (
+        select(Participant)
+        .join(ParticipantTerritory, ParticipantTerritory.participant_id == Participant.id)
+        .where(
+            Participant.kind == ParticipantKind.FUND,
+            Participant.status == ParticipantStatus.ACTIVE,
+            Participant.regime.in_(list(regimes)),
+            ParticipantTerritory.departement == departement,
+        )
+        .order_by(Participant.id)
+    )
     return list(session.scalars(statement).unique())
 
 
