@@ -41,7 +41,9 @@ def post_decision(
     response: Response,
 ) -> DecisionOut:
     """Post one decision; idempotent on the prefecture's own reference."""
-    posted = service.post(session, caller, state.identity_keys, payload, audit.request_id)
+    posted = service.post(
+        session, caller, state.identity_keys, state.policy, payload, audit.request_id
+    )
     audit.subject_pseudonyms = posted.subjects
     audit.object_ids = [posted.decision.id]
     audit.detail = {"kind": str(payload.kind), "replayed": not posted.created}
@@ -127,7 +129,7 @@ def correct_decision(
     if decision is None:
         raise NotFound(f"no decision {decision_id} for {caller.acting_for}")
     created, subjects = service.correct(
-        session, state.identity_keys, decision, payload, audit.request_id
+        session, state.identity_keys, state.policy, decision, payload, audit.request_id
     )
     audit.subject_pseudonyms = subjects
     audit.detail = {"correction": str(payload.kind), "replayed": not created}

@@ -239,6 +239,18 @@ class VersionOut(BaseModel):
     created_at: datetime
 
 
+class DisclosureOut(BaseModel):
+    """One version of the decision owed to one fund, and where it stands."""
+
+    fund_id: str
+    version: int
+    state: str
+    correction: bool
+    priority_class: str
+    policy_version: str = Field(description="The policy that decided it: name@content hash.")
+    created_at: datetime
+
+
 class DecisionOut(BaseModel):
     id: str
     reference: str
@@ -249,8 +261,8 @@ class DecisionOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     versions: list[VersionOut]
-    disclosures: list[dict[str, Any]] = Field(
-        default_factory=list, description="Which funds received it, and when."
+    disclosures: list[DisclosureOut] = Field(
+        default_factory=list, description="Which funds are owed or received it, and when."
     )
 
 

@@ -25,9 +25,13 @@ from gateway.decisions.models import (
 from gateway.decisions.schemas import (
     CorrectionOut,
     DecisionOut,
+    DisclosureOut,
     PermitOut,
     VersionOut,
 )
+from gateway.disclosures import repository as disclosure_repository
+from gateway.disclosures import service as disclosures
+from gateway.disclosures.models import Disclosure
 from gateway.errors import Conflict, FieldError, Forbidden, InvalidField
 from gateway.identities import service as identities
 from gateway.identities.agdref import parse_agdref
@@ -35,7 +39,9 @@ from gateway.identities.crypto import Shredded
 from gateway.identities.models import Identity
 from gateway.identities.schemas import IdentityIn, IdentityOut
 from gateway.storage.base import utcnow
+from gateway.storage.bulk import insert_rows
 from gateway.storage.ids import new_id
+from policies.evaluate import DecisionFacts
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -43,6 +49,7 @@ if TYPE_CHECKING:
     from gateway.auth.caller import Caller
     from gateway.decisions.schemas import CorrectionIn, DecisionIn
     from gateway.identities.service import IdentityKeys
+    from policies.loader import LoadedPolicy
 
 
 @dataclass(frozen=True)
@@ -167,10 +174,21 @@ def replay_or_conflict(session: Session, existing: Decision, digest: str) -> Dec
     return existing
 
 
+def facts_of(payload: DecisionIn, departement: str) -> DecisionFacts:
+    return DecisionFacts(
+        kind=str(payload.kind),
+        public_order=payload.public_order,
+        correction=False,
+        prefecture_departement=departement,
+        residence_departement=payload.identity.residence_departement,
+    )
+
+
 def post(
     session: Session,
     caller: Caller,
     keys: IdentityKeys,
+    policy: LoadedPolicy,
     payload: DecisionIn,
     request_id: str | None,
 ) -> Posted:
@@ -189,6 +207,14 @@ def post(
             session.flush()
             session.add(DecisionVersion(**rows.version))
             session.flush()
+            planned = disclosures.plan(
+                session,
+                policy,
+                decision_id=decision.id,
+                version=1,
+                facts=facts_of(payload, decision.departement),
+            )
+            insert_rows(session, Disclosure, planned)
     except IntegrityError:
         # Someone posted the same reference at the same moment: theirs stands.
         existing = repository.find_by_reference(session, caller.acting_for, payload.reference)
@@ -203,6 +229,7 @@ def post(
 def correct(
     session: Session,
     keys: IdentityKeys,
+    policy: LoadedPolicy,
     decision: Decision,
     payload: CorrectionIn,
     request_id: str | None,
@@ -291,6 +318,17 @@ def correct(
     decision.status = status
     decision.updated_at = utcnow()
     session.flush()
+    facts = DecisionFacts(
+        kind=current.kind,
+        public_order=current.public_order,
+        correction=True,
+        prefecture_departement=decision.departement,
+        residence_departement=None,
+    )
+    planned = disclosures.plan(
+        session, policy, decision_id=decision.id, version=number, facts=facts
+    )
+    insert_rows(session, Disclosure, planned)
     return True, subjects
 
 
@@ -384,5 +422,9 @@ def describe(
         created_at=decision.created_at,
         updated_at=decision.updated_at,
         versions=versions_out,
+        disclosures=[
+            DisclosureOut.model_validate(d, from_attributes=True)
+            for d in disclosure_repository.of_decision(session, decision.id)
+        ],
     )
     return out, sorted(subjects)

@@ -60,7 +60,9 @@ def post_decisions(
     prefecture: GatewayClient, expect: Callable[[str, bool], None]
 ) -> dict[str, str]:
     """Every kind of decision, a replay, a conflict and refusals; returns reference → id."""
-    table = Table("reference", "kind", "public order", "answer", title="pref-75 posts decisions")
+    table = Table(
+        "reference", "kind", "public order", "answer", "owed to", title="pref-75 posts decisions"
+    )
     bodies = [
         _decision(
             "PP-2026-0001",
@@ -92,18 +94,26 @@ def post_decisions(
     for body in bodies:
         response = prefecture.request("POST", "/v1/decisions", purpose=PURPOSE, json=body)
         ids[body["reference"]] = response.json().get("id", "")
+        owed = sorted({d["fund_id"] for d in response.json().get("disclosures", [])})
         table.add_row(
             body["reference"],
             body["kind"],
             "yes" if body.get("public_order") else "",
             str(response.status_code),
+            " ".join(owed) or "nobody",
         )
         expect(
             f"{body['reference']} ({body['kind']}) stored",
             response.status_code == httpx.codes.CREATED,
         )
     replay = prefecture.request("POST", "/v1/decisions", purpose=PURPOSE, json=bodies[0])
-    table.add_row("PP-2026-0001", "same body again", "", str(replay.status_code))
+    table.add_row("PP-2026-0001", "same body again", "", str(replay.status_code), "")
+    first = replay.json()["disclosures"]
+    expect(
+        "each disclosure records the policy that decided it: "
+        + ", ".join(sorted({d["policy_version"] for d in first})),
+        bool(first) and all("@" in d["policy_version"] for d in first),
+    )
     from rich.console import Console  # noqa: PLC0415 - the demo's console
 
     Console().print(table)

@@ -81,7 +81,9 @@ async def post_import(
             "say format=ndjson or format=csv, or send the matching Content-Type",
         )
     await anyio.to_thread.run_sync(end_authentication, session)
-    runner = ImportRunner(state.sessions, caller, state.identity_keys, str(chosen), dry_run, audit)
+    runner = ImportRunner(
+        state.sessions, caller, state.identity_keys, state.policy, str(chosen), dry_run, audit
+    )
     import_id = await anyio.to_thread.run_sync(runner.run, _chunks(request.stream()))
     found = await anyio.to_thread.run_sync(repository.get_for, session, caller, import_id)
     assert found is not None  # noqa: S101 - just written

@@ -27,6 +27,9 @@ from gateway.decisions import repository as decisions_repository
 from gateway.decisions import service as decisions
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.decisions.schemas import REFERENCE, DecisionIn
+from gateway.disclosures import service as disclosures
+from gateway.disclosures.models import Disclosure
+from gateway.disclosures.service import FundCache
 from gateway.errors import GatewayError
 from gateway.identities import service as identities
 from gateway.identities.models import Identity
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
 
     from gateway.auth.caller import Caller
     from gateway.identities.service import IdentityKeys
+    from policies.loader import LoadedPolicy
 
 BATCH_SIZE = 500
 PIPELINE_DEPTH = 2  # batches prepared ahead of the writer: bounds memory
@@ -83,6 +87,7 @@ class ImportRunner:
     sessions: sessionmaker[Session]
     caller: Caller
     keys: IdentityKeys
+    policy: LoadedPolicy
     file_format: str
     dry_run: bool
     audit: AuditDraft
@@ -93,6 +98,8 @@ class ImportRunner:
     _dry_run_accepted: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        # The funds covering each département, looked up once per import.
+        self._funds: FundCache = {}
         # What every line's audit event shares with the request that brought the file.
         self._event_base = as_row(replace(self.audit, action=AuditAction.IMPORT_LINE))
 
@@ -245,6 +252,26 @@ class ImportRunner:
             insert_rows(session, Identity, [rows.identity for rows in built])
             insert_rows(session, Decision, [rows.decision for rows in built])
             insert_rows(session, DecisionVersion, [rows.version for rows in built])
+            insert_rows(
+                session,
+                Disclosure,
+                [
+                    row
+                    for line in accepted
+                    if line.payload is not None and line.decision_id is not None
+                    for row in disclosures.plan(
+                        session,
+                        self.policy,
+                        decision_id=line.decision_id,
+                        version=1,
+                        facts=decisions.facts_of(
+                            line.payload,
+                            decisions.resolve_departement(self.caller, line.payload.departement),
+                        ),
+                        funds_by_departement=self._funds,
+                    )
+                ],
+            )
         insert_rows(
             session,
             ImportLine,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import audit.models
 import gateway.auth.replay
 import gateway.decisions.models
+import gateway.disclosures.models
 import gateway.identities.models
 import gateway.imports.models
 import gateway.participants.models
@@ -14,6 +15,7 @@ MODEL_MODULES = (
     audit.models,
     gateway.auth.replay,
     gateway.decisions.models,
+    gateway.disclosures.models,
     gateway.identities.models,
     gateway.imports.models,
     gateway.participants.models,

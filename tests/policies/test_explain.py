@@ -133,6 +133,7 @@ def test_the_explain_command_says_why_in_words(tmp_path: Path) -> None:
             session,
             caller,
             IdentityKeys.from_store(keys),
+            POLICY,
             DecisionIn.model_validate(decision("EXP-5")),
             None,
         )

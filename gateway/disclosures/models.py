@@ -1,0 +1,46 @@
+"""The disclosure table: each row is one version of a decision owed to one fund.
+
+It records the policy version that decided it, its priority and the profile of fields
+the fund receives; the batches move it through its states.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.storage.base import Base, utcnow
+
+
+class DisclosureState(StrEnum):
+    PENDING = "pending"
+    SEALED = "sealed"
+    DELIVERED = "delivered"
+    ACKNOWLEDGED = "acknowledged"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class Disclosure(Base):
+    __tablename__ = "disclosures"
+    __table_args__ = (
+        UniqueConstraint("decision_id", "version", "fund_id"),
+        # A fund's outbox, most urgent and oldest first: the order batches take.
+        Index("ix_disclosures_outbox", "fund_id", "state", "priority_rank", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    fund_id: Mapped[str] = mapped_column(ForeignKey("participants.id"))
+    state: Mapped[str] = mapped_column(String(16), default=DisclosureState.PENDING)
+    correction: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority_rank: Mapped[int] = mapped_column(Integer)
+    priority_class: Mapped[str] = mapped_column(String(64))
+    profile: Mapped[str] = mapped_column(String(64))
+    policy_version: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
