@@ -51,9 +51,9 @@ def _drop_database(name: str) -> None:
 
 @contextmanager
 def benchmark_gateway(
-    backend: str, participant: ParticipantSpec, *, workers: int = 1
+    backend: str, *participants: ParticipantSpec, workers: int = 1
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The gateway serving a fresh database with ``participant`` registered; cleaned up after."""
+    """The gateway serving a fresh database with ``participants`` registered; cleaned up after."""
     workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     database_url, database_name = _create_database(backend, workdir)
     try:
@@ -61,7 +61,8 @@ def benchmark_gateway(
         GatewayKeys.init(workdir / "keys", Environment.DEVELOPMENT)
         engine = make_engine(database_url)
         with make_sessionmaker(engine).begin() as session:
-            service.register(session, participant)
+            for participant in participants:
+                service.register(session, participant)
         engine.dispose()
         with gateway_process(
             database_url, workdir / "keys", workers=workers, log_level="WARNING"

@@ -8,6 +8,10 @@ times single ``POST /v1/decisions``, and reads the server's peak resident memory
 The last line printed is one JSON object with the figures.
 
     python -m tests.benchmarks.intake [--lines 1000000] [--small 100000] [--posts 300]
+        [--funds 5]
+
+Each decision is owed to ``--funds`` funds (one per regime), so each imported line also
+writes that many disclosures, as it would in production.
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ import httpx
 from joserfc.jwk import ECKey
 
 from connectors.client import GatewayClient
-from gateway.participants.models import ParticipantKind
+from gateway.participants.models import ParticipantKind, Regime
 from gateway.participants.schemas import ParticipantSpec
 from tests.benchmarks.common import benchmark_gateway
 
 CLIENT_ID = "bench-prefecture"
+REGIMES = (Regime.CPAM, Regime.CAF, Regime.URSSAF, Regime.CARSAT, Regime.MSA, Regime.CGSS)
 CREATED = 201
 PURPOSE = "decision-transmission"
 KINDS = ("renewal-refusal", "first-permit-refusal", "permit-withdrawal", "oqtf")
@@ -92,6 +97,9 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--posts", type=int, default=300)
+    parser.add_argument(
+        "--funds", type=int, default=5, help="Funds covering the decisions' département."
+    )
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
     args = parser.parse_args()
 
@@ -103,8 +111,20 @@ def main() -> None:
         departements=["75"],
         jwks=key.as_dict(private=False),
     )
+    # The funds a decision of département 75 is owed to, as in real life: one per regime.
+    funds = [
+        ParticipantSpec(
+            id=f"bench-{regime}-75",
+            kind=ParticipantKind.FUND,
+            name=f"Benchmark {regime}",
+            regime=regime,
+            departements=["75"],
+            jwks=ECKey.generate_key("P-256", private=True).as_dict(private=False),
+        )
+        for regime in REGIMES[: args.funds]
+    ]
     with (
-        benchmark_gateway(args.database, prefecture) as (base_url, server),
+        benchmark_gateway(args.database, prefecture, *funds) as (base_url, server),
         GatewayClient(base_url, CLIENT_ID, key) as client,
     ):
         small_s, _ = run_import(client, args.small, "SMALL")
@@ -126,6 +146,7 @@ def main() -> None:
         json.dumps(
             {
                 "database": args.database,
+                "funds_per_decision": args.funds,
                 "import_lines": args.lines,
                 "import_seconds": round(large_s, 1),
                 "import_decisions_per_s": round(args.lines / large_s, 1),
