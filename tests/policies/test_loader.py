@@ -109,3 +109,10 @@ def test_policy_check_command(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["policy", "check", str(bad)])
     assert result.exit_code == 1
     assert f"bad.yaml:{line_of(bad.read_text(), '- public_order')}" in result.output
+
+
+def test_the_subscriptions_switch_is_refused_until_subscriptions_exist() -> None:
+    text = DEFAULT.replace("subscriptions_only: false", "subscriptions_only: true")
+    problem = refused(text).problems[0]
+    assert problem.path == "routing.subscriptions_only"
+    assert problem.line == line_of(text, "subscriptions_only: true")
