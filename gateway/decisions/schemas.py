@@ -29,8 +29,7 @@ from gateway.decisions.models import (
     RemovalMeasure,
     WithdrawnDocument,
 )
-from gateway.identities.schemas import IdentityIn, IdentityOut
-from gateway.territory import normalise_departement
+from gateway.identities.schemas import IdentityIn, IdentityOut, departement_field
 
 REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9._/:#-]{0,63}$"
 PERMIT_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9 ./-]{0,31}$"
@@ -96,12 +95,7 @@ class DecisionIn(BaseModel):
     @field_validator("departement")
     @classmethod
     def _departement(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return normalise_departement(value)
-        except ValueError as error:
-            raise PydanticCustomError("departement-unknown", str(error)) from error
+        return departement_field(value)
 
     @field_validator("legal_basis")
     @classmethod

@@ -34,6 +34,16 @@ def _rule(error: IdentityFieldError) -> PydanticCustomError:
     return PydanticCustomError(error.rule, str(error))
 
 
+def departement_field(value: str | None) -> str | None:
+    """A département code field: normalised, or refused with rule departement-unknown."""
+    if value is None:
+        return None
+    try:
+        return normalise_departement(value)
+    except ValueError as error:
+        raise PydanticCustomError("departement-unknown", str(error)) from error
+
+
 def _name(value: str) -> str:
     try:
         return validate_name(value)
@@ -138,12 +148,7 @@ class IdentityIn(BaseModel):
     @field_validator("residence_departement")
     @classmethod
     def _residence(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return normalise_departement(value)
-        except ValueError as error:
-            raise PydanticCustomError("departement-unknown", str(error)) from error
+        return departement_field(value)
 
     @model_validator(mode="after")
     def _enough_to_match(self) -> IdentityIn:
