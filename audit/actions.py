@@ -21,6 +21,8 @@ class AuditAction(StrEnum):
     IMPORT_CREATED = "import:created"
     IMPORT_READ = "import:read"
     IMPORT_LINE = "import:line"
+    SUBSCRIPTIONS_REPLACED = "subscriptions:replaced"
+    SUBSCRIPTIONS_READ = "subscriptions:read"
     KEYS_INITIALISED = "keys:initialised"
     KEYS_ROTATED = "keys:rotated"
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
 CSV_COLUMNS = (
     "reference", "departement", "kind", "withdrawn_document", "removal_measures",
@@ -235,7 +235,9 @@ def _undecodable(text: str) -> bool:
     return any("\udc80" <= char <= "\udcff" for char in text)
 
 
-def _header(header_line: str | None) -> tuple[str, list[str]]:
+def _header(
+    header_line: str | None, columns: tuple[str, ...], required: tuple[str, ...]
+) -> tuple[str, list[str]]:
     """The delimiter and the column names; raise ImportFileError if they cannot be used."""
     if header_line is None:
         raise ImportFileError("the file is empty: a CSV import starts with its header line")
@@ -249,8 +251,8 @@ def _header(header_line: str | None) -> tuple[str, list[str]]:
     except csv.Error as error:
         raise ImportFileError(f"malformed CSV header line: {error}") from error
     header = [name.strip().lower() for name in names]
-    unknown = [name for name in header if name not in CSV_COLUMNS]
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    unknown = [name for name in header if name not in columns]
+    missing = [name for name in required if name not in header]
     if unknown or missing or len(set(header)) != len(header):
         problems = []
         if unknown:
@@ -262,15 +264,22 @@ def _header(header_line: str | None) -> tuple[str, list[str]]:
         if len(set(header)) != len(header):
             problems.append("a column appears twice")
         raise ImportFileError(
-            "wrong CSV header: " + "; ".join(problems) + f". Columns: {', '.join(CSV_COLUMNS)}"
+            "wrong CSV header: " + "; ".join(problems) + f". Columns: {', '.join(columns)}"
         )
     return delimiter, header
 
 
-def read_csv(chunks: Iterable[bytes]) -> Iterator[RawRecord]:
+def read_csv(
+    chunks: Iterable[bytes],
+    *,
+    columns: tuple[str, ...] = CSV_COLUMNS,
+    required: tuple[str, ...] = REQUIRED_COLUMNS,
+    to_document: Callable[[dict[str, str]], dict[str, Any]] = csv_document,
+) -> Iterator[RawRecord]:
+    """CSV records as documents: decisions, unless other ``columns`` and ``to_document``."""
     starts: list[int] = []
     lines = _text_lines(chunks, starts)
-    delimiter, header = _header(next(lines, None))
+    delimiter, header = _header(next(lines, None), columns, required)
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     while True:
         consumed = len(starts)
@@ -306,4 +315,4 @@ def read_csv(chunks: Iterable[bytes]) -> Iterator[RawRecord]:
             )
             continue
         row = dict(zip(header, values, strict=True))
-        yield RawRecord(line, csv_document(row), reference=row.get("reference") or None)
+        yield RawRecord(line, to_document(row), reference=row.get("reference") or None)

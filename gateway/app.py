@@ -17,6 +17,7 @@ from gateway.participants.router import router as participants_router
 from gateway.settings import Environment, Settings
 from gateway.state import AppState
 from gateway.storage.engine import make_engine, make_sessionmaker
+from gateway.subscriptions.router import router as subscriptions_router
 from gateway.web import BodySizeLimit, RequestContext, install_error_handlers
 from policies.loader import DEFAULT_POLICY, load_file
 
@@ -71,10 +72,14 @@ def create_app(
     app.include_router(participants_router)
     app.include_router(decisions_router)
     app.include_router(imports_router)
+    app.include_router(subscriptions_router)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        larger={"/v1/decision-imports": settings.max_import_bytes},
+        larger={
+            "/v1/decision-imports": settings.max_import_bytes,
+            "/v1/subscriptions": settings.max_import_bytes,
+        },
     )
     app.add_middleware(RequestContext)
     return app

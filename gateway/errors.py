@@ -29,9 +29,14 @@ class FieldError:
     field: str
     rule: str
     message: str
+    line: int | None = None  # in an uploaded file, the 1-based line it was found on
 
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "rule": self.rule, "message": self.message}
+    def as_dict(self) -> dict[str, str | int]:
+        found: dict[str, str | int] = {"field": self.field, "rule": self.rule}
+        if self.line is not None:
+            found["line"] = self.line
+        found["message"] = self.message
+        return found
 
 
 class GatewayError(Exception):

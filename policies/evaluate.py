@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from policies.model import Policy
 
 BROAD_KINDS = {
@@ -27,6 +29,10 @@ class DecisionFacts:
     correction: bool
     prefecture_departement: str
     residence_departement: str | None
+    # The keyed blind indexes of the person's identifiers and the date the decision
+    # takes effect: what routing by subscription looks up.
+    subject_indexes: tuple[str, ...] = ()
+    effect_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class Evaluation:
     priority_rank: int | None = None  # 0 is the most urgent
     departement: str | None = None
     to_previous_recipients: bool = False  # a correction goes where the decision went
+    subscribed_on: date | None = None  # only to funds holding a file on the person that day
     profiles: dict[str, str] = field(default_factory=dict)  # regime -> profile name
     reasons: tuple[str, ...] = ()
 
@@ -81,6 +88,38 @@ def evaluate(policy: Policy, facts: DecisionFacts) -> Evaluation:
                 ),
             ),
         )
+    disclosed = f"A {facts.kind} is disclosed (eligibility.disclosed)."
+    priority = f"Priority {klass} (rank {rank + 1}) because {why}."
+    regimes = ", ".join(sorted(profiles))
+    if policy.routing.subscriptions_only:
+        if facts.effect_date is None or not facts.subject_indexes:
+            return Evaluation(
+                disclosed=False,
+                reasons=(
+                    disclosed,
+                    (
+                        "Routing is by subscription only (routing.subscriptions_only) and the "
+                        "decision names no AGDREF number or NIR/NIA (or no date) to look up: "
+                        "no fund can be found to receive it."
+                    ),
+                ),
+            )
+        return Evaluation(
+            disclosed=True,
+            priority_class=klass,
+            priority_rank=rank,
+            subscribed_on=facts.effect_date,
+            profiles=profiles,
+            reasons=(
+                disclosed,
+                priority,
+                (
+                    f"It goes only to the funds of regimes {regimes} holding a file on the "
+                    f"person on {facts.effect_date.isoformat()}, the day it takes effect "
+                    "(routing.subscriptions_only); the others receive nothing."
+                ),
+            ),
+        )
     if policy.routing.residence_first and facts.residence_departement:
         departement = facts.residence_departement
         where = f"the person lives in département {departement}"
@@ -94,10 +133,10 @@ def evaluate(policy: Policy, facts: DecisionFacts) -> Evaluation:
         departement=departement,
         profiles=profiles,
         reasons=(
-            f"A {facts.kind} is disclosed (eligibility.disclosed).",
-            f"Priority {klass} (rank {rank + 1}) because {why}.",
+            disclosed,
+            priority,
             (
-                f"It goes to the funds of regimes {', '.join(sorted(profiles))} covering "
+                f"It goes to the funds of regimes {regimes} covering "
                 f"département {departement}, because {where}."
             ),
         ),

@@ -121,15 +121,6 @@ class Routing(Strict):
     )
     regimes: dict[Regime, RegimeRoute]
 
-    @field_validator("subscriptions_only")
-    @classmethod
-    def _no_subscriptions_yet(cls, value: bool) -> bool:
-        # Until funds can register the people they hold a file on, the switch would
-        # silently route nothing differently: refuse it rather than pretend.
-        if value:
-            raise ValueError("subscriptions are not available yet: keep this false")
-        return value
-
 
 class Retention(Strict):
     identity_after_last_receipt_days: int = Field(ge=1, le=3650)

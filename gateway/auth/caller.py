@@ -193,3 +193,4 @@ FundCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.BATCHES_READ
 PrefectureCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.DECISIONS_READ])]
 PrefectureWriter = Annotated[Caller, Security(authenticate, scopes=[Scope.DECISIONS_WRITE])]
 AuditorCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.AUDIT_READ])]
+SubscriptionWriter = Annotated[Caller, Security(authenticate, scopes=[Scope.SUBSCRIPTIONS_WRITE])]

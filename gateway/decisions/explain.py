@@ -7,13 +7,17 @@ from typing import TYPE_CHECKING
 
 from gateway.decisions import repository
 from gateway.decisions.models import CorrectionKind
+from gateway.decisions.service import subject_indexes
+from gateway.disclosures import repository as disclosures
 from gateway.participants import repository as participants
+from gateway.subscriptions import service as subscriptions
 from policies.evaluate import DecisionFacts, Evaluation, evaluate
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from gateway.decisions.models import Decision
+    from gateway.disclosures.models import Disclosure
     from policies.loader import LoadedPolicy
 
 
@@ -22,6 +26,37 @@ class Explanation:
     decision: Decision
     evaluation: Evaluation
     funds: list[tuple[str, str, list[str]]]  # (fund id, regime, fields it receives)
+    recorded: list[Disclosure]  # what was actually planned, under the policy of its day
+
+    def lines(self, version: str) -> list[str]:
+        """The explanation in words, as ``gateway policy explain`` prints it."""
+        decision = self.decision
+        found = [
+            (
+                f"Decision {decision.id} ({decision.reference}, {decision.kind}, "
+                f"version {decision.current_version}) under policy {version}:"
+            ),
+            *(f"- {reason}" for reason in self.evaluation.reasons),
+        ]
+        if self.evaluation.disclosed and not self.funds:
+            if self.evaluation.to_previous_recipients:
+                found.append("- No fund was owed the decision before: the correction goes nowhere.")
+            elif self.evaluation.subscribed_on is not None:
+                found.append("- No fund holds a file on the person on that day.")
+            else:
+                found.append("- No registered fund covers that département yet.")
+        found += [
+            f"- {fund_id} ({regime}) receives: {', '.join(fields)}."
+            for fund_id, regime, fields in self.funds
+        ]
+        if self.recorded:
+            found.append("Recorded disclosures:")
+            found += [
+                f"- version {d.version} to {d.fund_id}: {d.state}, priority {d.priority_class}, "
+                f"profile {d.profile}, decided by policy {d.policy_version}"
+                for d in self.recorded
+            ]
+        return found
 
 
 def explain(session: Session, loaded: LoadedPolicy, decision: Decision) -> Explanation:
@@ -37,14 +72,32 @@ def explain(session: Session, loaded: LoadedPolicy, decision: Decision) -> Expla
         correction=correction,
         prefecture_departement=decision.departement,
         residence_departement=identity.residence_departement,
+        subject_indexes=subject_indexes(identity),
+        effect_date=current.effect_date or current.notification_date or current.decision_date,
     )
     evaluation = evaluate(loaded.policy, facts)
-    funds: list[tuple[str, str, list[str]]] = []
-    if evaluation.disclosed and evaluation.departement is not None:
-        for fund in participants.funds_covering(
-            session, evaluation.departement, evaluation.profiles
-        ):
-            profile = evaluation.profiles[fund.regime or ""]
-            fields: list[str] = list(loaded.policy.profiles[profile])
-            funds.append((fund.id, fund.regime or "", fields))
-    return Explanation(decision, evaluation, funds)
+    targets: list[tuple[str, str]] = []
+    if not evaluation.disclosed:
+        pass
+    elif evaluation.to_previous_recipients:
+        targets = [
+            (fund_id, regime)
+            for fund_id, regime in disclosures.recipients(session, decision.id)
+            if regime in evaluation.profiles
+        ]
+    elif evaluation.subscribed_on is not None:
+        targets = subscriptions.funds_holding(
+            session, facts.subject_indexes, evaluation.subscribed_on, evaluation.profiles
+        )
+    elif evaluation.departement is not None:
+        targets = [
+            (fund.id, fund.regime or "")
+            for fund in participants.funds_covering(
+                session, evaluation.departement, evaluation.profiles
+            )
+        ]
+    funds: list[tuple[str, str, list[str]]] = [
+        (fund_id, regime, list[str](loaded.policy.profiles[evaluation.profiles[regime]]))
+        for fund_id, regime in targets
+    ]
+    return Explanation(decision, evaluation, funds, disclosures.of_decision(session, decision.id))

@@ -174,14 +174,27 @@ def replay_or_conflict(session: Session, existing: Decision, digest: str) -> Dec
     return existing
 
 
-def facts_of(payload: DecisionIn, departement: str) -> DecisionFacts:
+def facts_of(payload: DecisionIn, departement: str, identity: dict[str, Any]) -> DecisionFacts:
+    """What the policy decides on, for a new decision and its identity row's values."""
     return DecisionFacts(
         kind=str(payload.kind),
         public_order=payload.public_order,
         correction=False,
         prefecture_departement=departement,
         residence_departement=payload.identity.residence_departement,
+        subject_indexes=subject_indexes(identity),
+        effect_date=payload.effect_date or payload.notification_date or payload.decision_date,
     )
+
+
+def subject_indexes(identity: dict[str, Any] | Identity) -> tuple[str, ...]:
+    """The blind indexes of the person's identifiers, as subscriptions store them."""
+    values = (
+        (identity.get("bi_agdref"), identity.get("bi_ssn"))
+        if isinstance(identity, dict)
+        else (identity.bi_agdref, identity.bi_ssn)
+    )
+    return tuple(value for value in values if value)
 
 
 def post(
@@ -212,7 +225,7 @@ def post(
                 policy,
                 decision_id=decision.id,
                 version=1,
-                facts=facts_of(payload, decision.departement),
+                facts=facts_of(payload, decision.departement, rows.identity),
             )
             insert_rows(session, Disclosure, planned)
     except IntegrityError:

@@ -1,7 +1,9 @@
 """Planning disclosures: the policy's decision for one decision version, as outbox rows.
 
-A new decision goes to the funds covering the département the policy routes by; a
-correction goes, at the policy's top priority, to every fund that was owed the decision.
+A new decision goes to the funds covering the département the policy routes by (or,
+when the policy routes by subscription only, to the funds holding a file on the person
+on the day it takes effect); a correction goes, at the policy's top priority, to every
+fund that was owed the decision.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from gateway.disclosures.models import DisclosureState
 from gateway.participants import repository as participants
 from gateway.storage.base import utcnow
 from gateway.storage.ids import new_id
+from gateway.subscriptions import service as subscriptions
 from policies.evaluate import DecisionFacts, evaluate
 
 if TYPE_CHECKING:
@@ -38,6 +41,10 @@ def plan(
         return []
     if evaluation.to_previous_recipients:
         targets = repository.recipients(session, decision_id)
+    elif evaluation.subscribed_on is not None:
+        targets = subscriptions.funds_holding(
+            session, facts.subject_indexes, evaluation.subscribed_on, evaluation.profiles
+        )
     else:
         departement = evaluation.departement or facts.prefecture_departement
         cache = funds_by_departement if funds_by_departement is not None else {}

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
-import anyio
-import anyio.from_thread
 import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request, status
 
@@ -18,6 +15,7 @@ from gateway.imports.models import LineOutcome
 from gateway.imports.runner import ImportRunner
 from gateway.imports.schemas import ImportFormat, ImportLineOut, ImportOut, ImportReport
 from gateway.routing import Audit, DbSession, State, TransactionRoute, end_authentication
+from gateway.streaming import blocking_chunks
 
 router = APIRouter(prefix="/v1/decision-imports", route_class=TransactionRoute, tags=["imports"])
 IMPORT_ID = r"^[0-9a-f-]{36}$"
@@ -27,20 +25,6 @@ CONTENT_TYPES = {
     "application/jsonl": ImportFormat.NDJSON,
     "text/csv": ImportFormat.CSV,
 }
-
-
-async def _next_chunk(stream: AsyncIterator[bytes]) -> bytes | None:
-    try:
-        return await anext(stream)
-    except StopAsyncIteration:
-        return None
-
-
-def _chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
-    """The request body as a blocking iterator, for the import's worker thread."""
-    while (chunk := anyio.from_thread.run(_next_chunk, stream)) is not None:
-        if chunk:
-            yield chunk
 
 
 @router.post(
@@ -84,7 +68,7 @@ async def post_import(
     runner = ImportRunner(
         state.sessions, caller, state.identity_keys, state.policy, str(chosen), dry_run, audit
     )
-    import_id = await anyio.to_thread.run_sync(runner.run, _chunks(request.stream()))
+    import_id = await anyio.to_thread.run_sync(runner.run, blocking_chunks(request.stream()))
     found = await anyio.to_thread.run_sync(repository.get_for, session, caller, import_id)
     assert found is not None  # noqa: S101 - just written
     audit.object_ids = [import_id]

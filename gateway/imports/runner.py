@@ -258,7 +258,9 @@ class ImportRunner:
                 [
                     row
                     for line in accepted
-                    if line.payload is not None and line.decision_id is not None
+                    if line.payload is not None
+                    and line.decision_id is not None
+                    and line.rows is not None
                     for row in disclosures.plan(
                         session,
                         self.policy,
@@ -267,6 +269,7 @@ class ImportRunner:
                         facts=decisions.facts_of(
                             line.payload,
                             decisions.resolve_departement(self.caller, line.payload.departement),
+                            line.rows.identity,
                         ),
                         funds_by_departement=self._funds,
                     )

@@ -9,6 +9,7 @@ import gateway.disclosures.models
 import gateway.identities.models
 import gateway.imports.models
 import gateway.participants.models
+import gateway.subscriptions.models
 from gateway.storage.base import Base
 
 MODEL_MODULES = (
@@ -19,5 +20,6 @@ MODEL_MODULES = (
     gateway.identities.models,
     gateway.imports.models,
     gateway.participants.models,
+    gateway.subscriptions.models,
 )
 metadata = Base.metadata

@@ -111,8 +111,8 @@ def test_policy_check_command(tmp_path: Path) -> None:
     assert f"bad.yaml:{line_of(bad.read_text(), '- public_order')}" in result.output
 
 
-def test_the_subscriptions_switch_is_refused_until_subscriptions_exist() -> None:
+def test_the_subscriptions_switch_loads_and_changes_the_version() -> None:
     text = DEFAULT.replace("subscriptions_only: false", "subscriptions_only: true")
-    problem = refused(text).problems[0]
-    assert problem.path == "routing.subscriptions_only"
-    assert problem.line == line_of(text, "subscriptions_only: true")
+    loaded = load_text(text)
+    assert loaded.policy.routing.subscriptions_only
+    assert loaded.version != load_text(DEFAULT).version

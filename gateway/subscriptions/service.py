@@ -1,0 +1,206 @@
+"""Replacing a fund's subscription set from an upload, and finding who holds a file.
+
+An upload is the fund's whole current set (as the Belgian crossroads bank's reference
+directory is kept): it replaces the previous one in one transaction. A file with any
+malformed line is refused as a whole, with every bad line reported, and the previous
+set stays in force: a fund never loses its subscriptions to a half-read file.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+from sqlalchemy import delete, func, or_, select
+
+from connectors.importers import ImportFileError, LineError, read_csv, read_ndjson
+from gateway.errors import FieldError, GatewayError, InvalidField
+from gateway.identities.service import blind_index
+from gateway.participants.models import Participant, ParticipantKind, ParticipantStatus
+from gateway.storage.base import utcnow
+from gateway.storage.bulk import insert_rows
+from gateway.storage.ids import new_id
+from gateway.subscriptions.models import Subscription, SubscriptionUpload
+from gateway.subscriptions.schemas import (
+    CSV_COLUMNS,
+    REQUIRED_CSV_COLUMNS,
+    SubscriptionFormat,
+    SubscriptionIn,
+    SubscriptionSetOut,
+    csv_document,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable, Iterator
+    from datetime import date
+
+    from sqlalchemy.orm import Session
+
+    from connectors.importers import RawRecord
+    from gateway.identities.service import IdentityKeys
+
+WRITE_EVERY = 5000  # rows buffered before a bulk insert
+MAX_REPORTED = 1000  # bad lines named in the refusal; the count says how many in all
+
+
+class InvalidLines(GatewayError):
+    status = 422
+    slug = "invalid-lines"
+    title = "Invalid lines"
+
+
+def _records(file_format: SubscriptionFormat, chunks: Iterable[bytes]) -> Iterator[RawRecord]:
+    if file_format == SubscriptionFormat.CSV:
+        return read_csv(
+            chunks, columns=CSV_COLUMNS, required=REQUIRED_CSV_COLUMNS, to_document=csv_document
+        )
+    return read_ndjson(chunks)
+
+
+def _line_errors(line: int, errors: list[LineError]) -> list[FieldError]:
+    return [FieldError(e.field, e.rule, e.message, line=line) for e in errors]
+
+
+def _validation_errors(line: int, error: ValidationError) -> list[FieldError]:
+    return [
+        FieldError(
+            ".".join(str(part) for part in item["loc"]) or "line",
+            str(item["type"]),
+            str(item["msg"]),
+            line=line,
+        )
+        for item in error.errors(include_url=False, include_input=False)
+    ]
+
+
+def _parsed(
+    file_format: SubscriptionFormat, chunks: Iterable[bytes]
+) -> Iterator[tuple[SubscriptionIn | None, list[FieldError]]]:
+    """Each line's subscription, or the errors that refuse it."""
+    try:
+        for record in _records(file_format, chunks):
+            if record.document is None:
+                yield None, _line_errors(record.line, record.errors)
+                continue
+            try:
+                yield SubscriptionIn.model_validate(record.document), []
+            except ValidationError as error:
+                yield None, _validation_errors(record.line, error)
+    except ImportFileError as error:
+        raise InvalidField("body", "csv-header", str(error)) from error
+
+
+def _indexes(keys: IdentityKeys, item: SubscriptionIn) -> list[str]:
+    found = []
+    if item.agdref_number is not None:
+        found.append(blind_index(keys, "agdref", item.agdref_number))
+    if item.social_security_number is not None:
+        found.append(blind_index(keys, "ssn", item.social_security_number.number))
+    return found
+
+
+def replace_set(
+    session: Session,
+    keys: IdentityKeys,
+    fund_id: str,
+    file_format: SubscriptionFormat,
+    chunks: Iterable[bytes],
+    request_id: str | None,
+) -> SubscriptionUpload:
+    """Replace the fund's set with the upload's; raise InvalidLines naming every bad line."""
+    upload = SubscriptionUpload(
+        id=new_id(),
+        fund_id=fund_id,
+        file_format=str(file_format),
+        lines=0,
+        people=0,
+        identifiers=0,
+        request_id=request_id,
+        created_at=utcnow(),
+    )
+    session.execute(delete(Subscription).where(Subscription.fund_id == fund_id))
+    pending: list[dict[str, Any]] = []
+    errors: list[FieldError] = []
+    bad_lines = 0
+    for item, refused in _parsed(file_format, chunks):
+        upload.lines += 1
+        if item is None:
+            bad_lines += 1
+            errors += refused if len(errors) < MAX_REPORTED else []
+        if item is None or bad_lines:
+            continue  # once the upload is refused, only look for more bad lines
+        upload.people += 1
+        for index in _indexes(keys, item):
+            upload.identifiers += 1
+            pending.append(
+                {
+                    "fund_id": fund_id,
+                    "blind_index": index,
+                    "valid_from": item.valid_from,
+                    "valid_until": item.valid_until,
+                    "upload_id": upload.id,
+                }
+            )
+        if len(pending) >= WRITE_EVERY:
+            insert_rows(session, Subscription, pending)
+            pending = []
+    if bad_lines:
+        shown = errors[:MAX_REPORTED]
+        raise InvalidLines(
+            f"{bad_lines} of {upload.lines} lines are malformed; nothing was stored and the "
+            "previous subscriptions stay in force"
+            + (f" (the first {len(shown)} errors are listed)" if len(shown) < bad_lines else ""),
+            errors=shown,
+        )
+    insert_rows(session, Subscription, pending)
+    session.add(upload)
+    session.flush()
+    return upload
+
+
+def current_set(session: Session, fund_id: str) -> SubscriptionSetOut:
+    """Counts of the fund's current set and the upload that made it."""
+    upload = session.scalars(
+        select(SubscriptionUpload)
+        .where(SubscriptionUpload.fund_id == fund_id)
+        .order_by(SubscriptionUpload.created_at.desc(), SubscriptionUpload.id.desc())
+        .limit(1)
+    ).first()
+    open_periods = session.scalar(
+        select(func.count())
+        .select_from(Subscription)
+        .where(Subscription.fund_id == fund_id, Subscription.valid_until.is_(None))
+    )
+    return SubscriptionSetOut(
+        fund_id=fund_id,
+        upload_id=upload.id if upload else None,
+        file_format=upload.file_format if upload else None,
+        lines=upload.lines if upload else 0,
+        people=upload.people if upload else 0,
+        identifiers=upload.identifiers if upload else 0,
+        open_periods=open_periods or 0,
+        uploaded_at=upload.created_at if upload else None,
+    )
+
+
+def funds_holding(
+    session: Session, indexes: Collection[str], on: date, regimes: Collection[str]
+) -> list[tuple[str, str]]:
+    """(fund id, regime) of the active funds of these regimes with a file open on ``on``."""
+    if not indexes:
+        return []
+    statement = (
+        select(Participant.id, Participant.regime)
+        .join(Subscription, Subscription.fund_id == Participant.id)
+        .where(
+            Subscription.blind_index.in_(list(indexes)),
+            Subscription.valid_from <= on,
+            or_(Subscription.valid_until.is_(None), Subscription.valid_until >= on),
+            Participant.kind == ParticipantKind.FUND,
+            Participant.status == ParticipantStatus.ACTIVE,
+            Participant.regime.in_(list(regimes)),
+        )
+        .distinct()
+        .order_by(Participant.id)
+    )
+    return [(fund_id, regime or "") for fund_id, regime in session.execute(statement)]
