@@ -23,6 +23,7 @@ class AuditAction(StrEnum):
     IMPORT_LINE = "import:line"
     SUBSCRIPTIONS_REPLACED = "subscriptions:replaced"
     SUBSCRIPTIONS_READ = "subscriptions:read"
+    RETENTION_PURGED = "retention:purged"
     KEYS_INITIALISED = "keys:initialised"
     KEYS_ROTATED = "keys:rotated"
 

@@ -23,7 +23,7 @@ def run(settings: Settings, *, once: bool = False) -> None:
         if once:
             for name, (job, _) in JOBS.items():
                 log.info("running job", extra={"job": name})
-                job(sessions)
+                job(sessions, settings)
             return
         scheduler = BlockingScheduler(timezone="UTC")
         for name, (job, interval_s) in JOBS.items():
@@ -31,7 +31,7 @@ def run(settings: Settings, *, once: bool = False) -> None:
                 job,
                 "interval",
                 seconds=interval_s,
-                args=[sessions],
+                args=[sessions, settings],
                 id=name,
                 max_instances=1,
                 coalesce=True,

@@ -1,4 +1,4 @@
-"""``gateway``: serve, worker, demo, db, keys, participants."""
+"""``gateway``: serve, worker, demo, db, keys, participants, policy, retention, import."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from gateway.cli import keys, participants, policy
+from gateway.cli import keys, participants, policy, retention
 from gateway.cli.context import settings
 from gateway.cli.imports import import_command
 
@@ -17,6 +17,7 @@ app.add_typer(db, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(participants.app, name="participants")
 app.add_typer(policy.app, name="policy")
+app.add_typer(retention.app, name="retention")
 app.command("import")(import_command)
 console = Console()
 

@@ -40,6 +40,8 @@ class DecisionImport(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+    # The line-by-line report is purged after its retention; the counts stay.
+    lines_purged_at: Mapped[datetime | None] = mapped_column()
 
 
 class ImportLine(Base):

@@ -9,6 +9,7 @@ import gateway.disclosures.models
 import gateway.identities.models
 import gateway.imports.models
 import gateway.participants.models
+import gateway.retention.models
 import gateway.subscriptions.models
 from gateway.storage.base import Base
 
@@ -20,6 +21,7 @@ MODEL_MODULES = (
     gateway.identities.models,
     gateway.imports.models,
     gateway.participants.models,
+    gateway.retention.models,
     gateway.subscriptions.models,
 )
 metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Retention: the scheduled purge that crypto-shreds identity data and reports what it did."""

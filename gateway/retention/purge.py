@@ -1,0 +1,222 @@
+"""The retention purge: what the policy's durations say must go, gone, and a report of it.
+
+Per class of data (``retention`` in the policy):
+
+- **Identity data** of a decision, once no fund still owes or awaits it (every disclosure
+  acknowledged, rejected or cancelled, or none at all) and nothing happened to the
+  decision or its disclosures for ``identity_after_last_receipt_days``. Each identity row
+  is crypto-shredded: its wrapped data key is destroyed, so the ciphertext can never be
+  read again, and its blind indexes are cleared, so the person can no longer be found.
+  The decision itself (reference, kind, dates) stays, as do its disclosures and the
+  audit trail: the evidence outlives the data.
+- **Import reports**: the line-by-line report of an import finished more than
+  ``import_reports_days`` ago; the import's counts stay.
+- **Audit events** older than ``audit_events_days`` are counted as due. The audit table
+  is append-only (database triggers refuse deletion) and will become a verifiable log;
+  until that log can drop old entries while staying verifiable, they are kept, and the
+  report says so rather than pretend.
+
+Work goes in chunks, one transaction each, so a long purge never holds locks for long and
+a crash loses nothing: the next run picks up where this one stopped. On PostgreSQL
+``SKIP LOCKED`` lets two workers purge at once without waiting on each other. Every run,
+dry or not, writes a ``purge_runs`` row and an audit event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, delete, exists, func, select, update
+
+from audit.actions import AuditAction
+from audit.models import AuditEvent
+from audit.writer import record
+from gateway.decisions.models import Decision, DecisionVersion
+from gateway.disclosures.models import Disclosure, DisclosureState
+from gateway.identities.models import Identity
+from gateway.imports.models import DecisionImport, ImportLine
+from gateway.retention.models import PurgeRun
+from gateway.storage.base import utcnow
+from gateway.storage.ids import new_id
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+    from sqlalchemy.sql.elements import ColumnElement
+
+    from policies.loader import LoadedPolicy
+
+CHUNK = 1000
+# A fund still owes a receipt, or has not been sent the record yet.
+OPEN_STATES = (DisclosureState.PENDING, DisclosureState.SEALED, DisclosureState.DELIVERED)
+
+
+@dataclass
+class PurgeReport:
+    id: str
+    policy_version: str
+    dry_run: bool
+    as_of: datetime
+    classes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "policy_version": self.policy_version,
+            "dry_run": self.dry_run,
+            "as_of": self.as_of.isoformat(),
+            "classes": self.classes,
+        }
+
+
+def _identities_due(cutoff: datetime) -> ColumnElement[bool]:
+    """Decisions whose identity data is past retention and still readable."""
+    versions = DecisionVersion
+    unshredded = exists().where(
+        versions.decision_id == Decision.id,
+        Identity.id == versions.identity_id,
+        Identity.shredded_at.is_(None),
+    )
+    still_owed = exists().where(
+        Disclosure.decision_id == Decision.id, Disclosure.state.in_([*OPEN_STATES])
+    )
+    recent = exists().where(Disclosure.decision_id == Decision.id, Disclosure.updated_at >= cutoff)
+    return and_(Decision.updated_at < cutoff, unshredded, ~still_owed, ~recent)
+
+
+def _shred_chunk(session: Session, cutoff: datetime, now: datetime) -> int:
+    """Shred the identities of up to CHUNK due decisions; the number of decisions."""
+    chosen = (
+        select(Decision.id)
+        .where(_identities_due(cutoff))
+        .order_by(Decision.id)
+        .limit(CHUNK)
+        .with_for_update(skip_locked=True)
+    )
+    decision_ids = list(session.scalars(chosen))
+    if not decision_ids:
+        return 0
+    identity_ids = select(DecisionVersion.identity_id).where(
+        DecisionVersion.decision_id.in_(decision_ids)
+    )
+    session.execute(
+        update(Identity)
+        .where(Identity.id.in_(identity_ids), Identity.shredded_at.is_(None))
+        .values(
+            wrapped_key=None,
+            bi_agdref=None,
+            bi_ssn=None,
+            bi_name_year_sex=None,
+            shredded_at=now,
+        )
+    )
+    return len(decision_ids)
+
+
+def _count(session: Session, statement: Any) -> int:
+    return int(session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+
+
+def run(
+    sessions: sessionmaker[Session],
+    loaded: LoadedPolicy,
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    actor: dict[str, str] | None = None,
+) -> PurgeReport:
+    """Apply the policy's retention as of ``now``; the report of what was (or would be) done."""
+    now = now or utcnow()
+    retention = loaded.policy.retention
+    report = PurgeReport(new_id(), loaded.version, dry_run, now)
+    with sessions.begin() as session:
+        session.add(
+            PurgeRun(
+                id=report.id,
+                policy_version=loaded.version,
+                dry_run=dry_run,
+                as_of=now,
+                started_at=utcnow(),
+            )
+        )
+
+    identity_cutoff = now - timedelta(days=retention.identity_after_last_receipt_days)
+    with sessions() as session:
+        due = _count(session, select(Decision.id).where(_identities_due(identity_cutoff)))
+    shredded = 0
+    while not dry_run:
+        with sessions.begin() as session:
+            done = _shred_chunk(session, identity_cutoff, now)
+        if not done:
+            break
+        shredded += done
+    report.classes["identity_data"] = {
+        "retention_days": retention.identity_after_last_receipt_days,
+        "after": "the last receipt, or the decision's last change when no fund awaits it",
+        "cutoff": identity_cutoff.isoformat(),
+        "due": due,
+        "purged": shredded,
+        "how": "crypto-shredded: data key destroyed, blind indexes cleared",
+    }
+
+    imports_cutoff = now - timedelta(days=retention.import_reports_days)
+    finished = func.coalesce(DecisionImport.finished_at, DecisionImport.created_at)
+    due_imports = select(DecisionImport.id).where(
+        finished < imports_cutoff, DecisionImport.lines_purged_at.is_(None)
+    )
+    with sessions.begin() as session:
+        import_ids = list(session.scalars(due_imports.with_for_update(skip_locked=True)))
+        lines = _count(session, select(ImportLine.line).where(ImportLine.import_id.in_(import_ids)))
+        if not dry_run and import_ids:
+            session.execute(delete(ImportLine).where(ImportLine.import_id.in_(import_ids)))
+            session.execute(
+                update(DecisionImport)
+                .where(DecisionImport.id.in_(import_ids))
+                .values(lines_purged_at=now)
+            )
+    report.classes["import_reports"] = {
+        "retention_days": retention.import_reports_days,
+        "after": "the import finished",
+        "cutoff": imports_cutoff.isoformat(),
+        "due": len(import_ids),
+        "purged": 0 if dry_run else len(import_ids),
+        "lines_removed": 0 if dry_run else lines,
+    }
+
+    audit_cutoff = now - timedelta(days=retention.audit_events_days)
+    with sessions() as session:
+        old_events = _count(
+            session, select(AuditEvent.id).where(AuditEvent.occurred_at < audit_cutoff)
+        )
+    report.classes["audit_events"] = {
+        "retention_days": retention.audit_events_days,
+        "after": "the event",
+        "cutoff": audit_cutoff.isoformat(),
+        "due": old_events,
+        "purged": 0,
+        "kept_because": "the audit table is append-only; events past retention are kept "
+        "until the verifiable log can drop them and stay verifiable",
+    }
+
+    with sessions.begin() as session:
+        session.execute(
+            update(PurgeRun)
+            .where(PurgeRun.id == report.id)
+            .values(finished_at=utcnow(), classes=report.classes)
+        )
+        record(
+            session,
+            AuditAction.RETENTION_PURGED,
+            object_ids=[report.id],
+            detail={
+                "dry_run": dry_run,
+                "policy_version": loaded.version,
+                **{
+                    name: {"due": c["due"], "purged": c["purged"]}
+                    for name, c in report.classes.items()
+                },
+                **(actor or {}),
+            },
+        )
+    return report
