@@ -14,12 +14,13 @@ from gateway.identities.service import IdentityKeys
 from gateway.imports.router import router as imports_router
 from gateway.keys import GatewayKeys
 from gateway.participants.router import router as participants_router
+from gateway.policy_source import PolicySource
 from gateway.settings import Environment, Settings
 from gateway.state import AppState
 from gateway.storage.engine import make_engine, make_sessionmaker
 from gateway.subscriptions.router import router as subscriptions_router
 from gateway.web import BodySizeLimit, RequestContext, install_error_handlers
-from policies.loader import DEFAULT_POLICY, load_file
+from policies.loader import DEFAULT_POLICY
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -55,7 +56,9 @@ def create_app(
         engine=engine,
         sessions=sessions or make_sessionmaker(engine),
         identity_keys=IdentityKeys.from_store(keys),
-        policy=load_file(settings.policy_file or DEFAULT_POLICY),
+        policy_source=PolicySource(
+            settings.policy_file or DEFAULT_POLICY, settings.policy_reload_seconds
+        ),
     )
     app = FastAPI(
         title="Residence decisions gateway",

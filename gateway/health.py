@@ -34,8 +34,18 @@ def readyz(request: Request) -> JSONResponse:
         checks.setdefault("database", f"unreachable ({type(error).__name__})")
         checks.setdefault("migrations", "unknown")
     checks["keys"] = "ok" if state.keys.entries else "missing"
+    # A refused policy change does not make the instance unready: the last valid policy
+    # stays in force, and every replica would otherwise leave the load balancer at once.
+    source = state.policy_source
+    policy: dict[str, object] = {"version": source.current().version}
+    if source.last_error is not None:
+        policy["refused_change"] = [str(problem) for problem in source.last_error.problems]
     ready = all(value == "ok" for value in checks.values())
-    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    body = {
+        "status": "ready" if ready else "not ready",
+        "checks": checks,
+        "policy": policy,
+    }
     if ready:
         return JSONResponse(body)
     problem = {

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     policy_file: Path | None = Field(
         default=None, description="The policy in force; the shipped default when unset."
     )
+    policy_reload_seconds: float = Field(
+        default=30, ge=0, description="How often the policy file is checked for changes; 0: never."
+    )
 
     @field_validator("public_base_url")
     @classmethod

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from gateway.identities.service import IdentityKeys
     from gateway.keys import GatewayKeys
+    from gateway.policy_source import PolicySource
     from gateway.settings import Settings
     from policies.loader import LoadedPolicy
 
@@ -24,7 +25,12 @@ class AppState:
     engine: Engine
     sessions: sessionmaker[Session]
     identity_keys: IdentityKeys
-    policy: LoadedPolicy
+    policy_source: PolicySource
+
+    @property
+    def policy(self) -> LoadedPolicy:
+        """The policy in force now (re-read when its file changed and still loads)."""
+        return self.policy_source.current()
 
 
 def app_state(request: Request) -> AppState:

@@ -1,7 +1,8 @@
-"""``gateway policy``: check a policy file, and show the one in force."""
+"""``gateway policy``: check a policy file, show the one in force, render its register."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -10,11 +11,17 @@ from rich.console import Console
 
 from gateway.cli.context import settings, transaction
 from policies.loader import DEFAULT_POLICY, PolicyError, load_file
+from policies.register import render_html, render_markdown
 
 app = typer.Typer(
     help="Policies: eligibility, priority, routing, fields, purposes.", no_args_is_help=True
 )
 console = Console()
+
+
+class RegisterFormat(StrEnum):
+    MARKDOWN = "markdown"
+    HTML = "html"
 
 
 @app.command()
@@ -23,14 +30,19 @@ def check(file: Annotated[Path, typer.Argument(help="A policy file (YAML).")]) -
     try:
         loaded = load_file(file)
     except PolicyError as error:
-        # One plain line per problem, file:line first, as compilers and linters print them.
-        for problem in error.problems:
-            typer.echo(
-                f"{file}:{problem.line or '-'}: {problem.path or '(top)'}: "
-                f"{problem.message} [{problem.rule}]"
-            )
+        _print_problems(file, error)
         raise typer.Exit(1) from error
     typer.echo(f"{file}: valid, version {loaded.version}")
+
+
+def _print_problems(file: Path, error: PolicyError, *, err: bool = False) -> None:
+    # One plain line per problem, file:line first, as compilers and linters print them.
+    for problem in error.problems:
+        typer.echo(
+            f"{file}:{problem.line or '-'}: {problem.path or '(top)'}: "
+            f"{problem.message} [{problem.rule}]",
+            err=err,
+        )
 
 
 @app.command()
@@ -71,15 +83,38 @@ def explain(decision_id: str) -> None:
             console.print(f"[red]no decision {decision_id!r}")
             raise typer.Exit(1)
         found = explaining.explain(session, loaded, decision)
-        typer.echo(
-            f"Decision {decision.id} ({decision.reference}, {decision.kind}, "
-            f"version {decision.current_version}) under policy {loaded.version}:"
-        )
-        for reason in found.evaluation.reasons:
-            typer.echo(f"- {reason}")
-        if found.evaluation.to_previous_recipients:
-            typer.echo("- It goes to the funds that received the decision.")
-        elif found.evaluation.disclosed and not found.funds:
-            typer.echo("- No registered fund covers that département yet.")
-        for fund_id, regime, fields in found.funds:
-            typer.echo(f"- {fund_id} ({regime}) receives: {', '.join(fields)}.")
+        for line in found.lines(loaded.version):
+            typer.echo(line)
+
+
+@app.command()
+def register(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="A policy file (YAML); the policy in force when left out."),
+    ] = None,
+    output_format: Annotated[
+        RegisterFormat, typer.Option("--format", help="The output format.")
+    ] = RegisterFormat.MARKDOWN,
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file rather than to standard output.")
+    ] = None,
+) -> None:
+    """The record of processing activities (GDPR article 30) the policy describes."""
+    path = file or settings().policy_file or DEFAULT_POLICY
+    try:
+        loaded = load_file(path)
+    except PolicyError as error:
+        _print_problems(path, error, err=True)
+        raise typer.Exit(1) from error
+    render = render_html if output_format is RegisterFormat.HTML else render_markdown
+    text = render(loaded)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        typer.echo(f"cannot write {output}: {error.strerror}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"{output}: register of policy {loaded.version}")

@@ -12,6 +12,7 @@ from gateway.settings import Settings
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
 from gateway.web import PROBLEM_JSON
+from policies.loader import DEFAULT_POLICY, load_file
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
@@ -56,6 +57,7 @@ def test_readyz_is_ready(database_url: str, client_on: Callable[[str], TestClien
     assert response.json() == {
         "status": "ready",
         "checks": {"database": "ok", "migrations": "ok", "keys": "ok"},
+        "policy": {"version": load_file(DEFAULT_POLICY).version},
     }
 
 
