@@ -47,6 +47,10 @@ class Evaluation:
     reasons: tuple[str, ...] = ()
 
 
+def _a(word: str) -> str:
+    return "An" if word[0] in "aeiou" else "A"
+
+
 def _priority(policy: Policy, facts: DecisionFacts) -> tuple[int, str, str]:
     for rank, klass in enumerate(policy.priority.classes):
         if klass.corrections and facts.correction:
@@ -83,12 +87,12 @@ def evaluate(policy: Policy, facts: DecisionFacts) -> Evaluation:
             disclosed=False,
             reasons=(
                 (
-                    f"A {facts.kind} without a residence decision is recorded and not "
-                    f"disclosed (policy {policy.name}, eligibility.recorded_only)."
+                    f"{_a(facts.kind)} {facts.kind} without a residence decision is recorded "
+                    f"and not disclosed (policy {policy.name}, eligibility.recorded_only)."
                 ),
             ),
         )
-    disclosed = f"A {facts.kind} is disclosed (eligibility.disclosed)."
+    disclosed = f"{_a(facts.kind)} {facts.kind} is disclosed (eligibility.disclosed)."
     priority = f"Priority {klass} (rank {rank + 1}) because {why}."
     regimes = ", ".join(sorted(profiles))
     if policy.routing.subscriptions_only:

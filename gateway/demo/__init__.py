@@ -34,7 +34,7 @@ from audit.writer import record
 from connectors.client import GatewayClient, TokenRequestFailed
 from gateway.app import create_app
 from gateway.auth.assertions import ASSERTION_TYPE
-from gateway.demo import intake, policy
+from gateway.demo import intake, policy, stewardship
 from gateway.keys import GatewayKeys
 from gateway.participants import service
 from gateway.participants.models import ParticipantKind, Regime
@@ -42,6 +42,7 @@ from gateway.participants.schemas import ParticipantSpec
 from gateway.settings import Environment, Settings
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine, make_sessionmaker
+from policies.loader import DEFAULT_POLICY, load_file
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -313,7 +314,9 @@ def _refusals(base_url: str, by_id: dict[str, DemoParticipant], outcome: Outcome
         )
 
 
-def _intake(base_url: str, prefecture: DemoParticipant, workdir: Path, outcome: Outcome) -> None:
+def _intake(
+    base_url: str, prefecture: DemoParticipant, workdir: Path, outcome: Outcome
+) -> dict[str, str]:
     console.rule("[bold]Intake: decisions of every kind, corrections, a backlog import")
     with _client(base_url, prefecture) as client:
         ids = intake.post_decisions(client, outcome.expect)
@@ -326,6 +329,28 @@ def _intake(base_url: str, prefecture: DemoParticipant, workdir: Path, outcome: 
         outcome.expect,
     )
     intake.nothing_in_clear(workdir / "gateway.db", outcome.expect)
+    return ids
+
+
+def _stewardship(
+    base_url: str,
+    sessions: sessionmaker[Session],
+    by_id: dict[str, DemoParticipant],
+    ids: dict[str, str],
+    workdir: Path,
+    outcome: Outcome,
+) -> None:
+    loaded = load_file(DEFAULT_POLICY)
+    console.rule("[bold]Routes: which funds each decision is owed to, with which fields")
+    stewardship.routes(sessions, loaded, ids, outcome.expect)
+    console.rule("[bold]Subscriptions: a fund registers the people it holds a file on")
+    with _client(base_url, by_id["caf-13"]) as caf:
+        stewardship.subscriptions(caf, by_id["caf-13"].purpose, outcome.expect)
+    console.rule("[bold]The register of processing (GDPR art. 30), from the policy file")
+    stewardship.register(loaded, workdir, outcome.expect)
+    console.rule("[bold]Retention: a year and a day later, the purge")
+    with _client(base_url, by_id["pref-75"]) as prefecture:
+        stewardship.retention(sessions, loaded, prefecture, ids, outcome.expect)
 
 
 def _audit_summary(sessions: sessionmaker[Session], outcome: Outcome) -> None:
@@ -390,7 +415,8 @@ def run(*, keep: bool = False) -> int:
             _authenticated_calls(base_url, participants, outcome)
             by_id = {p.id: p for p in participants}
             _refusals(base_url, by_id, outcome)
-            _intake(base_url, by_id["pref-75"], workdir, outcome)
+            ids = _intake(base_url, by_id["pref-75"], workdir, outcome)
+            _stewardship(base_url, sessions, by_id, ids, workdir, outcome)
         _audit_summary(sessions, outcome)
     finally:
         engine.dispose()
