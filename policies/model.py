@@ -121,6 +121,14 @@ class Routing(Strict):
     )
     regimes: dict[Regime, RegimeRoute]
 
+    @field_validator("regimes")
+    @classmethod
+    def _some_regime(cls, regimes: dict[str, RegimeRoute]) -> dict[str, RegimeRoute]:
+        # Disclosed kinds that no regime receives would be disclosed to nobody.
+        if not any(route.enabled for route in regimes.values()):
+            raise ValueError("no regime is enabled: every disclosed decision would go nowhere")
+        return regimes
+
 
 class Retention(Strict):
     identity_after_last_receipt_days: int = Field(ge=1, le=3650)

@@ -25,13 +25,34 @@ class RegisterFormat(StrEnum):
 
 
 @app.command()
-def check(file: Annotated[Path, typer.Argument(help="A policy file (YAML).")]) -> None:
+def check(
+    file: Annotated[Path, typer.Argument(help="A policy file (YAML).")],
+    registry: Annotated[
+        bool,
+        typer.Option(help="Also require an active fund in every enabled regime (database)."),
+    ] = False,
+) -> None:
     """Validate a policy file; name the line and the rule of every problem."""
     try:
         loaded = load_file(file)
     except PolicyError as error:
         _print_problems(file, error)
         raise typer.Exit(1) from error
+    if registry:
+        from gateway.participants import repository  # noqa: PLC0415 - needs the database
+
+        with transaction(settings().database_url) as session:
+            missing = repository.regimes_without_fund(
+                session,
+                [r for r, route in loaded.policy.routing.regimes.items() if route.enabled],
+            )
+        for regime in missing:
+            typer.echo(
+                f"{file}: routing.regimes.{regime}: no active fund of this regime is "
+                "registered: its share of every decision would go nowhere [regime-without-fund]"
+            )
+        if missing:
+            raise typer.Exit(1)
     typer.echo(f"{file}: valid, version {loaded.version}")
 
 

@@ -85,6 +85,17 @@ def funds_covering(
     return list(session.scalars(statement).unique())
 
 
+def regimes_without_fund(session: Session, regimes: Collection[str]) -> list[str]:
+    """Those of ``regimes`` with no active fund registered."""
+    statement = select(Participant.regime).where(
+        Participant.kind == ParticipantKind.FUND,
+        Participant.status == ParticipantStatus.ACTIVE,
+        Participant.regime.in_(list(regimes)),
+    )
+    present = set(session.scalars(statement.distinct()))
+    return sorted(set(regimes) - present)
+
+
 def list_all(session: Session, kind: ParticipantKind | None = None) -> list[Participant]:
     """For the host's command line only, which is not a tenant."""
     statement = select(Participant).order_by(Participant.id)

@@ -18,6 +18,7 @@ from gateway.cli.main import app
 from gateway.keys import GatewayKeys, KeyUse
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine, make_sessionmaker
+from policies.loader import DEFAULT_POLICY
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
@@ -588,3 +589,25 @@ def test_add_and_list_on_postgresql(postgres_cli: Cli) -> None:
     assert cli.show("cpam-13")["status"] == "suspended"
     events = cli.events("participant:created")
     assert [(e.object_ids, e.detail["via"]) for e in events] == [(["cpam-13"], "cli")]
+
+
+def test_policy_check_against_the_registry_names_regimes_without_a_fund(
+    cli: Cli, add: Callable[..., str]
+) -> None:
+    only_cpam = cli.files / "only-cpam.yaml"
+    text = DEFAULT_POLICY.read_text()
+    for regime in ("caf", "msa", "urssaf", "carsat", "cgss", "css-mayotte"):
+        text = text.replace(
+            f"    {regime}: {{profile: default}}\n",
+            f"    {regime}: {{profile: default, enabled: false}}\n",
+        )
+    only_cpam.write_text(text)
+    assert "valid" in cli.run("policy", "check", str(only_cpam))  # the file alone is fine
+    out = cli.run("policy", "check", str(only_cpam), "--registry", code=1)
+    assert "routing.regimes.cpam: no active fund" in out
+    assert "caf" not in out
+    add("cpam-13", "fund", "--regime", "cpam", "-d", "13")
+    assert "valid, version" in cli.run("policy", "check", str(only_cpam), "--registry")
+    everything = cli.run("policy", "check", str(DEFAULT_POLICY), "--registry", code=1)
+    assert "routing.regimes.caf" in everything
+    assert "routing.regimes.cpam" not in everything

@@ -81,6 +81,16 @@ def test_a_key_given_twice_is_refused_with_the_line_of_the_second() -> None:
             "otherwise",
         ),
         ("      corrections: true\n", "", "corrections come first"),
+        (
+            (
+                "    cpam: {profile: default}\n    caf: {profile: default}\n"
+                "    msa: {profile: default}\n    urssaf: {profile: default}\n"
+                "    carsat: {profile: default}\n    cgss: {profile: default}\n"
+                "    css-mayotte: {profile: default}\n"
+            ),
+            "    cpam: {profile: default, enabled: false}\n",
+            "no regime is enabled",
+        ),
     ],
 )
 def test_contradictory_or_incomplete_rules_are_refused(old: str, new: str, message: str) -> None:
