@@ -24,6 +24,13 @@ class AuditAction(StrEnum):
     SUBSCRIPTIONS_REPLACED = "subscriptions:replaced"
     SUBSCRIPTIONS_READ = "subscriptions:read"
     RETENTION_PURGED = "retention:purged"
+    BATCH_SEALED = "batch:sealed"
+    BATCH_LISTED = "batch:listed"
+    BATCH_DOWNLOADED = "batch:downloaded"
+    BATCH_PUSHED = "batch:pushed"
+    RECEIPT_RECORDED = "receipt:recorded"
+    FUND_PARKED = "fund:parked"
+    FUND_UNPARKED = "fund:unparked"
     KEYS_INITIALISED = "keys:initialised"
     KEYS_ROTATED = "keys:rotated"
 

@@ -30,6 +30,45 @@ def purge_replay_cache(sessions: sessionmaker[Session]) -> int:
     return removed
 
 
+def _seal(sessions: sessionmaker[Session], settings: Settings, *, express: bool) -> int:
+    # Imported here: the batches package builds on the key store and the policies.
+    from gateway.batches.sealing import pending_count, seal  # noqa: PLC0415
+    from gateway.identities.service import IdentityKeys  # noqa: PLC0415
+    from gateway.keys import GatewayKeys  # noqa: PLC0415
+
+    with sessions() as session:
+        if not pending_count(session):
+            return 0
+    keys = GatewayKeys.load(settings.key_dir)
+    sealed = seal(
+        sessions,
+        keys,
+        IdentityKeys.from_store(keys),
+        load_file(settings.policy_file or DEFAULT_POLICY),
+        express_only=express,
+        max_records=settings.batch_max_records,
+    )
+    log.info(
+        "batches sealed",
+        extra={
+            "express": express,
+            "batches": len(sealed),
+            "records": sum(batch.record_count for batch in sealed),
+        },
+    )
+    return len(sealed)
+
+
+def seal_express(sessions: sessionmaker[Session], settings: Settings) -> int:
+    """Seal the policy's express classes (corrections and the most urgent) for every fund."""
+    return _seal(sessions, settings, express=True)
+
+
+def seal_regular(sessions: sessionmaker[Session], settings: Settings) -> int:
+    """Seal everything pending for every fund."""
+    return _seal(sessions, settings, express=False)
+
+
 def apply_retention(sessions: sessionmaker[Session], settings: Settings) -> purge.PurgeReport:
     """The retention purge under the configured policy (read afresh: it may have changed)."""
     report = purge.run(
@@ -45,4 +84,15 @@ def apply_retention(sessions: sessionmaker[Session], settings: Settings) -> purg
 JOBS: dict[str, tuple[Callable[[sessionmaker[Session], Settings], object], int]] = {
     "purge-replay-cache": (lambda sessions, _settings: purge_replay_cache(sessions), 600),
     "apply-retention": (apply_retention, 6 * 3600),
+    "seal-express": (seal_express, 0),  # interval from the settings
+    "seal-regular": (seal_regular, 0),
 }
+
+
+def interval_of(name: str, settings: Settings) -> int:
+    """Seconds between two runs of a job: fixed, or from the settings."""
+    configured = {
+        "seal-express": settings.seal_express_seconds,
+        "seal-regular": settings.seal_regular_seconds,
+    }
+    return configured.get(name) or JOBS[name][1]

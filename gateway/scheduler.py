@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from gateway.jobs import JOBS
+from gateway.jobs import JOBS, interval_of
 from gateway.storage.engine import make_engine, make_sessionmaker
 
 if TYPE_CHECKING:
@@ -26,11 +26,11 @@ def run(settings: Settings, *, once: bool = False) -> None:
                 job(sessions, settings)
             return
         scheduler = BlockingScheduler(timezone="UTC")
-        for name, (job, interval_s) in JOBS.items():
+        for name, (job, _) in JOBS.items():
             scheduler.add_job(
                 job,
                 "interval",
-                seconds=interval_s,
+                seconds=interval_of(name, settings),
                 args=[sessions, settings],
                 id=name,
                 max_instances=1,

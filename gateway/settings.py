@@ -51,6 +51,27 @@ class Settings(BaseSettings):
     policy_file: Path | None = Field(
         default=None, description="The policy in force; the shipped default when unset."
     )
+    batch_max_records: int = Field(
+        default=5000, ge=1, le=100_000, description="Records per batch; a backlog splits."
+    )
+    seal_express_seconds: int = Field(
+        default=300, ge=10, description="How often the express classes are sealed."
+    )
+    seal_regular_seconds: int = Field(
+        default=3600, ge=10, description="How often everything pending is sealed."
+    )
+    push_timeout_seconds: float = Field(default=30, gt=0, description="Per push attempt.")
+    push_max_attempts: int = Field(
+        default=8, ge=1, description="Consecutive failures before a push fund is parked."
+    )
+    push_backoff_base_seconds: float = Field(default=5, gt=0)
+    push_backoff_cap_seconds: float = Field(
+        default=3600, gt=0, description="Longest wait between attempts; a parked fund's probe."
+    )
+    push_client_cert: Path | None = Field(
+        default=None, description="Client certificate (PEM) for mutual TLS to push endpoints."
+    )
+    push_client_key: Path | None = Field(default=None, description="Its private key (PEM).")
     policy_reload_seconds: float = Field(
         default=30, ge=0, description="How often the policy file is checked for changes; 0: never."
     )

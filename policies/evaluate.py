@@ -33,6 +33,7 @@ class DecisionFacts:
     # takes effect: what routing by subscription looks up.
     subject_indexes: tuple[str, ...] = ()
     effect_date: date | None = None
+    correction_kind: str | None = None  # annulment, withdrawal, superseded, data-correction
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,7 @@ class PriorityClass(Strict):
     kinds: list[Kind] = Field(default_factory=list)
     public_order: bool = False
     otherwise: bool = Field(default=False, description="Matches everything: the last class.")
+    express: bool = Field(default=False, description="Sealed by the frequent express runs.")
 
 
 class Priority(Strict):

@@ -58,6 +58,8 @@ def register(
     acts_for: list[str] | None = None,
     require_dpop: bool = False,
     prefix: str | None = None,
+    encryption_jwk: dict[str, Any] | None = None,
+    push_endpoint: str | None = None,
 ) -> Client:
     key = new_key()
     kid = uuid.uuid4().hex[:12]
@@ -78,6 +80,8 @@ def register(
         national=national,
         acts_for=acts_for or [],
         require_dpop=require_dpop,
+        encryption_jwk=encryption_jwk,
+        push_endpoint=push_endpoint,  # type: ignore[arg-type]  # validated into a URL
     )
     service.register(session, spec)
     session.flush()

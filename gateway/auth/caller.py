@@ -194,3 +194,4 @@ PrefectureCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.DECISI
 PrefectureWriter = Annotated[Caller, Security(authenticate, scopes=[Scope.DECISIONS_WRITE])]
 AuditorCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.AUDIT_READ])]
 SubscriptionWriter = Annotated[Caller, Security(authenticate, scopes=[Scope.SUBSCRIPTIONS_WRITE])]
+ReceiptWriter = Annotated[Caller, Security(authenticate, scopes=[Scope.RECEIPTS_WRITE])]

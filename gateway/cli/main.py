@@ -98,6 +98,43 @@ def worker(
 
 
 @app.command()
+def seal(
+    express: Annotated[
+        bool, typer.Option(help="Only the classes the policy marks express.")
+    ] = False,
+    fund: Annotated[list[str] | None, typer.Option(help="Only these funds.")] = None,
+) -> None:
+    """Seal pending disclosures into signed batches now (the worker does it on a schedule)."""
+    from gateway.batches.sealing import seal as sealing  # noqa: PLC0415 - needs the database
+    from gateway.identities.service import IdentityKeys  # noqa: PLC0415
+    from gateway.keys import GatewayKeys  # noqa: PLC0415
+    from gateway.storage.engine import make_engine, make_sessionmaker  # noqa: PLC0415
+    from policies.loader import DEFAULT_POLICY, load_file  # noqa: PLC0415
+
+    config = settings()
+    keys = GatewayKeys.load(config.key_dir)
+    engine = make_engine(config.database_url)
+    try:
+        sealed = sealing(
+            make_sessionmaker(engine),
+            keys,
+            IdentityKeys.from_store(keys),
+            load_file(config.policy_file or DEFAULT_POLICY),
+            express_only=express,
+            max_records=config.batch_max_records,
+            fund_ids=fund,
+        )
+    finally:
+        engine.dispose()
+    for batch in sealed:
+        typer.echo(
+            f"{batch.fund_id} seq {batch.seq}: {batch.record_count} records, {batch.digest}"
+            + (" (express)" if batch.express else "")
+        )
+    typer.echo(f"{len(sealed)} batches, {sum(b.record_count for b in sealed)} records")
+
+
+@app.command()
 def demo(
     keep: Annotated[bool, typer.Option(help="Keep the demo directory.")] = False,
 ) -> None:

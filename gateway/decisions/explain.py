@@ -40,7 +40,10 @@ class Explanation:
         ]
         if self.evaluation.disclosed and not self.funds:
             if self.evaluation.to_previous_recipients:
-                found.append("- No fund was owed the decision before: the correction goes nowhere.")
+                found.append(
+                    "- No fund has received the decision yet: records not yet sealed are "
+                    "cancelled instead of rectified."
+                )
             elif self.evaluation.subscribed_on is not None:
                 found.append("- No fund holds a file on the person on that day.")
             else:
@@ -82,7 +85,9 @@ def explain(session: Session, loaded: LoadedPolicy, decision: Decision) -> Expla
     elif evaluation.to_previous_recipients:
         targets = [
             (fund_id, regime)
-            for fund_id, regime in disclosures.recipients(session, decision.id)
+            for fund_id, regime in disclosures.received(
+                session, decision.id, before_version=current.version
+            )
             if regime in evaluation.profiles
         ]
     elif evaluation.subscribed_on is not None:

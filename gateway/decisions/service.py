@@ -337,6 +337,7 @@ def correct(
         correction=True,
         prefecture_departement=decision.departement,
         residence_departement=None,
+        correction_kind=str(payload.kind),
     )
     planned = disclosures.plan(
         session, policy, decision_id=decision.id, version=number, facts=facts

@@ -42,5 +42,6 @@ class Disclosure(Base):
     priority_class: Mapped[str] = mapped_column(String(64))
     profile: Mapped[str] = mapped_column(String(64))
     policy_version: Mapped[str] = mapped_column(String(100))
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import audit.models
 import gateway.auth.replay
+import gateway.batches.models
 import gateway.decisions.models
 import gateway.disclosures.models
 import gateway.identities.models
@@ -16,6 +17,7 @@ from gateway.storage.base import Base
 MODEL_MODULES = (
     audit.models,
     gateway.auth.replay,
+    gateway.batches.models,
     gateway.decisions.models,
     gateway.disclosures.models,
     gateway.identities.models,

@@ -8,9 +8,12 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.batches import sealing
 from gateway.disclosures.models import Disclosure
+from gateway.identities.service import IdentityKeys
+from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Settings
 from policies.loader import DEFAULT_POLICY, load_file
@@ -68,15 +71,24 @@ def test_an_oqtf_alone_is_owed_to_nobody(prefecture: Prefecture, session: Sessio
     assert created["disclosures"] == []
 
 
+def seal_everything(sessions: sessionmaker[Session], keys: GatewayKeys) -> int:
+    """What the worker does: every pending disclosure into signed batches."""
+    sealed = sealing.seal(sessions, keys, IdentityKeys.from_store(keys), load_file(DEFAULT_POLICY))
+    return sum(batch.record_count for batch in sealed)
+
+
 @pytest.mark.usefixtures("funds")
-def test_a_correction_goes_first_to_exactly_the_funds_that_were_owed_the_decision(
+def test_a_correction_goes_first_to_exactly_the_funds_that_received_the_decision(
     prefecture: Prefecture,
     session: Session,
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
     participant: Callable[..., Client],
 ) -> None:
     created = prefecture.created(
         decision("D-3", kind="first-permit-refusal", identity=identity(residence_departement="93"))
     )
+    assert seal_everything(sessions, gateway_keys) == 2
     late = participant("fund", regime=Regime.URSSAF, departements=["93"])
     response = prefecture.correct(
         created["id"],
@@ -90,10 +102,62 @@ def test_a_correction_goes_first_to_exactly_the_funds_that_were_owed_the_decisio
     found = rows(session, created["id"])
     first = {d.fund_id for d in found if d.version == 1}
     second = [d for d in found if d.version == 2]
+    assert len(first) == 2
     assert {d.fund_id for d in second} == first
     assert late.id not in {d.fund_id for d in found}
     assert all(d.correction and d.priority_rank == 0 for d in second)
     assert all(d.priority_class == "normal" for d in found if d.version == 1)
+    assert {d.state for d in found if d.version == 1} == {"sealed"}
+
+
+@pytest.mark.usefixtures("funds")
+def test_an_annulment_before_sealing_cancels_the_unsent_records_instead(
+    prefecture: Prefecture, session: Session
+) -> None:
+    created = prefecture.created(
+        decision("D-5", kind="renewal-refusal", identity=identity(residence_departement="93"))
+    )
+    response = prefecture.correct(
+        created["id"],
+        {
+            "kind": "withdrawal",
+            "reference": "RETRAIT-5",
+            "correction_date": created["versions"][0]["decision_date"],
+        },
+    )
+    assert response.status_code == 201, response.text
+    found = rows(session, created["id"])
+    assert {(d.version, d.state) for d in found} == {(1, "cancelled")}
+    assert len(found) == 2
+
+
+@pytest.mark.usefixtures("funds")
+def test_a_data_correction_before_sealing_sends_the_corrected_version_instead(
+    prefecture: Prefecture,
+    session: Session,
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
+    funds: dict[str, Client],
+) -> None:
+    created = prefecture.created(
+        decision("D-6", kind="renewal-refusal", identity=identity(residence_departement="93"))
+    )
+    response = prefecture.correct(
+        created["id"],
+        {
+            "kind": "data-correction",
+            "reference": "RECT-6",
+            "correction_date": created["versions"][0]["decision_date"],
+            "identity": identity(residence_departement="93", birth_name="Diallo"),
+        },
+    )
+    assert response.status_code == 201, response.text
+    found = rows(session, created["id"])
+    assert {(d.version, d.state) for d in found if d.version == 1} == {(1, "cancelled")}
+    second = [d for d in found if d.version == 2]
+    assert {d.fund_id for d in second} == {funds["cpam-93"].id, funds["caf-93"].id}
+    assert all(not d.correction and d.priority_class == "high" for d in second)
+    assert seal_everything(sessions, gateway_keys) == 2
 
 
 @pytest.mark.usefixtures("funds")

@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from audit.models import AuditEvent
 from gateway.app import create_app
+from gateway.batches import sealing
 from gateway.decisions import repository as decision_repository
 from gateway.decisions.explain import explain
 from gateway.disclosures.models import Disclosure
+from gateway.identities.service import IdentityKeys
 from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Settings
@@ -259,6 +261,7 @@ def recipients(session: Session, decision_id: str) -> set[str]:
 
 def test_with_the_switch_on_only_funds_holding_a_file_on_the_effect_date_receive_it(
     subscription_client: TestClient,
+    sessions: sessionmaker[Session],
     settings: Settings,
     participant: Callable[..., Client],
     session: Session,
@@ -297,7 +300,9 @@ def test_with_the_switch_on_only_funds_holding_a_file_on_the_effect_date_receive
     assert {fund_id for fund_id, _, _ in found.funds} == {inside.id, by_nir.id}
     assert any("holding a file on the person" in reason for reason in found.evaluation.reasons)
 
-    # A correction still goes to exactly the funds that were owed the decision.
+    # Once sealed, a correction goes to exactly the funds that received the decision.
+    keys: GatewayKeys = http.app.state.gateway.keys  # type: ignore[attr-defined]
+    sealing.seal(sessions, keys, IdentityKeys.from_store(keys), loaded)
     corrected = prefecture.correct(
         created["id"],
         {"kind": "annulment", "reference": "SUB-1-A", "correction_date": day(-1)},

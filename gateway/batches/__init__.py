@@ -1,0 +1,1 @@
+"""Batches: sealing disclosures into signed, chained batches; pull, push and receipts."""

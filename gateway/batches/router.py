@@ -1,0 +1,122 @@
+"""Batch routes: a fund lists its batches, downloads their exact bytes, posts receipts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from sqlalchemy import select
+
+from audit.actions import AuditAction
+from gateway.auth.caller import FundCaller, ReceiptWriter
+from gateway.batches import receipts
+from gateway.batches.models import Batch
+from gateway.batches.schemas import BatchList, BatchOut, ReceiptOut
+from gateway.errors import Forbidden, NotFound
+from gateway.participants import repository as participants
+from gateway.routing import Audit, DbSession, TransactionRoute
+
+router = APIRouter(prefix="/v1/batches", route_class=TransactionRoute, tags=["batches"])
+BATCH_ID = r"^[0-9a-f-]{36}$"
+JOSE = "application/jose"
+
+
+def _batch_of(session: DbSession, fund_id: str, batch_id: str) -> Batch:
+    batch = session.get(Batch, batch_id)
+    if batch is None:
+        raise NotFound(f"no batch {batch_id}")
+    if batch.fund_id != fund_id:
+        raise Forbidden(f"batch {batch_id} is not addressed to {fund_id}", slug="not-your-batch")
+    return batch
+
+
+@router.get("", name=AuditAction.BATCH_LISTED, response_model=BatchList)
+def list_batches(
+    caller: FundCaller,
+    session: DbSession,
+    audit: Audit,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> BatchList:
+    """The caller's batches after ``after_seq``, oldest first."""
+    found = list(
+        session.scalars(
+            select(Batch)
+            .where(Batch.fund_id == caller.acting_for, Batch.seq > after_seq)
+            .order_by(Batch.seq)
+            .limit(limit + 1)
+        )
+    )
+    page = found[:limit]
+    audit.detail = {"after_seq": after_seq, "returned": len(page)}
+    return BatchList(
+        batches=[BatchOut.model_validate(batch) for batch in page],
+        next_after_seq=page[-1].seq if len(found) > limit else None,
+    )
+
+
+@router.get(
+    "/{batch_id}",
+    name=AuditAction.BATCH_DOWNLOADED,
+    response_class=Response,
+    responses={200: {"content": {JOSE: {"schema": {"type": "string"}}}}},
+)
+def get_batch(
+    batch_id: Annotated[str, Path(pattern=BATCH_ID)],
+    caller: FundCaller,
+    session: DbSession,
+    audit: Audit,
+) -> Response:
+    """The batch's exact signed (or encrypted) bytes; the first download delivers it."""
+    audit.object_ids = [batch_id]
+    batch = _batch_of(session, caller.acting_for, batch_id)
+    receipts.mark_delivered(session, batch)
+    audit.detail = {"seq": batch.seq, "records": batch.record_count, "digest": batch.digest}
+    return Response(
+        batch.content,
+        media_type=JOSE,
+        headers={"Digest-SHA256": batch.digest, "Batch-Seq": str(batch.seq)},
+    )
+
+
+@router.post(
+    "/{batch_id}/receipt",
+    name=AuditAction.RECEIPT_RECORDED,
+    response_model=ReceiptOut,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={
+        "requestBody": {"required": True, "content": {JOSE: {"schema": {"type": "string"}}}}
+    },
+)
+async def post_receipt(
+    batch_id: Annotated[str, Path(pattern=BATCH_ID)],
+    request: Request,
+    response: Response,
+    caller: ReceiptWriter,
+    session: DbSession,
+    audit: Audit,
+) -> ReceiptOut:
+    """The fund's signed receipt for the batch: verified, stored, idempotent."""
+    audit.object_ids = [batch_id]
+    content = await request.body()
+    batch = _batch_of(session, caller.acting_for, batch_id)
+    fund = participants.get(session, caller.acting_for)
+    delegate = (
+        participants.get(session, caller.participant_id)
+        if caller.participant_id != caller.acting_for
+        else None
+    )
+    assert fund is not None  # noqa: S101 - the caller was just authenticated
+    recorded = receipts.record_receipt(session, fund, batch, content, delegate)
+    if not recorded.created:
+        response.status_code = status.HTTP_200_OK
+    receipt = recorded.receipt
+    audit.detail = {"seq": batch.seq, "outcomes": receipt.outcomes, "again": not recorded.created}
+    return ReceiptOut(
+        batch_id=receipt.batch_id,
+        digest=receipt.digest,
+        received_at=receipt.received_at,
+        recorded_at=receipt.recorded_at,
+        outcomes=receipt.outcomes,
+        already_recorded=not recorded.created,
+    )

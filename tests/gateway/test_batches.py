@@ -1,0 +1,480 @@
+"""Sealing, pulling and acknowledging batches: the gateway's side."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from joserfc import jwe, jws
+from joserfc.errors import SecurityWarning
+from joserfc.jwk import ECKey
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from audit.merkle import root
+from audit.models import AuditEvent
+from gateway.batches import sealing
+from gateway.batches.canonical import canonical_json
+from gateway.batches.models import Batch
+from gateway.disclosures.models import Disclosure
+from gateway.identities.service import IdentityKeys
+from gateway.keys import GatewayKeys, KeyUse
+from gateway.participants.models import Regime
+from gateway.settings import Settings
+from policies.loader import DEFAULT_POLICY, LoadedPolicy, load_file
+from tests.gateway.test_decisions import (
+    Prefecture,
+    decision,
+    identity,
+    make_prefecture,
+    token_for,
+)
+from tests.helpers import Client, api_headers
+
+POLICY = load_file(DEFAULT_POLICY)
+JOSE = "application/jose"
+
+
+@dataclass
+class Fund:
+    http: TestClient
+    caller: Client
+    token: str
+
+    @property
+    def id(self) -> str:
+        return self.caller.id
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return api_headers(self.token, self.caller, **extra)
+
+    def batches(self, after_seq: int = 0) -> list[dict[str, Any]]:
+        response = self.http.get(
+            "/v1/batches", params={"after_seq": after_seq}, headers=self.headers()
+        )
+        assert response.status_code == 200, response.text
+        found: list[dict[str, Any]] = response.json()["batches"]
+        return found
+
+    def download(self, batch_id: str) -> bytes:
+        response = self.http.get(f"/v1/batches/{batch_id}", headers=self.headers())
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == JOSE
+        assert response.headers["digest-sha256"] == sealing.digest_of(response.content)
+        return response.content
+
+    def receipt(self, batch_id: str, content: bytes) -> Any:
+        return self.http.post(
+            f"/v1/batches/{batch_id}/receipt",
+            content=content,
+            headers=self.headers(**{"Content-Type": JOSE}),
+        )
+
+
+def make_fund(
+    http: TestClient, settings: Settings, participant: Callable[..., Client], **options: Any
+) -> Fund:
+    caller = participant("fund", **options)
+    return Fund(http, caller, token_for(http, settings, caller))
+
+
+def seal(
+    sessions: sessionmaker[Session],
+    keys: GatewayKeys,
+    *,
+    loaded: LoadedPolicy = POLICY,
+    **options: Any,
+) -> list[sealing.SealedBatch]:
+    return sealing.seal(sessions, keys, IdentityKeys.from_store(keys), loaded, **options)
+
+
+def payload_of(content: bytes, keys: GatewayKeys) -> dict[str, Any]:
+    """The verified payload of a signed batch, with the gateway's batch keys."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)
+        token = jws.deserialize_compact(
+            content.decode(), keys.verification_keys(KeyUse.BATCH), algorithms=["EdDSA"]
+        )
+    decoded: dict[str, Any] = json.loads(token.payload)
+    return decoded
+
+
+def receipt_for(
+    fund: Fund, payload: dict[str, Any], content: bytes, outcome: str = "rights-ended", **over: Any
+) -> bytes:
+    claims = {
+        "batch_id": payload["batch_id"],
+        "fund_id": payload["fund_id"],
+        "seq": payload["seq"],
+        "batch_digest": sealing.digest_of(content),
+        "received_at": datetime.now(UTC).isoformat(),
+        "outcomes": [{"record_id": r["record_id"], "outcome": outcome} for r in payload["records"]],
+        **over,
+    }
+    header = {"alg": "ES256", "kid": fund.caller.kid}
+    return jws.serialize_compact(header, json.dumps(claims).encode(), fund.caller.key).encode()
+
+
+@pytest.fixture
+def prefecture(
+    client: TestClient, settings: Settings, participant: Callable[..., Client]
+) -> Prefecture:
+    return make_prefecture(client, settings, participant, departements=["93"])
+
+
+@pytest.fixture
+def fund(client: TestClient, settings: Settings, participant: Callable[..., Client]) -> Fund:
+    return make_fund(client, settings, participant, regime=Regime.CAF, departements=["93"])
+
+
+def post(
+    prefecture: Prefecture, reference: str, kind: str = "first-permit-refusal", **fields: Any
+) -> str:
+    created = prefecture.created(
+        decision(reference, kind=kind, identity=identity(residence_departement="93"), **fields)
+    )
+    decision_id: str = created["id"]
+    return decision_id
+
+
+def test_a_sealed_batch_is_signed_chained_and_carries_only_the_profile(
+    prefecture: Prefecture,
+    fund: Fund,
+    sessions: sessionmaker[Session],
+    session: Session,
+    gateway_keys: GatewayKeys,
+) -> None:
+    first = post(prefecture, "B-1", public_order=True)
+    sealed = seal(sessions, gateway_keys)
+    assert [(b.fund_id, b.seq, b.record_count) for b in sealed] == [(fund.id, 1, 1)]
+    post(prefecture, "B-2")
+    post(prefecture, "B-3")
+    again = seal(sessions, gateway_keys)
+    assert [(b.seq, b.record_count) for b in again] == [(2, 2)]
+
+    listed = fund.batches()
+    assert [b["seq"] for b in listed] == [1, 2]
+    one, two = (fund.download(b["id"]) for b in listed)
+    p1, p2 = payload_of(one, gateway_keys), payload_of(two, gateway_keys)
+    assert p1["previous_digest"] is None
+    assert p2["previous_digest"] == sealing.digest_of(one) == listed[0]["digest"]
+    assert (p1["fund_id"], p1["seq"], p1["record_count"]) == (fund.id, 1, 1)
+    assert p1["policy_version"] == POLICY.version
+    leaves = [canonical_json(record) for record in p2["records"]]
+    assert p2["merkle_root"] == root(leaves).hex()
+
+    record = p1["records"][0]
+    assert (
+        record["record_id"]
+        == session.scalars(select(Disclosure.id).where(Disclosure.decision_id == first)).one()
+    )
+    assert record["type"] == "decision"
+    assert set(record["data"]) <= set(POLICY.policy.profiles["default"])
+    assert record["data"]["agdref_number"] == "7512345678"
+    assert record["data"]["kind_class"] == "refusal"
+    text = one.decode() + json.dumps(p1)
+    assert "public_order" not in text
+    assert "legal_basis" not in text
+    header = json.loads(base64.urlsafe_b64decode(one.split(b".")[0] + b"=="))
+    assert header["alg"] == "EdDSA"
+    assert header["typ"] == "gateway-batch+json"
+    assert header["kid"] in {k["kid"] for k in gateway_keys.public_jwks()["keys"]}
+
+    states = set(session.scalars(select(Disclosure.state).where(Disclosure.fund_id == fund.id)))
+    assert states == {"delivered"}  # downloaded
+    sealed_events = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "batch:sealed", AuditEvent.acting_for == fund.id
+        )
+    ).all()
+    assert len(sealed_events) == 2
+
+
+def test_the_most_urgent_go_first_and_big_backlogs_split(
+    prefecture: Prefecture,
+    fund: Fund,
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
+) -> None:
+    post(prefecture, "P-normal-old")
+    post(prefecture, "P-high", kind="renewal-refusal")
+    post(prefecture, "P-normal-new")
+    post(prefecture, "P-public-order", public_order=True)
+    sealed = seal(sessions, gateway_keys, max_records=3)
+    assert [(b.seq, b.record_count) for b in sealed] == [(1, 3), (2, 1)]
+    contents = [payload_of(fund.download(b["id"]), gateway_keys) for b in fund.batches()]
+    order = [r["data"]["reference"] for p in contents for r in p["records"]]
+    assert order == ["P-high", "P-public-order", "P-normal-old", "P-normal-new"]
+
+
+def test_express_sealing_takes_only_the_express_classes(
+    prefecture: Prefecture,
+    fund: Fund,
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
+) -> None:
+    post(prefecture, "E-normal")
+    post(prefecture, "E-withdrawal", kind="permit-withdrawal")
+    express = seal(sessions, gateway_keys, express_only=True)
+    assert [(b.record_count, b.express) for b in express] == [(1, True)]
+    payload = payload_of(fund.download(fund.batches()[0]["id"]), gateway_keys)
+    assert payload["express"] is True
+    assert [r["data"]["reference"] for r in payload["records"]] == ["E-withdrawal"]
+    regular = seal(sessions, gateway_keys)
+    assert [(b.seq, b.record_count, b.express) for b in regular] == [(2, 1, False)]
+
+
+def test_a_correction_after_sealing_is_a_rectification_sealed_first(
+    prefecture: Prefecture,
+    fund: Fund,
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
+) -> None:
+    decision_id = post(prefecture, "C-1")
+    seal(sessions, gateway_keys)
+    post(prefecture, "C-2")
+    response = prefecture.correct(
+        decision_id,
+        {"kind": "annulment", "reference": "TA-C-1", "correction_date": "2026-11-01"},
+    )
+    assert response.status_code == 201, response.text
+    seal(sessions, gateway_keys)
+    payload = payload_of(fund.download(fund.batches(after_seq=1)[0]["id"]), gateway_keys)
+    first, second = payload["records"]
+    assert first["type"] == "rectification"
+    assert first["decision_id"] == decision_id
+    assert first["status"] == "annulled"
+    assert first["correction"] == {"kind": "annulment", "date": "2026-11-01"}
+    assert first["data"]["priority_class"] == "correction"
+    assert second["data"]["reference"] == "C-2"
+
+
+def test_an_encrypted_batch_is_a_jwe_only_the_fund_opens(
+    client: TestClient,
+    settings: Settings,
+    participant: Callable[..., Client],
+    prefecture: Prefecture,
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
+) -> None:
+    private = ECKey.generate_key("P-256", private=True)
+    public = {**private.as_dict(private=False), "kid": "enc-1"}
+    fund = make_fund(
+        client,
+        settings,
+        participant,
+        regime=Regime.MSA,
+        departements=["93"],
+        encryption_jwk=public,
+    )
+    post(prefecture, "ENC-1")
+    seal(sessions, gateway_keys)
+    listed = fund.batches()
+    assert listed[0]["encrypted"] is True
+    content = fund.download(listed[0]["id"])
+    assert content.count(b".") == 4  # compact JWE
+    opened = jwe.decrypt_compact(
+        content.decode(), private, algorithms=["ECDH-ES+A256KW", "A256GCM"]
+    )
+    assert opened.headers()["kid"] == "enc-1"
+    payload = payload_of(opened.plaintext or b"", gateway_keys)
+    assert payload["records"][0]["data"]["reference"] == "ENC-1"
+    assert b"ENC-1" not in content
+
+
+def test_another_funds_batch_is_refused_and_audited(
+    client: TestClient,
+    settings: Settings,
+    participant: Callable[..., Client],
+    prefecture: Prefecture,
+    fund: Fund,
+    sessions: sessionmaker[Session],
+    session: Session,
+    gateway_keys: GatewayKeys,
+) -> None:
+    post(prefecture, "X-1")
+    seal(sessions, gateway_keys)
+    batch_id = fund.batches()[0]["id"]
+    other = make_fund(client, settings, participant, regime=Regime.CPAM, departements=["75"])
+    assert other.batches() == []
+    response = other.http.get(f"/v1/batches/{batch_id}", headers=other.headers())
+    assert response.status_code == 403, response.text
+    assert response.json()["type"].endswith("/not-your-batch")
+    refused = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "batch:downloaded", AuditEvent.participant_id == other.id
+        )
+    ).one()
+    assert refused.outcome == "refused"
+    assert refused.object_ids == [batch_id]
+    missing = fund.http.get(
+        "/v1/batches/00000000-0000-7000-8000-000000000000", headers=fund.headers()
+    )
+    assert missing.status_code == 404
+
+
+def test_a_receipt_is_verified_stored_once_and_applied(
+    prefecture: Prefecture,
+    fund: Fund,
+    sessions: sessionmaker[Session],
+    session: Session,
+    gateway_keys: GatewayKeys,
+) -> None:
+    post(prefecture, "R-1")
+    post(prefecture, "R-2")
+    seal(sessions, gateway_keys)
+    batch_id = fund.batches()[0]["id"]
+    content = fund.download(batch_id)
+    payload = payload_of(content, gateway_keys)
+    receipt = receipt_for(fund, payload, content)
+
+    first = fund.receipt(batch_id, receipt)
+    assert first.status_code == 201, first.text
+    assert first.json()["outcomes"] == {"rights-ended": 2}
+    assert first.json()["already_recorded"] is False
+    again = fund.receipt(batch_id, receipt)
+    assert again.status_code == 200, again.text
+    assert again.json()["already_recorded"] is True
+
+    states = set(session.scalars(select(Disclosure.state).where(Disclosure.batch_id == batch_id)))
+    assert states == {"acknowledged"}
+    stored = session.get_one(Batch, batch_id, populate_existing=True)
+    assert stored.state == "acknowledged"
+
+    different = receipt_for(fund, payload, content, outcome="not-an-affiliate")
+    conflict = fund.receipt(batch_id, different)
+    assert conflict.status_code == 409, conflict.text
+
+
+@pytest.mark.parametrize(
+    ("tamper", "rule"),
+    [
+        (lambda _: {"batch_digest": "sha256:" + "0" * 64}, "batch-digest-mismatch"),
+        (lambda p: {"seq": p["seq"] + 1}, "seq-mismatch"),
+        (lambda _: {"outcomes": []}, "outcomes-incomplete"),
+        (
+            lambda p: {
+                "outcomes": [{"record_id": p["records"][0]["record_id"], "outcome": "lost"}]
+            },
+            "outcome-unknown",
+        ),
+        (lambda _: {"received_at": "yesterday"}, "date"),
+    ],
+)
+def test_a_wrong_receipt_is_refused_naming_the_rule(
+    prefecture: Prefecture,
+    fund: Fund,
+    sessions: sessionmaker[Session],
+    session: Session,
+    gateway_keys: GatewayKeys,
+    tamper: Callable[[dict[str, Any]], dict[str, Any]],
+    rule: str,
+) -> None:
+    post(prefecture, "W-1")
+    seal(sessions, gateway_keys)
+    batch_id = fund.batches()[0]["id"]
+    content = fund.download(batch_id)
+    payload = payload_of(content, gateway_keys)
+    response = fund.receipt(batch_id, receipt_for(fund, payload, content, **tamper(payload)))
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["rule"] == rule
+    assert set(
+        session.scalars(select(Disclosure.state).where(Disclosure.batch_id == batch_id))
+    ) == {"delivered"}
+    event = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "receipt:recorded")
+        .order_by(AuditEvent.id.desc())
+    ).first()
+    assert event is not None
+    assert event.outcome == "refused"
+
+
+def test_a_receipt_signed_by_another_key_or_for_another_batch_is_refused(
+    client: TestClient,
+    settings: Settings,
+    participant: Callable[..., Client],
+    prefecture: Prefecture,
+    fund: Fund,
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
+) -> None:
+    post(prefecture, "F-1")
+    seal(sessions, gateway_keys)
+    post(prefecture, "F-2")
+    seal(sessions, gateway_keys)
+    one, two = fund.batches()
+    content = fund.download(one["id"])
+    payload = payload_of(content, gateway_keys)
+    other = make_fund(client, settings, participant, regime=Regime.CAF, departements=["93"])
+    forged = receipt_for(Fund(fund.http, other.caller, other.token), payload, content)
+    response = fund.receipt(one["id"], forged)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["rule"] == "signature"
+    misdirected = fund.receipt(two["id"], receipt_for(fund, payload, content))
+    assert misdirected.status_code == 422, misdirected.text
+    assert misdirected.json()["errors"][0]["rule"] == "batch-id-mismatch"
+    garbage = fund.receipt(one["id"], b"not.a.jws")
+    assert garbage.status_code == 422, garbage.text
+    unsigned = fund.receipt(
+        one["id"],
+        b".".join(
+            base64.urlsafe_b64encode(part).rstrip(b"=")
+            for part in (b'{"alg":"none"}', json.dumps({"batch_id": one["id"]}).encode())
+        )
+        + b".",
+    )
+    assert unsigned.status_code == 422, unsigned.text
+
+
+def test_a_rejected_record_stays_visible_as_rejected(
+    prefecture: Prefecture,
+    fund: Fund,
+    sessions: sessionmaker[Session],
+    session: Session,
+    gateway_keys: GatewayKeys,
+) -> None:
+    post(prefecture, "J-1")
+    seal(sessions, gateway_keys)
+    batch_id = fund.batches()[0]["id"]
+    content = fund.download(batch_id)
+    response = fund.receipt(
+        batch_id, receipt_for(fund, payload_of(content, gateway_keys), content, outcome="rejected")
+    )
+    assert response.status_code == 201, response.text
+    assert set(
+        session.scalars(select(Disclosure.state).where(Disclosure.batch_id == batch_id))
+    ) == {"rejected"}
+
+
+def _hash(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def test_pending_count_and_batches_agree(
+    prefecture: Prefecture,
+    fund: Fund,
+    sessions: sessionmaker[Session],
+    session: Session,
+    gateway_keys: GatewayKeys,
+) -> None:
+    for n in range(7):
+        post(prefecture, f"N-{n}")
+    assert sealing.pending_count(session) == 7
+    seal(sessions, gateway_keys, max_records=2)
+    assert sealing.pending_count(session) == 0
+    seqs = list(
+        session.scalars(select(Batch.seq).where(Batch.fund_id == fund.id).order_by(Batch.seq))
+    )
+    assert seqs == [1, 2, 3, 4]
+    total = session.scalar(select(func.sum(Batch.record_count)).where(Batch.fund_id == fund.id))
+    assert total == 7
+    assert len({_hash(b.content) for b in session.scalars(select(Batch))}) == 4
