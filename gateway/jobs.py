@@ -69,6 +69,22 @@ def seal_regular(sessions: sessionmaker[Session], settings: Settings) -> int:
     return _seal(sessions, settings, express=False)
 
 
+def push_batches(sessions: sessionmaker[Session], settings: Settings) -> int:
+    """Push each push fund's due batches, in order (``gateway.batches.delivery``)."""
+    from gateway.batches.delivery import deliver  # noqa: PLC0415
+
+    attempts = deliver(sessions, settings)
+    if attempts:
+        log.info(
+            "batches pushed",
+            extra={
+                "accepted": sum(1 for a in attempts if a.accepted),
+                "failed": sum(1 for a in attempts if not a.accepted),
+            },
+        )
+    return len(attempts)
+
+
 def apply_retention(sessions: sessionmaker[Session], settings: Settings) -> purge.PurgeReport:
     """The retention purge under the configured policy (read afresh: it may have changed)."""
     report = purge.run(
@@ -86,6 +102,7 @@ JOBS: dict[str, tuple[Callable[[sessionmaker[Session], Settings], object], int]]
     "apply-retention": (apply_retention, 6 * 3600),
     "seal-express": (seal_express, 0),  # interval from the settings
     "seal-regular": (seal_regular, 0),
+    "push-batches": (push_batches, 0),
 }
 
 
@@ -94,5 +111,6 @@ def interval_of(name: str, settings: Settings) -> int:
     configured = {
         "seal-express": settings.seal_express_seconds,
         "seal-regular": settings.seal_regular_seconds,
+        "push-batches": settings.push_interval_seconds,
     }
     return configured.get(name) or JOBS[name][1]

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     seal_regular_seconds: int = Field(
         default=3600, ge=10, description="How often everything pending is sealed."
     )
+    push_interval_seconds: int = Field(
+        default=15, ge=1, description="How often the worker pushes to push funds."
+    )
     push_timeout_seconds: float = Field(default=30, gt=0, description="Per push attempt.")
     push_max_attempts: int = Field(
         default=8, ge=1, description="Consecutive failures before a push fund is parked."

@@ -135,6 +135,26 @@ def seal(
 
 
 @app.command()
+def push() -> None:
+    """Push due batches to the funds with a push endpoint now (the worker does it too)."""
+    from gateway.batches.delivery import deliver  # noqa: PLC0415 - needs the database
+    from gateway.storage.engine import make_engine, make_sessionmaker  # noqa: PLC0415
+
+    config = settings()
+    engine = make_engine(config.database_url)
+    try:
+        attempts = deliver(make_sessionmaker(engine), config)
+    finally:
+        engine.dispose()
+    for attempt in attempts:
+        typer.echo(
+            f"{attempt.fund_id} seq {attempt.seq}: "
+            + ("acknowledged" if attempt.accepted else f"failed: {attempt.error}")
+        )
+    typer.echo(f"{len(attempts)} attempts")
+
+
+@app.command()
 def demo(
     keep: Annotated[bool, typer.Option(help="Keep the demo directory.")] = False,
 ) -> None:
