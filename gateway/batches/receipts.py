@@ -60,7 +60,14 @@ def _verify(signers: list[Participant], content: bytes) -> tuple[dict[str, Any],
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SecurityWarning)  # EdDSA: see sealing._sign
-            keys = {"keys": [key for signer in signers for key in signer.jwks["keys"]]}
+            # Without their "alg" member: an Ed25519 key verifies an "EdDSA" header too.
+            keys = {
+                "keys": [
+                    {name: value for name, value in key.items() if name != "alg"}
+                    for signer in signers
+                    for key in signer.jwks["keys"]
+                ]
+            }
             verified = jws.deserialize_compact(text, key_set(keys), algorithms=RECEIPT_ALGORITHMS)
     except (JoseError, ValueError, TypeError) as error:
         raise InvalidReceipt(
@@ -87,7 +94,7 @@ def _check_claims(claims: dict[str, Any], batch: Batch) -> datetime:
         ("seq", batch.seq),
         ("batch_digest", batch.digest),
     ):
-        if claims[name] != expected:
+        if claims[name] != expected or type(claims[name]) is not type(expected):
             raise InvalidReceipt(
                 f"{name.replace('_', '-')}-mismatch",
                 f"the receipt's {name} is not this batch's: it is for another batch",

@@ -1,0 +1,855 @@
+"""The fund's side of batches, on batches the gateway really sealed: verification and each
+tampering it catches, decryption, receipts the gateway accepts, records files, the state
+file, an independent check with another JOSE library and the RFC 6962 definition, the
+``gateway fund`` commands, and pulling over HTTP from a gateway in its own process.
+
+The helpers at the top (``World``, ``resign``, ``segments``...) are shared with the
+receiver's tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import uuid
+import warnings
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+import rfc8785
+from joserfc import jws
+from joserfc.errors import SecurityWarning
+from joserfc.jwk import ECKey, OctKey, OKPKey
+from jwcrypto import jwk as cjwk  # type: ignore[import-untyped]
+from jwcrypto import jws as cjws
+from sqlalchemy import select, update
+from typer.testing import CliRunner
+
+from connectors import fund
+from connectors.client import GatewayClient
+from connectors.fund import (
+    BATCH_TYPE,
+    DATA_COLUMNS,
+    RECORD_COLUMNS,
+    BatchRef,
+    BatchVerificationError,
+    FundState,
+    FundStateError,
+    VerifiedBatch,
+    sign_receipt,
+    verify_batch,
+    write_records,
+)
+from gateway.batches import sealing
+from gateway.batches.models import Batch, RecordOutcome
+from gateway.batches.sealing import SealedBatch
+from gateway.cli.main import app
+from gateway.identities.service import IdentityKeys
+from gateway.keys import GatewayKeys, KeyUse
+from gateway.participants.models import Regime
+from gateway.settings import Environment
+from gateway.storage import migrate
+from gateway.storage.engine import make_engine, make_sessionmaker
+from policies.loader import DEFAULT_POLICY, load_file
+from tests.gateway.test_decisions import (
+    Prefecture,
+    days_ago,
+    decision,
+    identity,
+    make_prefecture,
+    token_for,
+)
+from tests.helpers import Client, api_headers, register
+from tests.processes import gateway_process
+
+if TYPE_CHECKING:
+    import httpx2
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from gateway.settings import Settings
+
+POLICY = load_file(DEFAULT_POLICY)
+BATCHES = "/v1/batches"
+JOSE = "application/jose"
+NAMES = ("N'Diaye", 'O"Brien', "Aïssatou")  # identity()'s: never printed
+
+
+# -- shared helpers -------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """A prefecture posting decisions, a fund in département 75, and the gateway sealing."""
+
+    http: TestClient
+    settings: Settings
+    sessions: sessionmaker[Session]
+    keys: GatewayKeys
+    participant: Callable[..., Client]
+    prefecture: Prefecture
+    fund: Client
+    token: str
+
+    def another_fund(self, **options: Any) -> World:
+        """The same world with another CPAM fund in 75, registered with ``options``."""
+        caller = self.participant("fund", regime=Regime.CPAM, departements=["75"], **options)
+        return replace(self, fund=caller, token=token_for(self.http, self.settings, caller))
+
+    def headers(self) -> dict[str, str]:
+        return api_headers(self.token, self.fund)
+
+    def post(self, count: int = 1, **fields: Any) -> list[dict[str, Any]]:
+        return [
+            self.prefecture.created(decision(f"F-{uuid.uuid4().hex[:12]}", **fields))
+            for _ in range(count)
+        ]
+
+    def seal(self, max_records: int = 5000) -> list[SealedBatch]:
+        return sealing.seal(
+            self.sessions,
+            self.keys,
+            IdentityKeys.from_store(self.keys),
+            POLICY,
+            max_records=max_records,
+            fund_ids=[self.fund.id],
+        )
+
+    def batch(self, records: int = 3) -> tuple[SealedBatch, bytes]:
+        """Post ``records`` decisions, seal them into one batch and download it."""
+        self.post(records)
+        (sealed,) = self.seal()
+        return sealed, self.download(sealed.id)
+
+    def listing(self, after_seq: int = 0) -> list[dict[str, Any]]:
+        response = self.http.get(BATCHES, params={"after_seq": after_seq}, headers=self.headers())
+        assert response.status_code == 200, response.text
+        listed: list[dict[str, Any]] = response.json()["batches"]
+        return listed
+
+    def download(self, batch_id: str) -> bytes:
+        response = self.http.get(f"{BATCHES}/{batch_id}", headers=self.headers())
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == JOSE
+        assert response.headers["digest-sha256"] == fund.digest_of(response.content)
+        return response.content
+
+    def jwks(self) -> dict[str, Any]:
+        response = self.http.get("/.well-known/jwks.json")
+        assert response.status_code == 200, response.text
+        document: dict[str, Any] = response.json()
+        return document
+
+    def post_receipt(self, batch_id: str, receipt: bytes) -> httpx2.Response:
+        headers = {**self.headers(), "Content-Type": JOSE}
+        return self.http.post(f"{BATCHES}/{batch_id}/receipt", content=receipt, headers=headers)
+
+    def verify(self, content: bytes, **options: Any) -> VerifiedBatch:
+        arguments: dict[str, Any] = {"jwks": self.jwks(), "fund_id": self.fund.id, **options}
+        return verify_batch(content, **arguments)
+
+
+def make_world(
+    client: TestClient,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
+    participant: Callable[..., Client],
+) -> World:
+    prefecture = make_prefecture(client, settings, participant, departements=["75"])
+    caller = participant("fund", regime=Regime.CPAM, departements=["75"])
+    token = token_for(client, settings, caller)
+    return World(client, settings, sessions, gateway_keys, participant, prefecture, caller, token)
+
+
+@pytest.fixture
+def world(
+    client: TestClient,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
+    participant: Callable[..., Client],
+) -> World:
+    return make_world(client, settings, sessions, gateway_keys, participant)
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def unb64(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def segments(content: bytes) -> tuple[dict[str, Any], bytes, bytes]:
+    """A compact JWS's header, payload bytes and signature bytes."""
+    header, payload, signature = content.decode("ascii").split(".")
+    decoded: dict[str, Any] = json.loads(unb64(header))
+    return decoded, unb64(payload), unb64(signature)
+
+
+def compact(header: dict[str, Any], payload: bytes, signature: bytes) -> bytes:
+    parts = [b64(json.dumps(header).encode()), b64(payload), b64(signature)]
+    return ".".join(parts).encode("ascii")
+
+
+def resign(
+    keys: GatewayKeys,
+    content: bytes,
+    edit: Callable[[dict[str, Any]], None] = lambda _: None,
+    *,
+    header: dict[str, Any] | None = None,
+    key: OKPKey | None = None,
+) -> bytes:
+    """The batch's payload edited, then signed again with the gateway's batch key."""
+    _, payload, _ = segments(content)
+    document = json.loads(payload)
+    edit(document)
+    entry, batch_key = keys.active(KeyUse.BATCH)
+    head = {"alg": "EdDSA", "kid": entry.kid, "typ": BATCH_TYPE, **(header or {})}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)
+        token = jws.serialize_compact(
+            head, rfc8785.dumps(document), key or batch_key, algorithms=[head["alg"]]
+        )
+    return token.encode("ascii")
+
+
+def rule_of(content: bytes, world: World, **options: Any) -> str:
+    with pytest.raises(BatchVerificationError) as refused:
+        world.verify(content, **options)
+    for name in NAMES:
+        assert name not in str(refused.value)  # errors never carry personal data
+    return refused.value.rule
+
+
+def mth(leaves: list[bytes]) -> bytes:
+    """RFC 6962 section 2.1, as written there: MTH of a list of leaves."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return hashlib.sha256(b"\x00" + leaves[0]).digest()
+    split = 1
+    while split * 2 < len(leaves):
+        split *= 2
+    return hashlib.sha256(b"\x01" + mth(leaves[:split]) + mth(leaves[split:])).digest()
+
+
+# -- verification ---------------------------------------------------------------------
+
+
+def test_a_downloaded_batch_verifies_and_its_receipt_is_recorded_once(world: World) -> None:
+    sealed, content = world.batch(3)
+    batch = world.verify(content, expected_seq=1, previous_digest=None)
+
+    assert (batch.batch_id, batch.seq, batch.fund_id) == (sealed.id, 1, world.fund.id)
+    assert batch.digest == sealed.digest == fund.digest_of(content)
+    assert batch.previous_digest is None
+    assert batch.encrypted is False
+    assert len(batch.records) == batch.payload["record_count"] == 3
+    assert {record["type"] for record in batch.records} == {"decision"}
+    assert all(name not in repr(batch) for name in NAMES)
+
+    receipt = sign_receipt(batch, "noted", key=world.fund.key, kid=world.fund.kid)
+    first = world.post_receipt(batch.batch_id, receipt)
+    assert first.status_code == 201, first.text
+    assert first.json()["outcomes"] == {"noted": 3}
+    again = world.post_receipt(batch.batch_id, receipt)
+    assert again.status_code == 200, again.text
+    assert again.json()["already_recorded"] is True
+    other = sign_receipt(batch, "rights-ended", key=world.fund.key, kid=world.fund.kid)
+    assert world.post_receipt(batch.batch_id, other).status_code == 409
+    assert [b["state"] for b in world.listing()] == ["acknowledged"]
+
+
+def test_a_receipt_says_what_the_spec_says_with_one_outcome_per_record(world: World) -> None:
+    _, content = world.batch(3)
+    batch = world.verify(content)
+    first, *others = batch.record_ids
+    when = datetime(2026, 11, 27, 22, 45, tzinfo=UTC)
+    receipt = sign_receipt(
+        batch,
+        {first: "rights-ended"},
+        default="not-an-affiliate",
+        key=world.fund.key,
+        kid=world.fund.kid,
+        received_at=when,
+    )
+    header, payload, _ = segments(receipt)
+    assert header == {"alg": "ES256", "kid": world.fund.kid}
+    assert json.loads(payload) == {
+        "batch_id": batch.batch_id,
+        "fund_id": world.fund.id,
+        "seq": 1,
+        "batch_digest": batch.digest,
+        "received_at": "2026-11-27T22:45:00Z",
+        "outcomes": [
+            {"record_id": first, "outcome": "rights-ended"},
+            *({"record_id": other, "outcome": "not-an-affiliate"} for other in others),
+        ],
+    }
+    response = world.post_receipt(batch.batch_id, receipt)
+    assert response.status_code == 201, response.text
+    assert response.json()["outcomes"] == {"rights-ended": 1, "not-an-affiliate": 2}
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "options", "message"),
+    [
+        ("done", {}, "unknown outcomes"),
+        ({"not-a-record": "noted"}, {"default": "noted"}, "not in the batch"),
+        ({}, {}, "have no outcome"),
+        ("noted", {"alg": "none"}, "not accepted"),
+        ("noted", {"alg": "HS256"}, "not accepted"),
+        ("noted", {"received_at": datetime(2026, 1, 1)}, "time zone"),  # noqa: DTZ001
+    ],
+)
+def test_a_receipt_that_the_gateway_would_refuse_is_not_signed(
+    outcomes: Any, options: dict[str, Any], message: str
+) -> None:
+    ref = BatchRef("b", "caf-13", 1, "sha256:00", ["r1", "r2"])
+    key = ECKey.generate_key("P-256", private=True)
+    with pytest.raises(ValueError, match=message):
+        sign_receipt(ref, outcomes, key=key, **options)
+
+
+def flip_signature(content: bytes) -> bytes:
+    header, payload, signature = segments(content)
+    return compact(header, payload, bytes([signature[0] ^ 1]) + signature[1:])
+
+
+def edit_unsigned(content: bytes) -> bytes:
+    """The payload changed and encoded again, the signature left as it was."""
+    _, payload, _ = segments(content)
+    document = json.loads(payload)
+    document["records"][0]["data"]["birth_name"] = "Someone Else"
+    original = content.decode().split(".")
+    return ".".join([original[0], b64(rfc8785.dumps(document)), original[2]]).encode()
+
+
+def drop_record(document: dict[str, Any]) -> None:
+    document["records"].pop(1)
+
+
+def drop_record_and_count(document: dict[str, Any]) -> None:
+    document["records"].pop(1)
+    document["record_count"] -= 1
+
+
+def swap_records(document: dict[str, Any]) -> None:
+    records = document["records"]
+    records[0], records[1] = records[1], records[0]
+
+
+def edit_record(document: dict[str, Any]) -> None:
+    document["records"][0]["status"] = "annulled"
+
+
+@pytest.mark.parametrize(
+    ("edit", "rule"),
+    [
+        (drop_record, "record-count"),
+        (lambda d: d.update(record_count=d["record_count"] + 1), "record-count"),
+        (drop_record_and_count, "merkle-root"),
+        (swap_records, "merkle-root"),
+        (edit_record, "merkle-root"),
+        (lambda d: d.update(merkle_root="00" * 32), "merkle-root"),
+        (lambda d: d.update(fund_id="caf-13"), "fund-id"),
+        (lambda d: d.update(previous_digest="sha256:" + "0" * 64), "chain"),
+        (lambda d: d.update(seq=2), "seq-gap"),
+        (lambda d: d.update(seq="1"), "malformed"),
+        (lambda d: d.pop("merkle_root"), "malformed"),
+        (lambda d: d.update(batch_id="../../etc/x"), "malformed"),
+        (lambda d: d["records"].append(d["records"][0]), "malformed"),
+    ],
+    ids=[
+        "record-removed",
+        "record-count-wrong",
+        "record-removed-and-count-fixed",
+        "records-reordered",
+        "record-edited",
+        "root-replaced",
+        "another-fund",
+        "chain-from-nowhere",
+        "seq-skipped",
+        "seq-a-string",
+        "root-missing",
+        "batch-id-a-path",
+        "record-twice",
+    ],
+)
+def test_a_batch_signed_by_the_gateway_but_inconsistent_is_refused(
+    world: World, edit: Callable[[dict[str, Any]], None], rule: str
+) -> None:
+    _, content = world.batch(3)
+    tampered = resign(world.keys, content, edit)
+    world.verify(resign(world.keys, content), expected_seq=1)  # re-signing alone changes nothing
+    assert rule_of(tampered, world, expected_seq=1) == rule
+
+
+def test_each_forgery_is_refused_naming_the_rule(world: World) -> None:
+    _, content = world.batch(2)
+    header, payload, signature = segments(content)
+    jwks = world.jwks()
+    token_kid = next(k["kid"] for k in jwks["keys"] if k["gateway_use"] == "token")
+    stranger = OKPKey.generate_key("Ed25519", private=True)
+
+    assert rule_of(flip_signature(content), world) == "signature"
+    assert rule_of(edit_unsigned(content), world) == "signature"
+    assert rule_of(compact({**header, "alg": "none"}, payload, b""), world) == "algorithm"
+    # HMAC keyed with the public key: the classic algorithm confusion.
+    public = unb64(next(k["x"] for k in jwks["keys"] if k["kid"] == header["kid"]))
+    hmac = jws.serialize_compact({**header, "alg": "HS256"}, payload, OctKey.import_key(public))
+    assert rule_of(hmac.encode(), world) == "algorithm"
+    assert rule_of(compact({**header, "alg": "ES256"}, payload, signature), world) == "algorithm"
+    assert rule_of(resign(world.keys, content, header={"typ": "JWT"}), world) == "typ"
+    assert rule_of(resign(world.keys, content, header={"kid": "batch-x"}), world) == "unknown-kid"
+    assert rule_of(resign(world.keys, content, header={"kid": token_kid}), world) == "unknown-kid"
+    assert rule_of(resign(world.keys, content, key=stranger), world) == "signature"
+    assert rule_of(content, world, fund_id="caf-13") == "fund-id"
+    assert rule_of(content, world, jwks={"keys": []}) == "unknown-kid"
+    assert rule_of(b"\xff" + content, world) == "malformed"
+    assert rule_of(b"not.a.batch.at.all.really", world) == "malformed"
+    assert rule_of(content.replace(b".", b"", 1), world) == "malformed"
+
+
+def test_a_batch_signed_with_the_rfc_9864_name_of_the_algorithm_verifies(world: World) -> None:
+    _, content = world.batch(1)
+    renamed = resign(world.keys, content, header={"alg": "Ed25519"})
+    assert world.verify(renamed, expected_seq=1).record_ids == world.verify(content).record_ids
+
+
+def test_batches_chain_by_digest_and_seq(world: World) -> None:
+    first, one = world.batch(2)
+    second, two = world.batch(1)
+    assert second.seq == 2
+
+    verified = world.verify(one, expected_seq=1)
+    after = world.verify(two, expected_seq=2, previous_digest=verified.digest)
+    assert after.previous_digest == first.digest == verified.digest
+
+    assert rule_of(two, world, expected_seq=1) == "seq-gap"
+    assert rule_of(one, world, expected_seq=2, previous_digest=first.digest) == "seq-replay"
+    assert rule_of(two, world, expected_seq=2, previous_digest=second.digest) == "chain"
+    assert rule_of(two, world, previous_digest="sha256:" + "0" * 64) == "chain"
+    # A batch 1 naming a predecessor, and a batch 2 naming none, break the chain.
+    assert rule_of(resign(world.keys, two, lambda d: d.update(seq=1)), world) == "chain"
+    no_previous = resign(world.keys, two, lambda d: d.update(previous_digest=None))
+    assert rule_of(no_previous, world) == "chain"
+    with pytest.raises(ValueError, match="digest is needed"):
+        world.verify(two, expected_seq=2)
+
+
+def p256() -> ECKey | OKPKey:
+    return ECKey.generate_key("P-256", private=True)
+
+
+def x25519() -> ECKey | OKPKey:
+    return OKPKey.generate_key("X25519", private=True)
+
+
+@pytest.mark.parametrize("new_key", [p256, x25519], ids=["P-256", "X25519"])
+def test_an_encrypted_batch_is_decrypted_with_the_funds_key_and_then_verified(
+    world: World, new_key: Callable[[], ECKey | OKPKey]
+) -> None:
+    private = new_key()
+    world = world.another_fund(encryption_jwk=private.as_dict(private=False))
+    # Enough records that the JWE is larger than joserfc's default 64 KB ciphertext limit.
+    lines = [
+        json.dumps(decision(f"BIG-{n}", identity=identity(agdref_number=f"75{n:08d}")))
+        for n in range(150)
+    ]
+    imported = world.prefecture.import_file(("\n".join(lines) + "\n").encode())
+    assert imported.status_code == 201, imported.text
+    assert imported.json()["accepted"] == 150
+    (sealed,) = world.seal()
+    content = world.download(sealed.id)
+    assert content.count(b".") == 4
+    assert len(content.split(b".")[3]) > 65536
+
+    assert rule_of(content, world) == "decrypt"
+    assert rule_of(content, world, decryption_key=new_key()) == "decrypt"
+    batch = world.verify(content, expected_seq=1, decryption_key=private)
+    assert batch.encrypted is True
+    assert batch.digest == sealed.digest == fund.digest_of(content)
+    assert len(batch.records) == 150
+    assert len({r["data"]["agdref_number"] for r in batch.records}) == 150
+    receipt = sign_receipt(batch, key=world.fund.key, kid=world.fund.kid)
+    assert world.post_receipt(batch.batch_id, receipt).status_code == 201
+
+
+def test_an_independent_library_and_the_rfc_6962_definition_agree(world: World) -> None:
+    _, content = world.batch(5)
+    # jwcrypto, against the JWKS as published.
+    keys = cjwk.JWKSet.from_json(json.dumps(world.jwks()))
+    token = cjws.JWS()
+    token.deserialize(content.decode("ascii"))
+    header = token.jose_header
+    assert header["alg"] == "EdDSA"
+    assert header["typ"] == "gateway-batch+json"
+    published = next(k for k in world.jwks()["keys"] if k["kid"] == header["kid"])
+    assert published["gateway_use"] == "batch"
+    token.verify(keys.get_key(header["kid"]), alg="EdDSA")
+    payload: bytes = token.payload
+    document = json.loads(payload)
+
+    # The payload is RFC 8785 canonical JSON, names with quotes and accents included.
+    assert rfc8785.dumps(document) == payload
+    records = document["records"]
+    assert len(records) == document["record_count"] == 5
+    leaves = [rfc8785.dumps(record) for record in records]
+    assert mth(leaves).hex() == document["merkle_root"]
+    assert mth(leaves[:4]).hex() != document["merkle_root"]
+    assert document["previous_digest"] is None
+    assert hashlib.sha256(content).hexdigest() == world.listing()[0]["digest"].split(":")[1]
+    assert world.verify(content).payload == document
+
+
+# -- records and state ----------------------------------------------------------------
+
+
+def test_records_files_in_ndjson_and_csv(world: World, tmp_path: Path) -> None:
+    created = world.post(2)
+    world.seal()
+    annulled = world.prefecture.correct(
+        created[0]["id"],
+        {"kind": "annulment", "reference": "TA-1", "correction_date": days_ago(2)},
+    )
+    assert annulled.status_code == 201, annulled.text
+    (sealed,) = world.seal()
+    batch = world.verify(world.download(sealed.id))
+    (record,) = batch.records
+    assert record["type"] == "rectification"
+    first = world.verify(world.download(world.listing()[0]["id"]))
+    records = [*first.records, record]
+
+    write_records(tmp_path / "r.ndjson", records, "ndjson")
+    lines = (tmp_path / "r.ndjson").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == records
+
+    write_records(tmp_path / "r.csv", records, "csv")
+    text = (tmp_path / "r.csv").read_text(encoding="utf-8")
+    reader = csv.DictReader(io.StringIO(text))
+    assert tuple(reader.fieldnames or ()) == RECORD_COLUMNS + DATA_COLUMNS
+    rows = list(reader)
+    assert [row["record_id"] for row in rows] == [r["record_id"] for r in records]
+    plain, rectification = rows[0], rows[2]
+    data = records[0]["data"]
+    assert plain["first_names"] == "Aïssatou|Ben; Ali"
+    assert plain["birth_name"] == "N'Diaye"
+    assert plain["usage_name"] == 'O"Brien'
+    assert plain["ssn_number"] == data["social_security_number"]["number"]
+    assert plain["ssn_type"] == "nia"
+    assert plain["version"] == "1"
+    assert (plain["correction_kind"], plain["correction_date"]) == ("", "")
+    assert plain["residence_departement"] == ""  # not in the CPAM profile
+    assert rectification["type"] == "rectification"
+    assert rectification["status"] == "annulled"
+    assert rectification["version"] == "2"
+    assert rectification["correction_kind"] == "annulment"
+    assert rectification["correction_date"] == days_ago(2)
+    assert fund.read_record_ids(tmp_path / "r.csv", "csv") == [r["record_id"] for r in records]
+    assert fund.read_record_ids(tmp_path / "r.ndjson", "ndjson") == [
+        r["record_id"] for r in records
+    ]
+
+
+def test_a_records_file_keeps_unknown_fields_in_extra_columns(tmp_path: Path) -> None:
+    record = {
+        "record_id": "r1",
+        "type": "decision",
+        "decision_id": "d1",
+        "version": 1,
+        "status": "active",
+        "data": {"reference": "R-1", "zz_new": ["a", "b"], "aa_new": True},
+    }
+    write_records(tmp_path / "r.csv", [record], "csv")
+    (row,) = csv.DictReader(io.StringIO((tmp_path / "r.csv").read_text(encoding="utf-8")))
+    assert list(row)[-2:] == ["aa_new", "zz_new"]
+    assert (row["aa_new"], row["zz_new"], row["reference"]) == ("true", "a|b", "R-1")
+    with pytest.raises(ValueError, match="unknown records format"):
+        write_records(tmp_path / "r.xml", [record], "xml")  # type: ignore[arg-type]
+
+
+def test_the_state_file_is_never_left_half_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = FundState(tmp_path, "caf-13", 1, "sha256:aa")
+    state.save()
+    before = (tmp_path / fund.STATE_FILE).read_bytes()
+
+    def crash(*_: Any) -> Path:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(Path, "replace", crash)
+    state.last_seq, state.last_digest = 2, "sha256:bb"
+    with pytest.raises(OSError, match="disk gone"):
+        state.save()
+    monkeypatch.undo()
+    assert (tmp_path / fund.STATE_FILE).read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fund.STATE_FILE]
+    loaded = FundState.load(tmp_path, "caf-13")
+    assert (loaded.last_seq, loaded.last_digest) == (1, "sha256:aa")
+    assert (tmp_path / fund.STATE_FILE).stat().st_mode & 0o077 == 0
+
+    with pytest.raises(FundStateError, match="caf-13"):
+        FundState.load(tmp_path, "cpam-75")
+    (tmp_path / fund.STATE_FILE).write_text("{")
+    with pytest.raises(FundStateError, match="not a fund state file"):
+        FundState.load(tmp_path, "caf-13")
+
+
+def test_the_state_takes_batches_in_order_and_keeps_their_receipts(
+    world: World, tmp_path: Path
+) -> None:
+    _, one = world.batch(2)
+    _, two = world.batch(1)
+    with FundState.locked(tmp_path, world.fund.id) as state:
+        first = state.verify(one, world.jwks())
+        with pytest.raises(FundStateError, match="not the next"):
+            state.accept(world.verify(two), "ndjson")
+        entry = state.accept(first, "csv")
+        receipt = state.receipt_for(entry, key=world.fund.key, kid=world.fund.kid)
+        assert state.receipt_for(entry, key=world.fund.key) == receipt  # signed once
+        second = state.verify(two, world.jwks())
+        state.accept(second, "ndjson")
+    loaded = FundState.load(tmp_path, world.fund.id)
+    assert (loaded.last_seq, loaded.last_digest) == (2, second.digest)
+    assert [e.seq for e in loaded.unacknowledged()] == [1, 2]
+    assert loaded.batches[1].receipt_file is not None
+    assert loaded.path(loaded.batches[1].receipt_file).read_bytes() == receipt
+    assert loaded.find(first.digest) == loaded.batches[1]
+    assert world.post_receipt(first.batch_id, receipt).status_code == 201
+    state_text = (tmp_path / fund.STATE_FILE).read_text(encoding="utf-8")
+    assert all(name not in state_text for name in NAMES)
+
+
+# -- the command line -----------------------------------------------------------------
+
+
+def run(*args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == code, result.output
+    return " ".join(result.output.split())
+
+
+def test_gateway_fund_verify_checks_a_saved_batch_offline(world: World, tmp_path: Path) -> None:
+    first, one = world.batch(2)
+    _, two = world.batch(1)
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(json.dumps(world.jwks()))
+    files = {name: tmp_path / f"{name}.jose" for name in ("one", "two", "bad")}
+    files["one"].write_bytes(one)
+    files["two"].write_bytes(two)
+    files["bad"].write_bytes(flip_signature(two))
+    common = ("fund", "verify", "--jwks", str(jwks_file), "--fund-id", world.fund.id)
+
+    shown = run(*common, str(files["one"]), "--seq", "1")
+    assert first.id in shown
+    assert first.digest in shown
+    assert "verified: signature, fund id, record count, Merkle root, seq, chain" in shown
+    assert all(name not in shown for name in NAMES)
+    chained = run(*common, str(files["two"]), "--seq", "2", "--previous-digest", first.digest)
+    assert "chain" in chained
+    refused = run(*common, str(files["bad"]), code=1)
+    assert "refused: signature" in refused
+    assert "seq-gap" in run(*common, str(files["two"]), "--seq", "1", code=1)
+    assert "--previous-digest" in run(*common, str(files["two"]), "--seq", "2", code=2)
+    wrong = ("fund", "verify", "--jwks", str(jwks_file), "--fund-id", "caf-13")
+    assert "fund-id" in run(*wrong, str(files["one"]), code=1)
+
+
+# -- pulling over HTTP ----------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'served.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    factory: Callable[[], Generator[str]] = request.getfixturevalue("postgres_database")
+    databases = factory()
+    url = next(databases)
+    migrate.upgrade(url)
+    yield url
+    databases.close()
+
+
+@dataclass
+class Served:
+    base_url: str
+    database_url: str
+    keys: GatewayKeys
+    prefecture: Client
+    fund: Client
+    key_file: Path
+    posted: int = 0
+
+    def post(self, count: int) -> None:
+        with GatewayClient(self.base_url, self.prefecture.id, self.prefecture.key) as client:
+            for _ in range(count):
+                self.posted += 1
+                response = client.request(
+                    "POST",
+                    "/v1/decisions",
+                    purpose=self.prefecture.purpose,
+                    json=decision(f"H-{self.posted}"),
+                )
+                assert response.status_code == 201, response.text
+
+    def seal(self, max_records: int = 5000) -> list[SealedBatch]:
+        engine = make_engine(self.database_url)
+        try:
+            return sealing.seal(
+                make_sessionmaker(engine),
+                self.keys,
+                IdentityKeys.from_store(self.keys),
+                POLICY,
+                max_records=max_records,
+            )
+        finally:
+            engine.dispose()
+
+    def execute(self, statement: Any) -> None:
+        engine = make_engine(self.database_url)
+        try:
+            with make_sessionmaker(engine).begin() as session:
+                session.execute(statement)
+        finally:
+            engine.dispose()
+
+    def rows(self, statement: Any) -> list[Any]:
+        engine = make_engine(self.database_url)
+        try:
+            with make_sessionmaker(engine)() as session:
+                return list(session.execute(statement).all())
+        finally:
+            engine.dispose()
+
+    def client(self) -> GatewayClient:
+        return GatewayClient(self.base_url, self.fund.id, self.fund.key)
+
+    def jwks(self) -> dict[str, Any]:
+        document: dict[str, Any] = httpx.get(f"{self.base_url}/.well-known/jwks.json").json()
+        return document
+
+
+@pytest.fixture
+def served(fresh_database: str, tmp_path: Path) -> Iterator[Served]:
+    """``gateway serve`` in its own process with a prefecture and a fund in 75."""
+    key_dir = tmp_path / "keys"
+    GatewayKeys.init(key_dir, Environment.DEVELOPMENT)
+    engine = make_engine(fresh_database)
+    with make_sessionmaker(engine).begin() as session:
+        prefecture = register(session, "prefecture", departements=["75"])
+        caller = register(session, "fund", departements=["75"], regime=Regime.CPAM)
+    engine.dispose()
+    key_file = tmp_path / "fund.private.jwk.json"
+    key_file.write_text(json.dumps({**caller.key.as_dict(private=True), "kid": caller.kid}))
+    with gateway_process(fresh_database, key_dir, log_path=tmp_path / "server.log") as (url, _):
+        yield Served(url, fresh_database, GatewayKeys.load(key_dir), prefecture, caller, key_file)
+
+
+def test_pull_and_ack_over_http_from_the_command_line(served: Served, tmp_path: Path) -> None:
+    served.post(3)
+    assert [b.seq for b in served.seal(max_records=2)] == [1, 2]
+    state_dir = tmp_path / "state"
+    common = (
+        *("--url", served.base_url, "--client-id", served.fund.id),
+        *("--key", str(served.key_file), "--state-dir", str(state_dir), "--agent-id", "a-1"),
+    )
+
+    shown = run("fund", "pull", *common, "--format", "csv")
+    assert "2 batches pulled" in shown
+    assert "last verified seq: 2" in shown
+    assert all(name not in shown for name in NAMES)
+    state = FundState.load(state_dir, served.fund.id)
+    assert state.last_seq == 2
+    files = [state.path(state.batches[seq].records_file) for seq in (1, 2)]
+    assert [len(fund.read_record_ids(path, "csv")) for path in files] == [2, 1]
+    written = [path.stat().st_mtime_ns for path in files]
+    assert [e.acknowledged_at for e in state.unacknowledged()] == [None, None]
+    states = served.rows(select(Batch.seq, Batch.state).order_by(Batch.seq))
+    assert [tuple(row) for row in states] == [(1, "delivered"), (2, "delivered")]
+
+    again = run("fund", "pull", *common, "--format", "csv")
+    assert "0 batches pulled" in again
+    assert [path.stat().st_mtime_ns for path in files] == written
+
+    acked = run("fund", "ack", *common)
+    assert "2 batches acknowledged" in acked
+    states = served.rows(select(Batch.seq, Batch.state).order_by(Batch.seq))
+    assert [tuple(row) for row in states] == [(1, "acknowledged"), (2, "acknowledged")]
+    assert "0 batches acknowledged" in run("fund", "ack", *common)
+    assert FundState.load(state_dir, served.fund.id).unacknowledged() == []
+
+
+def test_pull_stops_at_a_tampered_batch_and_resumes_from_it(served: Served, tmp_path: Path) -> None:
+    served.post(3)
+    assert [b.seq for b in served.seal(max_records=1)] == [1, 2, 3]
+    jwks = served.jwks()
+    state_dir = tmp_path / "state"
+    (original,) = served.rows(select(Batch.content).where(Batch.seq == 2))
+    tampered = flip_signature(original.content)
+    served.execute(
+        update(Batch)
+        .where(Batch.seq == 2)
+        .values(content=tampered, digest=fund.digest_of(tampered))
+    )
+
+    def options() -> dict[str, Any]:
+        return {
+            "jwks": jwks,
+            "fund_id": served.fund.id,
+            "agent_id": "a-1",
+            "ack": True,
+            "signing_key": served.fund.key,
+            "kid": served.fund.kid,
+        }
+
+    with served.client() as client:
+        stopped = fund.pull(client, state_dir, **options())
+    assert stopped.failure is not None
+    assert (stopped.failure.seq, stopped.failure.rule) == (2, "signature")
+    assert [e.seq for e in stopped.pulled] == [1]
+    assert stopped.last_seq == 1
+    assert [e.seq for e in stopped.acknowledged] == [1]  # what was verified is acknowledged
+    assert sorted(p.name[:8] for p in (state_dir / "records").iterdir()) == ["00000001"]
+
+    served.execute(
+        update(Batch)
+        .where(Batch.seq == 2)
+        .values(content=original.content, digest=fund.digest_of(original.content))
+    )
+    with served.client() as client:
+        resumed = fund.pull(client, state_dir, decide=lambda _: "rights-ended", **options())
+        assert resumed.ok, resumed.failure
+        assert [e.seq for e in resumed.pulled] == [2, 3]
+        assert [e.seq for e in resumed.acknowledged] == [2, 3]
+        assert resumed.last_seq == 3
+        idle = fund.pull(client, state_dir, **options())
+    assert (idle.pulled, idle.acknowledged, idle.last_seq) == ([], [], 3)
+    outcomes = served.rows(
+        select(Batch.seq, RecordOutcome.outcome)
+        .join(RecordOutcome, RecordOutcome.batch_id == Batch.id)
+        .order_by(Batch.seq)
+    )
+    assert [tuple(row) for row in outcomes] == [
+        (1, "noted"),
+        (2, "rights-ended"),
+        (3, "rights-ended"),
+    ]
+    states = served.rows(select(Batch.state))
+    assert {row.state for row in states} == {"acknowledged"}
