@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 RECEIPT_ALGORITHMS = [*SIGNING_ALGORITHMS, "EdDSA"]
 MAX_RECEIPT_BYTES = 64 * 1024 * 1024
 _OUTCOMES = frozenset(str(code) for code in RecordOutcomeCode)
+# Room for a receipt of a whole batch: joserfc stops at 128 KB by default.
+_REGISTRY = jws.JWSRegistry(algorithms=RECEIPT_ALGORITHMS)
+_REGISTRY.max_payload_length = MAX_RECEIPT_BYTES
 _CLAIMS = ("batch_id", "fund_id", "seq", "batch_digest", "received_at", "outcomes")
 
 
@@ -68,7 +71,7 @@ def _verify(signers: list[Participant], content: bytes) -> tuple[dict[str, Any],
                     for key in signer.jwks["keys"]
                 ]
             }
-            verified = jws.deserialize_compact(text, key_set(keys), algorithms=RECEIPT_ALGORITHMS)
+            verified = jws.deserialize_compact(text, key_set(keys), registry=_REGISTRY)
     except (JoseError, ValueError, TypeError) as error:
         raise InvalidReceipt(
             "signature",

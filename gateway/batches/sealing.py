@@ -2,18 +2,23 @@
 
 One batch is one transaction: the batch row (its exact signed bytes) and the state of
 its disclosures commit together or not at all, so a crash leaves the whole batch or
-nothing. The batch's ``seq`` is the fund's last plus one, taken under a per-fund lock
-(``pg_try_advisory_xact_lock`` on PostgreSQL: a second worker skips a fund being sealed
-rather than wait; SQLite has a single writer), with the unique ``(fund_id, seq)``
-constraint behind it. The format is in ``docs/batches.md``.
+nothing. The final update only moves records that are still pending; if a correction
+cancelled one meanwhile, the batch is rolled back and built again. The batch's ``seq``
+is the fund's last plus one, taken under a per-fund lock (``pg_try_advisory_xact_lock``
+on PostgreSQL: a second worker skips a fund being sealed rather than wait; SQLite has a
+single writer), with the unique ``(fund_id, seq)`` constraint behind it. The format is
+in ``docs/batches.md``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import warnings
 import zlib
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -21,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from joserfc import jwe, jws
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, OKPKey
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Connection, func, select, text, update
 
 from audit.actions import AuditAction
 from audit.merkle import root as merkle_root
@@ -35,6 +40,7 @@ from gateway.identities.models import Identity
 from gateway.keys import KeyUse
 from gateway.participants.models import Participant, ParticipantStatus
 from gateway.storage.base import utcnow
+from gateway.storage.bulk import one_of
 from gateway.storage.ids import new_id
 from policies.evaluate import BROAD_KINDS
 from policies.projection import project
@@ -52,6 +58,7 @@ if TYPE_CHECKING:
 BATCH_TYPE = "gateway-batch+json"
 SIGNING_ALG = "EdDSA"  # RFC 8037; what Java, .NET and Python JOSE libraries all verify
 ENCRYPTION = {"alg": "ECDH-ES+A256KW", "enc": "A256GCM"}
+MAX_CONFLICTS = 5
 _LOCK_NAMESPACE = 0x5EA1  # the first key of the two-key advisory lock: sealing
 
 
@@ -96,6 +103,7 @@ def funds_with_pending(session: Session, ranks: Collection[int] | None) -> list[
 def _pending(
     session: Session, fund_id: str, ranks: Collection[int] | None, limit: int
 ) -> Sequence[Row[Any]]:
+    """The fund's next records, most urgent and oldest first; no identity data yet."""
     statement = (
         select(
             Disclosure.id,
@@ -113,12 +121,7 @@ def _pending(
             DecisionVersion.permit_expiry,
             DecisionVersion.correction_kind,
             DecisionVersion.correction_date,
-            Identity.id.label("identity_id"),
-            Identity.ciphertext,
-            Identity.nonce,
-            Identity.wrapped_key,
-            Identity.kek_id,
-            Identity.residence_departement,
+            DecisionVersion.identity_id,
         )
         .join(Decision, Decision.id == Disclosure.decision_id)
         .join(
@@ -126,11 +129,9 @@ def _pending(
             (DecisionVersion.decision_id == Disclosure.decision_id)
             & (DecisionVersion.version == Disclosure.version),
         )
-        .join(Identity, Identity.id == DecisionVersion.identity_id)
         .where(Disclosure.fund_id == fund_id, Disclosure.state == DisclosureState.PENDING)
         .order_by(Disclosure.priority_rank, Disclosure.created_at, Disclosure.id)
         .limit(limit)
-        .with_for_update(of=Disclosure, skip_locked=True)
     )
     if ranks is not None:
         statement = statement.where(Disclosure.priority_rank.in_(list(ranks)))
@@ -138,11 +139,73 @@ def _pending(
     return found
 
 
+class _Projections:
+    """The canonical bytes of each record's ``data``, computed once per sealing run.
+
+    A decision owed to several funds of one profile has the same ``data`` for each: its
+    identity is decrypted and projected once, not once per fund. Bounded, oldest out.
+    """
+
+    def __init__(self, identity_keys: IdentityKeys, limit: int = 50_000) -> None:
+        self.identity_keys = identity_keys
+        self.limit = limit
+        self.identities: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
+        self.data: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self.lock = threading.Lock()  # shared by the run's sealing threads
+
+    def load(self, session: Session, rows: Sequence[Row[Any]]) -> dict[str, Any]:
+        """The identities of ``rows`` (None when shredded), decrypting the unknown ones.
+
+        The answer holds every identity the rows need, whatever another thread evicts.
+        """
+        wanted = {row.identity_id for row in rows}
+        with self.lock:
+            found = {i: self.identities[i] for i in wanted if i in self.identities}
+        missing = list(wanted - found.keys())
+        for start in range(0, len(missing), 10_000):
+            chunk = missing[start : start + 10_000]
+            statement = select(
+                Identity.id,
+                Identity.ciphertext,
+                Identity.nonce,
+                Identity.wrapped_key,
+                Identity.kek_id,
+            ).where(one_of(session, Identity.id, chunk))
+            for identity_id, ciphertext, nonce, wrapped_key, kek_id in session.execute(statement):
+                sealed = Sealed(ciphertext, nonce, wrapped_key, kek_id)
+                try:
+                    plaintext = self.identity_keys.cipher.decrypt(sealed, identity_id.encode())
+                    found[identity_id] = json.loads(plaintext).get("identity", {})
+                except IdentityCryptoError:
+                    found[identity_id] = None  # shredded: the decision's facts only
+        with self.lock:
+            self.identities.update(found)
+            while len(self.identities) > self.limit:
+                self.identities.popitem(last=False)
+        return found
+
+    def data_of(
+        self, row: Row[Any], identity: dict[str, Any] | None, fields: list[str], profile: str
+    ) -> bytes:
+        """The canonical bytes of the record's ``data`` for this profile."""
+        key = (row.identity_id, row.decision_id, row.version, row.priority_class, profile)
+        found = self.data.get(key)
+        if found is None:
+            # Unchecked: every value comes from typed columns and the sealed document's
+            # strings (no float); the tests compare these bytes with an RFC 8785 encoder.
+            found = canonical_json(project(_values(row, identity), fields), checked=False)
+            with self.lock:
+                self.data[key] = found
+                if len(self.data) > self.limit:
+                    self.data.popitem(last=False)
+        return found
+
+
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _values(identity_keys: IdentityKeys, row: Row[Any]) -> dict[str, Any]:
+def _values(row: Row[Any], identity: dict[str, Any] | None) -> dict[str, Any]:
     """Every disclosable value of the record, before the profile cuts it down."""
     values: dict[str, Any] = {
         "kind_class": BROAD_KINDS.get(row.kind),
@@ -152,45 +215,73 @@ def _values(identity_keys: IdentityKeys, row: Row[Any]) -> dict[str, Any]:
         "effect_date": _iso(row.effect_date),
         "permit_expiry": _iso(row.permit_expiry),
         "priority_class": row.priority_class,
-        "residence_departement": row.residence_departement,
     }
-    sealed = Sealed(row.ciphertext, row.nonce, row.wrapped_key, row.kek_id)
-    try:
-        document = json.loads(identity_keys.cipher.decrypt(sealed, row.identity_id.encode()))
-    except IdentityCryptoError:
+    if identity is None:
         return values  # shredded: only the decision's own facts remain
-    identity = document.get("identity", {})
-    values.update(
-        {
-            name: identity.get(name)
-            for name in (
-                "social_security_number",
-                "agdref_number",
-                "birth_name",
-                "usage_name",
-                "sex",
-                "birth_date",
-                "place_of_birth",
-                "nationality",
-            )
-        }
-    )
+    for name in _IDENTITY_FIELDS:
+        values[name] = identity.get(name)
     values["first_names"] = identity.get("first_names") or None
     return values
 
 
-def _record(row: Row[Any], data: dict[str, Any]) -> dict[str, Any]:
-    built: dict[str, Any] = {
-        "record_id": row.id,
-        "type": "rectification" if row.correction else "decision",
-        "decision_id": row.decision_id,
-        "version": row.version,
-        "status": row.status,
-        "data": data,
-    }
+_IDENTITY_FIELDS = (
+    "social_security_number",
+    "agdref_number",
+    "birth_name",
+    "usage_name",
+    "sex",
+    "birth_date",
+    "place_of_birth",
+    "nationality",
+    "residence_departement",
+)
+_DATA_MARKER = "\x00data\x00"
+_QUOTED_MARKER = canonical_json(_DATA_MARKER)
+
+
+def _plain(value: str) -> bool:
+    """True if the string's canonical JSON form is the string between two quotes."""
+    return value.isascii() and value.isprintable() and '"' not in value and "\\" not in value
+
+
+def _record(row: Row[Any], data: bytes) -> bytes:
+    """The record's canonical bytes, its ``data`` spliced in already canonical.
+
+    Its own members are ids, vocabulary words and ISO dates: written straight, in the
+    sorted order RFC 8785 gives them, unless one would need escaping (then the general
+    serialiser writes the record). The tests compare both with an RFC 8785 encoder.
+    """
+    kind = "rectification" if row.correction else "decision"
+    texts = [row.decision_id, row.id, row.status]
+    correction = None
     if row.correction and row.correction_kind:
-        built["correction"] = {"kind": row.correction_kind, "date": _iso(row.correction_date)}
-    return built
+        correction = {"kind": row.correction_kind, "date": _iso(row.correction_date)}
+        texts += [row.correction_kind, correction["date"] or ""]
+    if not all(isinstance(text, str) and _plain(text) for text in texts):
+        built: dict[str, Any] = {
+            "record_id": row.id,
+            "type": kind,
+            "decision_id": row.decision_id,
+            "version": row.version,
+            "status": row.status,
+            "data": _DATA_MARKER,
+        }
+        if correction is not None:
+            built["correction"] = correction
+        return canonical_json(built).replace(_QUOTED_MARKER, data, 1)
+    head = b"{"
+    if correction is not None:
+        head += canonical_json(correction) + b","
+        head = b'{"correction":' + head[1:]
+    return b"".join(
+        (
+            head,
+            b'"data":',
+            data,
+            f',"decision_id":"{row.decision_id}","record_id":"{row.id}",'
+            f'"status":"{row.status}","type":"{kind}","version":{int(row.version)}}}'.encode(),
+        )
+    )
 
 
 def _profiles(loaded: LoadedPolicy, regime: str | None) -> dict[str, list[str]]:
@@ -237,20 +328,30 @@ def _payload(header: dict[str, Any], records: list[bytes]) -> bytes:
     return skeleton.replace(quoted, b"[" + b",".join(records) + b"]", 1)
 
 
+class SealingConflict(Exception):
+    """A record changed state while its batch was being built (a correction cancelled it)."""
+
+
 def seal_one(
     session: Session,
     keys: GatewayKeys,
-    identity_keys: IdentityKeys,
+    projections: _Projections,
     loaded: LoadedPolicy,
     fund: Participant,
     *,
     ranks: Collection[int] | None,
     max_records: int,
 ) -> SealedBatch | None:
-    """Seal the fund's next batch in the caller's transaction; None if nothing is pending."""
+    """Seal the fund's next batch in the caller's transaction; None if nothing is pending.
+
+    Raises ``SealingConflict`` (the caller rolls back and tries again) if a record stopped
+    being pending meanwhile: the records are not row-locked, the fund's lock keeps other
+    sealers away, and the state check in the final update catches a concurrent correction.
+    """
     rows = _pending(session, fund.id, ranks, max_records)
     if not rows:
         return None
+    identities = projections.load(session, rows)
     previous = session.execute(
         select(Batch.seq, Batch.digest)
         .where(Batch.fund_id == fund.id)
@@ -261,9 +362,9 @@ def seal_one(
     profiles = _profiles(loaded, fund.regime)
     records = []
     for row in rows:
-        fields = profiles.get(row.profile, profiles[""])
-        data = project(_values(identity_keys, row), fields)
-        records.append(canonical_json(_record(row, data)))
+        profile = row.profile if row.profile in profiles else ""
+        data = projections.data_of(row, identities[row.identity_id], profiles[profile], profile)
+        records.append(_record(row, data))
     express = ranks is not None
     batch_id = new_id()
     now = utcnow()
@@ -301,13 +402,17 @@ def seal_one(
         )
     )
     session.flush()
-    ids = [row.id for row in rows]
-    for start in range(0, len(ids), 10_000):
-        session.execute(
-            update(Disclosure)
-            .where(Disclosure.id.in_(ids[start : start + 10_000]))
-            .values(state=DisclosureState.SEALED, batch_id=batch_id, updated_at=now)
+    updated = session.execute(
+        update(Disclosure)
+        .where(
+            one_of(session, Disclosure.id, [row.id for row in rows]),
+            Disclosure.state == DisclosureState.PENDING,
         )
+        .values(state=DisclosureState.SEALED, batch_id=batch_id, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if updated.rowcount != len(rows):  # type: ignore[attr-defined]
+        raise SealingConflict(f"{len(rows) - updated.rowcount} records changed meanwhile")  # type: ignore[attr-defined]
     record(
         session,
         AuditAction.BATCH_SEALED,
@@ -316,6 +421,46 @@ def seal_one(
         detail={"fund_id": fund.id, "seq": seq, "records": len(records), "express": express},
     )
     return SealedBatch(batch_id, fund.id, seq, len(records), digest, express)
+
+
+def _seal_fund(
+    sessions: sessionmaker[Session],
+    keys: GatewayKeys,
+    projections: _Projections,
+    loaded: LoadedPolicy,
+    fund_id: str,
+    ranks: Collection[int] | None,
+    max_records: int,
+) -> list[SealedBatch]:
+    """The fund's batches, one transaction each, until nothing of ``ranks`` is pending."""
+    sealed: list[SealedBatch] = []
+    conflicts = 0
+    while True:
+        try:
+            with sessions.begin() as session:
+                fund = session.get(Participant, fund_id)
+                if fund is None or fund.status != ParticipantStatus.ACTIVE:
+                    break  # a suspended fund's records wait for it
+                if not _lock(session, fund_id):
+                    break  # another worker is sealing this fund
+                batch = seal_one(
+                    session,
+                    keys,
+                    projections,
+                    loaded,
+                    fund,
+                    ranks=ranks,
+                    max_records=max_records,
+                )
+        except SealingConflict:
+            conflicts += 1
+            if conflicts > MAX_CONFLICTS:
+                raise
+            continue  # rolled back: build the batch again from what is pending now
+        if batch is None:
+            break
+        sealed.append(batch)
+    return sealed
 
 
 def seal(
@@ -327,37 +472,35 @@ def seal(
     express_only: bool = False,
     max_records: int = 5000,
     fund_ids: Collection[str] | None = None,
+    workers: int = 2,
 ) -> list[SealedBatch]:
-    """Seal every fund's pending disclosures (or only the express classes'), batch by batch."""
+    """Seal every fund's pending disclosures (or only the express classes'), batch by batch.
+
+    On PostgreSQL, ``workers`` funds are sealed at once (threads: the database works while
+    Python builds the next batch); SQLite has one writer, so one.
+    """
     ranks = express_ranks(loaded) if express_only else None
     if ranks is not None and not ranks:
         return []
     with sessions() as session:
-        funds = funds_with_pending(session, ranks)
-    sealed: list[SealedBatch] = []
-    for fund_id in funds:
-        if fund_ids is not None and fund_id not in fund_ids:
-            continue
-        while True:
-            with sessions.begin() as session:
-                fund = session.get(Participant, fund_id)
-                if fund is None or fund.status != ParticipantStatus.ACTIVE:
-                    break  # a suspended fund's records wait for it
-                if not _lock(session, fund_id):
-                    break  # another worker is sealing this fund
-                batch = seal_one(
-                    session,
-                    keys,
-                    identity_keys,
-                    loaded,
-                    fund,
-                    ranks=ranks,
-                    max_records=max_records,
-                )
-            if batch is None:
-                break
-            sealed.append(batch)
-    return sealed
+        funds = [
+            fund_id
+            for fund_id in funds_with_pending(session, ranks)
+            if fund_ids is None or fund_id in fund_ids
+        ]
+        if session.get_bind().dialect.name != "postgresql" or isinstance(
+            sessions.kw.get("bind"), Connection
+        ):
+            workers = 1  # one writer (SQLite), or one connection to share (not at once)
+    projections = _Projections(identity_keys)
+
+    def one(fund_id: str) -> list[SealedBatch]:
+        return _seal_fund(sessions, keys, projections, loaded, fund_id, ranks, max_records)
+
+    if workers <= 1 or len(funds) <= 1:
+        return [batch for fund_id in funds for batch in one(fund_id)]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="seal") as pool:
+        return [batch for batches in pool.map(one, funds) for batch in batches]
 
 
 def pending_count(session: Session) -> int:

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import String, and_, any_, bindparam, or_, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import and_, or_, select
 
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.identities.models import Identity
+from gateway.storage.bulk import one_of
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -66,13 +66,7 @@ def original_digests(
     session: Session, prefecture_id: str, references: Collection[str]
 ) -> dict[str, tuple[str, str]]:
     """Reference → (decision id, digest of the body first posted), for those that exist."""
-    if session.get_bind().dialect.name == "postgresql":
-        # One array parameter rather than hundreds of placeholders to parse per batch.
-        wanted = Decision.reference == any_(
-            bindparam("references", list(references), type_=postgresql.ARRAY(String))
-        )
-    else:
-        wanted = Decision.reference.in_(references)
+    wanted = one_of(session, Decision.reference, references)
     statement = (
         select(Decision.reference, Decision.id, DecisionVersion.body_digest)
         .join(

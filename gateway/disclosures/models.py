@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.storage.base import Base, utcnow
@@ -28,8 +28,16 @@ class Disclosure(Base):
     __tablename__ = "disclosures"
     __table_args__ = (
         UniqueConstraint("decision_id", "version", "fund_id"),
-        # A fund's outbox, most urgent and oldest first: the order batches take.
-        Index("ix_disclosures_outbox", "fund_id", "state", "priority_rank", "created_at"),
+        # A fund's outbox, most urgent and oldest first: the order batches take. Partial:
+        # only pending rows are in it, so sealing a row removes it rather than moving it.
+        Index(
+            "ix_disclosures_outbox",
+            "fund_id",
+            "priority_rank",
+            "created_at",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -42,6 +50,8 @@ class Disclosure(Base):
     priority_class: Mapped[str] = mapped_column(String(64))
     profile: Mapped[str] = mapped_column(String(64))
     policy_version: Mapped[str] = mapped_column(String(100))
-    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    # No foreign key: sealing sets it on thousands of rows at once, and a per-row key
+    # check would double the cost. The batch is inserted in the same transaction.
+    batch_id: Mapped[str | None] = mapped_column(String(36), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

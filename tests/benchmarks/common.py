@@ -50,10 +50,8 @@ def _drop_database(name: str) -> None:
 
 
 @contextmanager
-def benchmark_gateway(
-    backend: str, *participants: ParticipantSpec, workers: int = 1
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The gateway serving a fresh database with ``participants`` registered; cleaned up after."""
+def benchmark_database(backend: str, *participants: ParticipantSpec) -> Iterator[tuple[str, Path]]:
+    """A fresh, migrated database with keys and ``participants``: (its URL, the key dir)."""
     workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     database_url, database_name = _create_database(backend, workdir)
     try:
@@ -64,11 +62,20 @@ def benchmark_gateway(
             for participant in participants:
                 service.register(session, participant)
         engine.dispose()
-        with gateway_process(
-            database_url, workdir / "keys", workers=workers, log_level="WARNING"
-        ) as served:
-            yield served
+        yield database_url, workdir / "keys"
     finally:
         if database_name is not None:
             _drop_database(database_name)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def benchmark_gateway(
+    backend: str, *participants: ParticipantSpec, workers: int = 1
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The gateway serving a fresh database with ``participants`` registered; cleaned up after."""
+    with (
+        benchmark_database(backend, *participants) as (database_url, key_dir),
+        gateway_process(database_url, key_dir, workers=workers, log_level="WARNING") as served,
+    ):
+        yield served
