@@ -34,7 +34,7 @@ from audit.writer import record
 from connectors.client import GatewayClient, TokenRequestFailed
 from gateway.app import create_app
 from gateway.auth.assertions import ASSERTION_TYPE
-from gateway.demo import intake, policy, stewardship
+from gateway.demo import delivery, intake, policy, stewardship
 from gateway.keys import GatewayKeys
 from gateway.participants import service
 from gateway.participants.models import ParticipantKind, Regime
@@ -348,9 +348,76 @@ def _stewardship(
         stewardship.subscriptions(caf, by_id["caf-13"].purpose, outcome.expect)
     console.rule("[bold]The register of processing (GDPR art. 30), from the policy file")
     stewardship.register(loaded, workdir, outcome.expect)
+
+
+def _delivery(
+    base_url: str,
+    settings: Settings,
+    keys: GatewayKeys,
+    sessions: sessionmaker[Session],
+    by_id: dict[str, DemoParticipant],
+    ids: dict[str, str],
+    workdir: Path,
+    outcome: Outcome,
+) -> None:
+    loaded = load_file(DEFAULT_POLICY)
+    jwks = httpx.get(f"{base_url}/.well-known/jwks.json", timeout=10).json()
+    console.rule("[bold]Sealing: signed, chained batches per fund")
+    delivery.seal_now(sessions, keys, loaded, outcome.expect)
+    console.rule("[bold]Pull: cpam-75 downloads, verifies offline, acknowledges")
+    cpam = by_id["cpam-75"]
+    with _client(base_url, cpam) as client:
+        records = delivery.fund_pulls(
+            client, jwks, cpam.id, cpam.key, f"{cpam.id}-1", cpam.alg, workdir, outcome.expect
+        )
+    outcome.expect(
+        f"cpam-75's {len(records)} records carry its profile's fields and never the "
+        "public-order ground",
+        bool(records) and all("public_order" not in r["data"] for r in records),
+    )
+    console.rule("[bold]Push: urssaf-idf's endpoint fails twice, then recovers")
+    urssaf = by_id["urssaf-idf"]
+    delivery.push_recovers(
+        sessions,
+        settings,
+        urssaf.id,
+        urssaf.key,
+        f"{urssaf.id}-1",
+        urssaf.alg,
+        jwks,
+        _free_port(),
+        workdir,
+        outcome.expect,
+    )
+    console.rule("[bold]A correction reaches the fund that had the decision")
+    with _client(base_url, by_id["pref-75"]) as prefecture:
+        delivery.correction_reaches(prefecture, ids["PP-2026-0002"], outcome.expect)
+    delivery.seal_now(sessions, keys, loaded, outcome.expect, express=True)
+    with _client(base_url, cpam) as client:
+        rectified = delivery.fund_pulls(
+            client, jwks, cpam.id, cpam.key, f"{cpam.id}-1", cpam.alg, workdir, outcome.expect
+        )
+    outcome.expect(
+        "cpam-75 receives the rectification: PP-2026-0002 annulled, rights to be restored",
+        any(
+            r["type"] == "rectification"
+            and r["status"] == "annulled"
+            and r["decision_id"] == ids["PP-2026-0002"]
+            for r in rectified
+        ),
+    )
+
+
+def _retention(
+    base_url: str,
+    sessions: sessionmaker[Session],
+    by_id: dict[str, DemoParticipant],
+    ids: dict[str, str],
+    outcome: Outcome,
+) -> None:
     console.rule("[bold]Retention: a year and a day later, the purge")
     with _client(base_url, by_id["pref-75"]) as prefecture:
-        stewardship.retention(sessions, loaded, prefecture, ids, outcome.expect)
+        stewardship.retention(sessions, load_file(DEFAULT_POLICY), prefecture, ids, outcome.expect)
 
 
 def _audit_summary(sessions: sessionmaker[Session], outcome: Outcome) -> None:
@@ -417,6 +484,8 @@ def run(*, keep: bool = False) -> int:
             _refusals(base_url, by_id, outcome)
             ids = _intake(base_url, by_id["pref-75"], workdir, outcome)
             _stewardship(base_url, sessions, by_id, ids, workdir, outcome)
+            _delivery(base_url, settings, keys, sessions, by_id, ids, workdir, outcome)
+            _retention(base_url, sessions, by_id, ids, outcome)
         _audit_summary(sessions, outcome)
     finally:
         engine.dispose()

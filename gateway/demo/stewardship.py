@@ -67,16 +67,13 @@ def routes(
         not oqtf.evaluation.disclosed and not oqtf.recorded,
     )
     annulled = found["PP-2026-0003"]
-    owed_first = {d.fund_id for d in annulled.recorded if d.version == 1}
-    correction = [d for d in annulled.recorded if d.version == annulled.decision.current_version]
+    unsent = [d for d in annulled.recorded if d.version == 1]
     expect(
-        f"the annulment of PP-2026-0003 is owed first (rank {correction[0].priority_rank + 1}, "
-        f"{correction[0].priority_class}) to exactly its {len(owed_first)} earlier recipients"
-        if correction
-        else "the annulment of PP-2026-0003 is owed to its earlier recipients",
-        bool(correction)
-        and {d.fund_id for d in correction} == owed_first
-        and all(d.priority_rank == 0 for d in correction),
+        "PP-2026-0003 was annulled before any batch was sealed: its unsent records are "
+        "cancelled, and no rectification is owed for what no fund received",
+        bool(unsent)
+        and all(d.state == "cancelled" for d in unsent)
+        and not [d for d in annulled.recorded if d.version > 1],
     )
     for line in annulled.lines(loaded.version):
         console.print(f"  {line}", markup=False)
@@ -157,6 +154,18 @@ def retention(
     expect: Callable[[str, bool], None],
 ) -> None:
     """A year and a day on: the purge shreds what no fund awaits, and says what it did."""
+    purpose = "decision-transmission"
+    fresh = prefecture.request(
+        "POST",
+        "/v1/decisions",
+        purpose=purpose,
+        json={
+            "reference": "PP-2026-0100",
+            "kind": "renewal-refusal",
+            "decision_date": (utcnow() - timedelta(days=10)).date().isoformat(),
+            "identity": {"agdref_number": "7500000100", "residence_departement": "75"},
+        },
+    )
     days = loaded.policy.retention.identity_after_last_receipt_days
     when = utcnow() + timedelta(days=days + 1)
     dry = purge.run(sessions, loaded, dry_run=True, now=when, actor={"via": "demo"})
@@ -167,14 +176,14 @@ def retention(
     for name, found in done.classes.items():
         table.add_row(name, str(found["retention_days"]), str(found["due"]), str(found["purged"]))
     console.print(table)
-    purpose = "decision-transmission"
     shown = prefecture.request("GET", f"/v1/decisions/{ids['PP-2026-0005']}", purpose=purpose)
     versions = shown.json().get("versions", [{}])
-    owed = prefecture.request("GET", f"/v1/decisions/{ids['PP-2026-0001']}", purpose=purpose)
+    owed = prefecture.request("GET", f"/v1/decisions/{fresh.json()['id']}", purpose=purpose)
     pending = done.classes["identity_data"]["due"] - done.classes["identity_data"]["purged"]
     expect(
         f"the purge crypto-shreds {done.classes['identity_data']['purged']} decisions' identity "
-        "data no fund awaits (the recorded-only OQTF among them); data still owed to funds stays",
+        "data no fund awaits (acknowledged ones, the recorded-only OQTF); a decision still owed "
+        "to funds keeps it",
         dry.classes["identity_data"]["due"] == done.classes["identity_data"]["purged"] > 0
         and pending == 0
         and shown.status_code == httpx.codes.OK
