@@ -29,6 +29,7 @@ class AuditAction(StrEnum):
     BATCH_DOWNLOADED = "batch:downloaded"
     BATCH_PUSHED = "batch:pushed"
     RECEIPT_RECORDED = "receipt:recorded"
+    OUTBOX_READ = "outbox:read"
     FUND_PARKED = "fund:parked"
     FUND_UNPARKED = "fund:unparked"
     KEYS_INITIALISED = "keys:initialised"

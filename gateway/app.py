@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from gateway import health
 from gateway.auth.router import discovery
 from gateway.auth.router import router as token_router
+from gateway.batches.router import outbox_router
 from gateway.batches.router import router as batches_router
 from gateway.decisions.router import router as decisions_router
 from gateway.identities.service import IdentityKeys
@@ -78,6 +79,7 @@ def create_app(
     app.include_router(imports_router)
     app.include_router(subscriptions_router)
     app.include_router(batches_router)
+    app.include_router(outbox_router)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

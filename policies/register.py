@@ -101,6 +101,12 @@ SECURITY_MEASURES = (
         "by keyed pseudonyms (HMAC-SHA-256), never by their identifiers."
     ),
     (
+        "Batches sent to funds are canonical JSON signed by the gateway (JWS, Ed25519), "
+        "numbered and chained per fund, with a Merkle root over their records, and encrypted "
+        "to the fund when it registered a key; funds acknowledge them with receipts signed by "
+        "their own keys, kept as evidence."
+    ),
+    (
         "Participants authenticate with OAuth2 client credentials and private_key_jwt (their "
         "private key never leaves them); access tokens last at most five minutes and can be "
         "bound to the client's key with DPoP."

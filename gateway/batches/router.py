@@ -5,18 +5,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from audit.actions import AuditAction
-from gateway.auth.caller import FundCaller, ReceiptWriter
+from gateway.auth.caller import AnyCaller, FundCaller, ReceiptWriter
 from gateway.batches import receipts
 from gateway.batches.models import Batch
-from gateway.batches.schemas import BatchList, BatchOut, ReceiptOut
+from gateway.batches.schemas import BatchList, BatchOut, Outbox, OutboxLine, ReceiptOut
+from gateway.disclosures.models import Disclosure
 from gateway.errors import Forbidden, NotFound
 from gateway.participants import repository as participants
+from gateway.participants.models import ParticipantKind, ParticipantTerritory
 from gateway.routing import Audit, DbSession, TransactionRoute
 
 router = APIRouter(prefix="/v1/batches", route_class=TransactionRoute, tags=["batches"])
+outbox_router = APIRouter(prefix="/v1/outbox", route_class=TransactionRoute, tags=["batches"])
 BATCH_ID = r"^[0-9a-f-]{36}$"
 JOSE = "application/jose"
 
@@ -119,4 +122,42 @@ async def post_receipt(
         recorded_at=receipt.recorded_at,
         outcomes=receipt.outcomes,
         already_recorded=not recorded.created,
+    )
+
+
+@outbox_router.get("", name=AuditAction.OUTBOX_READ, response_model=Outbox)
+def get_outbox(
+    caller: AnyCaller,
+    session: DbSession,
+    audit: Audit,
+    fund_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> Outbox:
+    """Records owed, per fund and state: a fund sees its own; an auditor its territory's.
+
+    A national auditor sees every fund. Counts and dates only, no person.
+    """
+    statement = select(
+        Disclosure.fund_id, Disclosure.state, func.count(), func.min(Disclosure.created_at)
+    ).group_by(Disclosure.fund_id, Disclosure.state)
+    if caller.kind == ParticipantKind.FUND:
+        statement = statement.where(Disclosure.fund_id == caller.acting_for)
+    elif caller.kind == ParticipantKind.AUDITOR:
+        if not caller.national:
+            covered = (
+                select(ParticipantTerritory.participant_id)
+                .where(ParticipantTerritory.departement.in_(caller.territory))
+                .scalar_subquery()
+            )
+            statement = statement.where(Disclosure.fund_id.in_(covered))
+    else:
+        raise Forbidden("the outbox is for funds and auditors", slug="not-a-fund-or-auditor")
+    if fund_id is not None:
+        statement = statement.where(Disclosure.fund_id == fund_id)
+    rows = session.execute(statement.order_by(Disclosure.fund_id, Disclosure.state)).all()
+    audit.detail = {"fund_id": fund_id, "lines": len(rows)}
+    return Outbox(
+        lines=[
+            OutboxLine(fund_id=fund, state=state, records=count, oldest=oldest)
+            for fund, state, count, oldest in rows
+        ]
     )

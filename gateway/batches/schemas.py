@@ -36,3 +36,16 @@ class ReceiptOut(BaseModel):
     recorded_at: datetime
     outcomes: dict[str, Any]
     already_recorded: bool
+
+
+class OutboxLine(BaseModel):
+    """How many records owed to one fund stand in one state, and since when."""
+
+    fund_id: str
+    state: str
+    records: int
+    oldest: datetime
+
+
+class Outbox(BaseModel):
+    lines: list[OutboxLine]

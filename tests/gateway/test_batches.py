@@ -478,3 +478,39 @@ def test_pending_count_and_batches_agree(
     total = session.scalar(select(func.sum(Batch.record_count)).where(Batch.fund_id == fund.id))
     assert total == 7
     assert len({_hash(b.content) for b in session.scalars(select(Batch))}) == 4
+
+
+def test_the_outbox_shows_a_fund_its_own_and_an_auditor_its_territory(
+    client: TestClient,
+    settings: Settings,
+    participant: Callable[..., Client],
+    prefecture: Prefecture,
+    fund: Fund,
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
+) -> None:
+    other = make_fund(client, settings, participant, regime=Regime.CPAM, departements=["75"])
+    post(prefecture, "O-1")
+    post(prefecture, "O-2")
+    seal(sessions, gateway_keys, max_records=1, fund_ids=[fund.id])
+    post(prefecture, "O-3")
+
+    mine = client.get("/v1/outbox", headers=fund.headers())
+    assert mine.status_code == 200, mine.text
+    lines = {(line["fund_id"], line["state"]): line["records"] for line in mine.json()["lines"]}
+    assert lines == {(fund.id, "sealed"): 2, (fund.id, "pending"): 1}
+    sneaky = client.get("/v1/outbox", params={"fund_id": other.id}, headers=fund.headers())
+    assert sneaky.json()["lines"] == []
+
+    def auditor_view(**options: Any) -> set[str]:
+        auditor = participant("auditor", **options)
+        token = token_for(client, settings, auditor)
+        response = client.get("/v1/outbox", headers=api_headers(token, auditor))
+        assert response.status_code == 200, response.text
+        return {line["fund_id"] for line in response.json()["lines"]}
+
+    assert fund.id in auditor_view(departements=["93"])
+    assert auditor_view(departements=["13"]) & {fund.id, other.id} == set()
+    assert fund.id in auditor_view(national=True)
+    refused = client.get("/v1/outbox", headers=prefecture.headers())
+    assert refused.status_code == 403, refused.text
