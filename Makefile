@@ -40,6 +40,7 @@ worker: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.tokens
 	$(BIN)/python -m tests.benchmarks.intake
+	$(BIN)/python -m tests.benchmarks.sealing
 
 lock: $(STAMP)
 	$(BIN)/pip install --quiet pip-tools
