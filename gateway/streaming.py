@@ -1,13 +1,53 @@
-"""A request body read, chunk by chunk, from a worker thread (imports, subscriptions)."""
+"""Uploaded files (imports, subscriptions): their format, and their body read chunk by chunk."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import anyio.from_thread
 
+from gateway.errors import InvalidField
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
+
+    from starlette.requests import Request
+
+
+class UploadFormat(StrEnum):
+    NDJSON = "ndjson"
+    CSV = "csv"
+
+
+CONTENT_TYPES = {
+    "application/x-ndjson": UploadFormat.NDJSON,
+    "application/ndjson": UploadFormat.NDJSON,
+    "application/jsonl": UploadFormat.NDJSON,
+    "text/csv": UploadFormat.CSV,
+}
+OPENAPI_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+def upload_format(request: Request, given: UploadFormat | None) -> UploadFormat:
+    """The ``format`` query parameter, else the Content-Type; refused if neither says."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    chosen = given or CONTENT_TYPES.get(content_type)
+    if chosen is None:
+        raise InvalidField(
+            "format",
+            "required",
+            "say format=ndjson or format=csv, or send the matching Content-Type",
+        )
+    return chosen
 
 
 async def _next_chunk(stream: AsyncIterator[bytes]) -> bytes | None:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from joserfc import jwt
+from joserfc import jws, jwt
+from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey
 
 from gateway.auth.assertions import ASSERTION_TYPE
 from gateway.auth.dpop import access_token_hash
+from gateway.keys import KeyUse
 from gateway.participants import service
 from gateway.participants.models import ParticipantKind, Regime
 from gateway.participants.schemas import ParticipantSpec
@@ -19,8 +25,11 @@ from gateway.participants.schemas import ParticipantSpec
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from gateway.keys import GatewayKeys
     from gateway.settings import Settings
 
+_BATCH_REGISTRY = jws.JWSRegistry(algorithms=["EdDSA"])
+_BATCH_REGISTRY.max_payload_length = 1024**3  # whole batches
 PURPOSE_BY_KIND = {
     "prefecture": "decision-transmission",
     "fund": "residence-regularity-check",
@@ -163,3 +172,38 @@ def api_headers(
         headers["Agent-Id"] = agent_id
     headers.update(extra)
     return headers
+
+
+def batch_payload(content: bytes, keys: GatewayKeys) -> dict[str, Any]:
+    """The verified payload of a signed batch, with the gateway's batch keys."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)  # EdDSA: see gateway.batches.sealing
+        token = jws.deserialize_compact(
+            content.decode(),
+            keys.verification_keys(KeyUse.BATCH),
+            registry=_BATCH_REGISTRY,
+        )
+    decoded: dict[str, Any] = json.loads(token.payload)
+    return decoded
+
+
+def signed_receipt(
+    fund: Client,
+    content: bytes,
+    keys: GatewayKeys,
+    outcome: str = "rights-ended",
+    **over: Any,
+) -> bytes:
+    """The fund's receipt for a batch: one outcome for every record; ``over`` replaces claims."""
+    payload = batch_payload(content, keys)
+    claims = {
+        "batch_id": payload["batch_id"],
+        "fund_id": payload["fund_id"],
+        "seq": payload["seq"],
+        "batch_digest": "sha256:" + hashlib.sha256(content).hexdigest(),
+        "received_at": datetime.now(UTC).isoformat(),
+        "outcomes": [{"record_id": r["record_id"], "outcome": outcome} for r in payload["records"]],
+        **over,
+    }
+    header = {"alg": "ES256", "kid": fund.kid}
+    return jws.serialize_compact(header, json.dumps(claims).encode(), fund.key).encode()

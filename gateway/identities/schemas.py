@@ -44,6 +44,17 @@ def departement_field(value: str | None) -> str | None:
         raise PydanticCustomError("departement-unknown", str(error)) from error
 
 
+def agdref_field(value: str | None, *, canonical: bool = False) -> str | None:
+    """An AGDREF number field: as given (or its 10-digit form), else rule agdref-format."""
+    if value is None:
+        return None
+    try:
+        parsed = parse_agdref(value)
+    except IdentityFieldError as error:
+        raise _rule(error) from error
+    return parsed.canonical if canonical else parsed.given
+
+
 def _name(value: str) -> str:
     try:
         return validate_name(value)
@@ -95,12 +106,7 @@ class IdentityIn(BaseModel):
     @field_validator("agdref_number")
     @classmethod
     def _agdref(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return parse_agdref(value).given
-        except IdentityFieldError as error:
-            raise _rule(error) from error
+        return agdref_field(value)
 
     @field_validator("birth_name", "usage_name")
     @classmethod

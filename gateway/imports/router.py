@@ -9,22 +9,16 @@ from fastapi import APIRouter, Path, Query, Request, status
 
 from audit.actions import AuditAction
 from gateway.auth.caller import PrefectureCaller, PrefectureWriter
-from gateway.errors import InvalidField, NotFound
+from gateway.errors import NotFound
 from gateway.imports import repository
 from gateway.imports.models import LineOutcome
 from gateway.imports.runner import ImportRunner
 from gateway.imports.schemas import ImportFormat, ImportLineOut, ImportOut, ImportReport
 from gateway.routing import Audit, DbSession, State, TransactionRoute, end_authentication
-from gateway.streaming import blocking_chunks
+from gateway.streaming import OPENAPI_BODY, blocking_chunks, upload_format
 
 router = APIRouter(prefix="/v1/decision-imports", route_class=TransactionRoute, tags=["imports"])
 IMPORT_ID = r"^[0-9a-f-]{36}$"
-CONTENT_TYPES = {
-    "application/x-ndjson": ImportFormat.NDJSON,
-    "application/ndjson": ImportFormat.NDJSON,
-    "application/jsonl": ImportFormat.NDJSON,
-    "text/csv": ImportFormat.CSV,
-}
 
 
 @router.post(
@@ -32,15 +26,7 @@ CONTENT_TYPES = {
     name=AuditAction.IMPORT_CREATED,
     response_model=ImportOut,
     status_code=status.HTTP_201_CREATED,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/x-ndjson": {"schema": {"type": "string"}},
-                "text/csv": {"schema": {"type": "string"}},
-            },
-        }
-    },
+    openapi_extra=OPENAPI_BODY,
 )
 async def post_import(
     request: Request,
@@ -56,14 +42,7 @@ async def post_import(
     Every line gets a result: accepted, duplicate, or rejected with the field and the
     rule. With ``dry_run`` nothing is stored but the report.
     """
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    chosen = file_format or CONTENT_TYPES.get(content_type)
-    if chosen is None:
-        raise InvalidField(
-            "format",
-            "required",
-            "say format=ndjson or format=csv, or send the matching Content-Type",
-        )
+    chosen = upload_format(request, file_format)
     await anyio.to_thread.run_sync(end_authentication, session)
     runner = ImportRunner(
         state.sessions, caller, state.identity_keys, state.policy, str(chosen), dry_run, audit

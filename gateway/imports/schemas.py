@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.imports.models import ImportStatus, LineOutcome
+from gateway.streaming import UploadFormat
 
-
-class ImportFormat(StrEnum):
-    NDJSON = "ndjson"
-    CSV = "csv"
+ImportFormat = UploadFormat
 
 
 class LineErrorOut(BaseModel):

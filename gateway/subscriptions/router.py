@@ -9,34 +9,19 @@ from fastapi import APIRouter, Query, Request
 
 from audit.actions import AuditAction
 from gateway.auth.caller import SubscriptionWriter
-from gateway.errors import InvalidField
 from gateway.routing import Audit, DbSession, State, TransactionRoute
-from gateway.streaming import blocking_chunks
+from gateway.streaming import OPENAPI_BODY, blocking_chunks, upload_format
 from gateway.subscriptions import service
 from gateway.subscriptions.schemas import SubscriptionFormat, SubscriptionSetOut
 
 router = APIRouter(prefix="/v1/subscriptions", route_class=TransactionRoute, tags=["subscriptions"])
-CONTENT_TYPES = {
-    "application/x-ndjson": SubscriptionFormat.NDJSON,
-    "application/ndjson": SubscriptionFormat.NDJSON,
-    "application/jsonl": SubscriptionFormat.NDJSON,
-    "text/csv": SubscriptionFormat.CSV,
-}
 
 
 @router.put(
     "",
     name=AuditAction.SUBSCRIPTIONS_REPLACED,
     response_model=SubscriptionSetOut,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/x-ndjson": {"schema": {"type": "string"}},
-                "text/csv": {"schema": {"type": "string"}},
-            },
-        }
-    },
+    openapi_extra=OPENAPI_BODY,
 )
 async def put_subscriptions(
     request: Request,
@@ -53,14 +38,7 @@ async def put_subscriptions(
     blind indexes are stored. Any malformed line refuses the upload as a whole (422, each
     bad line named with its field and rule) and the previous set stays in force.
     """
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    chosen = file_format or CONTENT_TYPES.get(content_type)
-    if chosen is None:
-        raise InvalidField(
-            "format",
-            "required",
-            "say format=ndjson or format=csv, or send the matching Content-Type",
-        )
+    chosen = upload_format(request, file_format)
     audit.detail = {"format": str(chosen)}
     try:
         upload = await anyio.to_thread.run_sync(

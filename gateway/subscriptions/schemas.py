@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from gateway.identities.agdref import parse_agdref
-from gateway.identities.errors import IdentityFieldError
-from gateway.identities.schemas import SocialSecurityNumberIn
+from gateway.identities.schemas import SocialSecurityNumberIn, agdref_field
+from gateway.streaming import UploadFormat
 
 CSV_COLUMNS = ("agdref_number", "ssn_number", "ssn_type", "valid_from", "valid_until")
 REQUIRED_CSV_COLUMNS = ("valid_from",)
 
 
-class SubscriptionFormat(StrEnum):
-    NDJSON = "ndjson"
-    CSV = "csv"
+SubscriptionFormat = UploadFormat
 
 
 class SubscriptionIn(BaseModel):
@@ -37,12 +33,7 @@ class SubscriptionIn(BaseModel):
     @field_validator("agdref_number")
     @classmethod
     def _agdref(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return parse_agdref(value).canonical
-        except IdentityFieldError as error:
-            raise PydanticCustomError(error.rule, str(error)) from error
+        return agdref_field(value, canonical=True)
 
     @model_validator(mode="after")
     def _coherent(self) -> SubscriptionIn:

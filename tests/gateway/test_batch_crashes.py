@@ -19,7 +19,6 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -48,7 +47,7 @@ from gateway.storage.engine import make_engine, make_sessionmaker
 from policies.loader import DEFAULT_POLICY, load_file
 from tests.conftest import BASE_URL
 from tests.gateway.test_decisions import decision, identity, make_prefecture
-from tests.helpers import Client, register
+from tests.helpers import Client, register, signed_receipt
 from tests.processes import free_port
 
 DECISIONS = 240
@@ -286,26 +285,7 @@ class Receiver:
             return Response(receipt, media_type="application/jose")
 
     def receipt(self, content: bytes) -> bytes:
-        fund = self.fund()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SecurityWarning)
-            token = jws.deserialize_compact(
-                content.decode(), self.keys.verification_keys(KeyUse.BATCH), algorithms=["EdDSA"]
-            )
-        payload = json.loads(token.payload)
-        claims = {
-            "batch_id": payload["batch_id"],
-            "fund_id": payload["fund_id"],
-            "seq": payload["seq"],
-            "batch_digest": sealing.digest_of(content),
-            "received_at": datetime.now(UTC).isoformat(),
-            "outcomes": [
-                {"record_id": r["record_id"], "outcome": "rights-ended"} for r in payload["records"]
-            ],
-        }
-        return jws.serialize_compact(
-            {"alg": "ES256", "kid": fund.kid}, json.dumps(claims).encode(), fund.key
-        ).encode()
+        return signed_receipt(self.fund(), content, self.keys)
 
     def __enter__(self) -> Self:
         self.thread.start()

@@ -5,16 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from joserfc import jwe, jws
-from joserfc.errors import SecurityWarning
+from joserfc import jwe
 from joserfc.jwk import ECKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,7 +23,7 @@ from gateway.batches.canonical import canonical_json
 from gateway.batches.models import Batch
 from gateway.disclosures.models import Disclosure
 from gateway.identities.service import IdentityKeys
-from gateway.keys import GatewayKeys, KeyUse
+from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Settings
 from policies.loader import DEFAULT_POLICY, LoadedPolicy, load_file
@@ -37,7 +34,7 @@ from tests.gateway.test_decisions import (
     make_prefecture,
     token_for,
 )
-from tests.helpers import Client, api_headers
+from tests.helpers import Client, api_headers, batch_payload, signed_receipt
 
 POLICY = load_file(DEFAULT_POLICY)
 JOSE = "application/jose"
@@ -97,30 +94,17 @@ def seal(
 
 
 def payload_of(content: bytes, keys: GatewayKeys) -> dict[str, Any]:
-    """The verified payload of a signed batch, with the gateway's batch keys."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SecurityWarning)
-        token = jws.deserialize_compact(
-            content.decode(), keys.verification_keys(KeyUse.BATCH), algorithms=["EdDSA"]
-        )
-    decoded: dict[str, Any] = json.loads(token.payload)
-    return decoded
+    return batch_payload(content, keys)
 
 
 def receipt_for(
-    fund: Fund, payload: dict[str, Any], content: bytes, outcome: str = "rights-ended", **over: Any
+    fund: Fund,
+    keys: GatewayKeys,
+    content: bytes,
+    outcome: str = "rights-ended",
+    **over: Any,
 ) -> bytes:
-    claims = {
-        "batch_id": payload["batch_id"],
-        "fund_id": payload["fund_id"],
-        "seq": payload["seq"],
-        "batch_digest": sealing.digest_of(content),
-        "received_at": datetime.now(UTC).isoformat(),
-        "outcomes": [{"record_id": r["record_id"], "outcome": outcome} for r in payload["records"]],
-        **over,
-    }
-    header = {"alg": "ES256", "kid": fund.caller.kid}
-    return jws.serialize_compact(header, json.dumps(claims).encode(), fund.caller.key).encode()
+    return signed_receipt(fund.caller, content, keys, outcome, **over)
 
 
 @pytest.fixture
@@ -333,8 +317,7 @@ def test_a_receipt_is_verified_stored_once_and_applied(
     seal(sessions, gateway_keys)
     batch_id = fund.batches()[0]["id"]
     content = fund.download(batch_id)
-    payload = payload_of(content, gateway_keys)
-    receipt = receipt_for(fund, payload, content)
+    receipt = receipt_for(fund, gateway_keys, content)
 
     first = fund.receipt(batch_id, receipt)
     assert first.status_code == 201, first.text
@@ -349,7 +332,7 @@ def test_a_receipt_is_verified_stored_once_and_applied(
     stored = session.get_one(Batch, batch_id, populate_existing=True)
     assert stored.state == "acknowledged"
 
-    different = receipt_for(fund, payload, content, outcome="not-an-affiliate")
+    different = receipt_for(fund, gateway_keys, content, outcome="not-an-affiliate")
     conflict = fund.receipt(batch_id, different)
     assert conflict.status_code == 409, conflict.text
 
@@ -383,7 +366,7 @@ def test_a_wrong_receipt_is_refused_naming_the_rule(
     batch_id = fund.batches()[0]["id"]
     content = fund.download(batch_id)
     payload = payload_of(content, gateway_keys)
-    response = fund.receipt(batch_id, receipt_for(fund, payload, content, **tamper(payload)))
+    response = fund.receipt(batch_id, receipt_for(fund, gateway_keys, content, **tamper(payload)))
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["rule"] == rule
     assert set(
@@ -413,13 +396,12 @@ def test_a_receipt_signed_by_another_key_or_for_another_batch_is_refused(
     seal(sessions, gateway_keys)
     one, two = fund.batches()
     content = fund.download(one["id"])
-    payload = payload_of(content, gateway_keys)
     other = make_fund(client, settings, participant, regime=Regime.CAF, departements=["93"])
-    forged = receipt_for(Fund(fund.http, other.caller, other.token), payload, content)
+    forged = receipt_for(Fund(fund.http, other.caller, other.token), gateway_keys, content)
     response = fund.receipt(one["id"], forged)
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["rule"] == "signature"
-    misdirected = fund.receipt(two["id"], receipt_for(fund, payload, content))
+    misdirected = fund.receipt(two["id"], receipt_for(fund, gateway_keys, content))
     assert misdirected.status_code == 422, misdirected.text
     assert misdirected.json()["errors"][0]["rule"] == "batch-id-mismatch"
     garbage = fund.receipt(one["id"], b"not.a.jws")
@@ -446,9 +428,7 @@ def test_a_rejected_record_stays_visible_as_rejected(
     seal(sessions, gateway_keys)
     batch_id = fund.batches()[0]["id"]
     content = fund.download(batch_id)
-    response = fund.receipt(
-        batch_id, receipt_for(fund, payload_of(content, gateway_keys), content, outcome="rejected")
-    )
+    response = fund.receipt(batch_id, receipt_for(fund, gateway_keys, content, outcome="rejected"))
     assert response.status_code == 201, response.text
     assert set(
         session.scalars(select(Disclosure.state).where(Disclosure.batch_id == batch_id))

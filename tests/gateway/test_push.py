@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import random
-import warnings
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from joserfc import jws
-from joserfc.errors import SecurityWarning
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,13 +17,13 @@ from audit.models import AuditEvent
 from gateway.batches import delivery, sealing
 from gateway.batches.models import Batch, DeliveryAttempt, PushState, Receipt
 from gateway.identities.service import IdentityKeys
-from gateway.keys import GatewayKeys, KeyUse
+from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Settings
 from gateway.storage.base import utcnow
 from policies.loader import DEFAULT_POLICY, load_file
 from tests.gateway.test_decisions import Prefecture, decision, identity, make_prefecture
-from tests.helpers import Client
+from tests.helpers import Client, signed_receipt
 
 ENDPOINT = "https://fund.example/batches"
 
@@ -42,26 +38,7 @@ class FundEndpoint:
         self.received: list[int] = []
 
     def receipt(self, content: bytes, **over: Any) -> bytes:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SecurityWarning)
-            token = jws.deserialize_compact(
-                content.decode(), self.keys.verification_keys(KeyUse.BATCH), algorithms=["EdDSA"]
-            )
-        payload = json.loads(token.payload)
-        claims = {
-            "batch_id": payload["batch_id"],
-            "fund_id": payload["fund_id"],
-            "seq": payload["seq"],
-            "batch_digest": sealing.digest_of(content),
-            "received_at": datetime.now(UTC).isoformat(),
-            "outcomes": [
-                {"record_id": r["record_id"], "outcome": "rights-ended"} for r in payload["records"]
-            ],
-            **over,
-        }
-        return jws.serialize_compact(
-            {"alg": "ES256", "kid": self.fund.kid}, json.dumps(claims).encode(), self.fund.key
-        ).encode()
+        return signed_receipt(self.fund, content, self.keys, **over)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.received.append(int(request.headers["Batch-Seq"]))
