@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert
 
 from audit.actions import AuditAction, AuditOutcome
-from audit.models import AuditEvent
+from audit.models import AuditEvent, AuditLogQueue
 from gateway.storage.base import utcnow
+from gateway.storage.bulk import insert_rows
 from gateway.storage.ids import new_id
 
 if TYPE_CHECKING:
@@ -60,16 +61,25 @@ def as_row(draft: AuditDraft) -> dict[str, Any]:
 
 
 def append(session: Session, draft: AuditDraft) -> AuditEvent:
-    """Add the event to the session; it lands when the caller's transaction commits."""
+    """Add the event to the session; it lands when the caller's transaction commits.
+
+    It is queued for the Merkle log in the same transaction: committed, it will be logged.
+    """
     event = AuditEvent(**as_row(draft))
     session.add(event)
+    session.add(AuditLogQueue(event_id=event.event_id, queued_at=event.occurred_at))
     return event
 
 
 def append_many(session: Session, drafts: list[AuditDraft]) -> None:
     """Append many events in one statement (the import's hot path)."""
     if drafts:
-        session.execute(insert(AuditEvent), [as_row(draft) for draft in drafts])
+        rows = [as_row(draft) for draft in drafts]
+        session.execute(insert(AuditEvent), rows)
+        session.execute(
+            insert(AuditLogQueue),
+            [{"event_id": row["event_id"], "queued_at": row["occurred_at"]} for row in rows],
+        )
 
 
 def record(
@@ -81,3 +91,13 @@ def record(
 ) -> AuditEvent:
     """Shorthand for commands and jobs that know the whole event at once."""
     return append(session, AuditDraft(action=action, outcome=outcome, **fields))
+
+
+def append_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append event rows (``as_row`` shaped) and queue them for the log, by COPY on PostgreSQL."""
+    insert_rows(session, AuditEvent, rows)
+    insert_rows(
+        session,
+        AuditLogQueue,
+        [{"event_id": row["event_id"], "queued_at": row["occurred_at"]} for row in rows],
+    )

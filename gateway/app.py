@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from gateway import health
+from gateway.auditing.router import router as auditing_router
 from gateway.auth.router import discovery
 from gateway.auth.router import router as token_router
 from gateway.batches.router import outbox_router
@@ -80,6 +81,7 @@ def create_app(
     app.include_router(subscriptions_router)
     app.include_router(batches_router)
     app.include_router(outbox_router)
+    app.include_router(auditing_router)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

@@ -85,6 +85,43 @@ def push_batches(sessions: sessionmaker[Session], settings: Settings) -> int:
     return len(attempts)
 
 
+def sequence_audit_log(sessions: sessionmaker[Session], _settings: Settings) -> int:
+    """Append queued audit events to the Merkle log, batch after batch."""
+    from audit import log as audit_log  # noqa: PLC0415
+
+    total = 0
+    while True:
+        with sessions.begin() as session:
+            appended = audit_log.sequence(session)
+        total += appended
+        if not appended:
+            return total
+
+
+def sign_audit_checkpoint(sessions: sessionmaker[Session], settings: Settings) -> int:
+    """Sign a checkpoint of the log if it grew: the C2SP signed note auditors verify."""
+    from audit import log as audit_log  # noqa: PLC0415
+    from gateway.keys import GatewayKeys, KeyUse  # noqa: PLC0415
+
+    sequence_audit_log(sessions, settings)
+    with sessions() as session:
+        if not audit_log.needs_checkpoint(session):
+            return 0
+    keys = GatewayKeys.load(settings.key_dir)
+    entry, key = keys.active(KeyUse.CHECKPOINT)
+    with sessions.begin() as session:
+        signed = audit_log.sign_checkpoint(
+            session,
+            origin=settings.audit_log_origin,
+            key_name=settings.audit_log_origin,
+            kid=entry.kid,
+            key=key,  # type: ignore[arg-type]  # checkpoint keys are Ed25519
+        )
+    if signed is not None:
+        log.info("audit checkpoint signed", extra={"tree_size": signed.tree_size})
+    return signed.tree_size if signed is not None else 0
+
+
 def apply_retention(sessions: sessionmaker[Session], settings: Settings) -> purge.PurgeReport:
     """The retention purge under the configured policy (read afresh: it may have changed)."""
     report = purge.run(
@@ -103,6 +140,8 @@ JOBS: dict[str, tuple[Callable[[sessionmaker[Session], Settings], object], int]]
     "seal-express": (seal_express, 0),  # interval from the settings
     "seal-regular": (seal_regular, 0),
     "push-batches": (push_batches, 0),
+    "sequence-audit-log": (sequence_audit_log, 0),
+    "sign-audit-checkpoint": (sign_audit_checkpoint, 0),
 }
 
 
@@ -112,5 +151,7 @@ def interval_of(name: str, settings: Settings) -> int:
         "seal-express": settings.seal_express_seconds,
         "seal-regular": settings.seal_regular_seconds,
         "push-batches": settings.push_interval_seconds,
+        "sequence-audit-log": settings.audit_sequence_seconds,
+        "sign-audit-checkpoint": settings.audit_checkpoint_seconds,
     }
     return configured.get(name) or JOBS[name][1]

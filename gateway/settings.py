@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         default=None, description="Client certificate (PEM) for mutual TLS to push endpoints."
     )
     push_client_key: Path | None = Field(default=None, description="Its private key (PEM).")
+    audit_sequence_seconds: int = Field(
+        default=5, ge=1, description="How often queued audit events are appended to the log."
+    )
+    audit_checkpoint_seconds: int = Field(
+        default=60, ge=1, description="How often a checkpoint of the log is signed."
+    )
     policy_reload_seconds: float = Field(
         default=30, ge=0, description="How often the policy file is checked for changes; 0: never."
     )
@@ -95,3 +101,8 @@ class Settings(BaseSettings):
     @property
     def audience(self) -> str:
         return self.public_base_url
+
+    @property
+    def audit_log_origin(self) -> str:
+        """The log's name in its checkpoints: the gateway's host and path, then /audit-log."""
+        return self.public_base_url.split("://", 1)[-1] + "/audit-log"

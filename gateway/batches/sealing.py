@@ -29,9 +29,9 @@ from joserfc.jwk import ECKey, OKPKey
 from sqlalchemy import Connection, func, select, text, update
 
 from audit.actions import AuditAction
+from audit.canonical import canonical_json
 from audit.merkle import root as merkle_root
 from audit.writer import record
-from gateway.batches.canonical import canonical_json
 from gateway.batches.models import Batch, BatchState
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.disclosures.models import Disclosure, DisclosureState

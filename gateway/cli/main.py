@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from gateway.cli import fund, keys, participants, policy, retention
+from gateway.cli import audit, fund, keys, participants, policy, retention
 from gateway.cli.context import settings
 from gateway.cli.imports import import_command
 
@@ -18,6 +18,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(participants.app, name="participants")
 app.add_typer(policy.app, name="policy")
 app.add_typer(retention.app, name="retention")
+app.add_typer(audit.app, name="audit")
 app.add_typer(fund.app, name="fund")
 app.command("import")(import_command)
 console = Console()

@@ -20,8 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from audit.actions import AuditAction, AuditOutcome
-from audit.models import AuditEvent
-from audit.writer import AuditDraft, as_row
+from audit.writer import AuditDraft, append_rows, as_row
 from connectors.importers import ImportFileError, LineError, RawRecord, read_csv, read_ndjson
 from gateway.decisions import repository as decisions_repository
 from gateway.decisions import service as decisions
@@ -296,7 +295,7 @@ class ImportRunner:
             ],
         )
         if not self.dry_run:
-            insert_rows(session, AuditEvent, [self._event(line) for line in lines])
+            append_rows(session, [self._event(line) for line in lines])
         counts = {
             outcome: sum(1 for line in lines if line.outcome == outcome) for outcome in LineOutcome
         }

@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     any_,
@@ -33,10 +34,11 @@ if TYPE_CHECKING:
     from sqlalchemy import ColumnElement, Table
     from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session
 
-# Most specific first: BigInteger is an Integer, Text is a String.
+# Most specific first: BigInteger and SmallInteger are Integers, Text is a String.
 _COPY_TYPES: tuple[tuple[type, str], ...] = (
     (JSON, "jsonb"),
     (BigInteger, "int8"),
+    (SmallInteger, "int2"),
     (Integer, "int4"),
     (Boolean, "bool"),
     (DateTime, "timestamptz"),

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from audit.merkle import root
 from audit.models import AuditEvent
 from gateway.batches import sealing
-from gateway.batches.canonical import canonical_json
+from audit.canonical import canonical_json
 from gateway.batches.models import Batch
 from gateway.disclosures.models import Disclosure
 from gateway.identities.service import IdentityKeys

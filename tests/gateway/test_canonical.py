@@ -12,7 +12,7 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.batches.canonical import NotCanonicalisable, canonical_json
+from audit.canonical import NotCanonicalisable, canonical_json
 from gateway.batches.sealing import _payload, _record
 
 # Every value shape a batch holds: text (any Unicode but lone surrogates), integers,

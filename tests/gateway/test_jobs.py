@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from audit.models import AuditCheckpoint, AuditEvent, AuditLogLeaf
 from gateway import jobs
 from gateway.auth.replay import UsedJti, claim_once
 from gateway.cli.main import app
@@ -111,6 +112,8 @@ def test_worker_once_runs_the_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         sessions = make_sessionmaker(engine)
         _claim(sessions, {"old": timedelta(hours=-1), "new": timedelta(hours=1)})
         env = {"GATEWAY_DATABASE_URL": url, "GATEWAY_KEY_DIR": str(tmp_path / "keys")}
+        # A worker signs batches and audit checkpoints: it has the gateway's keys.
+        assert CliRunner().invoke(app, ["keys", "init"], env=env).exit_code == 0
         result = CliRunner().invoke(app, ["worker", "--once"], env=env)
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
@@ -130,7 +133,33 @@ def test_worker_once_on_a_fresh_database(tmp_path: Path, monkeypatch: pytest.Mon
     env = {"GATEWAY_DATABASE_URL": url, "GATEWAY_KEY_DIR": str(tmp_path / "keys")}
     runner = CliRunner()
     assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    assert runner.invoke(app, ["keys", "init"], env=env).exit_code == 0
     result = runner.invoke(app, ["worker", "--once"], env=env)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_worker_once_logs_the_audit_events_and_signs_a_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    env = {"GATEWAY_DATABASE_URL": url, "GATEWAY_KEY_DIR": str(tmp_path / "keys")}
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    assert runner.invoke(app, ["keys", "init"], env=env).exit_code == 0  # an audited action
+    result = runner.invoke(app, ["worker", "--once"], env=env)
+    assert result.exit_code == 0, result.output
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            events = session.scalar(select(func.count()).select_from(AuditEvent))
+            leaves = session.scalar(select(func.count()).select_from(AuditLogLeaf))
+            signed = session.scalars(select(AuditCheckpoint.tree_size)).all()
+    finally:
+        engine.dispose()
+    assert events
+    assert leaves == events  # every event is in the log
+    assert signed == [leaves]  # and a checkpoint signs all of it

@@ -1,0 +1,1 @@
+"""Auditors' routes: the audit log's checkpoints and proofs."""
