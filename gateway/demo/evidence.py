@@ -1,0 +1,101 @@
+"""Demo scene of the evidence: the signed audit log, a proof, and a tampering caught."""
+
+from __future__ import annotations
+
+import base64
+import sqlite3
+from contextlib import closing
+from typing import TYPE_CHECKING
+
+import httpx
+from rich.console import Console
+
+from audit import log as audit_log
+from audit import merkle
+from audit.verify import verify
+from gateway import jobs
+from gateway.storage.engine import make_engine, make_sessionmaker
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from connectors.client import GatewayClient
+    from gateway.settings import Settings
+
+console = Console()
+
+
+def _export(sessions: sessionmaker[Session]) -> list[str]:
+    with sessions() as session:
+        return list(audit_log.export(session))
+
+
+def audit_log_scene(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    auditor: GatewayClient,
+    jwks: dict[str, object],
+    workdir: Path,
+    expect: Callable[[str, bool], None],
+) -> None:
+    size = jobs.sign_audit_checkpoint(sessions, settings)
+    note = auditor.request("GET", "/v1/audit/checkpoint", purpose="anti-fraud-control")
+    console.print(note.text.rstrip(), markup=False)
+    expect(
+        f"every event so far is in the log, under a signed checkpoint of size {size}",
+        note.status_code == httpx.codes.OK and f"\n{size}\n" in note.text,
+    )
+    proof = auditor.request(
+        "GET",
+        "/v1/audit/proofs/inclusion",
+        purpose="anti-fraud-control",
+        params={"index": size // 2, "tree_size": size},
+    ).json()
+    expect(
+        f"an auditor checks that event {size // 2} is in the signed log "
+        f"({len(proof['proof'])} hashes of proof)",
+        merkle.verify_inclusion(
+            base64.b64decode(proof["leaf_hash"]),
+            size // 2,
+            size,
+            [base64.b64decode(h) for h in proof["proof"]],
+            base64.b64decode(proof["root_hash"]),
+        ),
+    )
+    clean = verify(_export(sessions), jwks)
+    expect(
+        f"gateway audit verify, offline with the public key: {clean.events} events and "
+        f"{clean.checkpoints} checkpoint(s) verified",
+        clean.ok,
+    )
+    # Someone with access to the database rewrites an event: drops the guard, edits a row.
+    source = settings.database_url.removeprefix("sqlite:///")
+    copy = workdir / "tampered.db"
+    with closing(sqlite3.connect(source)) as original, closing(sqlite3.connect(copy)) as target:
+        original.backup(target)  # a consistent copy, write-ahead log included
+    with closing(sqlite3.connect(copy)) as connection:
+        connection.execute("DROP TRIGGER audit_events_no_update")
+        event_id = connection.execute(
+            "SELECT e.event_id FROM audit_events e JOIN audit_log_leaves l "
+            'ON l.event_id = e.event_id WHERE l."index" = ?',
+            (size // 3,),
+        ).fetchone()[0]
+        connection.execute(
+            "UPDATE audit_events SET agent_id = 'someone-else' WHERE event_id = ?", (event_id,)
+        )
+        connection.commit()
+    engine = make_engine(f"sqlite:///{copy}")
+    try:
+        tampered = verify(_export(make_sessionmaker(engine)), jwks)
+    finally:
+        engine.dispose()
+    console.print(
+        f"  verifier: {tampered.problems[0] if tampered.problems else 'ok'}", markup=False
+    )
+    expect(
+        f"one event rewritten in a copy of the database: the verifier names it (index {size // 3})",
+        not tampered.ok and tampered.first_bad_index == size // 3,
+    )
