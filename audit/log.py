@@ -39,7 +39,7 @@ from audit.models import (
     AuditLogState,
 )
 from gateway.storage.base import utcnow
-from gateway.storage.bulk import insert_rows
+from gateway.storage.bulk import insert_rows, one_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -99,7 +99,7 @@ def _state(session: Session) -> AuditLogState:
     return state
 
 
-def _nodes(
+def stored_nodes(
     session: Session, coordinates: Iterable[tree.Coordinate]
 ) -> dict[tree.Coordinate, bytes]:
     wanted = list(set(coordinates))
@@ -127,25 +127,26 @@ def sequence(session: Session, *, limit: int = 20_000) -> int:
             text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": _LOCK[0], "b": _LOCK[1]}
         )
     state = _state(session)
-    events = list(
-        session.scalars(
-            select(AuditEvent)
-            .join(AuditLogQueue, AuditLogQueue.event_id == AuditEvent.event_id)
-            .order_by(AuditEvent.id)
-            .limit(limit)
-        )
-    )
-    if not events:
+    columns = [getattr(AuditEvent, name) for name in EVENT_FIELDS]
+    rows = session.execute(
+        select(AuditEvent.id, *columns)
+        .join(AuditLogQueue, AuditLogQueue.event_id == AuditEvent.event_id)
+        .order_by(AuditEvent.id)
+        .limit(limit)
+    ).all()
+    if not rows:
         return 0
-    hashes = [leaf_hash(event_bytes(event_document(event))) for event in events]
+    documents = [event_document(dict(zip(EVENT_FIELDS, row[1:], strict=True))) for row in rows]
+    hashes = [leaf_hash(event_bytes(document)) for document in documents]
+    event_ids = [document["event_id"] for document in documents]
     size = state.size
-    made = tree.appended_nodes(size, hashes, _nodes(session, tree.frontier_nodes(size)))
+    made = tree.appended_nodes(size, hashes, stored_nodes(session, tree.frontier_nodes(size)))
     insert_rows(
         session,
         AuditLogLeaf,
         [
-            {"index": size + offset, "event_id": event.event_id, "leaf_hash": hashes[offset]}
-            for offset, event in enumerate(events)
+            {"index": size + offset, "event_id": event_id, "leaf_hash": hashes[offset]}
+            for offset, event_id in enumerate(event_ids)
         ],
     )
     insert_rows(
@@ -154,12 +155,14 @@ def sequence(session: Session, *, limit: int = 20_000) -> int:
         [{"level": level, "index": index, "hash": value} for (level, index), value in made.items()],
     )
     session.execute(
-        delete(AuditLogQueue).where(AuditLogQueue.event_id.in_([e.event_id for e in events]))
+        delete(AuditLogQueue)
+        .where(one_of(session, AuditLogQueue.event_id, event_ids))
+        .execution_options(synchronize_session=False)
     )
-    state.size = size + len(events)
-    state.watermark = max(state.watermark, *(e.id for e in events))
+    state.size = size + len(rows)
+    state.watermark = max(state.watermark, *(row[0] for row in rows))
     state.updated_at = utcnow()
-    return len(events)
+    return len(rows)
 
 
 def size_and_root(session: Session, size: int | None = None) -> tuple[int, bytes]:
@@ -172,7 +175,7 @@ def size_and_root(session: Session, size: int | None = None) -> tuple[int, bytes
         raise ValueError(f"the log has {log_size} entries, not {size}")
     if size == 0:
         return 0, EMPTY_ROOT
-    nodes = _nodes(session, tree.root_nodes(size))
+    nodes = stored_nodes(session, tree.root_nodes(size))
     return size, tree.subtree_hash(0, size, nodes)
 
 
@@ -180,14 +183,14 @@ def inclusion_proof(session: Session, index: int, size: int) -> tuple[bytes, lis
     """(leaf hash, RFC 9162 inclusion proof) of entry ``index`` in the tree of ``size``."""
     size_and_root(session, size)  # checks the size
     ranges = tree.inclusion_ranges(index, size)
-    nodes = _nodes(session, [(0, index), *tree.needed_nodes(ranges)])
+    nodes = stored_nodes(session, [(0, index), *tree.needed_nodes(ranges)])
     return nodes[(0, index)], tree.hashes_of(ranges, nodes)
 
 
 def consistency_proof(session: Session, old_size: int, new_size: int) -> list[bytes]:
     size_and_root(session, new_size)
     ranges = tree.consistency_ranges(old_size, new_size)
-    return tree.hashes_of(ranges, _nodes(session, tree.needed_nodes(ranges)))
+    return tree.hashes_of(ranges, stored_nodes(session, tree.needed_nodes(ranges)))
 
 
 # -- checkpoints (C2SP signed-note / tlog-checkpoint) ---------------------------------
