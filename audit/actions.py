@@ -32,6 +32,8 @@ class AuditAction(StrEnum):
     OUTBOX_READ = "outbox:read"
     AUDIT_CHECKPOINT_READ = "checkpoint:read"
     INCLUSION_PROOF_READ = "inclusion:read"
+    AUDIT_EVENTS_LISTED = "events:listed"
+    SUBJECT_REPORT_READ = "subject:reported"
     CONSISTENCY_PROOF_READ = "consistency:read"
     FUND_PARKED = "fund:parked"
     FUND_UNPARKED = "fund:unparked"

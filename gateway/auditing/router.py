@@ -7,9 +7,13 @@ Every answer can be checked offline against the gateway's checkpoint key
 from __future__ import annotations
 
 import base64
-from typing import Annotated
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -17,9 +21,10 @@ from sqlalchemy import select
 from audit import log as audit_log
 from audit.actions import AuditAction
 from audit.models import AuditCheckpoint, AuditLogLeaf
+from gateway.auditing import queries
 from gateway.auth.caller import AuditorCaller
-from gateway.errors import InvalidField, NotFound
-from gateway.routing import Audit, DbSession, TransactionRoute
+from gateway.errors import Forbidden, InvalidField, NotFound
+from gateway.routing import Audit, DbSession, State, TransactionRoute
 
 router = APIRouter(prefix="/v1/audit", route_class=TransactionRoute, tags=["audit"])
 NOTE = "text/plain; charset=utf-8"
@@ -147,3 +152,136 @@ def get_consistency_proof(
         second_root=_b64(audit_log.size_and_root(session, second)[1]),
         proof=[_b64(h) for h in proof],
     )
+
+
+class EventOut(BaseModel):
+    id: int
+    event_id: str
+    occurred_at: datetime
+    action: str
+    outcome: str
+    participant_id: str | None
+    acting_for: str | None
+    agent_id: str | None
+    case_reference: str | None
+    purpose: str | None
+    object_ids: list[Any]
+    subject_pseudonyms: list[Any]
+    detail: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    events: list[EventOut]
+    next_after_id: int | None
+
+
+CSV_COLUMNS = (
+    "id", "event_id", "occurred_at", "action", "outcome", "participant_id", "acting_for",
+    "agent_id", "case_reference", "purpose", "object_ids", "subject_pseudonyms", "detail",
+)  # fmt: skip
+
+
+@router.get(
+    "/events",
+    name=AuditAction.AUDIT_EVENTS_LISTED,
+    response_model=EventPage,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+def list_events(
+    caller: AuditorCaller,
+    session: DbSession,
+    state: State,
+    audit: Audit,
+    participant: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    purpose: Annotated[str | None, Query(max_length=64)] = None,
+    outcome: Annotated[str | None, Query(max_length=16)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    agdref_number: Annotated[str | None, Query(max_length=16)] = None,
+    nir: Annotated[str | None, Query(max_length=32)] = None,
+    departement: Annotated[str | None, Query(max_length=3)] = None,
+    after_id: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+) -> Any:
+    """Events the auditor's territory covers, filtered; ``format=csv`` for a spreadsheet.
+
+    A subject is given by ``agdref_number`` or ``nir`` and searched by its pseudonym; the
+    query itself is audited, with that pseudonym.
+    """
+    subject = None
+    if agdref_number is not None or nir is not None:
+        subject = queries.subject_of(state.identity_keys, agdref_number, nir)
+        audit.subject_pseudonyms = subject.pseudonyms
+    statement = queries.events_query(
+        caller,
+        participant=participant,
+        action=action,
+        purpose=purpose,
+        outcome=outcome,
+        since=since,
+        until=until,
+        subject=subject,
+        departement=departement,
+        after_id=after_id,
+        limit=limit + 1,
+    )
+    found = list(session.scalars(statement))
+    page = [EventOut.model_validate(e, from_attributes=True) for e in found[:limit]]
+    audit.detail = {
+        "filters": sorted(
+            name
+            for name, value in (
+                ("participant", participant),
+                ("action", action),
+                ("purpose", purpose),
+                ("outcome", outcome),
+                ("since", since),
+                ("until", until),
+                ("subject", subject),
+                ("departement", departement),
+            )
+            if value is not None
+        ),
+        "returned": len(page),
+    }
+    next_after = page[-1].id if len(found) > limit else None
+    if output == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        for event in page:
+            values = event.model_dump(mode="json")
+            writer.writerow(
+                json.dumps(values[c]) if isinstance(values[c], (list, dict)) else values[c]
+                for c in CSV_COLUMNS
+            )
+        headers = {"Next-After-Id": str(next_after)} if next_after is not None else {}
+        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    return EventPage(events=page, next_after_id=next_after)
+
+
+@router.get("/subject-report", name=AuditAction.SUBJECT_REPORT_READ)
+def get_subject_report(
+    caller: AuditorCaller,
+    session: DbSession,
+    state: State,
+    audit: Audit,
+    agdref_number: Annotated[str | None, Query(max_length=16)] = None,
+    nir: Annotated[str | None, Query(max_length=32)] = None,
+) -> dict[str, Any]:
+    """One person's access report (GDPR art. 15): decisions, recipients, fields, accesses.
+
+    Needs the purpose ``data-subject-request``.
+    """
+    if caller.purpose != "data-subject-request":
+        raise Forbidden(
+            "the person's report is for the purpose data-subject-request",
+            slug="purpose-not-allowed",
+        )
+    subject = queries.subject_of(state.identity_keys, agdref_number, nir)
+    audit.subject_pseudonyms = subject.pseudonyms
+    report = queries.subject_report(session, state.policy.policy, subject)
+    audit.detail = {"decisions": len(report["decisions"]), "accesses": len(report["accesses"])}
+    return report

@@ -1,0 +1,179 @@
+"""Auditors' queries: events within their territory, and one person's access report."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from audit.models import AuditEvent
+from gateway.batches import sealing
+from gateway.identities.service import IdentityKeys
+from gateway.keys import GatewayKeys
+from gateway.participants.models import Regime
+from gateway.settings import Settings
+from policies.loader import DEFAULT_POLICY, load_file
+from tests.gateway.test_decisions import (
+    NIR,
+    Prefecture,
+    decision,
+    identity,
+    make_prefecture,
+    token_for,
+)
+from tests.helpers import Client, api_headers
+
+PERSON = "7512345678"
+OTHER = "7599999999"
+
+
+@pytest.fixture
+def prefecture(
+    client: TestClient, settings: Settings, participant: Callable[..., Client]
+) -> Prefecture:
+    participant("fund", regime=Regime.CPAM, departements=["93"])
+    return make_prefecture(client, settings, participant, departements=["93"])
+
+
+def auditor(
+    client: TestClient,
+    settings: Settings,
+    participant: Callable[..., Client],
+    purpose: str | None = None,
+    **options: Any,
+) -> dict[str, str]:
+    caller = participant("auditor", **options)
+    headers = api_headers(token_for(client, settings, caller), caller)
+    if purpose is not None:
+        headers["Purpose"] = purpose
+    return headers
+
+
+def test_an_auditor_sees_its_territory_filtered_and_its_query_is_audited(
+    client: TestClient,
+    settings: Settings,
+    participant: Callable[..., Client],
+    prefecture: Prefecture,
+    session: Session,
+) -> None:
+    prefecture.created(decision("Q-1", identity=identity(agdref_number=PERSON)))
+    prefecture.created(decision("Q-2", identity=identity(agdref_number=OTHER)))
+    local = auditor(client, settings, participant, departements=["93"])
+    elsewhere = auditor(client, settings, participant, departements=["13"])
+    national = auditor(client, settings, participant, national=True)
+    params = {"action": "decision:created", "participant": prefecture.id}
+
+    seen = client.get("/v1/audit/events", params=params, headers=local)
+    assert seen.status_code == 200, seen.text
+    assert len(seen.json()["events"]) == 2
+    assert client.get("/v1/audit/events", params=params, headers=elsewhere).json()["events"] == []
+    assert (
+        len(client.get("/v1/audit/events", params=params, headers=national).json()["events"]) == 2
+    )
+
+    about = client.get(
+        "/v1/audit/events", params={**params, "agdref_number": PERSON}, headers=local
+    )
+    assert about.status_code == 200, about.text
+    assert [e["object_ids"] for e in about.json()["events"]] == [
+        e["object_ids"] for e in seen.json()["events"][:1]
+    ]
+    assert PERSON not in about.text
+    query_event = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "events:listed")
+        .order_by(AuditEvent.id.desc())
+    ).first()
+    assert query_event is not None
+    assert query_event.subject_pseudonyms == about.json()["events"][0]["subject_pseudonyms"][:1]
+    assert "subject" in query_event.detail["filters"]
+
+    first = client.get("/v1/audit/events", params={**params, "limit": 1}, headers=local).json()
+    assert first["next_after_id"] is not None
+    rest = client.get(
+        "/v1/audit/events",
+        params={**params, "limit": 1, "after_id": first["next_after_id"]},
+        headers=local,
+    ).json()
+    assert [e["id"] for e in rest["events"]] == [seen.json()["events"][1]["id"]]
+
+    exported = client.get("/v1/audit/events", params={**params, "format": "csv"}, headers=local)
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert {row["action"] for row in rows} == {"decision:created"}
+    assert len(rows) == 2
+
+    outside = client.get("/v1/audit/events", params={"departement": "13"}, headers=local)
+    assert outside.status_code == 400
+    assert outside.json()["errors"][0]["field"] == "departement"
+
+
+def test_bad_subject_identifiers_are_refused_naming_the_field(
+    client: TestClient, settings: Settings, participant: Callable[..., Client]
+) -> None:
+    headers = auditor(client, settings, participant, national=True)
+    for params, field in (
+        ({"agdref_number": "12AB"}, "agdref_number"),
+        ({"nir": "123"}, "nir"),
+        ({"agdref_number": PERSON, "nir": NIR}, "agdref_number"),
+    ):
+        response = client.get("/v1/audit/events", params=params, headers=headers)
+        assert response.status_code == 400, response.text
+        assert response.json()["errors"][0]["field"] == field
+
+
+def test_the_persons_report_names_every_recipient_field_and_access(
+    client: TestClient,
+    settings: Settings,
+    participant: Callable[..., Client],
+    prefecture: Prefecture,
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
+) -> None:
+    created = prefecture.created(
+        decision("S-1", identity=identity(agdref_number=PERSON, residence_departement="93"))
+    )
+    prefecture.created(decision("S-2", identity=identity(agdref_number=OTHER)))
+    sealing.seal(
+        sessions, gateway_keys, IdentityKeys.from_store(gateway_keys), load_file(DEFAULT_POLICY)
+    )
+    corrected = prefecture.correct(
+        created["id"],
+        {
+            "kind": "annulment",
+            "reference": "TA-S-1",
+            "correction_date": created["versions"][0]["decision_date"],
+        },
+    )
+    assert corrected.status_code == 201, corrected.text
+    refused = client.get(
+        "/v1/audit/subject-report",
+        params={"agdref_number": PERSON},
+        headers=auditor(client, settings, participant, national=True),
+    )
+    assert refused.status_code == 403
+    headers = auditor(client, settings, participant, purpose="data-subject-request", national=True)
+    report = client.get(
+        "/v1/audit/subject-report", params={"agdref_number": PERSON}, headers=headers
+    )
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert [d["reference"] for d in body["decisions"]] == ["S-1"]
+    only = body["decisions"][0]
+    assert only["status"] == "annulled"
+    assert only["corrections"][0]["kind"] == "annulment"
+    states = {(d["version"], d["state"]) for d in only["disclosures"]}
+    assert states == {(1, "sealed"), (2, "pending")}
+    assert all("agdref_number" in d["fields"] for d in only["disclosures"])
+    assert all("public_order" not in d["fields"] for d in only["disclosures"])
+    actions = {access["action"] for access in body["accesses"]}
+    assert {"decision:created", "decision:corrected"} <= actions
+    assert all("agent" not in access for access in body["accesses"])
+    assert PERSON not in report.text
