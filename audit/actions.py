@@ -34,6 +34,8 @@ class AuditAction(StrEnum):
     INCLUSION_PROOF_READ = "inclusion:read"
     AUDIT_EVENTS_LISTED = "events:listed"
     SUBJECT_REPORT_READ = "subject:reported"
+    FUND_REPORT_READ = "funds:reported"
+    PREFECTURE_REPORT_READ = "prefectures:reported"
     CONSISTENCY_PROOF_READ = "consistency:read"
     FUND_PARKED = "fund:parked"
     FUND_UNPARKED = "fund:unparked"

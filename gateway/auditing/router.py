@@ -10,7 +10,7 @@ import base64
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -21,10 +21,12 @@ from sqlalchemy import select
 from audit import log as audit_log
 from audit.actions import AuditAction
 from audit.models import AuditCheckpoint, AuditLogLeaf
-from gateway.auditing import queries
+from gateway.auditing import queries, reports
 from gateway.auth.caller import AuditorCaller
 from gateway.errors import Forbidden, InvalidField, NotFound
+from gateway.participants.models import ParticipantKind
 from gateway.routing import Audit, DbSession, State, TransactionRoute
+from gateway.storage.base import utcnow
 
 router = APIRouter(prefix="/v1/audit", route_class=TransactionRoute, tags=["audit"])
 NOTE = "text/plain; charset=utf-8"
@@ -285,3 +287,67 @@ def get_subject_report(
     report = queries.subject_report(session, state.policy.policy, subject)
     audit.detail = {"decisions": len(report["decisions"]), "accesses": len(report["accesses"])}
     return report
+
+
+def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    end = until or utcnow()
+    start = since or end - timedelta(days=30)
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidField("since", "time-zone", "since and until carry a time zone (Z or +01:00)")
+    if start >= end:
+        raise InvalidField("since", "after-until", "since must be before until")
+    return start, end
+
+
+def _table(rows: list[dict[str, Any]], output: str, payload: dict[str, Any]) -> Any:
+    if output != "csv":
+        return payload
+    flat_rows = [reports.flat(row) for row in rows]
+    columns = list(dict.fromkeys(column for row in flat_rows for column in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval=0)
+    writer.writeheader()
+    writer.writerows(flat_rows)
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
+
+
+@router.get("/reports/funds", name=AuditAction.FUND_REPORT_READ)
+def fund_reports(
+    caller: AuditorCaller,
+    session: DbSession,
+    audit: Audit,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    fund_id: Annotated[str | None, Query(max_length=64)] = None,
+    unacknowledged_after_days: Annotated[int, Query(ge=0, le=3650)] = 7,
+    output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+) -> Any:
+    """Per fund of the auditor's territory: what it was owed, received, acknowledged, checked."""
+    start, end = _period(since, until)
+    funds = reports.participants_in_scope(session, caller, ParticipantKind.FUND)
+    if fund_id is not None:
+        funds = [f for f in funds if f == fund_id]
+    rows = [
+        reports.fund_report(session, fund, start, end, unacknowledged_after_days) for fund in funds
+    ]
+    audit.detail = {"funds": len(rows), "since": start.isoformat(), "until": end.isoformat()}
+    return _table(rows, output, {"since": start, "until": end, "funds": rows})
+
+
+@router.get("/reports/prefectures", name=AuditAction.PREFECTURE_REPORT_READ)
+def prefecture_reports(
+    caller: AuditorCaller,
+    session: DbSession,
+    audit: Audit,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+) -> Any:
+    """Per prefecture of the auditor's territory: decisions, corrections, imports."""
+    start, end = _period(since, until)
+    rows = [
+        reports.prefecture_report(session, prefecture, start, end)
+        for prefecture in reports.participants_in_scope(session, caller, ParticipantKind.PREFECTURE)
+    ]
+    audit.detail = {"prefectures": len(rows)}
+    return _table(rows, output, {"since": start, "until": end, "prefectures": rows})
