@@ -490,6 +490,7 @@ def run(*, keep: bool = False) -> int:
             jwks = httpx.get(f"{base_url}/.well-known/jwks.json", timeout=10).json()
             with _client(base_url, by_id["codaf-75"]) as auditor:
                 evidence.audit_log_scene(sessions, settings, auditor, jwks, workdir, outcome.expect)
+                evidence.reports_scene(auditor, outcome.expect)
         _audit_summary(sessions, outcome)
     finally:
         engine.dispose()

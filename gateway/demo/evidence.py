@@ -99,3 +99,45 @@ def audit_log_scene(
         f"one event rewritten in a copy of the database: the verifier names it (index {size // 3})",
         not tampered.ok and tampered.first_bad_index == size // 3,
     )
+
+
+def reports_scene(auditor: GatewayClient, expect: Callable[[str, bool], None]) -> None:
+    """CODAF's fund report, and the report one person gets on request (GDPR art. 15)."""
+    purpose = "anti-fraud-control"
+    funds = auditor.request(
+        "GET", "/v1/audit/reports/funds", purpose=purpose, params={"fund_id": "cpam-75"}
+    ).json()["funds"]
+    row = funds[0] if funds else {}
+    console.print(
+        f"  cpam-75: {row.get('records_owed')} records owed, "
+        f"{row.get('batches_acknowledged')}/{row.get('batches')} batches acknowledged, "
+        f"outcomes {row.get('outcomes')}, median delay to receipt "
+        f"{row.get('delay_to_receipt_days_median')} days",
+        markup=False,
+    )
+    expect(
+        "the CODAF report counts cpam-75's records, acknowledged batches and outcomes",
+        bool(row) and row["batches_acknowledged"] >= 1 and bool(row["outcomes"]),
+    )
+    report = auditor.request(
+        "GET",
+        "/v1/audit/subject-report",
+        purpose="data-subject-request",
+        params={"agdref_number": "7500000002"},
+    )
+    body = report.json()
+    decisions = body.get("decisions", [])
+    recipients = sorted({d["fund"] for item in decisions for d in item["disclosures"]})
+    console.print(
+        f"  the person: {len(decisions)} decision(s), received by {', '.join(recipients)}, "
+        f"{len(body.get('accesses', []))} recorded accesses",
+        markup=False,
+    )
+    expect(
+        "the person's report lists the decision, each fund that received it with the "
+        "fields, the annulment, and every access (bodies and times, no agent names)",
+        report.status_code == httpx.codes.OK
+        and bool(decisions)
+        and bool(decisions[0]["corrections"])
+        and "7500000002" not in report.text,
+    )
