@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.tokens
 	$(BIN)/python -m tests.benchmarks.intake
 	$(BIN)/python -m tests.benchmarks.sealing
+	$(BIN)/python -m tests.benchmarks.audit
 
 lock: $(STAMP)
 	$(BIN)/pip install --quiet pip-tools

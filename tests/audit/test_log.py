@@ -320,3 +320,27 @@ def test_concurrent_writers_and_sequencers_never_skip_or_repeat_an_index(
         assert len(events) >= 600
     finally:
         databases.close()
+
+
+def test_the_evidence_outlives_the_data(
+    sessions: sessionmaker[Session], session: Session, gateway_keys: GatewayKeys
+) -> None:
+    """After the retention purge, the log still verifies and names nobody."""
+    from datetime import timedelta  # noqa: PLC0415
+
+    from gateway.retention import purge  # noqa: PLC0415
+    from gateway.storage.base import utcnow  # noqa: PLC0415
+    from policies.loader import DEFAULT_POLICY, load_file  # noqa: PLC0415
+
+    write_events(sessions, 5)
+    purge.run(sessions, load_file(DEFAULT_POLICY), now=utcnow() + timedelta(days=4000))
+    sequence_all(sessions)
+    checkpoint(sessions, gateway_keys)
+    lines = list(audit_log.export(session))
+    assert verify(lines, gateway_keys.public_jwks()).ok
+    assert all(
+        pseudonym.split(":")[0] in {"agdref", "nir"}
+        for line in lines
+        if '"type": "event"' in line
+        for pseudonym in json.loads(line)["event"]["subject_pseudonyms"]
+    )
