@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -267,42 +268,46 @@ def test_auditors_fetch_the_checkpoint_and_proofs_and_bad_requests_are_clear(
     assert refused.status_code == 403
 
 
+WRITER = """
+import sys
+from audit.actions import AuditAction
+from audit.writer import record
+from gateway.storage.engine import make_engine, make_sessionmaker
+
+engine = make_engine(sys.argv[1])
+sessions = make_sessionmaker(engine)
+for batch in range(10):
+    with sessions.begin() as session:
+        for n in range(20):
+            record(session, AuditAction.PARTICIPANT_READ, object_ids=[f"{sys.argv[2]}-{batch}-{n}"])
+engine.dispose()
+"""
+SEQUENCER = """
+import sys
+from audit import log
+from gateway.storage.engine import make_engine, make_sessionmaker
+
+engine = make_engine(sys.argv[1])
+sessions = make_sessionmaker(engine)
+for _ in range(200):
+    with sessions.begin() as session:
+        log.sequence(session, limit=13)
+engine.dispose()
+"""
+
+
 def test_concurrent_writers_and_sequencers_never_skip_or_repeat_an_index(
     postgres_database: Callable[[], Any],
 ) -> None:
+    """Three processes write events while two others sequence them, on one PostgreSQL."""
     databases = postgres_database()
     url = next(databases)
     try:
         migrate.upgrade(url)
-        errors: list[BaseException] = []
-
-        def run(work: Callable[[sessionmaker[Session]], object]) -> None:
-            engine = make_engine(url)
-            try:
-                work(make_sessionmaker(engine))
-            except BaseException as error:  # noqa: BLE001 - reported below
-                errors.append(error)
-            finally:
-                engine.dispose()
-
-        def writer(tag: str) -> Callable[[sessionmaker[Session]], object]:
-            def write(sessions: sessionmaker[Session]) -> None:
-                for n in range(10):
-                    write_events(sessions, 20, f"{tag}{n}")
-
-            return write
-
-        def sequencer(sessions: sessionmaker[Session]) -> None:
-            for _ in range(60):
-                sequence_all(sessions)
-
-        threads = [threading.Thread(target=run, args=(writer(t),)) for t in "abc"]
-        threads += [threading.Thread(target=run, args=(sequencer,)) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
-        assert errors == []
+        processes = [
+            subprocess.Popen([sys.executable, "-c", WRITER, url, tag]) for tag in "abc"
+        ] + [subprocess.Popen([sys.executable, "-c", SEQUENCER, url]) for _ in range(2)]
+        assert [process.wait(timeout=300) for process in processes] == [0] * len(processes)
         engine = make_engine(url)
         try:
             sessions = make_sessionmaker(engine)
@@ -313,11 +318,15 @@ def test_concurrent_writers_and_sequencers_never_skip_or_repeat_an_index(
                 )
                 events = session.scalars(select(AuditEvent.event_id)).all()
                 logged = session.scalars(select(AuditLogLeaf.event_id)).all()
+                size, root = audit_log.size_and_root(session)
+                documents = logged_documents(session)
         finally:
             engine.dispose()
+        assert len(events) == 600
         assert indexes == list(range(len(events)))
         assert sorted(logged) == sorted(events)
-        assert len(events) >= 600
+        leaves = [merkle.leaf_hash(audit_log.event_bytes(d)) for d in documents]
+        assert (size, root) == (600, merkle.root_of_hashes(leaves))
     finally:
         databases.close()
 
