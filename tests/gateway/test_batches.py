@@ -16,10 +16,10 @@ from joserfc.jwk import ECKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from audit.canonical import canonical_json
 from audit.merkle import root
 from audit.models import AuditEvent
 from gateway.batches import sealing
-from audit.canonical import canonical_json
 from gateway.batches.models import Batch
 from gateway.disclosures.models import Disclosure
 from gateway.identities.service import IdentityKeys
