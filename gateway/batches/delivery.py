@@ -33,7 +33,9 @@ from audit.writer import record
 from connectors import push
 from gateway.batches import receipts
 from gateway.batches.models import Batch, BatchState, DeliveryAttempt, PushState
+from gateway.batches.storage import open_content
 from gateway.errors import GatewayError
+from gateway.keys import GatewayKeys
 from gateway.participants.models import Participant, ParticipantKind, ParticipantStatus
 from gateway.storage.base import utcnow
 
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     import httpx
     from sqlalchemy.orm import Session, sessionmaker
 
+    from gateway.identities.crypto import IdentityCipher
     from gateway.settings import Settings
 
 log = logging.getLogger("gateway.delivery")
@@ -122,7 +125,9 @@ class _Due:
     endpoint: str
 
 
-def _due(sessions: sessionmaker[Session], fund_id: str, now: datetime) -> _Due | None:
+def _due(
+    sessions: sessionmaker[Session], cipher: IdentityCipher, fund_id: str, now: datetime
+) -> _Due | None:
     """The fund's next batch, if the fund is pushed to and its next attempt is due."""
     with sessions() as session:
         fund = session.get(Participant, fund_id)
@@ -134,7 +139,8 @@ def _due(sessions: sessionmaker[Session], fund_id: str, now: datetime) -> _Due |
         batch = _next_batch(session, fund_id)
         if batch is None:
             return None
-        return _Due(batch.id, batch.seq, batch.digest, batch.content, fund.push_endpoint)
+        content = open_content(cipher, batch)
+        return _Due(batch.id, batch.seq, batch.digest, content, fund.push_endpoint)
 
 
 def _outcome(
@@ -242,6 +248,7 @@ def deliver_fund(
     http: httpx.Client,
     fund_id: str,
     *,
+    cipher: IdentityCipher,
     now: datetime | None = None,
     rng: random.Random | None = None,
 ) -> list[Attempted]:
@@ -253,7 +260,7 @@ def deliver_fund(
             return attempts  # another worker is pushing to this fund
         for _ in range(MAX_BATCHES_PER_RUN):
             when = now or utcnow()
-            due = _due(sessions, fund_id, when)
+            due = _due(sessions, cipher, fund_id, when)
             if due is None:
                 break
             result = push.push_batch(
@@ -278,8 +285,11 @@ def deliver(
     transport: httpx.BaseTransport | None = None,
     now: datetime | None = None,
     rng: random.Random | None = None,
+    cipher: IdentityCipher | None = None,
 ) -> list[Attempted]:
-    """One delivery run over every push fund."""
+    """One delivery run over every push fund (the batch bytes opened with ``cipher``)."""
+    if cipher is None:
+        cipher = GatewayKeys.load(settings.key_dir).identity_cipher()
     with sessions() as session:
         funds = push_funds(session)
     attempts: list[Attempted] = []
@@ -290,5 +300,7 @@ def deliver(
         transport=transport,
     ) as http:
         for fund_id in funds:
-            attempts += deliver_fund(sessions, settings, http, fund_id, now=now, rng=rng)
+            attempts += deliver_fund(
+                sessions, settings, http, fund_id, cipher=cipher, now=now, rng=rng
+            )
     return attempts

@@ -1,7 +1,8 @@
 """Batches, their receipts, the outcome of each record, and push deliveries.
 
 A batch row holds the exact bytes sent (the compact JWS, or JWE when the fund has an
-encryption key): what the fund verifies and what a dispute is settled on.
+encryption key), encrypted at rest: what the fund verifies and what a dispute is
+settled on.
 """
 
 from __future__ import annotations
@@ -51,8 +52,13 @@ class Batch(Base):
     merkle_root: Mapped[str] = mapped_column(String(64))
     policy_version: Mapped[str] = mapped_column(String(100))
     kid: Mapped[str] = mapped_column(String(200))
-    encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    encrypted: Mapped[bool] = mapped_column(Boolean, default=False)  # to the fund (JWE)
+    # The exact bytes sent, encrypted at rest (``gateway.batches.storage``).
     content: Mapped[bytes] = mapped_column(LargeBinary)
+    content_nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    content_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once purged
+    content_kek_id: Mapped[str] = mapped_column(String(64))
+    content_shredded_at: Mapped[datetime | None] = mapped_column()
     state: Mapped[str] = mapped_column(String(16), default=BatchState.SEALED)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()

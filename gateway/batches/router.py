@@ -12,11 +12,12 @@ from gateway.auth.caller import AnyCaller, FundCaller, ReceiptWriter
 from gateway.batches import receipts
 from gateway.batches.models import Batch
 from gateway.batches.schemas import BatchList, BatchOut, Outbox, OutboxLine, ReceiptOut
+from gateway.batches.storage import open_content
 from gateway.disclosures.models import Disclosure
 from gateway.errors import Forbidden, NotFound
 from gateway.participants import repository as participants
 from gateway.participants.models import ParticipantKind, ParticipantTerritory
-from gateway.routing import Audit, DbSession, TransactionRoute
+from gateway.routing import Audit, DbSession, State, TransactionRoute
 
 router = APIRouter(prefix="/v1/batches", route_class=TransactionRoute, tags=["batches"])
 outbox_router = APIRouter(prefix="/v1/outbox", route_class=TransactionRoute, tags=["batches"])
@@ -68,15 +69,17 @@ def get_batch(
     batch_id: Annotated[str, Path(pattern=BATCH_ID)],
     caller: FundCaller,
     session: DbSession,
+    state: State,
     audit: Audit,
 ) -> Response:
     """The batch's exact signed (or encrypted) bytes; the first download delivers it."""
     audit.object_ids = [batch_id]
     batch = _batch_of(session, caller.acting_for, batch_id)
+    content = open_content(state.identity_keys.cipher, batch)
     receipts.mark_delivered(session, batch)
     audit.detail = {"seq": batch.seq, "records": batch.record_count, "digest": batch.digest}
     return Response(
-        batch.content,
+        content,
         media_type=JOSE,
         headers={"Digest-SHA256": batch.digest, "Batch-Seq": str(batch.seq)},
     )

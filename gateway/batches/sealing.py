@@ -33,6 +33,7 @@ from audit.canonical import canonical_json
 from audit.merkle import root as merkle_root
 from audit.writer import record
 from gateway.batches.models import Batch, BatchState
+from gateway.batches.storage import seal_content
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.disclosures.models import Disclosure, DisclosureState
 from gateway.identities.crypto import IdentityCryptoError, Sealed
@@ -396,7 +397,7 @@ def seal_one(
             policy_version=loaded.version,
             kid=kid,
             encrypted=bool(fund.encryption_jwk),
-            content=content,
+            **seal_content(projections.identity_keys.cipher, batch_id, content),
             state=BatchState.SEALED,
             created_at=now,
         )

@@ -364,6 +364,7 @@ def _delivery(
     jwks = httpx.get(f"{base_url}/.well-known/jwks.json", timeout=10).json()
     console.rule("[bold]Sealing: signed, chained batches per fund")
     delivery.seal_now(sessions, keys, loaded, outcome.expect)
+    delivery.no_batch_in_clear(workdir / "gateway.db", outcome.expect)
     console.rule("[bold]Pull: cpam-75 downloads, verifies offline, acknowledges")
     cpam = by_id["cpam-75"]
     with _client(base_url, cpam) as client:

@@ -223,3 +223,14 @@ def correction_reaches(
         and bool(owed)
         and all(d["priority_class"] == "correction" for d in owed),
     )
+
+
+def no_batch_in_clear(database: Path, expect: Callable[[str, bool], None]) -> None:
+    """The batches' bytes (names, NIR) are kept encrypted: no signed batch in the file."""
+    raw = database.read_bytes()
+    for wal in database.parent.glob(database.name + "-wal"):
+        raw += wal.read_bytes()
+    signed_batch = b"eyJhbGciOiJFZERTQSIs"  # base64url of '{"alg":"EdDSA",', a batch's start
+    expect(
+        "the database holds every batch encrypted at rest, none in clear", signed_batch not in raw
+    )

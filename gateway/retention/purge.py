@@ -9,6 +9,9 @@ Per class of data (``retention`` in the policy):
   read again, and its blind indexes are cleared, so the person can no longer be found.
   The decision itself (reference, kind, dates) stays, as do its disclosures and the
   audit trail: the evidence outlives the data.
+- **Batch bytes** (which hold the identities they disclosed), on the same terms: once
+  every record of a batch is settled and retention has passed, its data key is destroyed;
+  its digest and Merkle root stay, so the evidence of what was sent outlives the data.
 - **Import reports**: the line-by-line report of an import finished more than
   ``import_reports_days`` ago; the import's counts stay.
 - **Audit events** older than ``audit_events_days`` are counted as due. The audit table
@@ -28,11 +31,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 
 from audit.actions import AuditAction
 from audit.models import AuditEvent
 from audit.writer import record
+from gateway.batches.models import Batch
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.disclosures.models import Disclosure, DisclosureState
 from gateway.identities.models import Identity
@@ -83,6 +87,15 @@ def _identities_due(cutoff: datetime) -> ColumnElement[bool]:
     )
     recent = exists().where(Disclosure.decision_id == Decision.id, Disclosure.updated_at >= cutoff)
     return and_(Decision.updated_at < cutoff, unshredded, ~still_owed, ~recent)
+
+
+def _batches_due(cutoff: datetime) -> ColumnElement[bool]:
+    """Batches whose bytes no fund awaits any more, past retention."""
+    open_or_recent = exists().where(
+        Disclosure.batch_id == Batch.id,
+        or_(Disclosure.state.in_([*OPEN_STATES]), Disclosure.updated_at >= cutoff),
+    )
+    return and_(Batch.content_key.is_not(None), Batch.created_at < cutoff, ~open_or_recent)
 
 
 def _shred_chunk(session: Session, cutoff: datetime, now: datetime) -> int:
@@ -151,6 +164,29 @@ def run(
         if not done:
             break
         shredded += done
+    batches_due = select(Batch.id).where(_batches_due(identity_cutoff))
+    with sessions() as session:
+        batches_count = _count(session, batches_due)
+    batches_shredded = 0
+    if not dry_run:
+        with sessions.begin() as session:
+            batches_shredded = (
+                session.execute(
+                    update(Batch)
+                    .where(_batches_due(identity_cutoff))
+                    .values(content_key=None, content_shredded_at=now)
+                    .execution_options(synchronize_session=False)
+                ).rowcount  # type: ignore[attr-defined]
+                or 0
+            )
+    report.classes["batch_contents"] = {
+        "retention_days": retention.identity_after_last_receipt_days,
+        "after": "every record of the batch was acknowledged, rejected or cancelled",
+        "cutoff": identity_cutoff.isoformat(),
+        "due": batches_count,
+        "purged": batches_shredded,
+        "how": "crypto-shredded: data key destroyed; digest and Merkle root kept as evidence",
+    }
     report.classes["identity_data"] = {
         "retention_days": retention.identity_after_last_receipt_days,
         "after": "the last receipt, or the decision's last change when no fund awaits it",

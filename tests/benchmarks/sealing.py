@@ -26,6 +26,7 @@ from connectors.client import GatewayClient
 from connectors.fund import verify_batch
 from gateway.batches.models import Batch
 from gateway.batches.sealing import seal
+from gateway.batches.storage import open_content
 from gateway.disclosures.models import Disclosure
 from gateway.identities.service import IdentityKeys
 from gateway.keys import GatewayKeys
@@ -132,6 +133,7 @@ def main() -> None:
         records = sum(batch.record_count for batch in sealed)
 
         jwks = keys.public_jwks()
+        cipher = keys.identity_cipher()
         verified = 0
         verify_s = 0.0
         with sessions() as session:
@@ -141,7 +143,7 @@ def main() -> None:
                     select(Batch).where(Batch.fund_id == fund.id).order_by(Batch.seq)
                 )
                 for batch in batches:
-                    content = batch.content
+                    content = open_content(cipher, batch)
                     started = time.perf_counter()
                     result = verify_batch(
                         content,

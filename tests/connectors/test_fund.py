@@ -51,6 +51,7 @@ from connectors.fund import (
 from gateway.batches import sealing
 from gateway.batches.models import Batch, RecordOutcome
 from gateway.batches.sealing import SealedBatch
+from gateway.batches.storage import open_content, seal_content
 from gateway.cli.main import app
 from gateway.identities.service import IdentityKeys
 from gateway.keys import GatewayKeys, KeyUse
@@ -801,12 +802,14 @@ def test_pull_stops_at_a_tampered_batch_and_resumes_from_it(served: Served, tmp_
     assert [b.seq for b in served.seal(max_records=1)] == [1, 2, 3]
     jwks = served.jwks()
     state_dir = tmp_path / "state"
-    (original,) = served.rows(select(Batch.content).where(Batch.seq == 2))
-    tampered = flip_signature(original.content)
+    (row,) = served.rows(select(Batch).where(Batch.seq == 2))
+    cipher = served.keys.identity_cipher()
+    original = open_content(cipher, row.Batch)
+    tampered = flip_signature(original)
     served.execute(
         update(Batch)
         .where(Batch.seq == 2)
-        .values(content=tampered, digest=fund.digest_of(tampered))
+        .values(**seal_content(cipher, row.Batch.id, tampered), digest=fund.digest_of(tampered))
     )
 
     def options() -> dict[str, Any]:
@@ -831,7 +834,7 @@ def test_pull_stops_at_a_tampered_batch_and_resumes_from_it(served: Served, tmp_
     served.execute(
         update(Batch)
         .where(Batch.seq == 2)
-        .values(content=original.content, digest=fund.digest_of(original.content))
+        .values(**seal_content(cipher, row.Batch.id, original), digest=fund.digest_of(original))
     )
     with served.client() as client:
         resumed = fund.pull(client, state_dir, decide=lambda _: "rights-ended", **options())

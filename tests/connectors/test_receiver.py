@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -21,6 +22,7 @@ from connectors.receiver import PROBLEM_JSON, Receiver, create_receiver_app
 from gateway.batches import delivery
 from gateway.batches.models import Batch, Receipt
 from gateway.batches.receipts import record_receipt
+from gateway.batches.storage import open_content
 from gateway.participants.models import Participant
 from tests.connectors.test_fund import (
     NAMES,
@@ -55,18 +57,31 @@ def world(
     return make_world(client, settings, sessions, gateway_keys, participant)
 
 
-def sealed(world: World, session: Session, decisions: int, per_batch: int) -> list[Batch]:
-    """What the gateway would push: the sealed batches' rows, in seq order."""
+@dataclass(frozen=True)
+class Sealed:
+    """A sealed batch as the gateway pushes it: its exact bytes, opened from storage."""
+
+    id: str
+    seq: int
+    digest: str
+    encrypted: bool
+    content: bytes
+
+
+def sealed(world: World, session: Session, decisions: int, per_batch: int) -> list[Sealed]:
+    """What the gateway would push: the sealed batches, in seq order."""
     world.post(decisions)
     ids = [batch.id for batch in world.seal(max_records=per_batch)]
-    rows = [session.get(Batch, batch_id) for batch_id in ids]
-    assert all(row is not None for row in rows)
-    return [row for row in rows if row is not None]
+    cipher = world.keys.identity_cipher()
+    return [
+        Sealed(row.id, row.seq, row.digest, row.encrypted, open_content(cipher, row))
+        for row in (session.get_one(Batch, batch_id) for batch_id in ids)
+    ]
 
 
 def push(
     receiver: TestClient,
-    batch: Batch,
+    batch: Sealed,
     content: bytes | None = None,
     headers: dict[str, str] | None = None,
 ) -> httpx2.Response:
@@ -91,11 +106,11 @@ def refused(response: httpx2.Response, status: int, rule: str) -> dict[str, Any]
     return body
 
 
-def recorded(session: Session, world: World, batch: Batch, receipt: bytes) -> dict[str, Any]:
+def recorded(session: Session, world: World, batch: Sealed, receipt: bytes) -> dict[str, Any]:
     """The gateway's own verification of a receipt: what it recorded."""
     fund_row = session.get(Participant, world.fund.id)
     assert fund_row is not None
-    result = record_receipt(session, fund_row, batch, receipt)
+    result = record_receipt(session, fund_row, session.get_one(Batch, batch.id), receipt)
     assert result.created
     return dict(result.receipt.outcomes)
 

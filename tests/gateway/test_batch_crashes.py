@@ -37,6 +37,7 @@ from starlette.routing import Route
 from gateway.app import create_app
 from gateway.batches import sealing
 from gateway.batches.models import Batch, Receipt
+from gateway.batches.storage import open_content
 from gateway.disclosures.models import Disclosure
 from gateway.identities.service import IdentityKeys
 from gateway.keys import GatewayKeys, KeyUse
@@ -162,6 +163,7 @@ def batch_count(gateway: Gateway) -> int:
 def check_invariants(gateway: Gateway, *, complete: bool) -> dict[str, int]:
     """Every fund's seqs are 1..n and chained; every sealed record is in exactly one batch."""
     verification = gateway.keys.verification_keys(KeyUse.BATCH)
+    cipher = gateway.keys.identity_cipher()
     seen: Counter[str] = Counter()
     batches_per_fund: dict[str, int] = {}
     with gateway.sessions() as session:
@@ -172,13 +174,14 @@ def check_invariants(gateway: Gateway, *, complete: bool) -> dict[str, int]:
             assert [b.seq for b in batches] == list(range(1, len(batches) + 1)), fund.id
             previous = None
             for batch in batches:
-                assert batch.digest == sealing.digest_of(batch.content)
+                content = open_content(cipher, batch)
+                assert batch.digest == sealing.digest_of(content)
                 assert batch.previous_digest == previous
                 previous = batch.digest
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", SecurityWarning)
                     token = jws.deserialize_compact(
-                        batch.content.decode(), verification, algorithms=["EdDSA"]
+                        content.decode(), verification, algorithms=["EdDSA"]
                     )
                 payload = json.loads(token.payload)
                 assert (payload["seq"], payload["fund_id"]) == (batch.seq, fund.id)

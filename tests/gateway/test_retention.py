@@ -251,7 +251,12 @@ def test_the_command_line_purge_prints_its_report(
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["dry_run"] is True
-    assert set(report["classes"]) == {"identity_data", "import_reports", "audit_events"}
+    assert set(report["classes"]) == {
+        "identity_data",
+        "batch_contents",
+        "import_reports",
+        "audit_events",
+    }
     result = CliRunner().invoke(
         app, ["retention", "purge", "--as-of", "2030-01-01"], env={**env, "COLUMNS": "200"}
     )

@@ -34,6 +34,10 @@ def upgrade() -> None:
         sa.Column("kid", sa.String(length=200), nullable=False),
         sa.Column("encrypted", sa.Boolean(), nullable=False),
         sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("content_nonce", sa.LargeBinary(), nullable=False),
+        sa.Column("content_key", sa.LargeBinary(), nullable=True),
+        sa.Column("content_kek_id", sa.String(length=64), nullable=False),
+        sa.Column("content_shredded_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
@@ -44,19 +48,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_batches")),
         sa.UniqueConstraint("fund_id", "seq", name=op.f("uq_batches_fund_id_seq")),
     )
-    bind = op.get_bind()
-    if (
-        bind.dialect.name == "postgresql"
-        and bind.execute(
-            sa.text(
-                "SELECT count(*) FROM pg_settings WHERE name = 'default_toast_compression' "
-                "AND 'lz4' = ANY(enumvals)"
-            )
-        ).scalar()
-    ):
-        # Batches are megabytes of base64: lz4 compresses them several times faster
-        # than the default pglz, which sealing would otherwise wait for.
-        op.execute("ALTER TABLE batches ALTER COLUMN content SET COMPRESSION lz4")
+    if op.get_bind().dialect.name == "postgresql":
+        # Batch bytes are stored encrypted: compressing them would cost time for nothing.
+        op.execute("ALTER TABLE batches ALTER COLUMN content SET STORAGE EXTERNAL")
     with op.batch_alter_table("batches", schema=None) as batch_op:
         batch_op.create_index("ix_batches_fund_state", ["fund_id", "state", "seq"], unique=False)
 
