@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -353,3 +354,41 @@ def test_the_evidence_outlives_the_data(
         if '"type": "event"' in line
         for pseudonym in json.loads(line)["event"]["subject_pseudonyms"]
     )
+
+
+def test_the_command_line_exports_and_verifies_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from gateway.cli.main import app  # noqa: PLC0415
+
+    monkeypatch.chdir(tmp_path)
+    env = {
+        "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.db'}",
+        "GATEWAY_KEY_DIR": str(tmp_path / "keys"),
+    }
+    runner = CliRunner()
+    for command in (["db", "upgrade"], ["keys", "init"], ["keys", "rotate"]):
+        assert runner.invoke(app, command, env=env).exit_code == 0
+    signed = runner.invoke(app, ["audit", "checkpoint"], env=env)
+    assert signed.exit_code == 0, signed.output
+    assert "checkpoint of size 2" in signed.output  # keys initialised, keys rotated
+    export, jwks = tmp_path / "log.ndjson", tmp_path / "jwks.json"
+    assert runner.invoke(app, ["audit", "export", str(export)], env=env).exit_code == 0
+    keys = GatewayKeys.load(tmp_path / "keys")
+    jwks.write_text(json.dumps(keys.public_jwks()))
+    clean = runner.invoke(app, ["audit", "verify", str(export), "--jwks", str(jwks)], env=env)
+    assert clean.exit_code == 0, clean.output
+    assert "verified: 2 events, 1 signed checkpoints" in clean.output
+    lines = export.read_text().splitlines()
+    item = json.loads(lines[1])
+    item["event"]["action"] = "keys:forgotten"
+    export.write_text("\n".join([lines[0], json.dumps(item), *lines[2:]]) + "\n")
+    tampered = runner.invoke(app, ["audit", "verify", str(export), "--jwks", str(jwks)], env=env)
+    assert tampered.exit_code == 1
+    assert "index 1" in tampered.output
+    missing = runner.invoke(
+        app, ["audit", "verify", str(tmp_path / "none.ndjson"), "--jwks", str(jwks)], env=env
+    )
+    assert missing.exit_code == 2
