@@ -35,6 +35,8 @@ class AuditAction(StrEnum):
     AUDIT_EVENTS_LISTED = "events:listed"
     SUBJECT_REPORT_READ = "subject:reported"
     FUND_REPORT_READ = "funds:reported"
+    STATUS_REQUESTED = "status:requested"
+    STATUS_CHECKED = "status:checked"
     PREFECTURE_REPORT_READ = "prefectures:reported"
     CONSISTENCY_PROOF_READ = "consistency:read"
     FUND_PARKED = "fund:parked"

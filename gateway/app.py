@@ -20,6 +20,7 @@ from gateway.participants.router import router as participants_router
 from gateway.policy_source import PolicySource
 from gateway.settings import Environment, Settings
 from gateway.state import AppState
+from gateway.status.router import router as status_router
 from gateway.storage.engine import make_engine, make_sessionmaker
 from gateway.subscriptions.router import router as subscriptions_router
 from gateway.web import BodySizeLimit, RequestContext, install_error_handlers
@@ -82,12 +83,14 @@ def create_app(
     app.include_router(batches_router)
     app.include_router(outbox_router)
     app.include_router(auditing_router)
+    app.include_router(status_router)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         larger={
             "/v1/decision-imports": settings.max_import_bytes,
             "/v1/subscriptions": settings.max_import_bytes,
+            "/v1/status-checks": 32 * 1024 * 1024,  # 10,000 checks
         },
     )
     app.add_middleware(RequestContext)

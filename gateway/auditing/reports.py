@@ -98,7 +98,7 @@ def fund_report(
     checks = session.execute(
         select(AuditEvent.agent_id, AuditEvent.occurred_at).where(
             AuditEvent.acting_for == fund_id,
-            AuditEvent.action.like("status:%"),
+            AuditEvent.action == "status:checked",
             AuditEvent.occurred_at.between(since, until),
         )
     ).all()

@@ -195,3 +195,4 @@ PrefectureWriter = Annotated[Caller, Security(authenticate, scopes=[Scope.DECISI
 AuditorCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.AUDIT_READ])]
 SubscriptionWriter = Annotated[Caller, Security(authenticate, scopes=[Scope.SUBSCRIPTIONS_WRITE])]
 ReceiptWriter = Annotated[Caller, Security(authenticate, scopes=[Scope.RECEIPTS_WRITE])]
+StatusChecker = Annotated[Caller, Security(authenticate, scopes=[Scope.STATUS_CHECK])]

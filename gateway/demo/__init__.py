@@ -34,7 +34,7 @@ from audit.writer import record
 from connectors.client import GatewayClient, TokenRequestFailed
 from gateway.app import create_app
 from gateway.auth.assertions import ASSERTION_TYPE
-from gateway.demo import delivery, evidence, intake, policy, stewardship
+from gateway.demo import checks, delivery, evidence, intake, policy, stewardship
 from gateway.keys import GatewayKeys
 from gateway.participants import service
 from gateway.participants.models import ParticipantKind, Regime
@@ -486,6 +486,9 @@ def run(*, keep: bool = False) -> int:
             ids = _intake(base_url, by_id["pref-75"], workdir, outcome)
             _stewardship(base_url, sessions, by_id, ids, workdir, outcome)
             _delivery(base_url, settings, keys, sessions, by_id, ids, workdir, outcome)
+            console.rule("[bold]Status checks: a desk, a sweep, a wrong purpose")
+            with _client(base_url, by_id["cpam-75"]) as cpam:
+                checks.status_checks(cpam, outcome.expect)
             _retention(base_url, sessions, by_id, ids, outcome)
             console.rule("[bold]Evidence: the signed audit log, a proof, a tampering caught")
             jwks = httpx.get(f"{base_url}/.well-known/jwks.json", timeout=10).json()

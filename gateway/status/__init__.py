@@ -1,0 +1,1 @@
+"""Status checks: a fund asks whether an insured person is subject to a residence decision."""

@@ -1,0 +1,170 @@
+"""Status checks: exact matches, minimal answers, bad items by position, every check audited."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from audit.models import AuditEvent
+from gateway.participants.models import Regime
+from gateway.settings import Settings
+from tests.gateway.test_decisions import (
+    NIR,
+    Prefecture,
+    decision,
+    identity,
+    make_prefecture,
+    token_for,
+)
+from tests.helpers import Client, api_headers
+
+CHECKS = "/v1/status-checks"
+PERSON = "7512345678"
+
+
+@pytest.fixture
+def prefecture(
+    client: TestClient, settings: Settings, participant: Callable[..., Client]
+) -> Prefecture:
+    return make_prefecture(client, settings, participant, departements=["75"])
+
+
+@pytest.fixture
+def fund(
+    client: TestClient, settings: Settings, participant: Callable[..., Client]
+) -> dict[str, str]:
+    caller = participant("fund", regime=Regime.CPAM, departements=["75"])
+    return api_headers(token_for(client, settings, caller), caller, agent_id="desk-12")
+
+
+def ask(
+    client: TestClient, headers: dict[str, str], *people: dict[str, Any]
+) -> list[dict[str, Any]]:
+    response = client.post(
+        CHECKS, json={"checks": [{"identity": person} for person in people]}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    answers: list[dict[str, Any]] = response.json()["answers"]
+    return answers
+
+
+def test_exact_matches_answer_only_what_the_fund_may_know(
+    client: TestClient, prefecture: Prefecture, fund: dict[str, str], session: Session
+) -> None:
+    prefecture.created(
+        decision("ST-1", kind="permit-withdrawal", public_order=True, identity=identity())
+    )
+    by_agdref, by_nir, unknown = ask(
+        client,
+        fund,
+        {"agdref_number": PERSON, "birth_name": "Someone Else"},
+        {"social_security_number": {"number": NIR, "type": "nia"}},
+        {"agdref_number": "7599999999"},
+    )
+    for answer in (by_agdref, by_nir):
+        assert answer["result"] == "adverse_decision"
+        assert answer["match"] == "exact"
+        assert answer["decision"]["reference"] == "ST-1"
+        assert answer["decision"]["kind_class"] == "withdrawal"
+        assert set(answer["decision"]) == {
+            "kind_class",
+            "reference",
+            "notification_date",
+            "effect_date",
+        }
+    assert (unknown["result"], unknown["match"], unknown["decision"]) == (
+        "none_known",
+        "none",
+        None,
+    )
+    text = json.dumps([by_agdref, by_nir, unknown])
+    for secret in ("N'Diaye", "public_order", PERSON, "Aïssatou"):
+        assert secret not in text
+    events = session.scalars(select(AuditEvent).where(AuditEvent.action == "status:checked")).all()
+    assert len(events) == 3
+    assert {e.agent_id for e in events} == {"desk-12"}
+    assert all(e.purpose == "residence-regularity-check" for e in events)
+    assert [e.detail["result"] for e in events] == [
+        "adverse_decision",
+        "adverse_decision",
+        "none_known",
+    ]
+    assert all(e.subject_pseudonyms for e in events)
+
+
+def test_a_corrected_decision_answers_corrected_and_an_oqtf_alone_none_known(
+    client: TestClient, prefecture: Prefecture, fund: dict[str, str]
+) -> None:
+    created = prefecture.created(decision("ST-2", identity=identity()))
+    prefecture.created(decision("ST-3", kind="oqtf", identity=identity(agdref_number="7511111111")))
+    corrected = prefecture.correct(
+        created["id"],
+        {
+            "kind": "annulment",
+            "reference": "TA-ST-2",
+            "correction_date": created["versions"][0]["decision_date"],
+        },
+    )
+    assert corrected.status_code == 201, corrected.text
+    annulled, oqtf = ask(client, fund, {"agdref_number": PERSON}, {"agdref_number": "7511111111"})
+    assert (annulled["result"], annulled["match"]) == ("corrected", "exact")
+    assert annulled["decision"] is None
+    assert oqtf["result"] == "none_known"
+
+
+def test_bad_items_are_answered_by_position_and_the_others_still_are(
+    client: TestClient, prefecture: Prefecture, fund: dict[str, str]
+) -> None:
+    prefecture.created(decision("ST-4", identity=identity()))
+    response = client.post(
+        CHECKS,
+        json={
+            "checks": [
+                {"identity": {"agdref_number": "12AB"}},
+                {"identity": {"agdref_number": PERSON}, "case_reference": "dossier-9"},
+                {"identity": {"agdref_number": PERSON}, "colour": "red"},
+            ]
+        },
+        headers=fund,
+    )
+    assert response.status_code == 200, response.text
+    first, second, third = response.json()["answers"]
+    assert first["result"] is None
+    assert first["errors"][0]["field"] == "identity.agdref_number"
+    assert first["errors"][0]["rule"] == "agdref-format"
+    assert second["result"] == "adverse_decision"
+    assert third["errors"][0]["rule"] == "extra_forbidden"
+    assert "none_known" in response.json()["note"]
+
+
+def test_refusals_wrong_purpose_missing_agent_too_many(
+    client: TestClient,
+    settings: Settings,
+    participant: Callable[..., Client],
+    fund: dict[str, str],
+) -> None:
+    one = {"checks": [{"identity": {"agdref_number": PERSON}}]}
+    wrong = client.post(CHECKS, json=one, headers={**fund, "Purpose": "marketing"})
+    assert wrong.status_code == 403
+    caller = participant("fund")
+    no_agent = api_headers(token_for(client, settings, caller), caller, agent_id=None)
+    missing = client.post(CHECKS, json=one, headers=no_agent)
+    assert missing.status_code == 400
+    assert missing.json()["errors"][0]["field"] == "Agent-Id"
+    too_many = {"checks": [{"identity": {"agdref_number": PERSON}}] * 10_001}
+    refused = client.post(CHECKS, json=too_many, headers=fund)
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["field"] == "checks"
+    prefecture_caller = participant("prefecture")
+    not_a_fund = client.post(
+        CHECKS,
+        json=one,
+        headers=api_headers(token_for(client, settings, prefecture_caller), prefecture_caller),
+    )
+    assert not_a_fund.status_code == 403
