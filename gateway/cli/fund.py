@@ -263,3 +263,50 @@ def ack(
         console.print(f"[red]{error}")
         raise typer.Exit(1) from error
     _report(summary, f"{len(summary.acknowledged)} batches acknowledged")
+
+
+@app.command()
+def check(
+    source: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Affiliates.")],
+    client_id: ClientId,
+    key: KeyFile,
+    agent_id: AgentId,
+    output: Annotated[Path, typer.Option(help="Where the answers are written.")],
+    url: Url = DEFAULT_URL,
+    file_format: Annotated[
+        str, typer.Option("--format", help="The affiliates file: csv or ndjson.")
+    ] = "csv",
+    case_reference: Annotated[str | None, typer.Option(help="The case checked for.")] = None,
+) -> None:
+    """Check a file of affiliates (status checks in bulk); write the answers beside them."""
+    from rich.progress import Progress  # noqa: PLC0415
+
+    from connectors import checks  # noqa: PLC0415
+
+    if file_format not in {"csv", "ndjson"}:
+        console.print("[red]say --format csv or --format ndjson")
+        raise typer.Exit(2)
+    private = _private_key(key)
+    try:
+        with (
+            GatewayClient(url, client_id, private, alg=fund.algorithm_for(private)) as client,
+            Progress(console=console, transient=True) as progress,
+        ):
+            task = progress.add_task("checking", total=None)
+            summary = checks.check_file(
+                client,
+                source,
+                output,
+                fmt=file_format,
+                agent_id=agent_id,
+                case_reference=case_reference,
+                on_progress=lambda done: progress.advance(task, done),
+            )
+    except (TokenRequestFailed, httpx.HTTPError, checks.CheckFileError, OSError) as error:
+        console.print(f"[red]{error}")
+        raise typer.Exit(1) from error
+    console.print(
+        f"{summary.checked} checked: {summary.results}"
+        + (f", {summary.malformed} malformed" if summary.malformed else "")
+        + f"; answers in {output}"
+    )

@@ -856,3 +856,32 @@ def test_pull_stops_at_a_tampered_batch_and_resumes_from_it(served: Served, tmp_
     ]
     states = served.rows(select(Batch.state))
     assert {row.state for row in states} == {"acknowledged"}
+
+
+def test_fund_check_sends_a_file_of_affiliates_and_writes_the_answers(
+    served: Served, tmp_path: Path
+) -> None:
+    served.post(1)  # a decision about the person with AGDREF number 7512345678
+    affiliates = tmp_path / "affiliates.csv"
+    affiliates.write_text(
+        "member;agdref_number;birth_name\n"
+        "M-1;7512345678;N'Diaye\n"
+        "M-2;7599999999;Martin\n"
+        "M-3;12AB;Broken\n"
+    )
+    answers = tmp_path / "answers.csv"
+    shown = run(
+        "fund",
+        "check",
+        str(affiliates),
+        *("--url", served.base_url, "--client-id", served.fund.id),
+        *("--key", str(served.key_file), "--agent-id", "sweep-1", "--output", str(answers)),
+    )
+    assert "3 checked" in shown
+    assert "1 malformed" in shown
+    rows = list(csv.DictReader(io.StringIO(answers.read_text())))
+    assert [row["member"] for row in rows] == ["M-1", "M-2", "M-3"]  # the input, kept
+    assert [row["result"] for row in rows] == ["adverse_decision", "none_known", ""]
+    assert rows[0]["decision_reference"] == "H-1"
+    assert rows[0]["match"] == "exact"
+    assert "agdref_number: agdref-format" in rows[2]["errors"]
