@@ -6,6 +6,7 @@ The scheduler (``gateway worker``) only triggers them; each owns its transaction
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from gateway.auth import replay
@@ -23,9 +24,13 @@ log = logging.getLogger("gateway.jobs")
 
 
 def purge_replay_cache(sessions: sessionmaker[Session]) -> int:
-    """Forget the one-time identifiers of assertions and proofs that have expired anyway."""
+    """Forget one-time identifiers that expired, and status-check windows a day old."""
+    from gateway.status.limits import purge_windows  # noqa: PLC0415
+    from gateway.storage.base import utcnow  # noqa: PLC0415
+
     with sessions.begin() as session:
         removed = replay.purge_expired(session)
+        purge_windows(session, utcnow() - timedelta(days=1))
     log.info("replay cache purged", extra={"removed": removed})
     return removed
 

@@ -75,6 +75,13 @@ class Settings(BaseSettings):
         default=None, description="Client certificate (PEM) for mutual TLS to push endpoints."
     )
     push_client_key: Path | None = Field(default=None, description="Its private key (PEM).")
+    status_checks_per_agent: int = Field(
+        default=100_000, ge=1, description="Status checks one agent may make per window."
+    )
+    status_checks_per_fund: int = Field(
+        default=10_000_000, ge=1, description="Status checks one fund may make per window."
+    )
+    status_check_window_seconds: int = Field(default=3600, ge=1, le=86_400)
     audit_sequence_seconds: int = Field(
         default=5, ge=1, description="How often queued audit events are appended to the log."
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 from fastapi import APIRouter
 
 from audit.actions import AuditAction
 from gateway.auth.caller import StatusChecker
-from gateway.routing import Audit, DbSession, State, TransactionRoute
-from gateway.status import service
+from gateway.routing import Audit, DbSession, State, TransactionRoute, end_authentication
+from gateway.status import limits, service
 from gateway.status.schemas import ChecksIn, ChecksOut
 
 router = APIRouter(prefix="/v1/status-checks", route_class=TransactionRoute, tags=["status"])
@@ -26,6 +27,17 @@ def post_checks(
     is answered with its errors by position; the others are answered all the same.
     ``none_known`` does not prove regular residence.
     """
+    settings = state.settings
+    end_authentication(session)  # the limits take a short transaction of their own
+    limits.take_checks(
+        state.sessions,
+        fund_id=caller.acting_for,
+        agent_id=caller.agent_id or "",
+        amount=len(body.checks),
+        per_fund=settings.status_checks_per_fund,
+        per_agent=settings.status_checks_per_agent,
+        window=timedelta(seconds=settings.status_check_window_seconds),
+    )
     answers = service.check(
         session,
         caller,

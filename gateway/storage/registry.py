@@ -11,6 +11,7 @@ import gateway.identities.models
 import gateway.imports.models
 import gateway.participants.models
 import gateway.retention.models
+import gateway.status.limits
 import gateway.subscriptions.models
 from gateway.storage.base import Base
 
@@ -24,6 +25,7 @@ MODEL_MODULES = (
     gateway.imports.models,
     gateway.participants.models,
     gateway.retention.models,
+    gateway.status.limits,
     gateway.subscriptions.models,
 )
 metadata = Base.metadata

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from audit.models import AuditEvent
+from gateway.app import create_app
+from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Settings
+from tests.conftest import BASE_URL
 from tests.gateway.test_decisions import (
     NIR,
     Prefecture,
@@ -168,3 +171,56 @@ def test_refusals_wrong_purpose_missing_agent_too_many(
         headers=api_headers(token_for(client, settings, prefecture_caller), prefecture_caller),
     )
     assert not_a_fund.status_code == 403
+
+
+@pytest.fixture
+def limited(
+    settings: Settings,
+    gateway_keys: GatewayKeys,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+) -> Iterator[TestClient]:
+    """A gateway allowing 3 checks per agent and 5 per fund in each hour."""
+    configured = settings.model_copy(
+        update={"status_checks_per_agent": 3, "status_checks_per_fund": 5}
+    )
+    app = create_app(configured, keys=gateway_keys, engine=engine, sessions=sessions)
+    with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as http:
+        yield http
+
+
+def test_checks_are_limited_per_agent_and_per_fund(
+    limited: TestClient, settings: Settings, participant: Callable[..., Client]
+) -> None:
+    caller = participant("fund")
+    token = token_for(limited, settings, caller)
+
+    def post(agent: str, count: int) -> Any:
+        return limited.post(
+            CHECKS,
+            json={"checks": [{"identity": {"agdref_number": PERSON}}] * count},
+            headers=api_headers(token, caller, agent_id=agent),
+        )
+
+    assert post("desk-1", 2).status_code == 200
+    over = post("desk-1", 2)
+    assert over.status_code == 429, over.text
+    assert over.json()["errors"][0] == {
+        "field": "Agent-Id",
+        "rule": "rate-limit",
+        "message": "this agent may make at most 3 checks per 3600 s",
+    }
+    assert 1 <= int(over.headers["retry-after"]) <= 3600
+    assert post("desk-1", 1).status_code == 200  # the refused request took nothing
+    assert post("desk-2", 2).status_code == 200  # another agent, same fund: 5 in all
+    fund_over = post("desk-3", 1)
+    assert fund_over.status_code == 429
+    assert "this fund" in fund_over.json()["detail"]
+    other = participant("fund")
+    other_token = token_for(limited, settings, other)
+    elsewhere = limited.post(
+        CHECKS,
+        json={"checks": [{"identity": {"agdref_number": PERSON}}]},
+        headers=api_headers(other_token, other, agent_id="desk-1"),
+    )
+    assert elsewhere.status_code == 200  # each fund has its own count
