@@ -9,8 +9,7 @@ from gateway.decisions import repository
 from gateway.decisions.models import CorrectionKind
 from gateway.decisions.service import subject_indexes
 from gateway.disclosures import repository as disclosures
-from gateway.participants import repository as participants
-from gateway.subscriptions import service as subscriptions
+from gateway.disclosures import service as planning
 from policies.evaluate import DecisionFacts, Evaluation, evaluate
 
 if TYPE_CHECKING:
@@ -80,9 +79,7 @@ def explain(session: Session, loaded: LoadedPolicy, decision: Decision) -> Expla
     )
     evaluation = evaluate(loaded.policy, facts)
     targets: list[tuple[str, str]] = []
-    if not evaluation.disclosed:
-        pass
-    elif evaluation.to_previous_recipients:
+    if evaluation.disclosed and evaluation.to_previous_recipients:
         targets = [
             (fund_id, regime)
             for fund_id, regime in disclosures.received(
@@ -90,17 +87,8 @@ def explain(session: Session, loaded: LoadedPolicy, decision: Decision) -> Expla
             )
             if regime in evaluation.profiles
         ]
-    elif evaluation.subscribed_on is not None:
-        targets = subscriptions.funds_holding(
-            session, facts.subject_indexes, evaluation.subscribed_on, evaluation.profiles
-        )
-    elif evaluation.departement is not None:
-        targets = [
-            (fund.id, fund.regime or "")
-            for fund in participants.funds_covering(
-                session, evaluation.departement, evaluation.profiles
-            )
-        ]
+    elif evaluation.disclosed:
+        targets = planning.routed(session, evaluation, facts)
     funds: list[tuple[str, str, list[str]]] = [
         (fund_id, regime, list[str](loaded.policy.profiles[evaluation.profiles[regime]]))
         for fund_id, regime in targets

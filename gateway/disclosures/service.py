@@ -43,20 +43,29 @@ def plan(
         return []
     if evaluation.to_previous_recipients:
         return _correction(session, loaded, decision_id, version, facts, evaluation.profiles)
+    targets = routed(session, evaluation, facts, funds_by_departement)
+    return _rows(loaded, decision_id, version, targets, evaluation, correction=False)
+
+
+def routed(
+    session: Session,
+    evaluation: Evaluation,
+    facts: DecisionFacts,
+    funds_by_departement: FundCache | None = None,
+) -> list[tuple[str, str]]:
+    """(fund id, regime) of the funds a new decision goes to: subscribed, or covering."""
     if evaluation.subscribed_on is not None:
-        targets = subscriptions.funds_holding(
+        return subscriptions.funds_holding(
             session, facts.subject_indexes, evaluation.subscribed_on, evaluation.profiles
         )
-    else:
-        departement = evaluation.departement or facts.prefecture_departement
-        cache = funds_by_departement if funds_by_departement is not None else {}
-        if departement not in cache:
-            cache[departement] = [
-                (fund.id, fund.regime or "")
-                for fund in participants.funds_covering(session, departement, evaluation.profiles)
-            ]
-        targets = cache[departement]
-    return _rows(loaded, decision_id, version, targets, evaluation, correction=False)
+    departement = evaluation.departement or facts.prefecture_departement
+    cache = funds_by_departement if funds_by_departement is not None else {}
+    if departement not in cache:
+        cache[departement] = [
+            (fund.id, fund.regime or "")
+            for fund in participants.funds_covering(session, departement, evaluation.profiles)
+        ]
+    return cache[departement]
 
 
 def _rows(
