@@ -93,7 +93,7 @@ def event_bytes(document: dict[str, Any]) -> bytes:
 def _state(session: Session) -> AuditLogState:
     state = session.get(AuditLogState, 1, with_for_update=True)
     if state is None:
-        state = AuditLogState(id=1, size=0, watermark=0, updated_at=utcnow())
+        state = AuditLogState(id=1, size=0, updated_at=utcnow())
         session.add(state)
         session.flush()
     return state
@@ -129,14 +129,14 @@ def sequence(session: Session, *, limit: int = 20_000) -> int:
     state = _state(session)
     columns = [getattr(AuditEvent, name) for name in EVENT_FIELDS]
     rows = session.execute(
-        select(AuditEvent.id, *columns)
+        select(*columns)
         .join(AuditLogQueue, AuditLogQueue.event_id == AuditEvent.event_id)
         .order_by(AuditEvent.id)
         .limit(limit)
     ).all()
     if not rows:
         return 0
-    documents = [event_document(dict(zip(EVENT_FIELDS, row[1:], strict=True))) for row in rows]
+    documents = [event_document(dict(zip(EVENT_FIELDS, row, strict=True))) for row in rows]
     hashes = [leaf_hash(event_bytes(document)) for document in documents]
     event_ids = [document["event_id"] for document in documents]
     size = state.size
@@ -160,7 +160,6 @@ def sequence(session: Session, *, limit: int = 20_000) -> int:
         .execution_options(synchronize_session=False)
     )
     state.size = size + len(rows)
-    state.watermark = max(state.watermark, *(row[0] for row in rows))
     state.updated_at = utcnow()
     return len(rows)
 

@@ -54,13 +54,12 @@ class AuditLogNode(Base):
 
 
 class AuditLogState(Base):
-    """The log's size, and the event id below which every event has its leaf."""
+    """The log's size: the index the next leaf takes."""
 
     __tablename__ = "audit_log_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     size: Mapped[int] = mapped_column(BigId)
-    watermark: Mapped[int] = mapped_column(BigId)  # every event with a lower id is in the log
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

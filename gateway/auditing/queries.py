@@ -18,7 +18,7 @@ from audit.pseudonyms import pseudonym
 from gateway.batches.models import Batch, RecordOutcome
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.disclosures.models import Disclosure
-from gateway.errors import FieldError, InvalidField
+from gateway.errors import InvalidField
 from gateway.identities.agdref import parse_agdref
 from gateway.identities.errors import IdentityFieldError
 from gateway.identities.models import Identity
@@ -204,7 +204,3 @@ def subject_report(session: Session, policy: Policy, subject: Subject) -> dict[s
             for event in events
         ],
     }
-
-
-def problem_fields(errors: list[FieldError]) -> list[str]:
-    return [error.field for error in errors]

@@ -33,21 +33,6 @@ def of_decision(session: Session, decision_id: str) -> list[Disclosure]:
     return list(session.scalars(statement))
 
 
-def recipients(session: Session, decision_id: str) -> list[tuple[str, str]]:
-    """(fund id, regime) of every fund owed or sent an earlier version, not cancelled."""
-    statement = (
-        select(Participant.id, Participant.regime)
-        .join(Disclosure, Disclosure.fund_id == Participant.id)
-        .where(
-            Disclosure.decision_id == decision_id,
-            Disclosure.state != DisclosureState.CANCELLED,
-        )
-        .distinct()
-        .order_by(Participant.id)
-    )
-    return [(fund_id, regime or "") for fund_id, regime in session.execute(statement)]
-
-
 def cancel_unsealed(session: Session, decision_id: str, *, before_version: int) -> list[str]:
     """Cancel the earlier versions' records not yet sealed; the funds they were owed to.
 

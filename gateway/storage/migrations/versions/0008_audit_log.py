@@ -66,9 +66,6 @@ def upgrade() -> None:
         "audit_log_state",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("size", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "watermark", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log_state")),
     )
