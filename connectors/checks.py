@@ -1,10 +1,10 @@
 """The fund's side of status checks: a file of affiliates in, the answers written beside them.
 
-Reads a CSV (columns ``agdref_number``, ``ssn_number``, ``ssn_type``, ``birth_name``,
-``usage_name``, ``first_names`` separated by ``|``, ``sex``, ``birth_date``,
-``place_of_birth``; other columns are kept as they are) or NDJSON (one identity object
-per line), sends the people in chunks of at most 10,000 to ``POST /v1/status-checks``,
-and writes each input row followed by ``result``, ``match``, ``decision_reference``,
+Reads a CSV (the identity columns of a backlog import: ``agdref_number``, ``ssn_number``
+with ``ssn_type``, ``birth_name``, ``usage_name``, ``first_names`` separated by ``|``,
+``sex``, ``birth_date``, ``place_of_birth``; other columns are kept as they are) or
+NDJSON (one identity object per line), sends the people in chunks of at most 10,000 to
+``POST /v1/status-checks``, and writes each input row followed by ``result``, ``match``, ``decision_reference``,
 ``decision_kind_class``, ``notification_date``, ``effect_date`` and ``errors``.
 The gateway sends back nothing the fund did not send; the output holds only what the
 input held plus the answer.
@@ -17,6 +17,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from connectors.importers import csv_identity
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
@@ -25,10 +27,6 @@ if TYPE_CHECKING:
 
 CHUNK = 10_000
 PURPOSE = "residence-regularity-check"
-IDENTITY_COLUMNS = (
-    "agdref_number", "ssn_number", "ssn_type", "birth_name", "usage_name", "first_names",
-    "sex", "birth_date", "place_of_birth",
-)  # fmt: skip
 ANSWER_COLUMNS = (
     "result", "match", "decision_reference", "decision_kind_class", "notification_date",
     "effect_date", "errors",
@@ -46,35 +44,6 @@ class Summary:
     malformed: int = 0
 
 
-def identity_of(row: dict[str, str]) -> dict[str, Any]:
-    """A CSV row's identity, as the gateway takes it."""
-
-    def cell(name: str) -> str | None:
-        value = (row.get(name) or "").strip()
-        return value or None
-
-    identity: dict[str, Any] = {
-        name: cell(name)
-        for name in (
-            "agdref_number",
-            "birth_name",
-            "usage_name",
-            "sex",
-            "birth_date",
-            "place_of_birth",
-        )
-        if cell(name) is not None
-    }
-    if cell("first_names"):
-        identity["first_names"] = [p.strip() for p in (cell("first_names") or "").split("|") if p]
-    if cell("ssn_number"):
-        identity["social_security_number"] = {
-            "number": cell("ssn_number"),
-            "type": cell("ssn_type") or "nir",
-        }
-    return identity
-
-
 def _rows(path: Path, fmt: str) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """(the row as read, its identity), lazily."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -83,7 +52,7 @@ def _rows(path: Path, fmt: str) -> Iterator[tuple[dict[str, Any], dict[str, Any]
             handle.seek(0)
             delimiter = ";" if sample.count(";") > sample.count(",") else ","
             for row in csv.DictReader(handle, delimiter=delimiter):
-                yield dict(row), identity_of(row)
+                yield dict(row), csv_identity(row)
             return
         for number, line in enumerate(handle, 1):
             if not line.strip():

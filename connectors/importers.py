@@ -196,7 +196,21 @@ def csv_document(row: dict[str, str]) -> dict[str, Any]:
     }
     if permit:
         document["permit"] = permit
-    identity: dict[str, Any] = {"first_names": listed("first_names")}
+    document["identity"] = csv_identity(row)
+    return document
+
+
+def _cell(row: dict[str, str], name: str) -> str | None:
+    value = row.get(name)
+    return value.strip() or None if value is not None else None
+
+
+def csv_identity(row: dict[str, str]) -> dict[str, Any]:
+    """The identity columns of a CSV record (decisions, status checks) as an identity."""
+    names = _cell(row, "first_names")
+    identity: dict[str, Any] = {
+        "first_names": [p.strip() for p in names.split("|") if p.strip()] if names else []
+    }
     for name in (
         "agdref_number",
         "birth_name",
@@ -207,15 +221,14 @@ def csv_document(row: dict[str, str]) -> dict[str, Any]:
         "nationality",
         "residence_departement",
     ):
-        if cell(name) is not None:
-            identity[name] = cell(name)
-    if cell("ssn_number") is not None or cell("ssn_type") is not None:
+        if _cell(row, name) is not None:
+            identity[name] = _cell(row, name)
+    if _cell(row, "ssn_number") is not None or _cell(row, "ssn_type") is not None:
         identity["social_security_number"] = {
-            "number": cell("ssn_number"),
-            "type": cell("ssn_type"),
+            "number": _cell(row, "ssn_number"),
+            "type": _cell(row, "ssn_type"),
         }
-    document["identity"] = identity
-    return document
+    return identity
 
 
 def _text_lines(chunks: Iterable[bytes], starts: list[int]) -> Iterator[str]:
