@@ -4,8 +4,9 @@ Reads a CSV (the identity columns of a backlog import: ``agdref_number``, ``ssn_
 with ``ssn_type``, ``birth_name``, ``usage_name``, ``first_names`` separated by ``|``,
 ``sex``, ``birth_date``, ``place_of_birth``; other columns are kept as they are) or
 NDJSON (one identity object per line), sends the people in chunks of at most 10,000 to
-``POST /v1/status-checks``, and writes each input row followed by ``result``, ``match``, ``decision_reference``,
-``decision_kind_class``, ``notification_date``, ``effect_date`` and ``errors``.
+``POST /v1/status-checks``, and writes each input row followed by ``result``, ``match``,
+``decision_reference``, ``decision_kind_class``, ``notification_date``, ``effect_date``
+and ``errors``.
 The gateway sends back nothing the fund did not send; the output holds only what the
 input held plus the answer.
 """
