@@ -367,10 +367,14 @@ def _delivery(
     delivery.no_batch_in_clear(workdir / "gateway.db", outcome.expect)
     console.rule("[bold]Pull: cpam-75 downloads, verifies offline, acknowledges")
     cpam = by_id["cpam-75"]
-    with _client(base_url, cpam) as client:
-        records = delivery.fund_pulls(
-            client, jwks, cpam.id, cpam.key, f"{cpam.id}-1", cpam.alg, workdir, outcome.expect
-        )
+
+    def cpam_pulls() -> list[dict[str, Any]]:
+        with _client(base_url, cpam) as client:
+            return delivery.fund_pulls(
+                client, jwks, cpam.id, cpam.key, f"{cpam.id}-1", cpam.alg, workdir, outcome.expect
+            )
+
+    records = cpam_pulls()
     outcome.expect(
         f"cpam-75's {len(records)} records carry its profile's fields and never the "
         "public-order ground",
@@ -394,10 +398,7 @@ def _delivery(
     with _client(base_url, by_id["pref-75"]) as prefecture:
         delivery.correction_reaches(prefecture, ids["PP-2026-0002"], outcome.expect)
     delivery.seal_now(sessions, keys, loaded, outcome.expect, express=True)
-    with _client(base_url, cpam) as client:
-        rectified = delivery.fund_pulls(
-            client, jwks, cpam.id, cpam.key, f"{cpam.id}-1", cpam.alg, workdir, outcome.expect
-        )
+    rectified = cpam_pulls()
     outcome.expect(
         "cpam-75 receives the rectification: PP-2026-0002 annulled, rights to be restored",
         any(
