@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from sqlalchemy import or_, select
+from sqlalchemy.orm import aliased
 
 from audit.actions import AuditAction, AuditOutcome
 from audit.writer import AuditDraft, append_rows, as_row
@@ -51,13 +52,22 @@ def _indexes(keys: IdentityKeys, check: CheckIn) -> tuple[list[str], list[str]]:
 
 
 def _decisions(session: Session, indexes: set[str], kinds: list[str]) -> dict[str, list[Any]]:
-    """Blind index -> the decisions (with their current version) whose identity carries it."""
+    """Blind index -> (decision, current version) of the decisions that carry it.
+
+    Any version's identity may carry it; one query serves the whole request.
+    """
     if not indexes:
         return {}
+    matched = aliased(DecisionVersion)
+    current = aliased(DecisionVersion)
     rows = session.execute(
-        select(Identity.bi_agdref, Identity.bi_ssn, Decision, DecisionVersion)
-        .join(DecisionVersion, DecisionVersion.identity_id == Identity.id)
-        .join(Decision, Decision.id == DecisionVersion.decision_id)
+        select(Identity.bi_agdref, Identity.bi_ssn, Decision, current)
+        .join(matched, matched.identity_id == Identity.id)
+        .join(Decision, Decision.id == matched.decision_id)
+        .join(
+            current,
+            (current.decision_id == Decision.id) & (current.version == Decision.current_version),
+        )
         .where(
             or_(Identity.bi_agdref.in_(indexes), Identity.bi_ssn.in_(indexes)),
             Decision.kind.in_(kinds),
@@ -65,21 +75,12 @@ def _decisions(session: Session, indexes: set[str], kinds: list[str]) -> dict[st
     ).all()
     found: dict[str, list[Any]] = {}
     seen: set[tuple[str, str]] = set()
-    for bi_agdref, bi_ssn, decision, _ in rows:
+    for bi_agdref, bi_ssn, decision, version in rows:
         for index in (bi_agdref, bi_ssn):
             if index in indexes and (index, decision.id) not in seen:
                 seen.add((index, decision.id))
-                found.setdefault(index, []).append(decision)
+                found.setdefault(index, []).append((decision, version))
     return found
-
-
-def _current(session: Session, decision: Decision) -> DecisionVersion:
-    return session.scalars(
-        select(DecisionVersion).where(
-            DecisionVersion.decision_id == decision.id,
-            DecisionVersion.version == decision.current_version,
-        )
-    ).one()
 
 
 def check(
@@ -118,11 +119,10 @@ def check(
     )
     events = []
     for position, item, indexes, pseudonyms in parsed:
-        decisions = {d.id: d for index in indexes for d in found.get(index, [])}
-        active = [d for d in decisions.values() if d.status == DecisionStatus.ACTIVE]
+        decisions = {d.id: (d, v) for index in indexes for d, v in found.get(index, [])}
+        active = [(d, v) for d, v in decisions.values() if d.status == DecisionStatus.ACTIVE]
         if active:
-            latest = max(active, key=lambda d: (d.created_at, d.id))
-            version = _current(session, latest)
+            latest, version = max(active, key=lambda pair: (pair[0].created_at, pair[0].id))
             answer = CheckOut(
                 position=position,
                 result=Result.ADVERSE_DECISION,
@@ -151,7 +151,7 @@ def check(
                     agent_id=item.agent_id or caller.agent_id,
                     case_reference=item.case_reference or caller.case_reference,
                     purpose=caller.purpose,
-                    object_ids=[d.id for d in decisions.values()],
+                    object_ids=list(decisions),
                     subject_pseudonyms=pseudonyms,
                     detail={"match": str(answer.match), "result": str(answer.result)},
                 )
