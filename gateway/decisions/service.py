@@ -36,7 +36,7 @@ from gateway.errors import Conflict, FieldError, Forbidden, InvalidField
 from gateway.identities import service as identities
 from gateway.identities.agdref import parse_agdref
 from gateway.identities.crypto import Shredded
-from gateway.identities.models import Identity
+from gateway.identities.models import Identity, IdentityMatchKey
 from gateway.identities.schemas import IdentityIn, IdentityOut
 from gateway.storage.base import utcnow
 from gateway.storage.bulk import insert_rows
@@ -107,6 +107,7 @@ class NewDecision:
     identity: dict[str, Any]
     decision: dict[str, Any]
     version: dict[str, Any]
+    match_keys: list[dict[str, str]]
 
 
 def new_decision(
@@ -156,7 +157,8 @@ def new_decision(
         "request_id": request_id,
         "created_at": now,
     }
-    return NewDecision(identity, decision, version)
+    match_keys = identities.match_key_rows(keys, identity["id"], payload.identity)
+    return NewDecision(identity, decision, version, match_keys)
 
 
 def reference_conflict(decision: Decision) -> Conflict:
@@ -219,6 +221,7 @@ def post(
             session.add_all([Identity(**rows.identity), decision])
             session.flush()
             session.add(DecisionVersion(**rows.version))
+            insert_rows(session, IdentityMatchKey, rows.match_keys)
             session.flush()
             planned = disclosures.plan(
                 session,
@@ -298,6 +301,8 @@ def correct(
             session.add(new_identity)
             session.flush()
             new_identity_id = new_identity.id
+            match_keys = identities.match_key_rows(keys, new_identity_id, identity_in)
+            insert_rows(session, IdentityMatchKey, match_keys)
             subjects = sorted({*subjects, *identities.subject_pseudonyms(keys, identity_in)})
     number = decision.current_version + 1
     status = ending or DecisionStatus(decision.status)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import LargeBinary, String
+from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.storage.base import Base, utcnow
@@ -30,3 +30,19 @@ class Identity(Base):
     residence_departement: Mapped[str | None] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     shredded_at: Mapped[datetime | None] = mapped_column()
+
+
+class IdentityMatchKey(Base):
+    """A keyed blocking key of an identity: where name matching looks for candidates.
+
+    Several per identity (surname sound and birth year, first-name sound and birth date,
+    both sounds and the day of birth; see ``gateway.status.matching``), each an HMAC
+    under the blind-index key: like the blind indexes, useless without the key.
+    """
+
+    __tablename__ = "identity_match_keys"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    identity_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

@@ -89,9 +89,14 @@ def canonical_name(value: str) -> str:
     )
 
 
+def name_words(value: str) -> list[str]:
+    """The canonical words of a name: "Ben-Ali el Amrani" is BEN, ALI, EL, AMRANI."""
+    return [word for word in map(canonical_name, _WORD_SEPARATORS.split(value)) if word]
+
+
 def name_without_particles(value: str) -> str:
     """The canonical name without its leading particles, keeping at least one word."""
-    words = [word for word in map(canonical_name, _WORD_SEPARATORS.split(value)) if word]
+    words = name_words(value)
     while len(words) > 1 and words[0] in PARTICLES:
         words.pop(0)
     return "".join(words)

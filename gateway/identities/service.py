@@ -18,6 +18,7 @@ from gateway.identities.crypto import Sealed
 from gateway.identities.dates import PartialDate
 from gateway.identities.models import Identity
 from gateway.identities.names import canonical_name
+from gateway.status.matching import Profile, blocking_keys
 from gateway.storage.base import utcnow
 from gateway.storage.ids import new_id
 
@@ -107,6 +108,17 @@ def seal_row(
         "created_at": utcnow(),
         "shredded_at": None,
     }
+
+
+def match_key_rows(
+    keys: IdentityKeys, identity_id: str, identity: IdentityIn
+) -> list[dict[str, str]]:
+    """The rows of an identity's keyed blocking keys, for name matching."""
+    profile = Profile.of(identity.document())
+    return [
+        {"key": blind_index(keys, "match", key), "identity_id": identity_id}
+        for key in sorted(blocking_keys(profile))
+    ]
 
 
 def open_document(keys: IdentityKeys, row: Identity) -> dict[str, Any]:

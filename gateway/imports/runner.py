@@ -31,7 +31,7 @@ from gateway.disclosures.models import Disclosure
 from gateway.disclosures.service import FundCache
 from gateway.errors import GatewayError
 from gateway.identities import service as identities
-from gateway.identities.models import Identity
+from gateway.identities.models import Identity, IdentityMatchKey
 from gateway.imports import repository as imports_repository
 from gateway.imports.models import DecisionImport, ImportLine, ImportStatus, LineOutcome
 from gateway.storage.base import utcnow
@@ -251,6 +251,9 @@ class ImportRunner:
             insert_rows(session, Identity, [rows.identity for rows in built])
             insert_rows(session, Decision, [rows.decision for rows in built])
             insert_rows(session, DecisionVersion, [rows.version for rows in built])
+            insert_rows(
+                session, IdentityMatchKey, [key for rows in built for key in rows.match_keys]
+            )
             insert_rows(
                 session,
                 Disclosure,

@@ -39,7 +39,7 @@ from audit.writer import record
 from gateway.batches.models import Batch
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.disclosures.models import Disclosure, DisclosureState
-from gateway.identities.models import Identity
+from gateway.identities.models import Identity, IdentityMatchKey
 from gateway.imports.models import DecisionImport, ImportLine
 from gateway.retention.models import PurgeRun
 from gateway.storage.base import utcnow
@@ -124,6 +124,7 @@ def _shred_chunk(session: Session, cutoff: datetime, now: datetime) -> int:
             shredded_at=now,
         )
     )
+    session.execute(delete(IdentityMatchKey).where(IdentityMatchKey.identity_id.in_(identity_ids)))
     return len(decision_ids)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.identities.schemas import IdentityIn
+from gateway.status.matching import Level
 
 MAX_CHECKS = 10_000
 ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,64}$"
@@ -36,11 +37,6 @@ class Result(StrEnum):
     NONE_KNOWN = "none_known"
 
 
-class Match(StrEnum):
-    EXACT = "exact"  # on the NIR/NIA or the AGDREF number
-    NONE = "none"
-
-
 class Adverse(BaseModel):
     """The decision's facts a fund applies its rules to: no name, no identifier."""
 
@@ -59,7 +55,7 @@ class CheckError(BaseModel):
 class CheckOut(BaseModel):
     position: int
     result: Result | None = None
-    match: Match | None = None
+    match: Level | None = None
     decision: Adverse | None = None
     errors: list[CheckError] = Field(default_factory=list)
 

@@ -1,16 +1,25 @@
-"""Answering status checks: exact matching on the identifiers' blind indexes.
+"""Answering status checks: exact matching on identifiers, then on names and dates.
 
 Each item is validated on its own: a malformed one gets its errors by position and the
-others are still answered. A person is found through the keyed blind indexes of the NIR
-or NIA and of the AGDREF number sent, among decisions of the kinds the policy discloses
-(an OQTF alone is recorded, never disclosed, so never answered). The answer carries the
-result, how it matched, and for an adverse decision its broad kind, reference and dates:
-nothing the fund did not send, no name, no identifier, no public-order ground. Each check
-is an audit event naming the person by pseudonym, with the agent, case and match.
+others are still answered. A person living outside the fund's territory is not the
+fund's to check: that item is refused (``outside-territory``) and audited.
+
+A person is found first through the keyed blind indexes of the NIR or NIA and of the
+AGDREF number sent (``exact``); failing that, through the keyed blocking keys of the
+names and birth date (``gateway.status.matching``), whose few candidates are opened and
+graded ``strong`` or ``weak``. Only decisions of the kinds the policy discloses count (an
+OQTF alone is recorded, never disclosed, so never answered).
+
+The answer carries the result and how it matched; for an exact or strong match of an
+adverse decision, its broad kind, reference and dates. A weak match names no decision:
+it may be a namesake, and the fund confirms with an identifier. Nothing the fund did
+not send comes back: no name, no identifier, no public-order ground. Each check is an
+audit event naming the person by pseudonym, with the agent, case and match level.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -21,15 +30,11 @@ from audit.actions import AuditAction, AuditOutcome
 from audit.writer import AuditDraft, append_rows, as_row
 from gateway.decisions.models import Decision, DecisionStatus, DecisionVersion
 from gateway.identities import service as identities
-from gateway.identities.models import Identity
-from gateway.status.schemas import (
-    Adverse,
-    CheckError,
-    CheckIn,
-    CheckOut,
-    Match,
-    Result,
-)
+from gateway.identities.crypto import IdentityCryptoError
+from gateway.identities.models import Identity, IdentityMatchKey
+from gateway.status.matching import RANK, Level, Profile, blocking_keys, compare
+from gateway.status.schemas import Adverse, CheckError, CheckIn, CheckOut, Result
+from gateway.storage.bulk import one_of
 from policies.evaluate import BROAD_KINDS
 
 if TYPE_CHECKING:
@@ -39,25 +44,54 @@ if TYPE_CHECKING:
     from gateway.identities.service import IdentityKeys
     from policies.model import Policy
 
-
-def _indexes(keys: IdentityKeys, check: CheckIn) -> tuple[list[str], list[str]]:
-    """(blind indexes, audit pseudonyms) of the identifiers the fund sent."""
-    matching = identities.Keys.of(check.identity)
-    indexes = []
-    if matching.agdref:
-        indexes.append(identities.blind_index(keys, "agdref", matching.agdref))
-    if matching.ssn:
-        indexes.append(identities.blind_index(keys, "ssn", matching.ssn))
-    return indexes, identities.subject_pseudonyms(keys, check.identity, matching)
+OUTSIDE_TERRITORY = "outside-territory"
+CHUNK = 10_000  # values per lookup list: twice that stays under SQLite's 32,766 parameters
 
 
-def _decisions(session: Session, indexes: set[str], kinds: list[str]) -> dict[str, list[Any]]:
+@dataclass
+class _Check:
+    """One valid item, what it is looked up by, and what was found."""
+
+    position: int
+    item: CheckIn
+    indexes: list[str]
+    pseudonyms: list[str]
+    profile: Profile | None = None
+    match_keys: list[str] = field(default_factory=list)
+    found: dict[str, tuple[Decision, DecisionVersion]] = field(default_factory=dict)
+    level: Level = Level.NONE
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    identity_id: str
+    decision: Decision
+    version: DecisionVersion
+
+
+def _chunks(values: set[str]) -> list[list[str]]:
+    """Values in lists small enough for one query (SQLite binds each one separately)."""
+    ordered = sorted(values)
+    return [ordered[start : start + CHUNK] for start in range(0, len(ordered), CHUNK)]
+
+
+def _exact(session: Session, indexes: set[str], kinds: list[str]) -> dict[str, list[Any]]:
     """Blind index -> (decision, current version) of the decisions that carry it.
 
-    Any version's identity may carry it; one query serves the whole request.
+    Any version's identity may carry it; one query per chunk serves the whole request.
     """
-    if not indexes:
-        return {}
+    rows = [row for chunk in _chunks(indexes) for row in _exact_rows(session, chunk, kinds)]
+    found: dict[str, list[Any]] = {}
+    seen: set[tuple[str, str]] = set()
+    for bi_agdref, bi_ssn, decision, version in rows:
+        for index in (bi_agdref, bi_ssn):
+            if index in indexes and (index, decision.id) not in seen:
+                seen.add((index, decision.id))
+                found.setdefault(index, []).append((decision, version))
+    return found
+
+
+def _exact_rows(session: Session, indexes: list[str], kinds: list[str]) -> list[Any]:
     matched = aliased(DecisionVersion)
     current = aliased(DecisionVersion)
     rows = session.execute(
@@ -69,18 +103,137 @@ def _decisions(session: Session, indexes: set[str], kinds: list[str]) -> dict[st
             (current.decision_id == Decision.id) & (current.version == Decision.current_version),
         )
         .where(
-            or_(Identity.bi_agdref.in_(indexes), Identity.bi_ssn.in_(indexes)),
+            or_(
+                one_of(session, Identity.bi_agdref, indexes),
+                one_of(session, Identity.bi_ssn, indexes),
+            ),
             Decision.kind.in_(kinds),
         )
     ).all()
-    found: dict[str, list[Any]] = {}
-    seen: set[tuple[str, str]] = set()
-    for bi_agdref, bi_ssn, decision, version in rows:
-        for index in (bi_agdref, bi_ssn):
-            if index in indexes and (index, decision.id) not in seen:
-                seen.add((index, decision.id))
-                found.setdefault(index, []).append((decision, version))
-    return found
+    return list(rows)
+
+
+def _candidates(
+    session: Session, keys: IdentityKeys, match_keys: set[str], kinds: list[str]
+) -> tuple[dict[str, list[_Candidate]], dict[str, Profile]]:
+    """Match key -> the decisions whose identities carry it; identity id -> its profile."""
+    by_key: dict[str, list[_Candidate]] = {}
+    profiles: dict[str, Profile] = {}
+    for chunk in _chunks(match_keys):
+        for key, identity, decision, version in _candidate_rows(session, chunk, kinds):
+            if identity.id not in profiles:
+                try:
+                    document = identities.open_document(keys, identity)
+                except IdentityCryptoError:
+                    continue  # shredded since its keys were read
+                profiles[identity.id] = Profile.of(document.get("identity", {}))
+            by_key.setdefault(key, []).append(_Candidate(identity.id, decision, version))
+    return by_key, profiles
+
+
+def _candidate_rows(session: Session, match_keys: list[str], kinds: list[str]) -> list[Any]:
+    matched = aliased(DecisionVersion)
+    current = aliased(DecisionVersion)
+    rows = session.execute(
+        select(IdentityMatchKey.key, Identity, Decision, current)
+        .join(Identity, Identity.id == IdentityMatchKey.identity_id)
+        .join(matched, matched.identity_id == Identity.id)
+        .join(Decision, Decision.id == matched.decision_id)
+        .join(
+            current,
+            (current.decision_id == Decision.id) & (current.version == Decision.current_version),
+        )
+        .where(one_of(session, IdentityMatchKey.key, match_keys), Decision.kind.in_(kinds))
+    ).all()
+    return list(rows)
+
+
+def _parse(position: int, raw: dict[str, Any]) -> CheckIn | CheckOut:
+    try:
+        item = CheckIn.model_validate(raw)
+    except ValidationError as error:
+        return CheckOut(
+            position=position,
+            errors=[
+                CheckError(
+                    field=".".join(str(p) for p in e["loc"]) or "check",
+                    rule=str(e["type"]),
+                    message=str(e["msg"]),
+                )
+                for e in error.errors(include_url=False, include_input=False)
+            ],
+        )
+    return item
+
+
+def _outside(check: _Check, caller: Caller) -> CheckOut | None:
+    """The refusal of a check on a person living outside the fund's territory."""
+    residence = check.item.identity.residence_departement
+    if not residence or not caller.territory or residence in caller.territory:
+        return None
+    error = CheckError(
+        field="identity.residence_departement",
+        rule=OUTSIDE_TERRITORY,
+        message=f"département {residence} is outside this fund's territory",
+    )
+    return CheckOut(position=check.position, errors=[error])
+
+
+def _answer(check: _Check) -> CheckOut:
+    active = [(d, v) for d, v in check.found.values() if d.status == DecisionStatus.ACTIVE]
+    if not check.found:
+        return CheckOut(position=check.position, result=Result.NONE_KNOWN, match=Level.NONE)
+    if not active:
+        return CheckOut(position=check.position, result=Result.CORRECTED, match=check.level)
+    if check.level is Level.WEAK:  # perhaps a namesake: no decision named
+        return CheckOut(position=check.position, result=Result.ADVERSE_DECISION, match=check.level)
+    latest, version = max(active, key=lambda pair: (pair[0].created_at, pair[0].id))
+    return CheckOut(
+        position=check.position,
+        result=Result.ADVERSE_DECISION,
+        match=check.level,
+        decision=Adverse(
+            kind_class=BROAD_KINDS.get(latest.kind, "refusal"),
+            reference=latest.reference,
+            notification_date=version.notification_date,
+            effect_date=version.effect_date,
+        ),
+    )
+
+
+def _match_names(
+    session: Session, keys: IdentityKeys, checks: list[_Check], kinds: list[str]
+) -> None:
+    """Grade the checks no identifier matched against their blocking keys' candidates."""
+    unmatched = [check for check in checks if not check.found]
+    for check in unmatched:
+        check.profile = Profile.of(check.item.identity.document())
+        check.match_keys = [
+            identities.blind_index(keys, "match", key)
+            for key in blocking_keys(check.profile, swaps=True)
+        ]
+    by_key, profiles = _candidates(
+        session, keys, {key for check in unmatched for key in check.match_keys}, kinds
+    )
+    for check in unmatched:
+        assert check.profile is not None  # noqa: S101 - set above
+        graded: dict[str, Level] = {}
+        for key in check.match_keys:
+            for candidate in by_key.get(key, ()):
+                if candidate.identity_id not in graded and candidate.identity_id in profiles:
+                    graded[candidate.identity_id] = compare(
+                        check.profile, profiles[candidate.identity_id]
+                    )
+        best = max(graded.values(), key=RANK.__getitem__, default=Level.NONE)
+        if best is Level.NONE:
+            continue
+        check.level = best
+        check.found = {
+            candidate.decision.id: (candidate.decision, candidate.version)
+            for key in check.match_keys
+            for candidate in by_key.get(key, ())
+            if graded.get(candidate.identity_id) is best
+        }
 
 
 def check(
@@ -90,72 +243,74 @@ def check(
     policy: Policy,
     items: list[dict[str, Any]],
     request_id: str | None,
+    first_position: int = 0,
 ) -> list[CheckOut]:
-    """The answer to each item, in order; one audit event per valid check."""
-    parsed: list[tuple[int, CheckIn, list[str], list[str]]] = []
+    """The answer to each item, in order; one audit event per check, refused ones too."""
+    checks: list[_Check] = []
     answers: dict[int, CheckOut] = {}
-    for position, raw in enumerate(items):
-        try:
-            item = CheckIn.model_validate(raw)
-        except ValidationError as error:
-            answers[position] = CheckOut(
-                position=position,
-                errors=[
-                    CheckError(
-                        field=".".join(str(p) for p in e["loc"]) or "check",
-                        rule=str(e["type"]),
-                        message=str(e["msg"]),
-                    )
-                    for e in error.errors(include_url=False, include_input=False)
-                ],
-            )
-            continue
-        indexes, pseudonyms = _indexes(keys, item)
-        parsed.append((position, item, indexes, pseudonyms))
-    found = _decisions(
-        session,
-        {index for _, _, indexes, _ in parsed for index in indexes},
-        list(policy.eligibility.disclosed),
-    )
     events = []
-    for position, item, indexes, pseudonyms in parsed:
-        decisions = {d.id: (d, v) for index in indexes for d, v in found.get(index, [])}
-        active = [(d, v) for d, v in decisions.values() if d.status == DecisionStatus.ACTIVE]
-        if active:
-            latest, version = max(active, key=lambda pair: (pair[0].created_at, pair[0].id))
-            answer = CheckOut(
-                position=position,
-                result=Result.ADVERSE_DECISION,
-                match=Match.EXACT,
-                decision=Adverse(
-                    kind_class=BROAD_KINDS.get(latest.kind, "refusal"),
-                    reference=latest.reference,
-                    notification_date=version.notification_date,
-                    effect_date=version.effect_date,
-                ),
-            )
-        elif decisions:
-            answer = CheckOut(position=position, result=Result.CORRECTED, match=Match.EXACT)
+    for offset, raw in enumerate(items):
+        position = first_position + offset
+        parsed = _parse(position, raw)
+        if isinstance(parsed, CheckOut):
+            answers[position] = parsed
+            continue
+        matching = identities.Keys.of(parsed.identity)
+        indexes = []
+        if matching.agdref:
+            indexes.append(identities.blind_index(keys, "agdref", matching.agdref))
+        if matching.ssn:
+            indexes.append(identities.blind_index(keys, "ssn", matching.ssn))
+        pseudonyms = identities.subject_pseudonyms(keys, parsed.identity, matching)
+        check = _Check(position, parsed, indexes, pseudonyms)
+        if refusal := _outside(check, caller):
+            answers[position] = refusal
+            events.append(_event(caller, request_id, check, [], AuditOutcome.REFUSED, refusal))
         else:
-            answer = CheckOut(position=position, result=Result.NONE_KNOWN, match=Match.NONE)
-        answers[position] = answer
-        events.append(
-            as_row(
-                AuditDraft(
-                    action=AuditAction.STATUS_CHECKED,
-                    request_id=request_id,
-                    outcome=AuditOutcome.SUCCESS,
-                    participant_id=caller.participant_id,
-                    participant_kind=str(caller.kind),
-                    acting_for=caller.acting_for,
-                    agent_id=item.agent_id or caller.agent_id,
-                    case_reference=item.case_reference or caller.case_reference,
-                    purpose=caller.purpose,
-                    object_ids=list(decisions),
-                    subject_pseudonyms=pseudonyms,
-                    detail={"match": str(answer.match), "result": str(answer.result)},
-                )
-            )
-        )
+            checks.append(check)
+    kinds = [str(kind) for kind in policy.eligibility.disclosed]
+    exact = _exact(session, {index for check in checks for index in check.indexes}, kinds)
+    for check in checks:
+        check.found = {d.id: (d, v) for index in check.indexes for d, v in exact.get(index, [])}
+        if check.found:
+            check.level = Level.EXACT
+    _match_names(session, keys, checks, kinds)
+    for check in checks:
+        answer = answers[check.position] = _answer(check)
+        found = list(check.found)
+        events.append(_event(caller, request_id, check, found, AuditOutcome.SUCCESS, answer))
     append_rows(session, events)
-    return [answers[position] for position in range(len(items))]
+    return [answers[first_position + offset] for offset in range(len(items))]
+
+
+def _event(
+    caller: Caller,
+    request_id: str | None,
+    check: _Check,
+    decision_ids: list[str],
+    outcome: AuditOutcome,
+    answer: CheckOut,
+) -> dict[str, Any]:
+    """The check's audit event: how it matched, or the rule that refused it."""
+    item = check.item
+    detail: dict[str, Any] = {"position": answer.position, "identifiers": bool(check.indexes)}
+    if answer.errors:
+        detail["rule"] = answer.errors[0].rule
+    else:
+        detail |= {"match": str(answer.match), "result": str(answer.result)}
+    return as_row(
+        AuditDraft(
+            action=AuditAction.STATUS_CHECKED,
+            request_id=request_id,
+            outcome=outcome,
+            participant_id=caller.participant_id,
+            participant_kind=str(caller.kind),
+            acting_for=caller.acting_for,
+            agent_id=item.agent_id or caller.agent_id,
+            case_reference=item.case_reference or caller.case_reference,
+            purpose=caller.purpose,
+            object_ids=decision_ids,
+            subject_pseudonyms=check.pseudonyms,
+            detail=detail,
+        )
+    )

@@ -81,7 +81,9 @@ def insert_rows(session: Session, model: type[DeclarativeBase], rows: list[dict[
 
 
 def one_of(
-    session: Session, column: QueryableAttribute[str], values: Collection[str]
+    session: Session,
+    column: QueryableAttribute[str] | QueryableAttribute[str | None],
+    values: Collection[str],
 ) -> ColumnElement[bool]:
     """``column IN values``; on PostgreSQL as ``= ANY(array)``: one parameter, not thousands.
 

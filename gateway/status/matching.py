@@ -1,0 +1,342 @@
+"""Matching a fund's identity against a decision's when no identifier matched.
+
+Pure logic, no I/O. Two steps, as record-linkage systems do them:
+
+1. **Blocking.** ``blocking_keys`` turns an identity into a few short keys (surname sound
+   and birth year, first-name sound and full birth date, both sounds and the day of
+   birth). A stored identity keeps their keyed blind indexes; a check looks up the keys
+   of what the fund sent, its names also swapped, so only a handful of candidates are
+   ever opened.
+2. **Scoring.** ``compare`` grades a candidate. ``strong`` needs the surname (birth or
+   usage name, with or without particles, transliterated, or with one typo), the first
+   names (one side's all found in the other's, in any order, transliterated), a birth
+   date that agrees (equal, or compatible when partial, or a 1 January / 31 December
+   written for an unknown date, or day and month swapped), the sex and the place of
+   birth (equal or unknown) to agree. ``weak`` is the same person's names with a date,
+   place or sex that disagrees, a first name that only agrees up to a typo (twins are
+   told apart by their first names alone), or a surname and a birth date with other
+   first names. ``none`` is anything less.
+
+``assess`` is both steps: what the gateway answers about one pair of identities.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from rapidfuzz.distance import OSA, JaroWinkler
+
+from gateway.identities.agdref import parse_agdref
+from gateway.identities.dates import PartialDate
+from gateway.identities.errors import IdentityFieldError
+from gateway.identities.names import PARTICLES, name_words
+
+if TYPE_CHECKING:
+    from gateway.identities.schemas import IdentityIn
+
+
+class Level(StrEnum):
+    EXACT = "exact"  # the NIR/NIA or the AGDREF number
+    STRONG = "strong"
+    WEAK = "weak"
+    NONE = "none"
+
+
+RANK = {Level.EXACT: 3, Level.STRONG: 2, Level.WEAK: 1, Level.NONE: 0}
+
+# Transliteration: spellings of one sound (French, English and Maghrebi conventions) are
+# written alike, then O/U and E/A, which transliterations of Arabic swap freely, merge.
+_SOUNDS = (
+    ("TCH", "CH"),
+    ("SCH", "CH"),
+    ("SH", "CH"),
+    ("PH", "F"),
+    ("DJ", "J"),
+    ("KH", "K"),
+    ("GH", "G"),
+    ("TH", "T"),
+    ("DH", "D"),
+    ("CK", "K"),
+    ("OU", "U"),
+    ("OO", "U"),
+    ("EE", "I"),
+    ("Q", "K"),
+    ("W", "U"),
+    ("Y", "I"),
+)
+_SOFT_C = re.compile(r"C(?=[EI])")
+_DOUBLES = re.compile(r"(.)\1+")
+_VOWELS = re.compile(r"[AEIOU]")
+_MIN_SOUND = 2  # a final E or H of a longer word is mute
+_MIN_TYPO_LENGTH = 4  # shorter names differ by one letter too often (ALI, ALY, ADI)
+_LONG_NAME = 8
+_CLOSE_SPELLING = 0.9
+_MAX_WORDS = 4  # of a name, for blocking; beyond that the words add nothing but keys
+_SUBSTITUTED = ((1, 1), (12, 31))  # written when only the year is known
+
+
+@lru_cache(maxsize=65_536)
+def sound(word: str) -> str:
+    """A canonical word as it sounds: MOHAMED, MOHAMMAD and MUHAMMAD are all MUHAMAD."""
+    if not word.isascii():
+        return word
+    text = word
+    for spelling, written in _SOUNDS:
+        text = text.replace(spelling, written)
+    text = _SOFT_C.sub("S", text).replace("C", "K")
+    if len(text) > _MIN_SOUND and text.endswith(("E", "H")):  # a mute final E or H: SARAH, AMINE
+        text = text[:-1]
+    text = text.replace("O", "U").replace("E", "A")
+    return _DOUBLES.sub(r"\1", text)
+
+
+@lru_cache(maxsize=65_536)
+def skeleton(word: str) -> str:
+    """The consonants of a word's sound, after its first letter (any vowel is A): a key."""
+    spoken = sound(word)
+    if not spoken:
+        return spoken
+    head = "A" if spoken[0] in "AEIOU" else spoken[0]
+    return _DOUBLES.sub(r"\1", head + _VOWELS.sub("", spoken[1:]))
+
+
+class Agreement(IntEnum):
+    """How two names agree, from the weakest to the strongest."""
+
+    NO = 0
+    TYPO = 1  # one letter off: a typing error, or another name
+    SPELLING = 2  # a transliteration of the same name
+    SAME = 3
+
+
+@lru_cache(maxsize=262_144)
+def words_agree(left: str, right: str) -> Agreement:
+    """How two canonical words agree."""
+    if left == right:
+        return Agreement.SAME
+    a, b = sound(left), sound(right)
+    if a == b:
+        return Agreement.SPELLING
+    if skeleton(left) == skeleton(right) and JaroWinkler.similarity(a, b) >= _CLOSE_SPELLING:
+        return Agreement.SPELLING  # FATIMA and FATMA, ABDELKADER and ABDELKADIR
+    if len(a) != len(b) and (a[1:] == b or b[1:] == a) and (a[0] in "AEIOU" or b[0] in "AEIOU"):
+        return Agreement.SPELLING  # IBRAHIM and BRAHIM: a leading vowel dropped
+    shortest = min(len(left), len(right))
+    allowed = 2 if shortest >= _LONG_NAME else 1 if shortest >= _MIN_TYPO_LENGTH else 0
+    if allowed and OSA.distance(left, right, score_cutoff=allowed) <= allowed:
+        return Agreement.TYPO
+    return Agreement.NO
+
+
+def _without_particles(words: list[str]) -> list[str]:
+    rest = list(words)
+    while len(rest) > 1 and rest[0] in PARTICLES:
+        rest.pop(0)
+    return rest
+
+
+def surname_forms(name: str) -> tuple[str, ...]:
+    """The forms a surname is compared in: joined, without particles, and its long words.
+
+    BEN ALI is BENALI and ALI; GARCIA LOPEZ is also GARCIA and LOPEZ.
+    """
+    words = name_words(name)[:_MAX_WORDS]
+    if not words:
+        return ()
+    forms = ["".join(words), "".join(_without_particles(words))]
+    if len(words) > 1:
+        forms += [word for word in words if len(word) >= _MIN_TYPO_LENGTH and word not in PARTICLES]
+    return tuple(dict.fromkeys(forms))
+
+
+def first_name_words(names: Iterable[str]) -> tuple[str, ...]:
+    """Every first name's words, in order: JEAN-PIERRE is JEAN and PIERRE."""
+    return tuple(dict.fromkeys(word for name in names for word in name_words(name) if word))[
+        :_MAX_WORDS
+    ]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What matching compares of one identity, in canonical forms."""
+
+    surnames: tuple[str, ...]
+    first_names: tuple[str, ...]
+    birth: PartialDate
+    sex: str | None
+    place: str | None
+    agdref: str | None = None
+    ssn: str | None = None
+
+    @classmethod
+    def of(cls, document: Mapping[str, Any]) -> Profile:
+        """From an identity document (``IdentityIn.document()`` or a stored one)."""
+        surnames: list[str] = []
+        for field in ("birth_name", "usage_name"):
+            if value := document.get(field):
+                surnames += surname_forms(value)
+        try:
+            birth = PartialDate.parse(document.get("birth_date"))
+        except IdentityFieldError:
+            birth = PartialDate()
+        agdref = document.get("agdref_number")
+        ssn = document.get("social_security_number")
+        return cls(
+            surnames=tuple(dict.fromkeys(surnames)),
+            first_names=first_name_words(document.get("first_names") or ()),
+            birth=birth,
+            sex=document.get("sex"),
+            place=document.get("place_of_birth"),
+            agdref=parse_agdref(agdref).canonical if agdref else None,
+            ssn=ssn["number"] if ssn else None,
+        )
+
+    def swapped(self) -> Profile:
+        """The same identity with surname and first names exchanged (NGUYEN VAN AN)."""
+        firsts = tuple(dict.fromkeys(form for name in self.surnames for form in name_words(name)))
+        return Profile(
+            surnames=self.first_names,
+            first_names=firsts[:_MAX_WORDS],
+            birth=self.birth,
+            sex=self.sex,
+            place=self.place,
+        )
+
+
+def _best(lefts: Iterable[str], rights: Iterable[str]) -> Agreement:
+    rights = tuple(rights)
+    best = Agreement.NO
+    for left in lefts:
+        for right in rights:
+            best = max(best, words_agree(left, right))
+            if best is Agreement.SAME:
+                return best
+    return best
+
+
+def _first_names_agree(lefts: tuple[str, ...], rights: tuple[str, ...]) -> tuple[Agreement, bool]:
+    """(how the weakest of the shorter list's names agrees, whether any name agrees).
+
+    One side's first names must all be found in the other's, in any order: a dropped
+    middle name still agrees, MOHAMED AMINE and MOHAMED ALI do not.
+    """
+    if not lefts or not rights:
+        return Agreement.NO, False
+    shorter, longer = (lefts, rights) if len(lefts) <= len(rights) else (rights, lefts)
+    grades = [_best((name,), longer) for name in shorter]
+    return min(grades), max(grades) > Agreement.NO
+
+
+class DateAgreement(IntEnum):
+    NO = 0
+    SAME_YEAR = 1  # the same year, another day: a homonym as often as a typo
+    NEAR = 2  # one digit of the year, or the day and month swapped
+    PARTIAL = 3  # compatible, one side partial or a 1 January / 31 December substitute
+    SAME = 4
+
+
+def dates_agree(left: PartialDate, right: PartialDate) -> DateAgreement | None:  # noqa: PLR0911
+    """How two birth dates agree; None when either is wholly unknown."""
+    if left.year is None or right.year is None:
+        return None
+    if left == right and left.day is not None:
+        return DateAgreement.SAME
+    if left.year == right.year:
+        compatible = (left.month is None or right.month is None or left.month == right.month) and (
+            left.day is None or right.day is None or left.day == right.day
+        )
+        if compatible or _substituted(left) or _substituted(right):
+            return DateAgreement.PARTIAL
+        if (left.month, left.day) == (right.day, right.month):
+            return DateAgreement.NEAR
+        return DateAgreement.SAME_YEAR
+    same_day = (left.month, left.day) == (right.month, right.day) and left.day is not None
+    if same_day and OSA.distance(str(left.year), str(right.year)) <= 1:
+        return DateAgreement.NEAR  # one digit of the year mistyped
+    return DateAgreement.NO
+
+
+def _substituted(date: PartialDate) -> bool:
+    return (date.month, date.day) in _SUBSTITUTED
+
+
+def _equal_or_unknown(left: str | None, right: str | None) -> bool | None:
+    if left is None or right is None:
+        return None
+    return left == right
+
+
+def compare(query: Profile, stored: Profile) -> Level:
+    """How well two identities agree on names, birth date, sex and place of birth."""
+    return max(_compare(query, stored), _compare(query.swapped(), stored), key=RANK.__getitem__)
+
+
+def _compare(query: Profile, stored: Profile) -> Level:
+    surname = _best(query.surnames, stored.surnames)
+    first, any_first = _first_names_agree(query.first_names, stored.first_names)
+    date = dates_agree(query.birth, stored.birth)
+    sex = _equal_or_unknown(query.sex, stored.sex)
+    place = _equal_or_unknown(query.place, stored.place)
+    if surname is Agreement.NO:
+        return Level.NONE
+    if first >= Agreement.SPELLING:
+        if (
+            date is not None
+            and date >= DateAgreement.PARTIAL
+            and sex is not False
+            and place is not False
+            and (date is DateAgreement.SAME or sex or place)  # a partial date needs more
+        ):
+            return Level.STRONG
+        if date is None or date >= DateAgreement.SAME_YEAR:
+            return Level.WEAK
+        return Level.NONE
+    # Other first names: a typo, a first name the other side lacks, or a twin.
+    agree = date is not None and date >= DateAgreement.PARTIAL and sex is not False
+    if first is Agreement.TYPO or any_first:
+        return Level.WEAK if agree else Level.NONE
+    return Level.WEAK if agree and date is DateAgreement.SAME and place else Level.NONE
+
+
+def blocking_keys(profile: Profile, *, swaps: bool = False) -> set[str]:
+    """The blocking keys of an identity (before keying); with ``swaps``, also names swapped.
+
+    A stored identity keeps its keys; a check looks up its own with ``swaps``, so a pair
+    with surname and first name exchanged on one side still meets.
+    """
+    keys = _keys(profile)
+    if swaps:
+        keys |= _keys(profile.swapped())
+    return keys
+
+
+def _keys(profile: Profile) -> set[str]:
+    birth = profile.birth
+    surnames = {skeleton(name) for name in profile.surnames} - {""}
+    firsts = {skeleton(name) for name in profile.first_names} - {""}
+    keys: set[str] = set()
+    if birth.year is not None:
+        keys |= {f"s|{name}|{birth.year}" for name in surnames}
+    if birth.day is not None:
+        day = f"{birth.year}-{birth.month:02d}-{birth.day:02d}"
+        keys |= {f"f|{name}|{day}" for name in firsts}
+        if not _substituted(birth):
+            keys |= {
+                f"sf|{s}|{f}|{birth.month:02d}{birth.day:02d}" for s in surnames for f in firsts
+            }
+    return keys
+
+
+def assess(query: IdentityIn, stored: IdentityIn) -> Level:
+    """How the gateway would match ``query`` (from a fund) to ``stored`` (a decision's)."""
+    asked, known = Profile.of(query.document()), Profile.of(stored.document())
+    if (asked.agdref and asked.agdref == known.agdref) or (asked.ssn and asked.ssn == known.ssn):
+        return Level.EXACT
+    if not blocking_keys(asked, swaps=True) & blocking_keys(known):
+        return Level.NONE
+    return compare(asked, known)
