@@ -37,6 +37,7 @@ class AuditAction(StrEnum):
     FUND_REPORT_READ = "funds:reported"
     STATUS_REQUESTED = "status:requested"
     STATUS_CHECKED = "status:checked"
+    STATUS_STREAMED = "status:streamed"
     PREFECTURE_REPORT_READ = "prefectures:reported"
     CONSISTENCY_PROOF_READ = "consistency:read"
     FUND_PARKED = "fund:parked"

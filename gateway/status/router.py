@@ -5,13 +5,25 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from fastapi import APIRouter
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
 
 from audit.actions import AuditAction
 from gateway.auth.caller import StatusChecker
+from gateway.errors import InvalidField
 from gateway.routing import Audit, DbSession, State, TransactionRoute, end_authentication
-from gateway.status import limits, service
+from gateway.status import limits, service, stream
 from gateway.status.schemas import ChecksIn, ChecksOut
+from gateway.streaming import blocking_chunks
+
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
+NDJSON_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+    }
+}
 
 router = APIRouter(prefix="/v1/status-checks", route_class=TransactionRoute, tags=["status"])
 
@@ -43,7 +55,7 @@ def post_checks(
         caller,
         state.identity_keys,
         state.policy.policy,
-        body.checks,
+        list(enumerate(body.checks)),
         audit.request_id,
     )
     audit.detail = {
@@ -52,3 +64,39 @@ def post_checks(
         "malformed": sum(1 for a in answers if a.errors),
     }
     return ChecksOut(answers=answers)
+
+
+@router.post(
+    "/stream",
+    name=AuditAction.STATUS_STREAMED,
+    response_class=StreamingResponse,
+    openapi_extra=NDJSON_BODY,
+)
+async def post_check_stream(
+    request: Request, caller: StatusChecker, session: DbSession, state: State, audit: Audit
+) -> StreamingResponse:
+    """A sweep of any size: one check per NDJSON line, one answer per line back.
+
+    Each line is an item as in ``POST /v1/status-checks``; its answer's ``position`` is
+    its line number minus one. A last line sums the stream up: checks, results, match
+    levels, and where and why it stopped if a rate limit was reached. Checks are
+    answered and audited in blocks as the body arrives; answers go back once it is read.
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in NDJSON_TYPES:
+        raise InvalidField(
+            "Content-Type", "ndjson-required", "send the checks as application/x-ndjson"
+        )
+    end_authentication(session)  # each block takes a transaction of its own
+    out, summary = await anyio.to_thread.run_sync(
+        stream.check_stream,
+        state.sessions,
+        caller,
+        state.identity_keys,
+        state.policy.policy,
+        state.settings,
+        blocking_chunks(request.stream()),
+        audit.request_id,
+    )
+    audit.detail = summary.as_dict()
+    return StreamingResponse(stream.read_back(out), media_type="application/x-ndjson")

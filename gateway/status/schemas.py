@@ -12,6 +12,11 @@ from gateway.identities.schemas import IdentityIn
 from gateway.status.matching import Level
 
 MAX_CHECKS = 10_000
+NOTE = (
+    "none_known means the gateway knows of no residence decision matching this identity; "
+    "it does not prove that the person resides regularly. A weak match names no decision: "
+    "it may be a namesake, so confirm with the AGDREF number or the NIR."
+)
 ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,64}$"
 
 
@@ -62,9 +67,4 @@ class CheckOut(BaseModel):
 
 class ChecksOut(BaseModel):
     answers: list[CheckOut]
-    note: str = Field(
-        default=(
-            "none_known means the gateway knows of no residence decision matching this "
-            "identity; it does not prove that the person resides regularly."
-        )
-    )
+    note: str = Field(default=NOTE)

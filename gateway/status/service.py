@@ -38,6 +38,8 @@ from gateway.storage.bulk import one_of
 from policies.evaluate import BROAD_KINDS
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy.orm import Session
 
     from gateway.auth.caller import Caller
@@ -148,7 +150,7 @@ def _candidate_rows(session: Session, match_keys: list[str], kinds: list[str]) -
     return list(rows)
 
 
-def _parse(position: int, raw: dict[str, Any]) -> CheckIn | CheckOut:
+def _parse(position: int, raw: Any) -> CheckIn | CheckOut:
     try:
         item = CheckIn.model_validate(raw)
     except ValidationError as error:
@@ -241,16 +243,14 @@ def check(
     caller: Caller,
     keys: IdentityKeys,
     policy: Policy,
-    items: list[dict[str, Any]],
+    items: Sequence[tuple[int, Any]],
     request_id: str | None,
-    first_position: int = 0,
 ) -> list[CheckOut]:
-    """The answer to each item, in order; one audit event per check, refused ones too."""
+    """The answer to each (position, item), in order; one audit event per check, refused too."""
     checks: list[_Check] = []
     answers: dict[int, CheckOut] = {}
     events = []
-    for offset, raw in enumerate(items):
-        position = first_position + offset
+    for position, raw in items:
         parsed = _parse(position, raw)
         if isinstance(parsed, CheckOut):
             answers[position] = parsed
@@ -280,7 +280,7 @@ def check(
         found = list(check.found)
         events.append(_event(caller, request_id, check, found, AuditOutcome.SUCCESS, answer))
     append_rows(session, events)
-    return [answers[first_position + offset] for offset in range(len(items))]
+    return [answers[position] for position, _ in items]
 
 
 def _event(

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from audit.models import AuditEvent
-from gateway.app import create_app
-from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Settings
-from tests.conftest import BASE_URL
 from tests.gateway.test_decisions import (
     NIR,
     Prefecture,
@@ -171,22 +168,6 @@ def test_refusals_wrong_purpose_missing_agent_too_many(
         headers=api_headers(token_for(client, settings, prefecture_caller), prefecture_caller),
     )
     assert not_a_fund.status_code == 403
-
-
-@pytest.fixture
-def limited(
-    settings: Settings,
-    gateway_keys: GatewayKeys,
-    engine: Engine,
-    sessions: sessionmaker[Session],
-) -> Iterator[TestClient]:
-    """A gateway allowing 3 checks per agent and 5 per fund in each hour."""
-    configured = settings.model_copy(
-        update={"status_checks_per_agent": 3, "status_checks_per_fund": 5}
-    )
-    app = create_app(configured, keys=gateway_keys, engine=engine, sessions=sessions)
-    with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as http:
-        yield http
 
 
 def test_checks_are_limited_per_agent_and_per_fund(
