@@ -76,6 +76,7 @@ _MIN_SOUND = 2  # a final E or H of a longer word is mute
 _MIN_TYPO_LENGTH = 4  # shorter names differ by one letter too often (ALI, ALY, ADI)
 _LONG_NAME = 8
 _CLOSE_SPELLING = 0.9
+_MIN_CLOSE_SPELLING = 5  # SAID and SAAD share consonants and most letters, not a name
 _MAX_WORDS = 4  # of a name, for blocking; beyond that the words add nothing but keys
 _SUBSTITUTED = ((1, 1), (12, 31))  # written when only the year is known
 
@@ -122,7 +123,11 @@ def words_agree(left: str, right: str) -> Agreement:
     a, b = sound(left), sound(right)
     if a == b:
         return Agreement.SPELLING
-    if skeleton(left) == skeleton(right) and JaroWinkler.similarity(a, b) >= _CLOSE_SPELLING:
+    if (
+        min(len(a), len(b)) >= _MIN_CLOSE_SPELLING
+        and skeleton(left) == skeleton(right)
+        and JaroWinkler.similarity(a, b) >= _CLOSE_SPELLING
+    ):
         return Agreement.SPELLING  # FATIMA and FATMA, ABDELKADER and ABDELKADIR
     if len(a) != len(b) and (a[1:] == b or b[1:] == a) and (a[0] in "AEIOU" or b[0] in "AEIOU"):
         return Agreement.SPELLING  # IBRAHIM and BRAHIM: a leading vowel dropped
