@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from audit.actions import AuditAction, AuditOutcome
 from audit.models import AuditEvent
+from gateway.auditing import fishing
 from gateway.batches.models import Batch, Receipt, RecordOutcome
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.disclosures.models import Disclosure, DisclosureState
@@ -95,13 +97,25 @@ def fund_report(
             Disclosure.created_at < utcnow() - timedelta(days=stale_days),
         )
     )
-    checks = session.execute(
-        select(AuditEvent.agent_id, AuditEvent.occurred_at).where(
-            AuditEvent.acting_for == fund_id,
-            AuditEvent.action == "status:checked",
-            AuditEvent.occurred_at.between(since, until),
+    checks = dict(
+        zip(
+            ("count", "agents", "days"),
+            session.execute(
+                select(
+                    func.count(),
+                    func.count(AuditEvent.agent_id.distinct()),
+                    func.count(func.date(AuditEvent.occurred_at).distinct()),
+                ).where(
+                    AuditEvent.acting_for == fund_id,
+                    AuditEvent.action == AuditAction.STATUS_CHECKED,
+                    AuditEvent.outcome == AuditOutcome.SUCCESS,
+                    AuditEvent.occurred_at.between(since, until),
+                )
+            ).one(),
+            strict=True,
         )
-    ).all()
+    )
+    agents = fishing.agent_checks(session, fund_id, since, until)
     return {
         "fund_id": fund_id,
         "records_owed": sum(states.values()),
@@ -114,9 +128,13 @@ def fund_report(
         "outcomes": outcomes,
         "unacknowledged_after_days": stale_days,
         "unacknowledged": stale or 0,
-        "status_checks": len(checks),
-        "status_check_agents": len({agent for agent, _ in checks if agent}),
-        "status_check_days": len({at.date() for _, at in checks}),
+        "status_checks": checks["count"],
+        "status_check_agents": checks["agents"],
+        "status_check_days": checks["days"],
+        "status_checks_weak": sum(agent.weak for agent in agents),
+        "status_checks_by_name": sum(agent.by_name for agent in agents),
+        "status_checks_outside_territory": sum(agent.outside_territory for agent in agents),
+        "fishing_flags": [agent.as_dict() for agent in agents if agent.reasons],
     }
 
 
@@ -167,7 +185,9 @@ def flat(report: dict[str, Any]) -> dict[str, Any]:
     """One CSV row: nested counts become ``name.key`` columns."""
     row: dict[str, Any] = {}
     for name, value in report.items():
-        if isinstance(value, dict):
+        if isinstance(value, list):  # flagged agents: their ids, details in JSON
+            row[name] = " ".join(str(item.get("agent_id")) for item in value)
+        elif isinstance(value, dict):
             row.update({f"{name}.{key}": count for key, count in sorted(value.items())})
         else:
             row[name] = value

@@ -16,6 +16,7 @@ from gateway.identities.models import IdentityMatchKey
 from gateway.participants.models import Regime
 from gateway.settings import Settings
 from gateway.status import service, stream
+from tests.gateway.test_auditing import auditor
 from tests.gateway.test_decisions import (
     Prefecture,
     decision,
@@ -349,3 +350,53 @@ def test_a_stream_must_say_it_is_ndjson(client: TestClient, fund: dict[str, str]
         "rule": "ndjson-required",
         "message": "send the checks as application/x-ndjson",
     }
+
+
+# -- fishing patterns, as auditors see them ---------------------------------------------------
+
+
+def test_auditors_see_agents_whose_checks_look_like_fishing(
+    client: TestClient,
+    settings: Settings,
+    participant: Callable[..., Client],
+    decided: dict[str, Any],
+) -> None:
+    caller = participant("fund", regime=Regime.CPAM, departements=["75"])
+    token = token_for(client, settings, caller)
+    prober = api_headers(token, caller, agent_id="agent-probe")
+    careful = api_headers(token, caller, agent_id="agent-desk")
+    by_name = [
+        {
+            "birth_name": f"Inconnu{chr(65 + n)}",
+            "first_names": ["Jean"],
+            "sex": "M",
+            "birth_date": "1970",
+            "place_of_birth": "99350",
+        }
+        for n in range(20)
+    ]
+    ask(client, prober, *by_name)
+    ask(client, prober, *(affiliate(residence_departement="13") for _ in range(5)))
+    ask(client, prober, *(affiliate(birth_date=f"1985-0{n}-01") for n in range(4, 10)))
+    ask(client, careful, *({"agdref_number": f"75000000{n:02d}"} for n in range(30)))
+    headers = auditor(client, settings, participant, departements=["75"])
+    response = client.get("/v1/audit/reports/funds", params={"fund_id": caller.id}, headers=headers)
+    assert response.status_code == 200, response.text
+    (row,) = response.json()["funds"]
+    assert row["status_checks"] == 20 + 6 + 30
+    assert row["status_checks_outside_territory"] == 5
+    assert row["status_checks_by_name"] == 0 + 20
+    (flagged,) = row["fishing_flags"]
+    assert flagged["agent_id"] == "agent-probe"
+    assert set(flagged["reasons"]) == {"outside-territory", "weak-matches", "unmatched-by-name"}
+    assert (flagged["by_name"], flagged["by_name_unmatched"], flagged["weak"]) == (20, 20, 6)
+    csv_text = client.get(
+        "/v1/audit/reports/funds",
+        params={"fund_id": caller.id, "format": "csv"},
+        headers=headers,
+    ).text
+    header, line = csv_text.splitlines()
+    assert dict(zip(header.split(","), line.split(","), strict=True))["fishing_flags"] == (
+        "agent-probe"
+    )
+    assert decided["reference"] == "NM-1"
