@@ -119,6 +119,16 @@ def reports_scene(auditor: GatewayClient, expect: Callable[[str, bool], None]) -
         "the CODAF report counts cpam-75's records, acknowledged batches and outcomes",
         bool(row) and row["batches_acknowledged"] >= 1 and bool(row["outcomes"]),
     )
+    flagged = {flag["agent_id"]: flag["reasons"] for flag in row.get("fishing_flags", [])}
+    console.print(
+        f"  status checks: {row.get('status_checks')} by {row.get('status_check_agents')} "
+        f"agents, {row.get('status_checks_weak')} weak; flagged: {flagged}",
+        markup=False,
+    )
+    expect(
+        "the report counts cpam-75's status checks and flags the agent who fished by name",
+        row.get("status_checks", 0) > 0 and flagged == {"desk-13": ["unmatched-by-name"]},
+    )
     report = auditor.request(
         "GET",
         "/v1/audit/subject-report",
