@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING
 import httpx
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
     from pathlib import Path
 
 
@@ -36,15 +36,18 @@ def gateway_process(
     workers: int = 1,
     log_level: str = "INFO",
     timeout_s: float = 60,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Run ``gateway serve`` on a free loopback port until the block ends.
 
-    Yields the base URL and the process (for its pid); stops it on the way out.
+    ``env`` adds settings (``GATEWAY_*`` variables) to those the block needs. Yields the
+    base URL and the process (for its pid); stops it on the way out.
     """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = {
+    settings = {
         **os.environ,
+        **(env or {}),
         "GATEWAY_DATABASE_URL": database_url,
         "GATEWAY_KEY_DIR": str(key_dir),
         "GATEWAY_PUBLIC_BASE_URL": base_url,
@@ -53,7 +56,7 @@ def gateway_process(
     log: IO[bytes] | None = log_path.open("wb") if log_path is not None else None
     server = subprocess.Popen(
         [sys.executable, "-m", "gateway", "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
+        env=settings,
         stdout=log if log is not None else subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )

@@ -487,7 +487,7 @@ def run(*, keep: bool = False) -> int:
             ids = _intake(base_url, by_id["pref-75"], workdir, outcome)
             _stewardship(base_url, sessions, by_id, ids, workdir, outcome)
             _delivery(base_url, settings, keys, sessions, by_id, ids, workdir, outcome)
-            console.rule("[bold]Status checks: a desk, a sweep, a wrong purpose")
+            console.rule("[bold]Status checks: desks, by name, a streamed sweep, misuse")
             with _client(base_url, by_id["cpam-75"]) as cpam:
                 checks.status_checks(cpam, outcome.expect)
             _retention(base_url, sessions, by_id, ids, outcome)
