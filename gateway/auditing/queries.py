@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String, cast, or_, select
 
+from audit.actions import AuditAction
 from audit.models import AuditEvent
 from audit.pseudonyms import pseudonym
 from gateway.batches.models import Batch, RecordOutcome
@@ -202,5 +203,17 @@ def subject_report(session: Session, policy: Policy, subject: Subject) -> dict[s
                 "outcome": event.outcome,
             }
             for event in events
+        ],
+        # The status checks that concerned the person: which body, when, how it matched.
+        "status_checks": [
+            {
+                "at": event.occurred_at.isoformat(),
+                "body": event.acting_for or event.participant_id,
+                "outcome": event.outcome,
+                "match": event.detail.get("match"),
+                "result": event.detail.get("result"),
+            }
+            for event in events
+            if event.action == AuditAction.STATUS_CHECKED
         ],
     }

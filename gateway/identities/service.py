@@ -65,11 +65,16 @@ def subject_pseudonyms(
 ) -> list[str]:
     """The audit pseudonyms of the person's identifiers (AGDREF number, NIR/NIA)."""
     matching = matching or Keys.of(identity)
+    return pseudonyms_of(keys, matching.agdref, matching.ssn)
+
+
+def pseudonyms_of(keys: IdentityKeys, agdref: str | None, ssn: str | None) -> list[str]:
+    """The audit pseudonyms of an AGDREF number (10 digits) and a NIR/NIA, when known."""
     found = []
-    if matching.agdref:
-        found.append(pseudonym(keys.pseudonym_key, "agdref", matching.agdref))
-    if matching.ssn:
-        found.append(pseudonym(keys.pseudonym_key, "nir", matching.ssn))
+    if agdref:
+        found.append(pseudonym(keys.pseudonym_key, "agdref", agdref))
+    if ssn:
+        found.append(pseudonym(keys.pseudonym_key, "nir", ssn))
     return found
 
 

@@ -230,12 +230,18 @@ def _match_names(
         if best is Level.NONE:
             continue
         check.level = best
-        check.found = {
-            candidate.decision.id: (candidate.decision, candidate.version)
+        chosen = [
+            candidate
             for key in check.match_keys
             for candidate in by_key.get(key, ())
             if graded.get(candidate.identity_id) is best
-        }
+        ]
+        check.found = {c.decision.id: (c.decision, c.version) for c in chosen}
+        # The person found is concerned by the check too: their access report lists it.
+        for identity_id in dict.fromkeys(c.identity_id for c in chosen):
+            found = profiles[identity_id]
+            check.pseudonyms += identities.pseudonyms_of(keys, found.agdref, found.ssn)
+        check.pseudonyms = list(dict.fromkeys(check.pseudonyms))
 
 
 def check(

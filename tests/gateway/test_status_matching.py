@@ -400,3 +400,23 @@ def test_auditors_see_agents_whose_checks_look_like_fishing(
         "agent-probe"
     )
     assert decided["reference"] == "NM-1"
+
+
+def test_the_persons_report_lists_checks_that_found_them_by_name(
+    client: TestClient,
+    settings: Settings,
+    participant: Callable[..., Client],
+    fund: dict[str, str],
+    decided: dict[str, Any],
+) -> None:
+    ask(client, fund, affiliate(first_names=["Muhammad"]), affiliate(birth_name="Martin"))
+    headers = auditor(client, settings, participant, purpose="data-subject-request", national=True)
+    report = client.get(
+        "/v1/audit/subject-report", params={"agdref_number": "7500000001"}, headers=headers
+    )
+    assert report.status_code == 200, report.text
+    checks = report.json()["status_checks"]
+    assert [(c["match"], c["result"]) for c in checks] == [("strong", "adverse_decision")]
+    assert checks[0]["body"].startswith("fund-")  # the fund, by its participant id
+    assert "sweep-1" not in report.text  # the body, never the agent
+    assert decided["reference"] in {d["reference"] for d in report.json()["decisions"]}
