@@ -157,7 +157,7 @@ def new_decision(
         "request_id": request_id,
         "created_at": now,
     }
-    match_keys = identities.match_key_rows(keys, identity["id"], payload.identity)
+    match_keys = identities.match_key_rows(keys, identity["id"], payload.identity.document())
     return NewDecision(identity, decision, version, match_keys)
 
 
@@ -301,7 +301,7 @@ def correct(
             session.add(new_identity)
             session.flush()
             new_identity_id = new_identity.id
-            match_keys = identities.match_key_rows(keys, new_identity_id, identity_in)
+            match_keys = identities.match_key_rows(keys, new_identity_id, identity_in.document())
             insert_rows(session, IdentityMatchKey, match_keys)
             subjects = sorted({*subjects, *identities.subject_pseudonyms(keys, identity_in)})
     number = decision.current_version + 1

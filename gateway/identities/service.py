@@ -23,6 +23,8 @@ from gateway.storage.base import utcnow
 from gateway.storage.ids import new_id
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from gateway.identities.crypto import IdentityCipher
     from gateway.identities.schemas import IdentityIn
     from gateway.keys import GatewayKeys
@@ -116,10 +118,10 @@ def seal_row(
 
 
 def match_key_rows(
-    keys: IdentityKeys, identity_id: str, identity: IdentityIn
+    keys: IdentityKeys, identity_id: str, document: Mapping[str, Any]
 ) -> list[dict[str, str]]:
-    """The rows of an identity's keyed blocking keys, for name matching."""
-    profile = Profile.of(identity.document())
+    """The rows of an identity's keyed blocking keys (from its document), for name matching."""
+    profile = Profile.of(document)
     return [
         {"key": blind_index(keys, "match", key), "identity_id": identity_id}
         for key in sorted(blocking_keys(profile))

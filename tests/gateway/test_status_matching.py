@@ -8,14 +8,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from audit.models import AuditEvent
 from gateway.identities.models import IdentityMatchKey
+from gateway.identities.service import IdentityKeys
+from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Settings
-from gateway.status import service, stream
+from gateway.status import reindex, service, stream
 from tests.gateway.test_auditing import auditor
 from tests.gateway.test_decisions import (
     Prefecture,
@@ -420,3 +422,26 @@ def test_the_persons_report_lists_checks_that_found_them_by_name(
     assert checks[0]["body"].startswith("fund-")  # the fund, by its participant id
     assert "sweep-1" not in report.text  # the body, never the agent
     assert decided["reference"] in {d["reference"] for d in report.json()["decisions"]}
+
+
+def test_identities_stored_without_blocking_keys_are_reindexed(
+    client: TestClient,
+    fund: dict[str, str],
+    decided: dict[str, Any],
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
+) -> None:
+    with sessions.begin() as session:
+        stored = session.scalars(select(IdentityMatchKey.key)).all()
+        session.execute(delete(IdentityMatchKey))
+    (before,) = ask(client, fund, affiliate())
+    assert before["match"] == "none"
+    seen: list[int] = []
+    keys = IdentityKeys.from_store(gateway_keys)
+    assert reindex.reindex(sessions, keys, chunk=1, progress=seen.append) == 1
+    assert reindex.reindex(sessions, keys) == 0  # nothing left to do
+    with sessions() as session:
+        assert sorted(session.scalars(select(IdentityMatchKey.key)).all()) == sorted(stored)
+    (after,) = ask(client, fund, affiliate())
+    assert (after["match"], after["decision"]["reference"]) == ("strong", decided["reference"])
+    assert seen == [1]

@@ -1,0 +1,64 @@
+"""Blocking keys for identities stored without them (before name matching, or restored).
+
+Walks the identities in id order, a chunk per transaction; an identity that is not
+shredded and has no blocking key is opened and given its keys. Safe to run again, and
+while the gateway serves (one run at a time): an identity with keys is left alone.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import exists, select
+
+from gateway.identities import service as identities
+from gateway.identities.crypto import IdentityCryptoError
+from gateway.identities.models import Identity, IdentityMatchKey
+from gateway.storage.bulk import insert_rows
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from gateway.identities.service import IdentityKeys
+
+CHUNK = 2_000
+
+
+def reindex(
+    sessions: sessionmaker[Session],
+    keys: IdentityKeys,
+    *,
+    chunk: int = CHUNK,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Give every identity lacking blocking keys its keys; the number of identities indexed."""
+    indexed = 0
+    after = ""
+    while True:
+        with sessions.begin() as session:
+            rows = session.scalars(
+                select(Identity)
+                .where(
+                    Identity.id > after,
+                    Identity.shredded_at.is_(None),
+                    ~exists().where(IdentityMatchKey.identity_id == Identity.id),
+                )
+                .order_by(Identity.id)
+                .limit(chunk)
+            ).all()
+            if not rows:
+                return indexed
+            new_keys = []
+            for row in rows:
+                try:
+                    document = identities.open_document(keys, row)
+                except IdentityCryptoError:
+                    continue  # shredded meanwhile
+                new_keys += identities.match_key_rows(keys, row.id, document.get("identity", {}))
+            insert_rows(session, IdentityMatchKey, new_keys)
+            indexed += len(rows)
+            after = rows[-1].id
+        if progress is not None:
+            progress(len(rows))
