@@ -182,24 +182,25 @@ def _outside(check: _Check, caller: Caller) -> CheckOut | None:
 
 
 def _answer(check: _Check) -> CheckOut:
+    # Built from trusted values: constructed, not validated (a sweep makes millions).
     active = [(d, v) for d, v in check.found.values() if d.status == DecisionStatus.ACTIVE]
     if not check.found:
-        return CheckOut(position=check.position, result=Result.NONE_KNOWN, match=Level.NONE)
-    if not active:
-        return CheckOut(position=check.position, result=Result.CORRECTED, match=check.level)
-    if check.level is Level.WEAK:  # perhaps a namesake: no decision named
-        return CheckOut(position=check.position, result=Result.ADVERSE_DECISION, match=check.level)
+        result = Result.NONE_KNOWN
+    elif not active:
+        result = Result.CORRECTED
+    else:
+        result = Result.ADVERSE_DECISION
+    if not active or check.level is Level.WEAK:  # a weak match may be a namesake: no decision
+        return CheckOut.model_construct(position=check.position, result=result, match=check.level)
     latest, version = max(active, key=lambda pair: (pair[0].created_at, pair[0].id))
-    return CheckOut(
-        position=check.position,
-        result=Result.ADVERSE_DECISION,
-        match=check.level,
-        decision=Adverse(
-            kind_class=BROAD_KINDS.get(latest.kind, "refusal"),
-            reference=latest.reference,
-            notification_date=version.notification_date,
-            effect_date=version.effect_date,
-        ),
+    decision = Adverse.model_construct(
+        kind_class=BROAD_KINDS.get(latest.kind, "refusal"),
+        reference=latest.reference,
+        notification_date=version.notification_date,
+        effect_date=version.effect_date,
+    )
+    return CheckOut.model_construct(
+        position=check.position, result=result, match=check.level, decision=decision
     )
 
 
@@ -209,7 +210,7 @@ def _match_names(
     """Grade the checks no identifier matched against their blocking keys' candidates."""
     unmatched = [check for check in checks if not check.found]
     for check in unmatched:
-        check.profile = Profile.of(check.item.identity.document())
+        check.profile = Profile.of_identity(check.item.identity)
         check.match_keys = [
             identities.blind_index(keys, "match", key)
             for key in blocking_keys(check.profile, swaps=True)
