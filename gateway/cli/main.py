@@ -1,4 +1,4 @@
-"""``gateway``: serve, worker, demo, db, keys, participants, policy, retention, import."""
+"""``gateway``: serve, worker, demo, db, keys, participants, policy, retention, import, status."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from gateway.cli import audit, fund, keys, participants, policy, retention
+from gateway.cli import audit, fund, keys, participants, policy, retention, status
 from gateway.cli.context import settings
 from gateway.cli.imports import import_command
 
@@ -20,6 +20,7 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(retention.app, name="retention")
 app.add_typer(audit.app, name="audit")
 app.add_typer(fund.app, name="fund")
+app.add_typer(status.app, name="status")
 app.command("import")(import_command)
 console = Console()
 

@@ -53,6 +53,8 @@ RANK = {Level.EXACT: 3, Level.STRONG: 2, Level.WEAK: 1, Level.NONE: 0}
 # written alike, then O/U and E/A, which transliterations of Arabic swap freely, merge.
 _SOUNDS = (
     ("TCH", "CH"),
+    ("ZH", "CH"),  # pinyin: ZHANG is TCHANG
+    ("X", "KS"),  # ALEXANDR, ALEKSANDR
     ("SCH", "CH"),
     ("SH", "CH"),
     ("PH", "F"),
@@ -73,7 +75,8 @@ _SOFT_C = re.compile(r"C(?=[EI])")
 _DOUBLES = re.compile(r"(.)\1+")
 _VOWELS = re.compile(r"[AEIOU]")
 _MIN_SOUND = 2  # a final E or H of a longer word is mute
-_MIN_TYPO_LENGTH = 4  # shorter names differ by one letter too often (ALI, ALY, ADI)
+_MIN_TYPO_LENGTH = 4  # of the longer name: shorter ones differ by a letter too often
+_PLAIN_TYPO_LENGTH = 5  # of the shorter name, for a typo to be taken for one
 _LONG_NAME = 8
 _CLOSE_SPELLING = 0.9
 _MIN_CLOSE_SPELLING = 5  # SAID and SAAD share consonants and most letters, not a name
@@ -87,11 +90,15 @@ def sound(word: str) -> str:
     if not word.isascii():
         return word
     text = word
+    if text.endswith(("OFF", "EFF")):  # Russian -ov written the French way: SMIRNOFF
+        text = text[:-2] + "V"
     for spelling, written in _SOUNDS:
         text = text.replace(spelling, written)
     text = _SOFT_C.sub("S", text).replace("C", "K")
     if len(text) > _MIN_SOUND and text.endswith(("E", "H")):  # a mute final E or H: SARAH, AMINE
         text = text[:-1]
+    if len(text) > _MIN_SOUND and text.endswith("D"):  # AHMED, AHMET; MAGOMED, MAGOMET
+        text = text[:-1] + "T"
     text = text.replace("O", "U").replace("E", "A")
     return _DOUBLES.sub(r"\1", text)
 
@@ -110,9 +117,10 @@ class Agreement(IntEnum):
     """How two names agree, from the weakest to the strongest."""
 
     NO = 0
-    TYPO = 1  # one letter off: a typing error, or another name
-    SPELLING = 2  # a transliteration of the same name
-    SAME = 3
+    SLIP = 1  # a short name one letter off, or a letter added at the end: SAMIR, SAMIRA
+    TYPO = 2  # one letter off in a longer name (two in a long one): a typing error
+    SPELLING = 3  # a transliteration of the same name
+    SAME = 4
 
 
 @lru_cache(maxsize=262_144)
@@ -131,11 +139,60 @@ def words_agree(left: str, right: str) -> Agreement:
         return Agreement.SPELLING  # FATIMA and FATMA, ABDELKADER and ABDELKADIR
     if len(a) != len(b) and (a[1:] == b or b[1:] == a) and (a[0] in "AEIOU" or b[0] in "AEIOU"):
         return Agreement.SPELLING  # IBRAHIM and BRAHIM: a leading vowel dropped
-    shortest = min(len(left), len(right))
-    allowed = 2 if shortest >= _LONG_NAME else 1 if shortest >= _MIN_TYPO_LENGTH else 0
+    shortest, longest = sorted((len(left), len(right)))
+    allowed = 2 if shortest >= _LONG_NAME else 1 if longest >= _MIN_TYPO_LENGTH else 0
     if allowed and OSA.distance(left, right, score_cutoff=allowed) <= allowed:
-        return Agreement.TYPO
+        # Short names are often one letter apart (LINA, LENA), a letter added at the end
+        # often makes another name (LOUIS, LOUISE), and so does a letter changed for one
+        # far from it on a keyboard (FATIMA, FATIHA): those are only slips.
+        plain = shortest >= _PLAIN_TYPO_LENGTH and (allowed > 1 or _typing_error(left, right))
+        return Agreement.TYPO if plain else Agreement.SLIP
     return Agreement.NO
+
+
+_KEYBOARDS = (
+    ("AZERTYUIOP", "QSDFGHJKLM", "WXCVBN"),  # French
+    ("QWERTYUIOP", "ASDFGHJKL", "ZXCVBNM"),
+)
+
+
+def _neighbours() -> dict[str, frozenset[str]]:
+    near: dict[str, set[str]] = {}
+    for rows in _KEYBOARDS:
+        for r, row in enumerate(rows):
+            above = rows[r - 1] if r > 0 else ""
+            below = rows[r + 1] if r + 1 < len(rows) else ""
+            for i, key in enumerate(row):
+                # Rows are staggered: a key sits below the keys i and i+1 of the row above.
+                around = near.setdefault(key, set())
+                around.update(
+                    row[max(0, i - 1) : i + 2], above[i : i + 2], below[max(0, i - 1) : i + 1]
+                )
+    return {key: frozenset(around - {key}) for key, around in near.items()}
+
+
+_NEAR_KEYS = _neighbours()
+
+
+def _typing_error(left: str, right: str) -> bool:
+    """Whether one edit turns one word into the other as a typist would.
+
+    A key next to the right one, two letters swapped, a letter doubled, or one dropped
+    or added inside the word (not at its end, where it makes another name).
+    """
+    if len(left) == len(right):
+        diff = [i for i, (a, b) in enumerate(zip(left, right, strict=True)) if a != b]
+        if len(diff) == 1:
+            a, b = left[diff[0]], right[diff[0]]
+            return b in _NEAR_KEYS.get(a, frozenset())
+        return len(diff) == 2 and diff[1] == diff[0] + 1  # noqa: PLR2004 - a transposition
+    short, long = sorted((left, right), key=len)
+    if long.startswith(short) or long.endswith(short):
+        return False
+    for i in range(len(long)):
+        if long[:i] + long[i + 1 :] == short:
+            return (i > 0 and long[i] == long[i - 1]) or 0 < i < len(long) - 1
+    return False
 
 
 def _without_particles(words: list[str]) -> list[str]:
@@ -249,6 +306,18 @@ def _first_names_agree(lefts: tuple[str, ...], rights: tuple[str, ...]) -> tuple
     """
     if not lefts or not rights:
         return Agreement.NO, False
+    best = _all_found(lefts, rights)
+    if best[0] < Agreement.SPELLING and (len(lefts) > 1 or len(rights) > 1):
+        # Names written apart or together: ABDEL KADER, ABDELKADER; ROSE MARIE, ROSEMARIE.
+        joined = ("".join(lefts),), ("".join(rights),)
+        for pair in ((joined[0], rights), (lefts, joined[1]), joined):
+            grade, _ = _all_found(*pair)
+            if grade >= Agreement.SPELLING:  # no typo on top: MARIECLAIRE, MARIECLAUDE
+                best = (max(best[0], grade), best[1])
+    return best
+
+
+def _all_found(lefts: tuple[str, ...], rights: tuple[str, ...]) -> tuple[Agreement, bool]:
     shorter, longer = (lefts, rights) if len(lefts) <= len(rights) else (rights, lefts)
     grades = [_best((name,), longer) for name in shorter]
     return min(grades), max(grades) > Agreement.NO
@@ -257,9 +326,10 @@ def _first_names_agree(lefts: tuple[str, ...], rights: tuple[str, ...]) -> tuple
 class DateAgreement(IntEnum):
     NO = 0
     SAME_YEAR = 1  # the same year, another day: a homonym as often as a typo
-    NEAR = 2  # one digit of the year, or the day and month swapped
-    PARTIAL = 3  # compatible, one side partial or a 1 January / 31 December substitute
-    SAME = 4
+    NEAR = 2  # one digit of the year off (or two swapped): a typo, or a cousin
+    SWAPPED = 3  # day and month swapped (a date written month first)
+    PARTIAL = 4  # compatible, one side partial or a 1 January / 31 December substitute
+    SAME = 5
 
 
 def dates_agree(left: PartialDate, right: PartialDate) -> DateAgreement | None:  # noqa: PLR0911
@@ -275,7 +345,7 @@ def dates_agree(left: PartialDate, right: PartialDate) -> DateAgreement | None: 
         if compatible or _substituted(left) or _substituted(right):
             return DateAgreement.PARTIAL
         if (left.month, left.day) == (right.day, right.month):
-            return DateAgreement.NEAR
+            return DateAgreement.SWAPPED
         return DateAgreement.SAME_YEAR
     same_day = (left.month, left.day) == (right.month, right.day) and left.day is not None
     if same_day and OSA.distance(str(left.year), str(right.year)) <= 1:
@@ -295,12 +365,36 @@ def _equal_or_unknown(left: str | None, right: str | None) -> bool | None:
 
 def compare(query: Profile, stored: Profile) -> Level:
     """How well two identities agree on names, birth date, sex and place of birth."""
-    return max(_compare(query, stored), _compare(query.swapped(), stored), key=RANK.__getitem__)
+    best = _grade(
+        _best(query.surnames, stored.surnames),
+        *_first_names_agree(query.first_names, stored.first_names),
+        query,
+        stored,
+    )
+    if best is Level.STRONG or not query.surnames:
+        return best
+    # One side took a first name for the surname (NGUYEN VAN AN read left to right, or
+    # the fields exchanged): that first name against the surname, the surname with the
+    # other first names against the first names, all of the shorter list found.
+    surname = max(query.surnames, key=lambda form: _best((form,), stored.first_names))
+    names = query.first_names
+    swaps = [(name, (*names[:i], *names[i + 1 :])) for i, name in enumerate(names)]
+    if len(names) > 1:
+        swaps.append(("".join(names), ()))  # BEN ALI given as first names
+    for name, others in swaps:
+        level = _grade(
+            _best((name,), stored.surnames),
+            *_first_names_agree((surname, *others), stored.first_names),
+            query,
+            stored,
+        )
+        best = max(best, level, key=RANK.__getitem__)
+    return best
 
 
-def _compare(query: Profile, stored: Profile) -> Level:
-    surname = _best(query.surnames, stored.surnames)
-    first, any_first = _first_names_agree(query.first_names, stored.first_names)
+def _grade(  # noqa: PLR0911 - one return per case of the rules above
+    surname: Agreement, first: Agreement, any_first: bool, query: Profile, stored: Profile
+) -> Level:
     date = dates_agree(query.birth, stored.birth)
     sex = _equal_or_unknown(query.sex, stored.sex)
     place = _equal_or_unknown(query.place, stored.place)
@@ -315,12 +409,16 @@ def _compare(query: Profile, stored: Profile) -> Level:
             and (date is DateAgreement.SAME or sex or place)  # a partial date needs more
         ):
             return Level.STRONG
+        if date is DateAgreement.SWAPPED and sex and place and surname >= Agreement.SPELLING:
+            return Level.STRONG  # day and month swapped, and all else agrees
         if date is None or date >= DateAgreement.SAME_YEAR:
             return Level.WEAK
         return Level.NONE
-    # Other first names: a typo, a first name the other side lacks, or a twin.
+    if first is Agreement.TYPO and date is DateAgreement.SAME and sex and place:
+        return Level.STRONG  # a typing error in a first name, everything else the same
+    # Other first names: a slip, a first name the other side lacks, or a twin.
     agree = date is not None and date >= DateAgreement.PARTIAL and sex is not False
-    if first is Agreement.TYPO or any_first:
+    if first >= Agreement.SLIP or any_first:
         return Level.WEAK if agree else Level.NONE
     return Level.WEAK if agree and date is DateAgreement.SAME and place else Level.NONE
 

@@ -1,0 +1,145 @@
+"""``gateway status``: measure the name matcher of status checks on labelled pairs.
+
+``match-quality FILE`` grades every pair of a labelled set (the JSON-lines format of
+``gateway.status.quality``) and prints the figures; ``make-pairs`` writes a synthetic
+set (``gateway.status.pairs``). Neither needs the database.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from gateway.status.quality import QualityReport
+
+app = typer.Typer(help="Status checks: how well identities are matched.", no_args_is_help=True)
+console = Console()
+BAD_INPUT = 2  # exit code of a file that is not a labelled set, as for usage errors
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _identity(document: dict[str, Any]) -> str:
+    names = document.get("birth_name", "-")
+    if "usage_name" in document:
+        names += f" ({document['usage_name']})"
+    first = " ".join(document.get("first_names", []))
+    facts = [document.get(key, "-") for key in ("sex", "birth_date", "place_of_birth")]
+    return f"{names} / {first}, {', '.join(facts)}"
+
+
+@app.command("match-quality")
+def match_quality(
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="Labelled pairs, one JSON object a line."),
+    ],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    errors: Annotated[int, typer.Option(min=0, help="How many of the worst errors to list.")] = 20,
+) -> None:
+    """Precision and recall of the name matcher on a labelled set, by variation."""
+    from gateway.status import matching, quality  # noqa: PLC0415 - only this command needs them
+
+    try:
+        pairs = quality.read_pairs(file.read_bytes())
+    except OSError as error:
+        typer.echo(f"{file}: cannot read: {error.strerror}", err=True)
+        raise typer.Exit(BAD_INPUT) from error
+    except quality.PairFileError as error:
+        for problem in error.problems:
+            typer.echo(f"{file}:{problem}", err=True)
+        raise typer.Exit(BAD_INPUT) from error
+    if not pairs:
+        typer.echo(f"{file}: no pairs [file-empty]", err=True)
+        raise typer.Exit(BAD_INPUT)
+    # Looked up now, not at import: the matcher in force is the one measured.
+    report = quality.evaluate(pairs, matching.assess, max_errors=errors)
+    if json_output:
+        typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        return
+    _print(report)
+
+
+def _print(report: QualityReport) -> None:
+    console.print(
+        f"[bold]{report.pairs}[/] pairs: {report.positives} of one person, "
+        f"{report.negatives} of two people"
+    )
+    levels = Table(title="Levels given")
+    for column in ("pairs", "exact", "strong", "weak", "none"):
+        levels.add_column(column, justify="left" if column == "pairs" else "right")
+    for label, counts in report.levels.items():
+        levels.add_row(label, *(str(count) for count in counts.values()))
+    console.print(levels)
+    thresholds = Table(title="Counted as a match")
+    for column in ("levels", "predicted", "precision", "recall", "false matches"):
+        thresholds.add_column(column, justify="left" if column == "levels" else "right")
+    for threshold in (report.strong_or_better, report.weak_or_better):
+        thresholds.add_row(
+            " or ".join(threshold.counted_as_match),
+            str(threshold.predicted),
+            _percent(threshold.precision),
+            _percent(threshold.recall),
+            _percent(threshold.false_match_rate),
+        )
+    console.print(thresholds)
+    console.print(f"Of the positives below strong, weak catches {_percent(report.weak_catches)}.")
+    variations = Table(title="By variation")
+    for column in ("variation", "same person", "pairs", "strong or exact", "weak or better"):
+        variations.add_column(column, justify="right" if column != "variation" else "left")
+    for row in report.variations:
+        variations.add_row(
+            row.variation,
+            "yes" if row.same else "no",
+            str(row.count),
+            _percent(row.strong_or_better),
+            _percent(row.weak_or_better),
+        )
+    console.print(variations)
+    if not report.worst_errors:
+        console.print("No negative graded strong or exact, no positive graded none.")
+        return
+    worst = Table(title=f"Worst errors ({len(report.worst_errors)} of {report.error_count})")
+    for column in ("line", "same person", "variation", "level", "query", "stored"):
+        worst.add_column(column)
+    for error in report.worst_errors:
+        worst.add_row(
+            str(error.position),
+            "yes" if error.same else "no",
+            error.variation + (f" ({error.detail})" if error.detail else ""),
+            error.level,
+            _identity(error.query),
+            _identity(error.stored),
+        )
+    console.print(worst)
+
+
+@app.command("make-pairs")
+def make_pairs(
+    count: Annotated[int, typer.Option(min=0, help="How many pairs.")] = 4000,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same pairs.")] = 20250,
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file rather than to standard output.")
+    ] = None,
+) -> None:
+    """Write a synthetic labelled set, as JSON lines (the format match-quality reads)."""
+    from gateway.status.pairs import generate, to_jsonl  # noqa: PLC0415
+
+    text = to_jsonl(generate(count, seed))
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        typer.echo(f"cannot write {output}: {error.strerror}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"{output}: {count} pairs, seed {seed}")
