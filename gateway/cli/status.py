@@ -1,8 +1,9 @@
-"""``gateway status``: measure the name matcher of status checks on labelled pairs.
+"""``gateway status``: the name matcher of status checks, measured and fed.
 
 ``match-quality FILE`` grades every pair of a labelled set (the JSON-lines format of
 ``gateway.status.quality``) and prints the figures; ``make-pairs`` writes a synthetic
-set (``gateway.status.pairs``). Neither needs the database.
+set (``gateway.status.pairs``); neither needs the database. ``reindex`` gives identities
+stored without blocking keys their keys.
 """
 
 from __future__ import annotations
@@ -143,3 +144,43 @@ def make_pairs(
         typer.echo(f"cannot write {output}: {error.strerror}", err=True)
         raise typer.Exit(1) from error
     typer.echo(f"{output}: {count} pairs, seed {seed}")
+
+
+@app.command()
+def reindex(
+    chunk: Annotated[
+        int, typer.Option(min=1, max=50_000, help="Identities per transaction.")
+    ] = 2_000,
+) -> None:
+    """Give identities stored without blocking keys their keys, so names find them.
+
+    Needed once after upgrading a database whose identities predate name matching, or
+    after restoring one; safe to run again. Run one at a time.
+    """
+    from rich.progress import Progress, SpinnerColumn, TextColumn  # noqa: PLC0415
+
+    from gateway.cli.context import settings  # noqa: PLC0415 - needs the database and keys
+    from gateway.identities.service import IdentityKeys  # noqa: PLC0415
+    from gateway.keys import GatewayKeys, KeyStoreError  # noqa: PLC0415
+    from gateway.status.reindex import reindex as run  # noqa: PLC0415
+    from gateway.storage.engine import make_engine, make_sessionmaker  # noqa: PLC0415
+
+    config = settings()
+    try:
+        keys = IdentityKeys.from_store(GatewayKeys.load(config.key_dir))
+    except KeyStoreError as error:
+        console.print(f"[red]{error}")
+        raise typer.Exit(1) from error
+    engine = make_engine(config.database_url)
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.completed} identities")) as progress:
+            task = progress.add_task("reindex", total=None)
+            indexed = run(
+                make_sessionmaker(engine),
+                keys,
+                chunk=chunk,
+                progress=lambda done: progress.advance(task, done),
+            )
+    finally:
+        engine.dispose()
+    console.print(f"{indexed} identities given their blocking keys")
