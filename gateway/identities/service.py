@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from audit.pseudonyms import pseudonym
 from gateway.identities.agdref import parse_agdref
@@ -130,6 +130,21 @@ def match_key_rows(
 
 def open_document(keys: IdentityKeys, row: Identity) -> dict[str, Any]:
     """Decrypt a sealed identity document; only where a field must leave the gateway."""
+    return open_sealed(keys, row)
+
+
+class SealedColumns(Protocol):
+    """An identity row, or just its sealed columns."""
+
+    id: str
+    ciphertext: bytes
+    nonce: bytes
+    wrapped_key: bytes | None
+    kek_id: str
+
+
+def open_sealed(keys: IdentityKeys, row: SealedColumns) -> dict[str, Any]:
+    """Decrypt a sealed identity document from its columns."""
     sealed = Sealed(row.ciphertext, row.nonce, row.wrapped_key, row.kek_id)
     document: dict[str, Any] = json.loads(keys.cipher.decrypt(sealed, row.id.encode()))
     return document

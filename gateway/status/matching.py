@@ -363,41 +363,52 @@ def _equal_or_unknown(left: str | None, right: str | None) -> bool | None:
     return left == right
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What two identities agree on besides their names."""
+
+    date: DateAgreement | None
+    sex: bool | None
+    place: bool | None
+
+
 def compare(query: Profile, stored: Profile) -> Level:
     """How well two identities agree on names, birth date, sex and place of birth."""
-    best = _grade(
-        _best(query.surnames, stored.surnames),
-        *_first_names_agree(query.first_names, stored.first_names),
-        query,
-        stored,
+    facts = _Facts(
+        dates_agree(query.birth, stored.birth),
+        _equal_or_unknown(query.sex, stored.sex),
+        _equal_or_unknown(query.place, stored.place),
     )
-    if best is Level.STRONG or not query.surnames:
-        return best
+    if facts.date is DateAgreement.NO:
+        return Level.NONE  # born in other years: no name makes them one person
+    surname = _best(query.surnames, stored.surnames)
+    first, any_first = _first_names_agree(query.first_names, stored.first_names)
+    best = _grade(surname, first, any_first, facts)
+    if best is Level.STRONG or not query.surnames or first >= Agreement.SPELLING:
+        return best  # exchanging names cannot do better with the same date, sex and place
     # One side took a first name for the surname (NGUYEN VAN AN read left to right, or
     # the fields exchanged): that first name against the surname, the surname with the
     # other first names against the first names, all of the shorter list found.
-    surname = max(query.surnames, key=lambda form: _best((form,), stored.first_names))
+    surname_form = max(query.surnames, key=lambda form: _best((form,), stored.first_names))
     names = query.first_names
     swaps = [(name, (*names[:i], *names[i + 1 :])) for i, name in enumerate(names)]
     if len(names) > 1:
         swaps.append(("".join(names), ()))  # BEN ALI given as first names
     for name, others in swaps:
+        exchanged = _best((name,), stored.surnames)
+        if exchanged is Agreement.NO:
+            continue
         level = _grade(
-            _best((name,), stored.surnames),
-            *_first_names_agree((surname, *others), stored.first_names),
-            query,
-            stored,
+            exchanged, *_first_names_agree((surname_form, *others), stored.first_names), facts
         )
         best = max(best, level, key=RANK.__getitem__)
     return best
 
 
 def _grade(  # noqa: PLR0911 - one return per case of the rules above
-    surname: Agreement, first: Agreement, any_first: bool, query: Profile, stored: Profile
+    surname: Agreement, first: Agreement, any_first: bool, facts: _Facts
 ) -> Level:
-    date = dates_agree(query.birth, stored.birth)
-    sex = _equal_or_unknown(query.sex, stored.sex)
-    place = _equal_or_unknown(query.place, stored.place)
+    date, sex, place = facts.date, facts.sex, facts.place
     if surname is Agreement.NO:
         return Level.NONE
     if first >= Agreement.SPELLING:

@@ -23,18 +23,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from sqlalchemy import or_, select
-from sqlalchemy.orm import aliased
 
 from audit.actions import AuditAction, AuditOutcome
 from audit.writer import AuditDraft, append_rows, as_row
 from gateway.decisions.models import Decision, DecisionStatus, DecisionVersion
 from gateway.identities import service as identities
 from gateway.identities.crypto import IdentityCryptoError
-from gateway.identities.models import Identity, IdentityMatchKey
+from gateway.status import repository
 from gateway.status.matching import RANK, Level, Profile, blocking_keys, compare
 from gateway.status.schemas import Adverse, CheckError, CheckIn, CheckOut, Result
-from gateway.storage.bulk import one_of
 from policies.evaluate import BROAD_KINDS
 
 if TYPE_CHECKING:
@@ -47,7 +44,6 @@ if TYPE_CHECKING:
     from policies.model import Policy
 
 OUTSIDE_TERRITORY = "outside-territory"
-CHUNK = 10_000  # values per lookup list: twice that stays under SQLite's 32,766 parameters
 
 
 @dataclass
@@ -64,90 +60,17 @@ class _Check:
     level: Level = Level.NONE
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    identity_id: str
-    decision: Decision
-    version: DecisionVersion
-
-
-def _chunks(values: set[str]) -> list[list[str]]:
-    """Values in lists small enough for one query (SQLite binds each one separately)."""
-    ordered = sorted(values)
-    return [ordered[start : start + CHUNK] for start in range(0, len(ordered), CHUNK)]
-
-
-def _exact(session: Session, indexes: set[str], kinds: list[str]) -> dict[str, list[Any]]:
-    """Blind index -> (decision, current version) of the decisions that carry it.
-
-    Any version's identity may carry it; one query per chunk serves the whole request.
-    """
-    rows = [row for chunk in _chunks(indexes) for row in _exact_rows(session, chunk, kinds)]
-    found: dict[str, list[Any]] = {}
-    seen: set[tuple[str, str]] = set()
-    for bi_agdref, bi_ssn, decision, version in rows:
-        for index in (bi_agdref, bi_ssn):
-            if index in indexes and (index, decision.id) not in seen:
-                seen.add((index, decision.id))
-                found.setdefault(index, []).append((decision, version))
-    return found
-
-
-def _exact_rows(session: Session, indexes: list[str], kinds: list[str]) -> list[Any]:
-    matched = aliased(DecisionVersion)
-    current = aliased(DecisionVersion)
-    rows = session.execute(
-        select(Identity.bi_agdref, Identity.bi_ssn, Decision, current)
-        .join(matched, matched.identity_id == Identity.id)
-        .join(Decision, Decision.id == matched.decision_id)
-        .join(
-            current,
-            (current.decision_id == Decision.id) & (current.version == Decision.current_version),
-        )
-        .where(
-            or_(
-                one_of(session, Identity.bi_agdref, indexes),
-                one_of(session, Identity.bi_ssn, indexes),
-            ),
-            Decision.kind.in_(kinds),
-        )
-    ).all()
-    return list(rows)
-
-
-def _candidates(
-    session: Session, keys: IdentityKeys, match_keys: set[str], kinds: list[str]
-) -> tuple[dict[str, list[_Candidate]], dict[str, Profile]]:
-    """Match key -> the decisions whose identities carry it; identity id -> its profile."""
-    by_key: dict[str, list[_Candidate]] = {}
-    profiles: dict[str, Profile] = {}
-    for chunk in _chunks(match_keys):
-        for key, identity, decision, version in _candidate_rows(session, chunk, kinds):
-            if identity.id not in profiles:
-                try:
-                    document = identities.open_document(keys, identity)
-                except IdentityCryptoError:
-                    continue  # shredded since its keys were read
-                profiles[identity.id] = Profile.of(document.get("identity", {}))
-            by_key.setdefault(key, []).append(_Candidate(identity.id, decision, version))
-    return by_key, profiles
-
-
-def _candidate_rows(session: Session, match_keys: list[str], kinds: list[str]) -> list[Any]:
-    matched = aliased(DecisionVersion)
-    current = aliased(DecisionVersion)
-    rows = session.execute(
-        select(IdentityMatchKey.key, Identity, Decision, current)
-        .join(Identity, Identity.id == IdentityMatchKey.identity_id)
-        .join(matched, matched.identity_id == Identity.id)
-        .join(Decision, Decision.id == matched.decision_id)
-        .join(
-            current,
-            (current.decision_id == Decision.id) & (current.version == Decision.current_version),
-        )
-        .where(one_of(session, IdentityMatchKey.key, match_keys), Decision.kind.in_(kinds))
-    ).all()
-    return list(rows)
+def _exact(session: Session, checks: list[_Check], kinds: list[str]) -> None:
+    """Find each check's decisions through the blind indexes of the identifiers it sent."""
+    pairs = repository.identities_by_index(session, {i for c in checks for i in c.indexes})
+    by_identity = repository.decisions_of(session, {identity for _, identity in pairs}, kinds)
+    by_index: dict[str, list[tuple[Decision, DecisionVersion]]] = {}
+    for index, identity_id in pairs:
+        by_index.setdefault(index, []).extend(by_identity.get(identity_id, ()))
+    for check in checks:
+        check.found = {d.id: (d, v) for index in check.indexes for d, v in by_index.get(index, ())}
+        if check.found:
+            check.level = Level.EXACT
 
 
 def _parse(position: int, raw: Any) -> CheckIn | CheckOut:
@@ -182,7 +105,8 @@ def _outside(check: _Check, caller: Caller) -> CheckOut | None:
 
 
 def _answer(check: _Check) -> CheckOut:
-    # Built from trusted values: constructed, not validated (a sweep makes millions).
+    # Built from trusted values: constructed, not validated (a sweep makes millions). Every
+    # field is given: a default factory would cost pydantic a signature inspection each.
     active = [(d, v) for d, v in check.found.values() if d.status == DecisionStatus.ACTIVE]
     if not check.found:
         result = Result.NONE_KNOWN
@@ -191,7 +115,9 @@ def _answer(check: _Check) -> CheckOut:
     else:
         result = Result.ADVERSE_DECISION
     if not active or check.level is Level.WEAK:  # a weak match may be a namesake: no decision
-        return CheckOut.model_construct(position=check.position, result=result, match=check.level)
+        return CheckOut.model_construct(
+            position=check.position, result=result, match=check.level, decision=None, errors=[]
+        )
     latest, version = max(active, key=lambda pair: (pair[0].created_at, pair[0].id))
     decision = Adverse.model_construct(
         kind_class=BROAD_KINDS.get(latest.kind, "refusal"),
@@ -200,7 +126,7 @@ def _answer(check: _Check) -> CheckOut:
         effect_date=version.effect_date,
     )
     return CheckOut.model_construct(
-        position=check.position, result=result, match=check.level, decision=decision
+        position=check.position, result=result, match=check.level, decision=decision, errors=[]
     )
 
 
@@ -215,31 +141,38 @@ def _match_names(
             identities.blind_index(keys, "match", key)
             for key in blocking_keys(check.profile, swaps=True)
         ]
-    by_key, profiles = _candidates(
-        session, keys, {key for check in unmatched for key in check.match_keys}, kinds
+    pairs = repository.identities_by_match_key(
+        session, {key for check in unmatched for key in check.match_keys}
     )
+    by_key: dict[str, list[str]] = {}
+    for key, identity_id in pairs:
+        by_key.setdefault(key, []).append(identity_id)
+    # Open and grade every candidate first: a sealed row costs less to open and compare
+    # than a decision costs to load, and most candidates are turned down.
+    profiles: dict[str, Profile] = {}
+    for sealed in repository.sealed_identities(session, {identity for _, identity in pairs}):
+        try:
+            document = identities.open_sealed(keys, sealed)
+        except IdentityCryptoError:
+            continue  # shredded since its keys were read
+        profiles[sealed.id] = Profile.of(document.get("identity", {}))
+    grades: list[dict[str, Level]] = []
     for check in unmatched:
         assert check.profile is not None  # noqa: S101 - set above
-        graded: dict[str, Level] = {}
-        for key in check.match_keys:
-            for candidate in by_key.get(key, ()):
-                if candidate.identity_id not in graded and candidate.identity_id in profiles:
-                    graded[candidate.identity_id] = compare(
-                        check.profile, profiles[candidate.identity_id]
-                    )
-        best = max(graded.values(), key=RANK.__getitem__, default=Level.NONE)
+        candidates = {i for key in check.match_keys for i in by_key.get(key, ()) if i in profiles}
+        grades.append({i: compare(check.profile, profiles[i]) for i in candidates})
+    kept = {i for graded in grades for i, level in graded.items() if level is not Level.NONE}
+    by_identity = repository.decisions_of(session, kept, kinds)
+    for check, graded in zip(unmatched, grades, strict=True):
+        decided = {i: level for i, level in graded.items() if i in by_identity}
+        best = max(decided.values(), key=RANK.__getitem__, default=Level.NONE)
         if best is Level.NONE:
             continue
+        chosen = sorted(i for i, level in decided.items() if level is best)
         check.level = best
-        chosen = [
-            candidate
-            for key in check.match_keys
-            for candidate in by_key.get(key, ())
-            if graded.get(candidate.identity_id) is best
-        ]
-        check.found = {c.decision.id: (c.decision, c.version) for c in chosen}
+        check.found = {d.id: (d, v) for i in chosen for d, v in by_identity[i]}
         # The person found is concerned by the check too: their access report lists it.
-        for identity_id in dict.fromkeys(c.identity_id for c in chosen):
+        for identity_id in chosen:
             found = profiles[identity_id]
             check.pseudonyms += identities.pseudonyms_of(keys, found.agdref, found.ssn)
         check.pseudonyms = list(dict.fromkeys(check.pseudonyms))
@@ -276,11 +209,7 @@ def check(
         else:
             checks.append(check)
     kinds = [str(kind) for kind in policy.eligibility.disclosed]
-    exact = _exact(session, {index for check in checks for index in check.indexes}, kinds)
-    for check in checks:
-        check.found = {d.id: (d, v) for index in check.indexes for d, v in exact.get(index, [])}
-        if check.found:
-            check.level = Level.EXACT
+    _exact(session, checks, kinds)
     _match_names(session, keys, checks, kinds)
     for check in checks:
         answer = answers[check.position] = _answer(check)

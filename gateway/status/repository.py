@@ -1,0 +1,110 @@
+"""The lookups of status checks: identities by blind index or blocking key, then decisions.
+
+Each lookup is two short steps: the identities carrying any of thousands of keyed values
+(an index probe per value), then the decisions of the few identities found. On
+PostgreSQL the values are one array parameter joined as a set (``JOIN unnest(:values)``):
+the planner then knows how many there are and probes the index for each, where
+``= ANY(array)`` of thousands of values is estimated as a large share of the table and
+scanned whole. SQLite takes them in lists of ``CHUNK``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import String, bindparam, func, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import aliased
+
+from gateway.decisions.models import Decision, DecisionVersion
+from gateway.identities.models import Identity, IdentityMatchKey
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterator
+
+    from sqlalchemy.orm import InstrumentedAttribute, Session
+
+CHUNK = 10_000  # values per list on SQLite, under its 32,766 bound parameters
+
+# Built once: a fresh alias per query would defeat SQLAlchemy's statement cache.
+_MATCHED = aliased(DecisionVersion, name="matched_version")
+_CURRENT = aliased(DecisionVersion, name="current_version")
+
+
+def _among(
+    session: Session,
+    statement: Any,  # a Select of any columns
+    column: InstrumentedAttribute[Any],
+    values: Collection[str],
+) -> Iterator[Any]:
+    """``statement`` for the rows whose ``column`` is among ``values``.
+
+    One statement on PostgreSQL (joined to the values as a set), one per chunk elsewhere.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        array = bindparam(None, list(values), type_=postgresql.ARRAY(String))
+        wanted = func.unnest(array).table_valued("value").render_derived(name="wanted")
+        yield statement.join(wanted, column == wanted.c.value)
+        return
+    ordered = sorted(values)
+    for start in range(0, len(ordered), CHUNK):
+        yield statement.where(column.in_(ordered[start : start + CHUNK]))
+
+
+def identities_by_index(session: Session, indexes: Collection[str]) -> list[tuple[str, str]]:
+    """(blind index, identity id) of every identity whose AGDREF or NIR index is given."""
+    if not indexes:
+        return []
+    found: list[tuple[str, str]] = []
+    for column in (Identity.bi_agdref, Identity.bi_ssn):
+        for statement in _among(session, select(column, Identity.id), column, indexes):
+            rows = session.execute(statement)
+            found += [(index, identity_id) for index, identity_id in rows if index is not None]
+    return found
+
+
+def identities_by_match_key(session: Session, keys: Collection[str]) -> list[tuple[str, str]]:
+    """(blocking key, identity id) of every identity carrying one of ``keys``."""
+    found: list[tuple[str, str]] = []
+    if not keys:
+        return found
+    wanted = select(IdentityMatchKey.key, IdentityMatchKey.identity_id)
+    for statement in _among(session, wanted, IdentityMatchKey.key, keys):
+        found += session.execute(statement)
+    return found
+
+
+def decisions_of(
+    session: Session, identity_ids: Collection[str], kinds: list[str]
+) -> dict[str, list[tuple[Decision, DecisionVersion]]]:
+    """Identity id -> (decision, its current version) of the decisions that name it.
+
+    Any version's identity counts: a person found through an earlier identity of a
+    corrected decision is still the decision's person.
+    """
+    found: dict[str, list[tuple[Decision, DecisionVersion]]] = {}
+    if not identity_ids:
+        return found
+    named = (
+        select(_MATCHED.identity_id, Decision, _CURRENT)
+        .join(Decision, Decision.id == _MATCHED.decision_id)
+        .join(
+            _CURRENT,
+            (_CURRENT.decision_id == Decision.id) & (_CURRENT.version == Decision.current_version),
+        )
+        .where(Decision.kind.in_(kinds))
+    )
+    for statement in _among(session, named, _MATCHED.identity_id, identity_ids):
+        for identity_id, decision, version in session.execute(statement):
+            found.setdefault(identity_id, []).append((decision, version))
+    return found
+
+
+def sealed_identities(session: Session, identity_ids: Collection[str]) -> list[Any]:
+    """The sealed columns of identities (id, ciphertext, nonce, wrapped key, KEK id)."""
+    rows: list[Any] = []
+    columns = (Identity.id, Identity.ciphertext, Identity.nonce, Identity.wrapped_key)
+    sealed = select(*columns, Identity.kek_id)
+    for statement in _among(session, sealed, Identity.id, identity_ids):
+        rows += session.execute(statement).all()
+    return rows
