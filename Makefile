@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.intake
 	$(BIN)/python -m tests.benchmarks.sealing
 	$(BIN)/python -m tests.benchmarks.audit
+	$(BIN)/python -m tests.benchmarks.status_checks
 
 lock: $(STAMP)
 	$(BIN)/pip install --quiet pip-tools
