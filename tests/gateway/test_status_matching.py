@@ -17,7 +17,7 @@ from gateway.identities.service import IdentityKeys
 from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Settings
-from gateway.status import reindex, service, stream
+from gateway.status import reindex, repository, stream
 from tests.gateway.test_auditing import auditor
 from tests.gateway.test_decisions import (
     Prefecture,
@@ -253,7 +253,7 @@ def test_lookups_are_split_into_chunks_the_database_accepts(
     fund: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(service, "CHUNK", 2)
+    monkeypatch.setattr(repository, "CHUNK", 2)
     people = [affiliate(first_names=[name]) for name in ("Paul", "Jean", "Mohamed", "Luc")]
     answers = ask(client, fund, *people, {"agdref_number": "7500000001"})
     assert [a["match"] for a in answers] == ["weak", "weak", "strong", "weak", "exact"]
@@ -445,3 +445,29 @@ def test_identities_stored_without_blocking_keys_are_reindexed(
     (after,) = ask(client, fund, affiliate())
     assert (after["match"], after["decision"]["reference"]) == ("strong", decided["reference"])
     assert seen == [1]
+
+
+def test_an_identity_with_nothing_to_match_on_is_answered_with_the_rule(
+    client: TestClient, fund: dict[str, str], session: Session
+) -> None:
+    response = client.post(
+        "/v1/status-checks",
+        json={
+            "checks": [
+                {"identity": {"birth_name": "Ben Ali", "first_names": ["Mohamed"]}},
+                {"identity": affiliate()},
+            ]
+        },
+        headers=fund,
+    )
+    assert response.status_code == 200, response.text
+    refused, answered = response.json()["answers"]
+    assert refused["result"] is None
+    assert refused["errors"][0]["rule"] == "identity-insufficient"
+    assert "AGDREF" in refused["errors"][0]["message"]
+    assert answered["result"] == "none_known"
+    (request_event,) = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "status:requested")
+    ).all()
+    assert request_event.detail["malformed"] == 1
+    assert "Ben Ali" not in json.dumps(request_event.detail)
