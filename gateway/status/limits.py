@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DateTime, Integer, String, delete, text
+from sqlalchemy import DateTime, Integer, String, case, delete, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,15 +36,25 @@ class TooManyChecks(GatewayError):
     title = "Too many checks"
 
 
-def _take(session: Session, key: str, amount: int, limit: int, start: datetime) -> bool:
+def _take(session: Session, amounts: dict[str, tuple[int, int]], start: datetime) -> set[str]:
+    """Add each key's amount to its window if that stays within its limit, in one statement.
+
+    ``amounts`` maps a key to (amount, limit); returns the keys that took it.
+    """
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    values = insert(RateWindow).values(key=key, window_start=start, used=amount)
+    values = insert(RateWindow).values(
+        [
+            {"key": key, "window_start": start, "used": amount}
+            for key, (amount, _) in amounts.items()
+        ]
+    )
+    limit = case(*((RateWindow.key == key, limit) for key, (_, limit) in amounts.items()), else_=0)
     upsert = values.on_conflict_do_update(
         index_elements=[RateWindow.key, RateWindow.window_start],
         set_={"used": RateWindow.used + values.excluded.used},
         where=(RateWindow.used + values.excluded.used) <= limit,
-    ).returning(RateWindow.used)
-    return session.execute(upsert).first() is not None
+    ).returning(RateWindow.key)
+    return {key for (key,) in session.execute(upsert)}
 
 
 def take_checks(
@@ -64,23 +74,27 @@ def take_checks(
     start = datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, tz=now.tzinfo)
     retry = str(max(1, int((start + window - now).total_seconds())))
     limits = (
-        ("Agent-Id", f"agent:{fund_id}:{agent_id}", per_agent, "this agent"),
-        ("Agent-Id", f"fund:{fund_id}", per_fund, "this fund"),
+        (f"agent:{fund_id}:{agent_id}", per_agent, "this agent"),
+        (f"fund:{fund_id}", per_fund, "this fund"),
     )
     with sessions.begin() as session:
         if session.get_bind().dialect.name == "postgresql":
             # A count lost in a crash only lets a few more checks through: not worth
             # waiting for the disk on every request.
             session.execute(text("SET LOCAL synchronous_commit = off"))
-        for field, key, limit, who in limits:
-            if amount > limit or not _take(session, key, amount, limit, start):
-                session.rollback()
-                message = f"{who} may make at most {limit} checks per {seconds} s"
-                raise TooManyChecks(
-                    message,
-                    errors=[FieldError(field, "rate-limit", message)],
-                    headers={"Retry-After": retry},
-                )
+        over = next(((key, limit, who) for key, limit, who in limits if amount > limit), None)
+        if over is None:
+            taken = _take(session, {key: (amount, limit) for key, limit, _ in limits}, start)
+            over = next(((k, limit, who) for k, limit, who in limits if k not in taken), None)
+        if over is not None:
+            session.rollback()
+            _, limit, who = over
+            message = f"{who} may make at most {limit} checks per {seconds} s"
+            raise TooManyChecks(
+                message,
+                errors=[FieldError("Agent-Id", "rate-limit", message)],
+                headers={"Retry-After": retry},
+            )
 
 
 def purge_windows(session: Session, before: datetime) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, bindparam, func, select
+from sqlalchemy import String, bindparam, func, select, union_all
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 
@@ -56,10 +56,13 @@ def identities_by_index(session: Session, indexes: Collection[str]) -> list[tupl
     if not indexes:
         return []
     found: list[tuple[str, str]] = []
-    for column in (Identity.bi_agdref, Identity.bi_ssn):
-        for statement in _among(session, select(column, Identity.id), column, indexes):
-            rows = session.execute(statement)
-            found += [(index, identity_id) for index, identity_id in rows if index is not None]
+    by_column = [
+        _among(session, select(column, Identity.id), column, indexes)
+        for column in (Identity.bi_agdref, Identity.bi_ssn)
+    ]
+    for agdref, ssn in zip(*by_column, strict=True):  # one round trip for both
+        rows = session.execute(union_all(agdref, ssn))
+        found += [(index, identity_id) for index, identity_id in rows if index is not None]
     return found
 
 
