@@ -106,6 +106,8 @@ def decisions_of(
 def sealed_identities(session: Session, identity_ids: Collection[str]) -> list[Any]:
     """The sealed columns of identities (id, ciphertext, nonce, wrapped key, KEK id)."""
     rows: list[Any] = []
+    if not identity_ids:
+        return rows
     columns = (Identity.id, Identity.ciphertext, Identity.nonce, Identity.wrapped_key)
     sealed = select(*columns, Identity.kek_id)
     for statement in _among(session, sealed, Identity.id, identity_ids):
