@@ -234,6 +234,7 @@ class Profile:
     place: str | None
     agdref: str | None = None
     ssn: str | None = None
+    ssn_certified: bool = False  # a NIR, not a NIA or NNP awaiting certification
 
     @classmethod
     def of(cls, document: Mapping[str, Any]) -> Profile:
@@ -256,6 +257,7 @@ class Profile:
             place=document.get("place_of_birth"),
             agdref=parse_agdref(agdref).canonical if agdref else None,
             ssn=ssn["number"] if ssn else None,
+            ssn_certified=ssn is not None and ssn.get("type") == "nir",
         )
 
     @classmethod
@@ -265,7 +267,9 @@ class Profile:
         return cls.of(
             {
                 "agdref_number": identity.agdref_number,
-                "social_security_number": {"number": ssn.number} if ssn else None,
+                "social_security_number": {"number": ssn.number, "type": str(ssn.type)}
+                if ssn
+                else None,
                 "birth_name": identity.birth_name,
                 "usage_name": identity.usage_name,
                 "first_names": identity.first_names,
@@ -381,6 +385,23 @@ def compare(query: Profile, stored: Profile) -> Level:
     )
     if facts.date is DateAgreement.NO:
         return Level.NONE  # born in other years: no name makes them one person
+    level = _by_names(query, stored, facts)
+    if level is Level.STRONG and _other_identifiers(query, stored):
+        return Level.WEAK  # namesakes: each has an identifier of their own
+    return level
+
+
+def _other_identifiers(query: Profile, stored: Profile) -> bool:
+    """Whether both sides hold different AGDREF numbers, or different certified NIRs.
+
+    A NIA becomes a NIR with other digits once certified, so only two NIRs disagree.
+    """
+    if query.agdref and stored.agdref and query.agdref != stored.agdref:
+        return True
+    return bool(query.ssn_certified and stored.ssn_certified and query.ssn != stored.ssn)
+
+
+def _by_names(query: Profile, stored: Profile, facts: _Facts) -> Level:
     surname = _best(query.surnames, stored.surnames)
     first, any_first = _first_names_agree(query.first_names, stored.first_names)
     best = _grade(surname, first, any_first, facts)

@@ -200,3 +200,16 @@ def test_the_matcher_meets_its_targets_on_labelled_pairs(source: str) -> None:
     assert report.weak_catches >= 0.5
     twins = next(row for row in report.variations if row.variation == "twin")
     assert twins.strong_or_better <= 0.02
+
+
+def test_namesakes_with_identifiers_of_their_own_are_never_strong() -> None:
+    nir = {"number": "1 85 03 99 352 123 34", "type": "nir"}
+    other_nir = {"number": "1 85 03 99 352 124 33", "type": "nir"}
+    stored = person(social_security_number=nir)
+    assert assess(person(social_security_number=other_nir), stored) is Level.WEAK
+    # A NIA is certified under other digits: its holder may still be the same man.
+    nia = {**other_nir, "type": "nia"}
+    assert assess(person(social_security_number=nia), stored) is Level.STRONG
+    assert assess(person(agdref_number="7500000002"), person(agdref_number="7500000001")) is (
+        Level.WEAK
+    )
