@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
+    from pydantic import ValidationError
+
 CSV_COLUMNS = (
     "reference", "departement", "kind", "withdrawn_document", "removal_measures",
     "public_order", "decision_date", "notification_date", "effect_date", "permit_category",
@@ -55,6 +57,21 @@ class LineError:
     field: str
     rule: str
     message: str
+
+
+def validation_errors(error: ValidationError, whole: str) -> list[LineError]:
+    """Field path, rule and message of each broken rule; never the offending value.
+
+    ``whole`` names the field of a rule that concerns the whole document.
+    """
+    return [
+        LineError(
+            ".".join(str(part) for part in item["loc"]) or whole,
+            str(item["type"]),
+            str(item["msg"]),
+        )
+        for item in error.errors(include_url=False, include_input=False)
+    ]
 
 
 @dataclass

@@ -70,6 +70,16 @@ def subject_pseudonyms(
     return pseudonyms_of(keys, matching.agdref, matching.ssn)
 
 
+def identifier_indexes(keys: IdentityKeys, agdref: str | None, ssn: str | None) -> list[str]:
+    """The blind indexes of an AGDREF number (10 digits) and a NIR/NIA, when known."""
+    found = []
+    if agdref:
+        found.append(blind_index(keys, "agdref", agdref))
+    if ssn:
+        found.append(blind_index(keys, "ssn", ssn))
+    return found
+
+
 def pseudonyms_of(keys: IdentityKeys, agdref: str | None, ssn: str | None) -> list[str]:
     """The audit pseudonyms of an AGDREF number (10 digits) and a NIR/NIA, when known."""
     found = []

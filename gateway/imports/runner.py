@@ -21,7 +21,14 @@ from sqlalchemy.exc import IntegrityError
 
 from audit.actions import AuditAction, AuditOutcome
 from audit.writer import AuditDraft, append_rows, as_row
-from connectors.importers import ImportFileError, LineError, RawRecord, read_csv, read_ndjson
+from connectors.importers import (
+    ImportFileError,
+    LineError,
+    RawRecord,
+    read_csv,
+    read_ndjson,
+    validation_errors,
+)
 from gateway.decisions import repository as decisions_repository
 from gateway.decisions import service as decisions
 from gateway.decisions.models import Decision, DecisionVersion
@@ -50,15 +57,6 @@ if TYPE_CHECKING:
 BATCH_SIZE = 500
 PIPELINE_DEPTH = 2  # batches prepared ahead of the writer: bounds memory
 READERS = {"ndjson": read_ndjson, "csv": read_csv}
-
-
-def validation_errors(error: ValidationError) -> list[LineError]:
-    """Field path, rule and message of each broken rule; never the offending value."""
-    found = []
-    for item in error.errors(include_url=False, include_input=False):
-        where = ".".join(str(part) for part in item["loc"]) or "decision"
-        found.append(LineError(where, str(item["type"]), str(item["msg"])))
-    return found
 
 
 def _safe_reference(line: _Line) -> str | None:
@@ -222,7 +220,7 @@ class ImportRunner:
             payload = DecisionIn.model_validate(record.document)
             decisions.resolve_departement(self.caller, payload.departement)
         except ValidationError as error:
-            line.errors = validation_errors(error)
+            line.errors = validation_errors(error, "decision")
             return line
         except GatewayError as error:
             line.errors = [LineError(e.field, e.rule, e.message) for e in error.errors] or [

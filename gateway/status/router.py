@@ -15,9 +15,8 @@ from gateway.errors import InvalidField
 from gateway.routing import Audit, DbSession, State, TransactionRoute, end_authentication
 from gateway.status import limits, service, stream
 from gateway.status.schemas import NOTE, ChecksIn, ChecksOut
-from gateway.streaming import blocking_chunks
+from gateway.streaming import CONTENT_TYPES, UploadFormat, blocking_chunks
 
-NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
 NDJSON_BODY = {
     "requestBody": {
         "required": True,
@@ -85,7 +84,7 @@ async def post_check_stream(
     answered and audited in blocks as the body arrives; answers go back once it is read.
     """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in NDJSON_TYPES:
+    if CONTENT_TYPES.get(content_type) != UploadFormat.NDJSON:
         raise InvalidField(
             "Content-Type", "ndjson-required", "send the checks as application/x-ndjson"
         )

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from audit.actions import AuditAction, AuditOutcome
 from audit.writer import AuditDraft, append_rows, as_row
+from connectors.importers import LineError, validation_errors
 from gateway.decisions.models import Decision, DecisionStatus, DecisionVersion
 from gateway.identities import service as identities
 from gateway.identities.crypto import IdentityCryptoError
@@ -35,7 +36,7 @@ from gateway.status.schemas import Adverse, CheckError, CheckIn, CheckOut, Resul
 from policies.evaluate import BROAD_KINDS
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from sqlalchemy.orm import Session
 
@@ -73,22 +74,15 @@ def _exact(session: Session, checks: list[_Check], kinds: list[str]) -> None:
             check.level = Level.EXACT
 
 
+def check_errors(errors: Iterable[LineError]) -> list[CheckError]:
+    return [CheckError(field=e.field, rule=e.rule, message=e.message) for e in errors]
+
+
 def _parse(position: int, raw: Any) -> CheckIn | CheckOut:
     try:
-        item = CheckIn.model_validate(raw)
+        return CheckIn.model_validate(raw)
     except ValidationError as error:
-        return CheckOut(
-            position=position,
-            errors=[
-                CheckError(
-                    field=".".join(str(p) for p in e["loc"]) or "check",
-                    rule=str(e["type"]),
-                    message=str(e["msg"]),
-                )
-                for e in error.errors(include_url=False, include_input=False)
-            ],
-        )
-    return item
+        return CheckOut(position=position, errors=check_errors(validation_errors(error, "check")))
 
 
 def _outside(check: _Check, caller: Caller) -> CheckOut | None:
@@ -196,11 +190,7 @@ def check(
             answers[position] = parsed
             continue
         matching = identities.Keys.of(parsed.identity)
-        indexes = []
-        if matching.agdref:
-            indexes.append(identities.blind_index(keys, "agdref", matching.agdref))
-        if matching.ssn:
-            indexes.append(identities.blind_index(keys, "ssn", matching.ssn))
+        indexes = identities.identifier_indexes(keys, matching.agdref, matching.ssn)
         pseudonyms = identities.subject_pseudonyms(keys, parsed.identity, matching)
         check = _Check(position, parsed, indexes, pseudonyms)
         if refusal := _outside(check, caller):

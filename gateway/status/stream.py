@@ -64,10 +64,7 @@ def _items(chunks: Iterable[bytes]) -> Iterator[tuple[int, Any] | CheckOut]:
     """Each line as (position, document), or the answer refusing it; position = line - 1."""
     for record in read_ndjson(chunks):
         if record.document is None:
-            errors = [
-                CheckError(field=e.field, rule=e.rule, message=e.message) for e in record.errors
-            ]
-            yield CheckOut(position=record.line - 1, errors=errors)
+            yield CheckOut(position=record.line - 1, errors=service.check_errors(record.errors))
         else:
             yield record.line - 1, record.document
 

@@ -13,9 +13,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from sqlalchemy import delete, func, or_, select
 
-from connectors.importers import ImportFileError, LineError, read_csv, read_ndjson
+from connectors.importers import (
+    ImportFileError,
+    LineError,
+    read_csv,
+    read_ndjson,
+    validation_errors,
+)
 from gateway.errors import FieldError, GatewayError, InvalidField
-from gateway.identities.service import blind_index
+from gateway.identities.service import identifier_indexes
 from gateway.participants.models import Participant, ParticipantKind, ParticipantStatus
 from gateway.storage.base import utcnow
 from gateway.storage.bulk import insert_rows
@@ -61,18 +67,6 @@ def _line_errors(line: int, errors: list[LineError]) -> list[FieldError]:
     return [FieldError(e.field, e.rule, e.message, line=line) for e in errors]
 
 
-def _validation_errors(line: int, error: ValidationError) -> list[FieldError]:
-    return [
-        FieldError(
-            ".".join(str(part) for part in item["loc"]) or "line",
-            str(item["type"]),
-            str(item["msg"]),
-            line=line,
-        )
-        for item in error.errors(include_url=False, include_input=False)
-    ]
-
-
 def _parsed(
     file_format: SubscriptionFormat, chunks: Iterable[bytes]
 ) -> Iterator[tuple[SubscriptionIn | None, list[FieldError]]]:
@@ -85,18 +79,14 @@ def _parsed(
             try:
                 yield SubscriptionIn.model_validate(record.document), []
             except ValidationError as error:
-                yield None, _validation_errors(record.line, error)
+                yield None, _line_errors(record.line, validation_errors(error, "line"))
     except ImportFileError as error:
         raise InvalidField("body", "csv-header", str(error)) from error
 
 
 def _indexes(keys: IdentityKeys, item: SubscriptionIn) -> list[str]:
-    found = []
-    if item.agdref_number is not None:
-        found.append(blind_index(keys, "agdref", item.agdref_number))
-    if item.social_security_number is not None:
-        found.append(blind_index(keys, "ssn", item.social_security_number.number))
-    return found
+    ssn = item.social_security_number
+    return identifier_indexes(keys, item.agdref_number, ssn.number if ssn else None)
 
 
 def replace_set(
