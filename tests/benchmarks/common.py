@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from joserfc.jwk import ECKey
 
 from gateway.keys import GatewayKeys
 from gateway.participants import service
+from gateway.participants.models import ParticipantKind
+from gateway.participants.schemas import ParticipantSpec
 from gateway.settings import Environment
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine, make_sessionmaker
@@ -24,7 +27,6 @@ if TYPE_CHECKING:
     import subprocess
     from collections.abc import Iterator
 
-    from gateway.participants.schemas import ParticipantSpec
 
 ADMIN_URL = os.environ.get(
     "GATEWAY_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -47,6 +49,17 @@ def _drop_database(name: str) -> None:
     with admin.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def prefecture_spec(client_id: str, key: ECKey) -> ParticipantSpec:
+    """The benchmarks' prefecture of Paris, authenticating with ``key``."""
+    return ParticipantSpec(
+        id=client_id,
+        kind=ParticipantKind.PREFECTURE,
+        name="Benchmark prefecture",
+        departements=["75"],
+        jwks=key.as_dict(private=False),
+    )
 
 
 @contextmanager

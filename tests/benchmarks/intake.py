@@ -29,7 +29,7 @@ from joserfc.jwk import ECKey
 from connectors.client import GatewayClient
 from gateway.participants.models import ParticipantKind, Regime
 from gateway.participants.schemas import ParticipantSpec
-from tests.benchmarks.common import benchmark_gateway
+from tests.benchmarks.common import benchmark_gateway, prefecture_spec
 
 CLIENT_ID = "bench-prefecture"
 REGIMES = (Regime.CPAM, Regime.CAF, Regime.URSSAF, Regime.CARSAT, Regime.MSA, Regime.CGSS)
@@ -104,13 +104,7 @@ def main() -> None:
     args = parser.parse_args()
 
     key = ECKey.generate_key("P-256", private=True)
-    prefecture = ParticipantSpec(
-        id=CLIENT_ID,
-        kind=ParticipantKind.PREFECTURE,
-        name="Benchmark prefecture",
-        departements=["75"],
-        jwks=key.as_dict(private=False),
-    )
+    prefecture = prefecture_spec(CLIENT_ID, key)
     # The funds a decision of département 75 is owed to, as in real life: one per regime.
     funds = [
         ParticipantSpec(

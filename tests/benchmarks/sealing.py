@@ -34,7 +34,7 @@ from gateway.participants.models import ParticipantKind, Regime
 from gateway.participants.schemas import ParticipantSpec
 from gateway.storage.engine import make_engine, make_sessionmaker
 from policies.loader import DEFAULT_POLICY, load_file
-from tests.benchmarks.common import benchmark_database
+from tests.benchmarks.common import benchmark_database, prefecture_spec
 from tests.processes import gateway_process
 
 CLIENT_ID = "bench-prefecture"
@@ -76,13 +76,7 @@ def main() -> None:
     decisions = args.disclosures // args.funds
 
     key = ECKey.generate_key("P-256", private=True)
-    prefecture = ParticipantSpec(
-        id=CLIENT_ID,
-        kind=ParticipantKind.PREFECTURE,
-        name="Benchmark prefecture",
-        departements=["75"],
-        jwks=key.as_dict(private=False),
-    )
+    prefecture = prefecture_spec(CLIENT_ID, key)
     funds = [
         ParticipantSpec(
             id=f"bench-fund-{number:02d}",

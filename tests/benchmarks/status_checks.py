@@ -71,7 +71,7 @@ from gateway.status.matching import Profile, blocking_keys
 from gateway.storage.bulk import insert_rows
 from gateway.storage.engine import make_engine, make_sessionmaker
 from policies.loader import DEFAULT_POLICY, load_file
-from tests.benchmarks.common import benchmark_database
+from tests.benchmarks.common import benchmark_database, prefecture_spec
 from tests.processes import gateway_process
 
 if TYPE_CHECKING:
@@ -575,13 +575,7 @@ def main() -> None:  # noqa: PLR0915 - the benchmark's steps, in order
     rng = random.Random(args.seed)  # noqa: S311 - which affiliates are planted, not secrets
     people = affiliates(args.identities, args.decisions, args.namesakes, rng)
     planted = sum(1 for p in people if p.expected_reference is not None)
-    prefecture = ParticipantSpec(
-        id=PREFECTURE_ID,
-        kind=ParticipantKind.PREFECTURE,
-        name="Benchmark prefecture",
-        departements=["75"],
-        jwks=ECKey.generate_key("P-256", private=True).as_dict(private=False),
-    )
+    prefecture = prefecture_spec(PREFECTURE_ID, ECKey.generate_key("P-256", private=True))
     key = ECKey.generate_key("P-256", private=True)
     dpop_key = ECKey.generate_key("P-256", private=True) if args.dpop else None
     fund = ParticipantSpec(
