@@ -13,7 +13,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/gateway demo
+	$(BIN)/python -m demo
 
 test: lint typecheck migrations-check pytest
 

@@ -1,4 +1,4 @@
-"""``gateway``: serve, worker, demo, db, keys, participants, policy, retention, import, status."""
+"""``gateway``: the operator's command line (serve, worker, seal, push, db, keys, ...)."""
 
 from __future__ import annotations
 
@@ -155,13 +155,3 @@ def push() -> None:
             + ("acknowledged" if attempt.accepted else f"failed: {attempt.error}")
         )
     typer.echo(f"{len(attempts)} attempts")
-
-
-@app.command()
-def demo(
-    keep: Annotated[bool, typer.Option(help="Keep the demo directory.")] = False,
-) -> None:
-    """Run the whole gateway end to end on a throwaway SQLite database."""
-    from gateway.demo import run  # noqa: PLC0415
-
-    raise typer.Exit(run(keep=keep))

@@ -1,9 +1,9 @@
 """``gateway status``: the name matcher of status checks, measured and fed.
 
 ``match-quality FILE`` grades every pair of a labelled set (the JSON-lines format of
-``gateway.status.quality``) and prints the figures; ``make-pairs`` writes a synthetic
-set (``gateway.status.pairs``); neither needs the database. ``reindex`` gives identities
-stored without blocking keys their keys.
+``gateway.identities.quality``) and prints the figures, without the database.
+``reindex`` gives identities stored without blocking keys their keys. The synthetic
+labelled set is made by a lab tool outside the product (``python -m tools.identity_pairs``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from gateway.status.quality import QualityReport
+    from gateway.identities.quality import QualityReport
 
 app = typer.Typer(help="Status checks: how well identities are matched.", no_args_is_help=True)
 console = Console()
@@ -47,7 +47,7 @@ def match_quality(
     errors: Annotated[int, typer.Option(min=0, help="How many of the worst errors to list.")] = 20,
 ) -> None:
     """Precision and recall of the name matcher on a labelled set, by variation."""
-    from gateway.status import matching, quality  # noqa: PLC0415 - only this command needs them
+    from gateway.identities import matching, quality  # noqa: PLC0415 - only this command needs them
 
     try:
         pairs = quality.read_pairs(file.read_bytes())
@@ -123,29 +123,6 @@ def _print(report: QualityReport) -> None:
     console.print(worst)
 
 
-@app.command("make-pairs")
-def make_pairs(
-    count: Annotated[int, typer.Option(min=0, help="How many pairs.")] = 4000,
-    seed: Annotated[int, typer.Option(help="The same seed gives the same pairs.")] = 20250,
-    output: Annotated[
-        Path | None, typer.Option(help="Write to this file rather than to standard output.")
-    ] = None,
-) -> None:
-    """Write a synthetic labelled set, as JSON lines (the format match-quality reads)."""
-    from gateway.status.pairs import generate, to_jsonl  # noqa: PLC0415
-
-    text = to_jsonl(generate(count, seed))
-    if output is None:
-        typer.echo(text, nl=False)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as error:
-        typer.echo(f"cannot write {output}: {error.strerror}", err=True)
-        raise typer.Exit(1) from error
-    typer.echo(f"{output}: {count} pairs, seed {seed}")
-
-
 @app.command()
 def reindex(
     chunk: Annotated[
@@ -160,9 +137,9 @@ def reindex(
     from rich.progress import Progress, SpinnerColumn, TextColumn  # noqa: PLC0415
 
     from gateway.cli.context import settings  # noqa: PLC0415 - needs the database and keys
+    from gateway.identities.reindex import reindex as run  # noqa: PLC0415
     from gateway.identities.service import IdentityKeys  # noqa: PLC0415
     from gateway.keys import GatewayKeys, KeyStoreError  # noqa: PLC0415
-    from gateway.status.reindex import reindex as run  # noqa: PLC0415
     from gateway.storage.engine import make_engine, make_sessionmaker  # noqa: PLC0415
 
     config = settings()

@@ -36,7 +36,7 @@ class IdentityMatchKey(Base):
     """A keyed blocking key of an identity: where name matching looks for candidates.
 
     Several per identity (surname sound and birth year, first-name sound and birth date,
-    both sounds and the day of birth; see ``gateway.status.matching``), each an HMAC
+    both sounds and the day of birth; see ``gateway.identities.matching``), each an HMAC
     under the blind-index key: like the blind indexes, useless without the key.
     """
 

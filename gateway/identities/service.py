@@ -16,9 +16,9 @@ from audit.pseudonyms import pseudonym
 from gateway.identities.agdref import parse_agdref
 from gateway.identities.crypto import Sealed
 from gateway.identities.dates import PartialDate
+from gateway.identities.matching import Profile, blocking_keys
 from gateway.identities.models import Identity
 from gateway.identities.names import canonical_name
-from gateway.status.matching import Profile, blocking_keys
 from gateway.storage.base import utcnow
 from gateway.storage.ids import new_id
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.identities.matching import Level
 from gateway.identities.schemas import IdentityIn
-from gateway.status.matching import Level
 
 MAX_CHECKS = 10_000
 NOTE = (

@@ -6,7 +6,7 @@ fund's to check: that item is refused (``outside-territory``) and audited.
 
 A person is found first through the keyed blind indexes of the NIR or NIA and of the
 AGDREF number sent (``exact``); failing that, through the keyed blocking keys of the
-names and birth date (``gateway.status.matching``), whose few candidates are opened and
+names and birth date (``gateway.identities.matching``), whose few candidates are opened and
 graded ``strong`` or ``weak``. Only decisions of the kinds the policy discloses count (an
 OQTF alone is recorded, never disclosed, so never answered).
 
@@ -30,8 +30,8 @@ from connectors.importers import LineError, validation_errors
 from gateway.decisions.models import Decision, DecisionStatus, DecisionVersion
 from gateway.identities import service as identities
 from gateway.identities.crypto import IdentityCryptoError
+from gateway.identities.matching import RANK, Level, Profile, blocking_keys, compare
 from gateway.status import repository
-from gateway.status.matching import RANK, Level, Profile, blocking_keys, compare
 from gateway.status.schemas import Adverse, CheckError, CheckIn, CheckOut, Result
 from policies.evaluate import BROAD_KINDS
 

@@ -60,6 +60,7 @@ from gateway.decisions import service as decisions
 from gateway.decisions.models import Decision, DecisionStatus, DecisionVersion
 from gateway.decisions.schemas import DecisionIn
 from gateway.identities import service as identities
+from gateway.identities.matching import Profile, blocking_keys
 from gateway.identities.models import Identity, IdentityMatchKey
 from gateway.identities.nir import nir_key
 from gateway.identities.schemas import IdentityIn
@@ -67,7 +68,6 @@ from gateway.keys import GatewayKeys
 from gateway.participants.models import ParticipantKind, Regime
 from gateway.participants.schemas import ParticipantSpec
 from gateway.status import repository
-from gateway.status.matching import Profile, blocking_keys
 from gateway.storage.bulk import insert_rows
 from gateway.storage.engine import make_engine, make_sessionmaker
 from policies.loader import DEFAULT_POLICY, load_file

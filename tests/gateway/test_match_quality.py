@@ -13,12 +13,20 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from gateway.cli.main import app
+from gateway.identities import matching
 from gateway.identities.agdref import parse_agdref
+from gateway.identities.matching import Level
+from gateway.identities.quality import (
+    LabelledPair,
+    Matcher,
+    PairFileError,
+    evaluate,
+    read_pairs,
+    to_jsonl,
+)
 from gateway.identities.schemas import IdentityIn
-from gateway.status import matching
-from gateway.status.matching import Level
-from gateway.status.pairs import NEGATIVE_SHARES, POSITIVES, LabelledPair, generate, to_jsonl
-from gateway.status.quality import Matcher, PairFileError, evaluate, read_pairs
+from tools.identity_pairs.__main__ import app as make_pairs_app
+from tools.identity_pairs.generator import NEGATIVE_SHARES, POSITIVES, generate
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -153,7 +161,7 @@ def test_any_seed_gives_valid_balanced_pairs(count: int, seed: int) -> None:
 def test_the_committed_set_is_the_documented_one() -> None:
     committed = DATA.read_text(encoding="utf-8")
     assert committed == to_jsonl(generate(DATA_COUNT, DATA_SEED)), (
-        "regenerate it: gateway status make-pairs --count 4000 --seed 20250 "
+        "regenerate it: python -m tools.identity_pairs --count 4000 --seed 20250 "
         "--output tests/data/identity_pairs.jsonl"
     )
     assert len(read_pairs(DATA.read_bytes())) == DATA_COUNT
@@ -403,12 +411,10 @@ def test_the_command_refuses_an_empty_file(tmp_path: Path) -> None:
 
 
 def test_the_command_writes_a_set_it_can_read(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["status", "make-pairs", "--count", "12", "--seed", "4"])
+    result = CliRunner().invoke(make_pairs_app, ["--count", "12", "--seed", "4"])
     assert result.exit_code == 0, result.output
     assert read_pairs(result.output.encode()) == generate(12, 4)
     output = tmp_path / "set.jsonl"
-    result = CliRunner().invoke(
-        app, ["status", "make-pairs", "--count", "3", "--output", str(output)]
-    )
+    result = CliRunner().invoke(make_pairs_app, ["--count", "3", "--output", str(output)])
     assert result.exit_code == 0, result.output
     assert len(read_pairs(output.read_bytes())) == 3

@@ -10,9 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.identities.dates import PartialDate
-from gateway.identities.names import canonical_name
-from gateway.identities.schemas import IdentityIn
-from gateway.status.matching import (
+from gateway.identities.matching import (
     Agreement,
     DateAgreement,
     Level,
@@ -26,8 +24,10 @@ from gateway.status.matching import (
     surname_forms,
     words_agree,
 )
-from gateway.status.pairs import generate
-from gateway.status.quality import evaluate, read_pairs
+from gateway.identities.names import canonical_name
+from gateway.identities.quality import evaluate, read_pairs
+from gateway.identities.schemas import IdentityIn
+from tools.identity_pairs.generator import generate
 
 words = st.text(alphabet=st.characters(min_codepoint=65, max_codepoint=90), min_size=1, max_size=20)
 names = st.text(

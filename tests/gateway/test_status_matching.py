@@ -12,12 +12,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.models import AuditEvent
+from gateway.identities import reindex
 from gateway.identities.models import IdentityMatchKey
 from gateway.identities.service import IdentityKeys
 from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Settings
-from gateway.status import reindex, repository, stream
+from gateway.status import repository, stream
 from tests.gateway.test_auditing import auditor
 from tests.gateway.test_decisions import (
     Prefecture,

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from rich.table import Table
 
+from demo import policy
+from demo.stage import DemoParticipant, Outcome, client, console
 from gateway.decisions.schemas import today
 
 if TYPE_CHECKING:
@@ -114,9 +116,7 @@ def post_decisions(
         + ", ".join(sorted({d["policy_version"] for d in first})),
         bool(first) and all("@" in d["policy_version"] for d in first),
     )
-    from rich.console import Console  # noqa: PLC0415 - the demo's console
-
-    Console().print(table)
+    console.print(table)
     expect(
         "posting the same body again returns the same decision (200)",
         replay.status_code == httpx.codes.OK and replay.json()["id"] == ids["PP-2026-0001"],
@@ -273,9 +273,7 @@ def import_backlog(
     for line in report:
         for error in line["errors"]:
             table.add_row(str(line["line"]), line["reference"] or "", error["field"], error["rule"])
-    from rich.console import Console  # noqa: PLC0415
-
-    Console().print(table)
+    console.print(table)
     expect(
         "every bad line is reported with its field and rule, the good ones stored",
         summary["accepted"] == GOOD_LINES and len(report) == BAD_LINES,
@@ -297,3 +295,21 @@ def nothing_in_clear(database: Path, expect: Callable[[str, bool], None]) -> Non
         if name.encode() in raw or json.dumps(name).encode() in raw
     ]
     expect("the database file holds no name, AGDREF or permit number in clear", not leaked)
+
+
+def scene(
+    base_url: str, prefecture: DemoParticipant, workdir: Path, outcome: Outcome
+) -> dict[str, str]:
+    console.rule("[bold]Intake: decisions of every kind, corrections, a backlog import")
+    with client(base_url, prefecture) as prefecture_client:
+        ids = post_decisions(prefecture_client, outcome.expect)
+        correct_decisions(prefecture_client, ids, outcome.expect)
+        import_backlog(prefecture_client, workdir, outcome.expect)
+    console.rule("[bold]Policy: what the policy in force decides for these decisions")
+    annulled = next(b for b in POSTED if b["reference"] == "PP-2026-0003")
+    policy.explain(
+        [*POSTED, {**annulled, "reference": "PP-2026-0003 (annulment)", "correction": True}],
+        outcome.expect,
+    )
+    nothing_in_clear(workdir / "gateway.db", outcome.expect)
+    return ids

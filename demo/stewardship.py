@@ -7,13 +7,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import httpx
-from rich.console import Console
 from rich.table import Table
 
+from demo.stage import DemoParticipant, Outcome, client, console
 from gateway.decisions import repository
 from gateway.decisions.explain import explain
 from gateway.retention import purge
 from gateway.storage.base import utcnow
+from policies.loader import DEFAULT_POLICY, load_file
 from policies.register import render_html, render_markdown
 
 if TYPE_CHECKING:
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
 
     from connectors.client import GatewayClient
     from policies.loader import LoadedPolicy
-
-console = Console()
 
 
 def routes(
@@ -191,3 +190,33 @@ def retention(
         and shown.json().get("reference") == "PP-2026-0005"
         and owed.json()["versions"][0].get("identity") is not None,
     )
+
+
+def scene(
+    base_url: str,
+    sessions: sessionmaker[Session],
+    by_id: dict[str, DemoParticipant],
+    ids: dict[str, str],
+    workdir: Path,
+    outcome: Outcome,
+) -> None:
+    loaded = load_file(DEFAULT_POLICY)
+    console.rule("[bold]Routes: which funds each decision is owed to, with which fields")
+    routes(sessions, loaded, ids, outcome.expect)
+    console.rule("[bold]Subscriptions: a fund registers the people it holds a file on")
+    with client(base_url, by_id["caf-13"]) as caf:
+        subscriptions(caf, by_id["caf-13"].purpose, outcome.expect)
+    console.rule("[bold]The register of processing (GDPR art. 30), from the policy file")
+    register(loaded, workdir, outcome.expect)
+
+
+def retention_scene(
+    base_url: str,
+    sessions: sessionmaker[Session],
+    by_id: dict[str, DemoParticipant],
+    ids: dict[str, str],
+    outcome: Outcome,
+) -> None:
+    console.rule("[bold]Retention: a year and a day later, the purge")
+    with client(base_url, by_id["pref-75"]) as prefecture:
+        retention(sessions, load_file(DEFAULT_POLICY), prefecture, ids, outcome.expect)

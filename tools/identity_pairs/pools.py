@@ -1,5 +1,5 @@
 # ruff: noqa: RUF001 - Turkish names are written with the dotless i (U+0131).
-"""Name pools for the synthetic identity pairs of ``gateway.status.pairs``.
+"""Name pools for the synthetic identity pairs of ``tools.identity_pairs.generator``.
 
 Every name here is a common name of its origin, written as French civil status and
 prefectures commonly write it; none describes a real person. A pool entry is one name

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 import uvicorn
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select, update
 from starlette.requests import Request
@@ -23,11 +22,13 @@ from starlette.types import Receive, Scope, Send
 
 from connectors.fund import pull
 from connectors.receiver import create_receiver_app
+from demo.stage import DemoParticipant, Outcome, client, console, free_port
 from gateway.batches import delivery, sealing
 from gateway.batches.models import Batch, DeliveryAttempt
 from gateway.identities.service import IdentityKeys
 from gateway.participants.models import Participant
 from gateway.storage.base import utcnow
+from policies.loader import DEFAULT_POLICY, load_file
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
     from gateway.keys import GatewayKeys
     from gateway.settings import Settings
     from policies.loader import LoadedPolicy
-
-console = Console()
 
 
 class FlakyEndpoint:
@@ -233,4 +232,71 @@ def no_batch_in_clear(database: Path, expect: Callable[[str, bool], None]) -> No
     signed_batch = b"eyJhbGciOiJFZERTQSIs"  # base64url of '{"alg":"EdDSA",', a batch's start
     expect(
         "the database holds every batch encrypted at rest, none in clear", signed_batch not in raw
+    )
+
+
+def scene(
+    base_url: str,
+    settings: Settings,
+    keys: GatewayKeys,
+    sessions: sessionmaker[Session],
+    by_id: dict[str, DemoParticipant],
+    ids: dict[str, str],
+    workdir: Path,
+    outcome: Outcome,
+) -> None:
+    loaded = load_file(DEFAULT_POLICY)
+    jwks = httpx.get(f"{base_url}/.well-known/jwks.json", timeout=10).json()
+    console.rule("[bold]Sealing: signed, chained batches per fund")
+    seal_now(sessions, keys, loaded, outcome.expect)
+    no_batch_in_clear(workdir / "gateway.db", outcome.expect)
+    console.rule("[bold]Pull: cpam-75 downloads, verifies offline, acknowledges")
+    cpam = by_id["cpam-75"]
+
+    def cpam_pulls() -> list[dict[str, Any]]:
+        with client(base_url, cpam) as cpam_client:
+            return fund_pulls(
+                cpam_client,
+                jwks,
+                cpam.id,
+                cpam.key,
+                f"{cpam.id}-1",
+                cpam.alg,
+                workdir,
+                outcome.expect,
+            )
+
+    records = cpam_pulls()
+    outcome.expect(
+        f"cpam-75's {len(records)} records carry its profile's fields and never the "
+        "public-order ground",
+        bool(records) and all("public_order" not in r["data"] for r in records),
+    )
+    console.rule("[bold]Push: urssaf-idf's endpoint fails twice, then recovers")
+    urssaf = by_id["urssaf-idf"]
+    push_recovers(
+        sessions,
+        settings,
+        urssaf.id,
+        urssaf.key,
+        f"{urssaf.id}-1",
+        urssaf.alg,
+        jwks,
+        free_port(),
+        workdir,
+        outcome.expect,
+    )
+    console.rule("[bold]A correction reaches the fund that had the decision")
+    with client(base_url, by_id["pref-75"]) as prefecture:
+        correction_reaches(prefecture, ids["PP-2026-0002"], outcome.expect)
+    seal_now(sessions, keys, loaded, outcome.expect, express=True)
+    rectified = cpam_pulls()
+    outcome.expect(
+        "cpam-75 receives the rectification: PP-2026-0002 annulled, rights to be restored",
+        any(
+            r["type"] == "rectification"
+            and r["status"] == "annulled"
+            and r["decision_id"] == ids["PP-2026-0002"]
+            for r in rectified
+        ),
     )

@@ -17,23 +17,19 @@ hold a NIA and the NIR that replaced it), so the names decide; a small share
 identifier. Which identifiers each copy carries is drawn the same way for positives and
 negatives, so identifiers tell the label only where they really would.
 
-Everything is synthetic (see ``gateway.status.pair_pools``) and deterministic: the same
+Everything is synthetic (see ``tools.identity_pairs.pools``) and deterministic: the same
 ``n_pairs`` and ``seed`` give the same pairs. Pure: no I/O.
 """
 
 from __future__ import annotations
 
-import json
 import random
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from gateway.status.pair_changes import CHANGES, COMBINABLE, Change, combinable
-from gateway.status.pair_negatives import NEGATIVES, distinct
-from gateway.status.pair_people import Person, Side, draw_person, draw_style, pick, spaced
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable
+from gateway.identities.quality import LabelledPair
+from tools.identity_pairs.changes import CHANGES, COMBINABLE, Change, combinable
+from tools.identity_pairs.negatives import NEGATIVES, distinct
+from tools.identity_pairs.people import Person, Side, draw_person, draw_style, pick, spaced
 
 # Shares of the variations, among positives and among negatives.
 POSITIVES: dict[str, int] = {
@@ -70,35 +66,6 @@ ATTEMPTS = 1000  # people drawn before giving up on a variation (a few suffice)
 # Negatives also get the layouts positives get from nia-certified and shared-identifier.
 _QUERY_NUMBER, _QUERY_NIA = 0.85, 0.15
 _NEGATIVE_LAYOUTS = (("nir", 76), ("none", 14), ("both-numbers", 8), ("query-agdref", 2))
-
-
-@dataclass(frozen=True)
-class LabelledPair:
-    query: dict[str, Any]
-    stored: dict[str, Any]
-    same: bool
-    variation: str
-    detail: str = ""
-
-    def as_json(self) -> dict[str, Any]:
-        """One line of the JSONL format; ``detail`` only when there is one."""
-        line: dict[str, Any] = {
-            "query": self.query,
-            "stored": self.stored,
-            "same": self.same,
-            "variation": self.variation,
-        }
-        if self.detail:
-            line["detail"] = self.detail
-        return line
-
-
-def to_jsonl(pairs: Iterable[LabelledPair]) -> str:
-    """Pairs as JSON lines, names kept as written (UTF-8, not escaped)."""
-    return "".join(
-        json.dumps(pair.as_json(), ensure_ascii=False, separators=(",", ":")) + "\n"
-        for pair in pairs
-    )
 
 
 def _allot(total: int, shares: dict[str, int]) -> list[str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gateway.status.pair_people import (
+from tools.identity_pairs.people import (
     MARRIED_BY,
     STYLES,
     Person,

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import base64
 import sqlite3
+from collections import Counter
 from contextlib import closing
 from typing import TYPE_CHECKING
 
 import httpx
-from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
 
 from audit import log as audit_log
 from audit import merkle
+from audit.models import AuditEvent
 from audit.verify import verify
+from demo.stage import Outcome, console
 from gateway import jobs
 from gateway.storage.engine import make_engine, make_sessionmaker
 
@@ -25,7 +29,9 @@ if TYPE_CHECKING:
     from connectors.client import GatewayClient
     from gateway.settings import Settings
 
-console = Console()
+# The scenes make at least this many refused and successful requests.
+EXPECTED_REFUSALS = 7
+EXPECTED_SUCCESSES = 10
 
 
 def _export(sessions: sessionmaker[Session]) -> list[str]:
@@ -150,4 +156,32 @@ def reports_scene(auditor: GatewayClient, expect: Callable[[str, bool], None]) -
         and bool(decisions)
         and bool(decisions[0]["corrections"])
         and "7500000002" not in report.text,
+    )
+
+
+def trail(sessions: sessionmaker[Session], outcome: Outcome) -> None:
+    console.rule("[bold]The audit trail")
+    with sessions() as session:
+        rows = session.execute(
+            select(AuditEvent.action, AuditEvent.outcome, func.count())
+            .group_by(AuditEvent.action, AuditEvent.outcome)
+            .order_by(AuditEvent.action, AuditEvent.outcome)
+        ).all()
+        attributed = session.scalar(
+            select(func.count()).where(
+                AuditEvent.acting_for == "cpam-75", AuditEvent.participant_id == "cnam-it-centre"
+            )
+        )
+    table = Table("action", "outcome", "events")
+    counts: Counter[str] = Counter()
+    for action, result, count in rows:
+        table.add_row(action, result, str(count))
+        counts[result] += count
+    console.print(table)
+    outcome.expect(
+        f"{sum(counts.values())} events, {counts['refused']} of them refusals",
+        counts["refused"] >= EXPECTED_REFUSALS and counts["success"] >= EXPECTED_SUCCESSES,
+    )
+    outcome.expect(
+        "the delegate's calls are recorded for both it and the fund it acted for", bool(attributed)
     )

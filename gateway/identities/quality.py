@@ -1,7 +1,7 @@
 """How well the status-check matcher tells one person from two look-alikes.
 
 ``evaluate(pairs, matcher)`` grades every labelled pair with the matcher
-(``gateway.status.matching.assess`` by default) and reports: how many pairs of one
+(``gateway.identities.matching.assess`` by default) and reports: how many pairs of one
 person (positives) and of two people (negatives) got each level; precision, recall and
 false-match rate when ``strong`` or better counts as a match, and when ``weak`` or better
 does; the share of positives missed at ``strong`` that ``weak`` catches; the same
@@ -25,7 +25,7 @@ No other key is accepted. A line that breaks a rule is refused with its number, 
 field and the rule (``json``, ``not-object``, ``key-missing``, ``key-unknown``,
 ``same-not-boolean``, ``variation-not-text``, ``detail-not-text``, ``line-empty``,
 ``encoding``, or the rule ``IdentityIn`` names, such as ``nir-key``).
-``gateway.status.pairs`` generates such sets; ``tests/data/identity_pairs.jsonl`` is one.
+``tools.identity_pairs.generator`` generates such sets; ``tests/data/identity_pairs.jsonl`` is one.
 """
 
 from __future__ import annotations
@@ -38,9 +38,8 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from gateway.identities.matching import Level, assess
 from gateway.identities.schemas import IdentityIn
-from gateway.status.matching import Level, assess
-from gateway.status.pairs import LabelledPair
 
 Matcher = Callable[[IdentityIn, IdentityIn], Level]
 LEVELS = (Level.EXACT, Level.STRONG, Level.WEAK, Level.NONE)
@@ -49,6 +48,35 @@ WEAK_OR_BETTER = frozenset([Level.EXACT, Level.STRONG, Level.WEAK])
 REQUIRED = ("query", "stored", "same", "variation")
 OPTIONAL = ("detail",)
 MAX_PROBLEMS = 50  # a file broken throughout is reported by its first problems
+
+
+@dataclass(frozen=True)
+class LabelledPair:
+    query: dict[str, Any]
+    stored: dict[str, Any]
+    same: bool
+    variation: str
+    detail: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        """One line of the JSONL format; ``detail`` only when there is one."""
+        line: dict[str, Any] = {
+            "query": self.query,
+            "stored": self.stored,
+            "same": self.same,
+            "variation": self.variation,
+        }
+        if self.detail:
+            line["detail"] = self.detail
+        return line
+
+
+def to_jsonl(pairs: Iterable[LabelledPair]) -> str:
+    """Pairs as JSON lines, names kept as written (UTF-8, not escaped)."""
+    return "".join(
+        json.dumps(pair.as_json(), ensure_ascii=False, separators=(",", ":")) + "\n"
+        for pair in pairs
+    )
 
 
 class PairLike(Protocol):

@@ -8,14 +8,14 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 import httpx
-from rich.console import Console
+
+from demo.stage import console
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from connectors.client import GatewayClient
 
-console = Console()
 PURPOSE = "residence-regularity-check"
 SWEEP = 12_000  # more than one request may list: the sweep is streamed
 PROBES = 20

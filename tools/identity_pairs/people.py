@@ -1,10 +1,10 @@
 """Synthetic people and the identity documents two systems would hold about them.
 
-A ``Person`` is drawn from the pools of ``gateway.status.pair_pools``: names with their
+A ``Person`` is drawn from the pools of ``tools.identity_pairs.pools``: names with their
 spellings, a true birth date and what civil status knows of it, a place of birth that
 fits the names, identifiers. A ``Side`` is one system's copy of that person (the
 prefecture's or the fund's) before it is written out: the variations of
-``gateway.status.pairs`` edit a side, and ``Side.document`` writes it as JSON valid for
+``tools.identity_pairs.generator`` edit a side, and ``Side.document`` writes it as JSON valid for
 ``IdentityIn``. Pure: every random choice comes from the ``random.Random`` passed in.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from gateway.identities.nir import MONTHS, nir_key
-from gateway.status.pair_pools import FRENCH_SURNAMES, ORIGINS, Family, Origin
+from tools.identity_pairs.pools import FRENCH_SURNAMES, ORIGINS, Family, Origin
 
 if TYPE_CHECKING:
     import random

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
 from rich.table import Table
 
+from demo.stage import console
 from policies.evaluate import DecisionFacts, evaluate
 from policies.loader import DEFAULT_POLICY, load_file
 
@@ -45,9 +45,9 @@ def explain(bodies: list[dict[str, Any]], expect: Callable[[str, bool], None]) -
             result.departement or ("as before" if result.to_previous_recipients else "-"),
             str(len(result.profiles)) if result.profiles else "-",
         )
-    Console().print(table)
+    console.print(table)
     fields = ", ".join(policy.profiles["default"])
-    Console().print(f"each fund receives: {fields}; never the public-order ground")
+    console.print(f"each fund receives: {fields}; never the public-order ground")
     oqtf = next(r for ref, r in results.items() if ref.endswith("0005"))
     expect("the OQTF alone goes nowhere: " + oqtf.reasons[0], not oqtf.disclosed)
     correction = next(r for ref, r in results.items() if ref.endswith("(annulment)"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gateway.status.pair_people import (
+from tools.identity_pairs.people import (
     FIRST_YEAR,
     LAST_YEAR,
     SEXES,
@@ -24,13 +24,13 @@ from gateway.status.pair_people import (
     pick,
     spelled,
 )
-from gateway.status.pair_pools import TWIN_NAMES
+from tools.identity_pairs.pools import TWIN_NAMES
 
 if TYPE_CHECKING:
     import random
     from collections.abc import Callable
 
-    from gateway.status.pair_pools import Family
+    from tools.identity_pairs.pools import Family
 
 # Dates civil status writes when only the year is known: two namesakes born the same
 # year are told apart by a real day, never by one of these.

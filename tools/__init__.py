@@ -1,0 +1,1 @@
+"""Lab tools for developers, run from the repository; not part of the installed product."""
