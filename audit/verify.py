@@ -14,29 +14,16 @@ events, and checks the consistency of successive checkpoints.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from audit import merkle
-from audit.log import event_bytes, note_key_id
+from audit.checkpoints import Note, checkpoint_keys, open_note
+from audit.events import event_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
-
-
-_CHECKPOINT_LINES = 4  # origin, size, root, and the empty string after the last newline
-
-
-@dataclass(frozen=True)
-class Note:
-    origin: str
-    tree_size: int
-    root_hash: bytes
 
 
 @dataclass
@@ -49,48 +36,6 @@ class Report:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-def checkpoint_keys(jwks: Mapping[str, Any]) -> list[bytes]:
-    """The raw Ed25519 public keys of the JWKS's checkpoint keys."""
-    return [
-        base64.urlsafe_b64decode(key["x"] + "=" * (-len(key["x"]) % 4))
-        for key in jwks.get("keys", [])
-        if key.get("gateway_use", "checkpoint") == "checkpoint" and key.get("crv") == "Ed25519"
-    ]
-
-
-def open_note(note: str, keys: list[bytes]) -> Note:
-    """The checkpoint a signed note carries, if one of ``keys`` signed it; else ValueError."""
-    body, separator, signatures = note.partition("\n\n")
-    if not separator:
-        raise ValueError("not a signed note: no blank line before the signatures")
-    body += "\n"
-    lines = body.split("\n")
-    if len(lines) < _CHECKPOINT_LINES:
-        raise ValueError("not a checkpoint: origin, size and root hash expected")
-    try:
-        size = int(lines[1])
-        root = base64.b64decode(lines[2], validate=True)
-    except (ValueError, binascii.Error) as error:
-        raise ValueError(f"not a checkpoint: {error}") from error
-    for line in signatures.splitlines():
-        if not line.startswith("\u2014 "):
-            continue
-        name, _, stamp = line[2:].rpartition(" ")
-        try:
-            raw = base64.b64decode(stamp, validate=True)
-        except binascii.Error:
-            continue
-        for key in keys:
-            if raw[:4] != note_key_id(name, key):
-                continue
-            try:
-                Ed25519PublicKey.from_public_bytes(key).verify(raw[4:], body.encode())
-            except InvalidSignature:
-                continue
-            return Note(lines[0], size, root)
-    raise ValueError("no valid signature by a checkpoint key")
 
 
 def verify(lines: Iterable[str], jwks: Mapping[str, Any]) -> Report:  # noqa: C901, PLR0912

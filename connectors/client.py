@@ -7,6 +7,8 @@ it. One ``httpx.Client`` per ``GatewayClient``, with explicit timeouts, reused.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 import uuid
 from typing import TYPE_CHECKING, Any, Self
@@ -15,8 +17,6 @@ import httpx
 from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
 from joserfc import jwt
-
-from gateway.auth.dpop import access_token_hash
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -58,6 +58,12 @@ class ShortLivedPrivateKeyJWT(PrivateKeyJWT):  # type: ignore[misc]
             alg=self.alg,
             expires_in=ASSERTION_LIFETIME_S,
         )
+
+
+def access_token_hash(access_token: str) -> str:
+    """The ``ath`` claim of a DPoP proof (RFC 9449 section 4.2): the token's SHA-256, base64url."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def dpop_proof(key: PrivateKey, alg: str, method: str, url: str, access_token: str | None) -> str:

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from connectors import wire
+
 if TYPE_CHECKING:
     from pathlib import Path
 
-JOSE = "application/jose"
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 
@@ -69,11 +70,11 @@ def push_batch(
         return round((time.perf_counter() - started) * 1000)
 
     headers = {
-        "Content-Type": JOSE,
-        "Accept": JOSE,
-        "Batch-Id": batch_id,
-        "Batch-Seq": str(seq),
-        "Digest-SHA256": digest,
+        "Content-Type": wire.JOSE_MEDIA_TYPE,
+        "Accept": wire.JOSE_MEDIA_TYPE,
+        wire.BATCH_ID_HEADER: batch_id,
+        wire.BATCH_SEQ_HEADER: str(seq),
+        wire.DIGEST_HEADER: digest,
     }
     try:
         with http.stream("POST", endpoint, content=content, headers=headers) as response:

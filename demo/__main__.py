@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 
 from audit.actions import AuditAction
-from audit.writer import record
 from demo import access, checks, delivery, evidence, intake, stewardship
 from demo.stage import Outcome, Server, client, console, free_port, participants
+from gateway.auditlog.writer import record
 from gateway.keys import GatewayKeys
 from gateway.participants import service
 from gateway.settings import Environment, Settings

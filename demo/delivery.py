@@ -1,6 +1,6 @@
 """Demo scenes of delivery: sealing, a fund pulling and acknowledging, a push fund recovering.
 
-The push fund runs the reference receiver (``connectors/receiver.py``) behind a
+The push fund runs the reference receiver (``connectors/fund/receiver.py``) behind a
 gateway of faults that answers 500 to its first two deliveries, as a fund's endpoint
 might during a maintenance window.
 """
@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from connectors.fund import pull
-from connectors.receiver import create_receiver_app
+from connectors.fund.receiver import create_receiver_app
 from demo.stage import DemoParticipant, Outcome, client, console, free_port
 from gateway.batches import delivery, sealing
 from gateway.batches.models import Batch, DeliveryAttempt

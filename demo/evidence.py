@@ -12,12 +12,12 @@ import httpx
 from rich.table import Table
 from sqlalchemy import func, select
 
-from audit import log as audit_log
 from audit import merkle
-from audit.models import AuditEvent
 from audit.verify import verify
 from demo.stage import Outcome, console
 from gateway import jobs
+from gateway.auditlog import service as audit_log
+from gateway.auditlog.models import AuditEvent
 from gateway.storage.engine import make_engine, make_sessionmaker
 
 if TYPE_CHECKING:

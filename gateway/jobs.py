@@ -92,7 +92,7 @@ def push_batches(sessions: sessionmaker[Session], settings: Settings) -> int:
 
 def sequence_audit_log(sessions: sessionmaker[Session], _settings: Settings) -> int:
     """Append queued audit events to the Merkle log, batch after batch."""
-    from audit import log as audit_log  # noqa: PLC0415
+    from gateway.auditlog import service as audit_log  # noqa: PLC0415
 
     total = 0
     while True:
@@ -105,7 +105,7 @@ def sequence_audit_log(sessions: sessionmaker[Session], _settings: Settings) -> 
 
 def sign_audit_checkpoint(sessions: sessionmaker[Session], settings: Settings) -> int:
     """Sign a checkpoint of the log if it grew: the C2SP signed note auditors verify."""
-    from audit import log as audit_log  # noqa: PLC0415
+    from gateway.auditlog import service as audit_log  # noqa: PLC0415
     from gateway.keys import GatewayKeys, KeyUse  # noqa: PLC0415
 
     sequence_audit_log(sessions, settings)

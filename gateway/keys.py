@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from joserfc.jwk import ECKey, KeySet, OKPKey
 
+from audit.checkpoints import CHECKPOINT_KEY_USE, KEY_USE_MEMBER
+from connectors import wire
 from gateway.settings import Environment
 from gateway.storage.base import utcnow
 
@@ -43,11 +45,15 @@ SECRET_BYTES = 32
 
 class KeyUse(StrEnum):
     TOKEN = "token"  # noqa: S105 - access tokens (RFC 9068)
-    BATCH = "batch"  # signed batches to funds
-    CHECKPOINT = "checkpoint"  # audit log checkpoints
+    BATCH = wire.BATCH_KEY_USE  # signed batches to funds
+    CHECKPOINT = CHECKPOINT_KEY_USE  # audit log checkpoints
 
 
-ALGORITHMS = {KeyUse.TOKEN: "ES256", KeyUse.BATCH: "EdDSA", KeyUse.CHECKPOINT: "EdDSA"}
+ALGORITHMS = {
+    KeyUse.TOKEN: "ES256",
+    KeyUse.BATCH: wire.BATCH_SIGNING_ALG,
+    KeyUse.CHECKPOINT: "EdDSA",
+}
 SECRETS = ("pseudonym", "blind-index")
 IDENTITY_KEK_BYTES = 32
 IDENTITY_KEK_PREFIX = "identity-kek-"
@@ -261,7 +267,7 @@ class GatewayKeys:
         keys = []
         for entry in self.entries:
             public = self._public(entry).as_dict(private=False)
-            public["gateway_use"] = str(entry.use)
+            public[KEY_USE_MEMBER] = str(entry.use)
             keys.append(public)
         return {"keys": keys}
 

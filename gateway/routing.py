@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from audit.actions import AuditOutcome
-from audit.writer import AuditDraft, append
+from gateway.auditlog.writer import AuditDraft, append
 from gateway.errors import GatewayError
 from gateway.state import AppState, app_state
 

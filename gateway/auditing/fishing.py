@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from audit.actions import AuditAction, AuditOutcome
-from audit.models import AuditEvent
+from gateway.auditlog.models import AuditEvent
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import String, cast, or_, select
 
 from audit.actions import AuditAction
-from audit.models import AuditEvent
 from audit.pseudonyms import pseudonym
+from gateway.auditlog.models import AuditEvent
 from gateway.batches.models import Batch, RecordOutcome
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.disclosures.models import Disclosure

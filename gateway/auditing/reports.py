@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from audit.actions import AuditAction, AuditOutcome
-from audit.models import AuditEvent
 from gateway.auditing import fishing
+from gateway.auditlog.models import AuditEvent
 from gateway.batches.models import Batch, Receipt, RecordOutcome
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.disclosures.models import Disclosure, DisclosureState

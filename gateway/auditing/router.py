@@ -16,12 +16,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
-from sqlalchemy import select
 
-from audit import log as audit_log
 from audit.actions import AuditAction
-from audit.models import AuditCheckpoint, AuditLogLeaf
 from gateway.auditing import queries, reports
+from gateway.auditlog import repository as audit_log_repository
+from gateway.auditlog import service as audit_log
 from gateway.auth.caller import AuditorCaller
 from gateway.errors import Forbidden, InvalidField, NotFound
 from gateway.participants.models import ParticipantKind
@@ -67,10 +66,7 @@ def get_checkpoint(
 ) -> PlainTextResponse:
     """The latest signed checkpoint (or the one of ``tree_size``), as a C2SP signed note."""
     del caller
-    statement = select(AuditCheckpoint)
-    if tree_size is not None:
-        statement = statement.where(AuditCheckpoint.tree_size == tree_size)
-    found = session.scalars(statement.order_by(AuditCheckpoint.tree_size.desc()).limit(1)).first()
+    found = audit_log_repository.checkpoint(session, tree_size)
     if found is None:
         raise NotFound("no checkpoint" + (f" of size {tree_size}" if tree_size else " yet"))
     audit.detail = {"tree_size": found.tree_size}
@@ -100,13 +96,7 @@ def get_inclusion_proof(
     del caller
     if (index is None) == (event_id is None):
         raise InvalidField("index", "one-of", "give either index or event_id")
-    statement = select(AuditLogLeaf)
-    statement = (
-        statement.where(AuditLogLeaf.index == index)
-        if index is not None
-        else statement.where(AuditLogLeaf.event_id == event_id)
-    )
-    leaf = session.scalars(statement).first()
+    leaf = audit_log_repository.leaf(session, index=index, event_id=event_id)
     if leaf is None:
         raise NotFound("no such event in the log (it may not be sequenced yet)")
     _size(session, tree_size, "tree_size")

@@ -17,7 +17,7 @@ from gateway.participants import repository
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from audit.writer import AuditDraft
+    from gateway.auditlog.writer import AuditDraft
     from gateway.participants.models import Participant
     from gateway.settings import Settings
 

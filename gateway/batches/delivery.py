@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select, text
 
 from audit.actions import AuditAction, AuditOutcome
-from audit.writer import record
 from connectors import push
+from gateway.auditlog.writer import record
 from gateway.batches import receipts
 from gateway.batches.models import Batch, BatchState, DeliveryAttempt, PushState
 from gateway.batches.storage import open_content

@@ -65,16 +65,6 @@ class Batch(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column()
 
 
-class RecordOutcomeCode(StrEnum):
-    RIGHTS_ENDED = "rights-ended"
-    NOT_AN_AFFILIATE = "not-an-affiliate"
-    IDENTITY_AMBIGUOUS = "identity-ambiguous"
-    ALREADY_CLOSED = "already-closed"
-    RIGHTS_RESTORED = "rights-restored"
-    NOTED = "noted"
-    REJECTED = "rejected"
-
-
 class Receipt(Base):
     """A fund's signed receipt for one batch, kept byte for byte."""
 
@@ -97,7 +87,7 @@ class RecordOutcome(Base):
 
     disclosure_id: Mapped[str] = mapped_column(ForeignKey("disclosures.id"), primary_key=True)
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
-    outcome: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(32))  # a connectors.wire.Outcome
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

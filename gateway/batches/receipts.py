@@ -18,9 +18,9 @@ from joserfc.errors import JoseError, SecurityWarning
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway.auth.jwks import SIGNING_ALGORITHMS, key_set
-from gateway.batches.models import Batch, BatchState, Receipt, RecordOutcome, RecordOutcomeCode
-from gateway.batches.sealing import digest_of
+from connectors import wire
+from gateway.auth.jwks import key_set
+from gateway.batches.models import Batch, BatchState, Receipt, RecordOutcome
 from gateway.disclosures.models import Disclosure, DisclosureState
 from gateway.errors import Conflict, FieldError, GatewayError
 from gateway.storage.base import utcnow
@@ -30,13 +30,9 @@ if TYPE_CHECKING:
 
     from gateway.participants.models import Participant
 
-RECEIPT_ALGORITHMS = [*SIGNING_ALGORITHMS, "EdDSA"]
-MAX_RECEIPT_BYTES = 64 * 1024 * 1024
-_OUTCOMES = frozenset(str(code) for code in RecordOutcomeCode)
 # Room for a receipt of a whole batch: joserfc stops at 128 KB by default.
-_REGISTRY = jws.JWSRegistry(algorithms=RECEIPT_ALGORITHMS)
-_REGISTRY.max_payload_length = MAX_RECEIPT_BYTES
-_CLAIMS = ("batch_id", "fund_id", "seq", "batch_digest", "received_at", "outcomes")
+_REGISTRY = jws.JWSRegistry(algorithms=list(wire.RECEIPT_ALGORITHMS))
+_REGISTRY.max_payload_length = wire.MAX_RECEIPT_BYTES
 
 
 class InvalidReceipt(GatewayError):
@@ -88,7 +84,7 @@ def _verify(signers: list[Participant], content: bytes) -> tuple[dict[str, Any],
 
 
 def _check_claims(claims: dict[str, Any], batch: Batch) -> datetime:
-    missing = [name for name in _CLAIMS if name not in claims]
+    missing = [name for name in wire.RECEIPT_MEMBERS if name not in claims]
     if missing:
         raise InvalidReceipt("claims", f"the receipt lacks {', '.join(missing)}")
     for name, expected in (
@@ -123,10 +119,10 @@ def _outcomes(session: Session, claims: dict[str, Any], batch: Batch) -> dict[st
         where = f"outcomes.{position}"
         if not isinstance(item, dict) or set(item) != {"record_id", "outcome"}:
             raise InvalidReceipt("outcome-shape", "each outcome is {record_id, outcome}", where)
-        if item["outcome"] not in _OUTCOMES:
+        if item["outcome"] not in wire.OUTCOMES:
             raise InvalidReceipt(
                 "outcome-unknown",
-                f"unknown outcome; one of: {', '.join(sorted(_OUTCOMES))}",
+                f"unknown outcome; one of: {', '.join(sorted(wire.OUTCOMES))}",
                 where,
             )
         if item["record_id"] in found:
@@ -154,11 +150,11 @@ def record_receipt(
 
     A delegate acting for the fund (a national IT centre) may sign with its own keys.
     """
-    if len(content) > MAX_RECEIPT_BYTES:
+    if len(content) > wire.MAX_RECEIPT_BYTES:
         raise InvalidReceipt("too-large", "the receipt is too large")
     claims, kid = _verify([fund, *([delegate] if delegate is not None else [])], content)
     received_at = _check_claims(claims, batch)
-    digest = digest_of(content.strip())
+    digest = wire.digest_of(content.strip())
     existing = session.get(Receipt, batch.id)
     if existing is not None:
         if existing.digest == digest:
@@ -208,7 +204,7 @@ def _apply(
         RecordOutcome(disclosure_id=record_id, batch_id=batch.id, outcome=outcome, recorded_at=now)
         for record_id, outcome in outcomes.items()
     )
-    rejected = [r for r, outcome in outcomes.items() if outcome == RecordOutcomeCode.REJECTED]
+    rejected = [r for r, outcome in outcomes.items() if outcome == wire.Outcome.REJECTED]
     session.execute(
         update(Disclosure)
         .where(Disclosure.batch_id == batch.id, Disclosure.id.not_in(rejected))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from sqlalchemy import func, select
 
 from audit.actions import AuditAction
+from connectors import wire
 from gateway.auth.caller import AnyCaller, FundCaller, ReceiptWriter
 from gateway.batches import receipts
 from gateway.batches.models import Batch
@@ -22,7 +23,7 @@ from gateway.routing import Audit, DbSession, State, TransactionRoute
 router = APIRouter(prefix="/v1/batches", route_class=TransactionRoute, tags=["batches"])
 outbox_router = APIRouter(prefix="/v1/outbox", route_class=TransactionRoute, tags=["batches"])
 BATCH_ID = r"^[0-9a-f-]{36}$"
-JOSE = "application/jose"
+JOSE = wire.JOSE_MEDIA_TYPE
 
 
 def _batch_of(session: DbSession, fund_id: str, batch_id: str) -> Batch:
@@ -81,7 +82,7 @@ def get_batch(
     return Response(
         content,
         media_type=JOSE,
-        headers={"Digest-SHA256": batch.digest, "Batch-Seq": str(batch.seq)},
+        headers={wire.DIGEST_HEADER: batch.digest, wire.BATCH_SEQ_HEADER: str(batch.seq)},
     )
 
 

@@ -12,7 +12,6 @@ in ``docs/batches.md``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import warnings
@@ -30,8 +29,8 @@ from sqlalchemy import Connection, func, select, text, update
 
 from audit.actions import AuditAction
 from audit.canonical import canonical_json
-from audit.merkle import root as merkle_root
-from audit.writer import record
+from connectors import wire
+from gateway.auditlog.writer import record
 from gateway.batches.models import Batch, BatchState
 from gateway.batches.storage import seal_content
 from gateway.decisions.models import Decision, DecisionVersion
@@ -56,9 +55,6 @@ if TYPE_CHECKING:
     from gateway.keys import GatewayKeys
     from policies.loader import LoadedPolicy
 
-BATCH_TYPE = "gateway-batch+json"
-SIGNING_ALG = "EdDSA"  # RFC 8037; what Java, .NET and Python JOSE libraries all verify
-ENCRYPTION = {"alg": "ECDH-ES+A256KW", "enc": "A256GCM"}
 MAX_CONFLICTS = 5
 _LOCK_NAMESPACE = 0x5EA1  # the first key of the two-key advisory lock: sealing
 
@@ -71,10 +67,6 @@ class SealedBatch:
     record_count: int
     digest: str
     express: bool
-
-
-def digest_of(content: bytes) -> str:
-    return "sha256:" + hashlib.sha256(content).hexdigest()
 
 
 def express_ranks(loaded: LoadedPolicy) -> list[int]:
@@ -252,7 +244,7 @@ def _record(row: Row[Any], data: bytes) -> bytes:
     sorted order RFC 8785 gives them, unless one would need escaping (then the general
     serialiser writes the record). The tests compare both with an RFC 8785 encoder.
     """
-    kind = "rectification" if row.correction else "decision"
+    kind = wire.RECTIFICATION_RECORD if row.correction else wire.DECISION_RECORD
     texts = [row.decision_id, row.id, row.status]
     correction = None
     if row.correction and row.correction_kind:
@@ -296,22 +288,23 @@ def _profiles(loaded: LoadedPolicy, regime: str | None) -> dict[str, list[str]]:
 
 def _sign(keys: GatewayKeys, payload: bytes) -> tuple[str, bytes]:
     entry, key = keys.active(KeyUse.BATCH)
-    header = {"alg": SIGNING_ALG, "kid": entry.kid, "typ": BATCH_TYPE}
+    header = {"alg": wire.BATCH_SIGNING_ALG, "kid": entry.kid, "typ": wire.BATCH_TYPE}
     with warnings.catch_warnings():
         # joserfc flags EdDSA as superseded by RFC 9864's "Ed25519"; funds' libraries
         # verify EdDSA today, so it stays the name in the header.
         warnings.simplefilter("ignore", SecurityWarning)
-        token = jws.serialize_compact(header, payload, key, algorithms=[SIGNING_ALG])
+        token = jws.serialize_compact(header, payload, key, algorithms=[wire.BATCH_SIGNING_ALG])
     return entry.kid, token.encode("ascii")
 
 
 def _encrypt(jwk: dict[str, Any], signed: bytes) -> bytes:
     key_type = ECKey if jwk.get("kty") == "EC" else OKPKey
     key = key_type.import_key(jwk)
-    header: dict[str, Any] = {**ENCRYPTION, "cty": "JOSE"}
+    header: dict[str, Any] = {"alg": wire.ENCRYPTION_ALG, "enc": wire.ENCRYPTION_ENC, "cty": "JOSE"}
     if jwk.get("kid"):
         header["kid"] = jwk["kid"]
-    token = jwe.encrypt_compact(header, signed, key, algorithms=list(ENCRYPTION.values()))
+    algorithms = [wire.ENCRYPTION_ALG, wire.ENCRYPTION_ENC]
+    token = jwe.encrypt_compact(header, signed, key, algorithms=algorithms)
     return token.encode("ascii")
 
 
@@ -374,16 +367,16 @@ def seal_one(
         "fund_id": fund.id,
         "seq": seq,
         "previous_digest": previous.digest if previous is not None else None,
-        "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": wire.timestamp(now),
         "policy_version": loaded.version,
         "express": express,
         "record_count": len(records),
-        "merkle_root": merkle_root(records).hex(),
+        "merkle_root": wire.merkle_root_hex(records),
     }
     kid, content = _sign(keys, _payload(header, records))
     if fund.encryption_jwk:
         content = _encrypt(fund.encryption_jwk, content)
-    digest = digest_of(content)
+    digest = wire.digest_of(content)
     session.add(
         Batch(
             id=batch_id,

@@ -31,7 +31,7 @@ def checkpoint() -> None:
 @app.command()
 def export(output: Annotated[Path, typer.Argument(help="The NDJSON file to write.")]) -> None:
     """Write the log (events with their proofs, and every checkpoint) for offline checking."""
-    from audit import log as audit_log  # noqa: PLC0415
+    from gateway.auditlog import service as audit_log  # noqa: PLC0415
     from gateway.cli.context import transaction  # noqa: PLC0415
 
     count = 0

@@ -3,7 +3,7 @@
 It runs on the fund's side, as its own client of the API: its client id and private
 key, a token by ``private_key_jwt``. Batches are checked against the gateway's public
 JWKS (a file, or fetched from the gateway), records are written to the state directory
-(``connectors/fund.py``), and nothing but ids, seqs and digests is printed.
+(``connectors/fund/``), and nothing but ids, seqs and digests is printed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from joserfc.jwk import ECKey, OKPKey, RSAKey
 from rich.console import Console
 from rich.table import Table
 
-from connectors import fund
+from connectors import fund, wire
 from connectors.client import GatewayClient, TokenRequestFailed
 
 app = typer.Typer(help="A fund's batches: pull, verify, acknowledge.", no_args_is_help=True)
@@ -240,12 +240,12 @@ def ack(
     url: Url = DEFAULT_URL,
     outcome: Annotated[
         str, typer.Option(help="The outcome given to every record of each batch.")
-    ] = fund.DEFAULT_OUTCOME,
+    ] = wire.DEFAULT_OUTCOME,
     kid: Kid = None,
 ) -> None:
     """Sign and post the receipts of the verified batches not yet acknowledged."""
-    if outcome not in fund.OUTCOMES:
-        console.print(f"[red]--outcome is one of {', '.join(sorted(fund.OUTCOMES))}")
+    if outcome not in wire.OUTCOMES:
+        console.print(f"[red]--outcome is one of {', '.join(sorted(wire.OUTCOMES))}")
         raise typer.Exit(2)
     private = _private_key(key)
     try:
@@ -281,7 +281,7 @@ def check(
     """Check a file of affiliates (status checks in bulk); write the answers beside them."""
     from rich.progress import Progress  # noqa: PLC0415
 
-    from connectors import checks  # noqa: PLC0415
+    from connectors.fund import checks  # noqa: PLC0415
 
     if file_format not in {"csv", "ndjson"}:
         console.print("[red]say --format csv or --format ndjson")

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from audit.actions import AuditAction
-from audit.writer import record
+from gateway.auditlog.writer import record
 from gateway.cli.context import operator, settings, transaction
 from gateway.keys import GatewayKeys, KeyStoreError, KeyUse
 

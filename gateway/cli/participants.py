@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from audit.actions import AuditAction
-from audit.writer import record
+from gateway.auditlog.writer import record
 from gateway.cli.context import operator, settings, transaction
 from gateway.errors import GatewayError
 from gateway.participants import repository, service

@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from audit.actions import AuditAction, AuditOutcome
-from audit.writer import AuditDraft, append_rows, as_row
 from connectors.importers import (
     ImportFileError,
     LineError,
@@ -29,6 +28,7 @@ from connectors.importers import (
     read_ndjson,
     validation_errors,
 )
+from gateway.auditlog.writer import AuditDraft, append_rows, as_row
 from gateway.decisions import repository as decisions_repository
 from gateway.decisions import service as decisions
 from gateway.decisions.models import Decision, DecisionVersion

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, delete, exists, func, or_, select, update
 
 from audit.actions import AuditAction
-from audit.models import AuditEvent
-from audit.writer import record
+from gateway.auditlog.models import AuditEvent
+from gateway.auditlog.writer import record
 from gateway.batches.models import Batch
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.disclosures.models import Disclosure, DisclosureState

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from audit.actions import AuditAction, AuditOutcome
-from audit.writer import AuditDraft, append_rows, as_row
 from connectors.importers import LineError, validation_errors
+from gateway.auditlog.writer import AuditDraft, append_rows, as_row
 from gateway.decisions.models import Decision, DecisionStatus, DecisionVersion
 from gateway.identities import service as identities
 from gateway.identities.crypto import IdentityCryptoError

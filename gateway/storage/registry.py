@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import audit.models
+import gateway.auditlog.models
 import gateway.auth.replay
 import gateway.batches.models
 import gateway.decisions.models
@@ -16,7 +16,7 @@ import gateway.subscriptions.models
 from gateway.storage.base import Base
 
 MODEL_MODULES = (
-    audit.models,
+    gateway.auditlog.models,
     gateway.auth.replay,
     gateway.batches.models,
     gateway.decisions.models,

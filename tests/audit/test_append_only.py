@@ -5,8 +5,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from audit.actions import AuditAction
-from audit.models import AuditEvent
-from audit.writer import record
+from gateway.auditlog.models import AuditEvent
+from gateway.auditlog.writer import record
 
 
 def test_audit_events_cannot_be_updated_or_deleted(session: Session) -> None:

@@ -16,12 +16,14 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit import log as audit_log
 from audit import merkle
 from audit.actions import AuditAction
-from audit.models import AuditEvent, AuditLogLeaf
-from audit.verify import open_note, verify
-from audit.writer import record
+from audit.checkpoints import open_note
+from audit.events import event_bytes, event_document
+from audit.verify import verify
+from gateway.auditlog import service as audit_log
+from gateway.auditlog.models import AuditEvent, AuditLogLeaf
+from gateway.auditlog.writer import record
 from gateway.keys import GatewayKeys, KeyUse
 from gateway.settings import Settings
 from gateway.storage import migrate
@@ -66,7 +68,7 @@ def logged_documents(session: Session) -> list[dict[str, Any]]:
         .join(AuditLogLeaf, AuditLogLeaf.event_id == AuditEvent.event_id)
         .order_by(AuditLogLeaf.index)
     ).scalars()
-    return [audit_log.event_document(event) for event in rows]
+    return [event_document(event) for event in rows]
 
 
 def test_every_event_is_a_leaf_and_the_stored_tree_gives_the_proofs(
@@ -78,7 +80,7 @@ def test_every_event_is_a_leaf_and_the_stored_tree_gives_the_proofs(
     documents = logged_documents(session)
     size, root = audit_log.size_and_root(session)
     assert size == len(documents) == appended
-    leaves = [merkle.leaf_hash(audit_log.event_bytes(d)) for d in documents]
+    leaves = [merkle.leaf_hash(event_bytes(d)) for d in documents]
     assert root == merkle.root_of_hashes(leaves)
     for index in (0, size // 2, size - 1):
         leaf, proof = audit_log.inclusion_proof(session, index, size)
@@ -115,7 +117,7 @@ def test_a_checkpoint_is_a_signed_note_anyone_checks_with_the_public_key(
 
 
 def _raw_keys(jwks: dict[str, Any]) -> list[bytes]:
-    from audit.verify import checkpoint_keys  # noqa: PLC0415
+    from audit.checkpoints import checkpoint_keys  # noqa: PLC0415
 
     return checkpoint_keys(jwks)
 
@@ -272,7 +274,7 @@ def test_auditors_fetch_the_checkpoint_and_proofs_and_bad_requests_are_clear(
 WRITER = """
 import sys
 from audit.actions import AuditAction
-from audit.writer import record
+from gateway.auditlog.writer import record
 from gateway.storage.engine import make_engine, make_sessionmaker
 
 engine = make_engine(sys.argv[1])
@@ -285,7 +287,7 @@ engine.dispose()
 """
 SEQUENCER = """
 import sys
-from audit import log
+from gateway.auditlog import service as log
 from gateway.storage.engine import make_engine, make_sessionmaker
 
 engine = make_engine(sys.argv[1])
@@ -326,7 +328,7 @@ def test_concurrent_writers_and_sequencers_never_skip_or_repeat_an_index(
         assert len(events) == 600
         assert indexes == list(range(len(events)))
         assert sorted(logged) == sorted(events)
-        leaves = [merkle.leaf_hash(audit_log.event_bytes(d)) for d in documents]
+        leaves = [merkle.leaf_hash(event_bytes(d)) for d in documents]
         assert (size, root) == (600, merkle.root_of_hashes(leaves))
     finally:
         databases.close()

@@ -26,11 +26,12 @@ import time
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit import log as audit_log
 from audit import merkle, tree
 from audit.actions import AuditAction
-from audit.models import AuditLogLeaf, AuditLogNode, AuditLogState
-from audit.writer import AuditDraft, append_rows, as_row
+from gateway.auditlog import repository as audit_log_repository
+from gateway.auditlog import service as audit_log
+from gateway.auditlog.models import AuditLogLeaf, AuditLogNode, AuditLogState
+from gateway.auditlog.writer import AuditDraft, append_rows, as_row
 from gateway.storage.bulk import insert_rows
 from gateway.storage.engine import make_engine, make_sessionmaker
 from tests.benchmarks.common import benchmark_database
@@ -63,7 +64,7 @@ def grow_tree(sessions: sessionmaker[Session], target: int) -> None:
     """Synthetic leaves up to ``target``, with every subtree hash the sequencer would store."""
     with sessions() as session:
         size = audit_log.size_and_root(session)[0]
-        frontier = audit_log.stored_nodes(session, tree.frontier_nodes(size))
+        frontier = audit_log_repository.stored_nodes(session, tree.frontier_nodes(size))
     while size < target:
         count = min(CHUNK, target - size)
         hashes = [hashlib.sha256(n.to_bytes(8, "big")).digest() for n in range(size, size + count)]

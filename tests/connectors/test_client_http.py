@@ -11,8 +11,8 @@ from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from sqlalchemy import select
 
-from audit.models import AuditEvent
 from connectors.client import GatewayClient, TokenRequestFailed
+from gateway.auditlog.models import AuditEvent
 from gateway.keys import GatewayKeys
 from gateway.settings import Environment
 from gateway.storage import migrate

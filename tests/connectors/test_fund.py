@@ -33,10 +33,9 @@ from jwcrypto import jws as cjws
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
-from connectors import fund
+from connectors import fund, wire
 from connectors.client import GatewayClient
 from connectors.fund import (
-    BATCH_TYPE,
     DATA_COLUMNS,
     RECORD_COLUMNS,
     BatchRef,
@@ -140,7 +139,7 @@ class World:
         response = self.http.get(f"{BATCHES}/{batch_id}", headers=self.headers())
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == JOSE
-        assert response.headers["digest-sha256"] == fund.digest_of(response.content)
+        assert response.headers["digest-sha256"] == wire.digest_of(response.content)
         return response.content
 
     def jwks(self) -> dict[str, Any]:
@@ -215,7 +214,7 @@ def resign(
     document = json.loads(payload)
     edit(document)
     entry, batch_key = keys.active(KeyUse.BATCH)
-    head = {"alg": "EdDSA", "kid": entry.kid, "typ": BATCH_TYPE, **(header or {})}
+    head = {"alg": "EdDSA", "kid": entry.kid, "typ": wire.BATCH_TYPE, **(header or {})}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SecurityWarning)
         token = jws.serialize_compact(
@@ -252,7 +251,7 @@ def test_a_downloaded_batch_verifies_and_its_receipt_is_recorded_once(world: Wor
     batch = world.verify(content, expected_seq=1, previous_digest=None)
 
     assert (batch.batch_id, batch.seq, batch.fund_id) == (sealed.id, 1, world.fund.id)
-    assert batch.digest == sealed.digest == fund.digest_of(content)
+    assert batch.digest == sealed.digest == wire.digest_of(content)
     assert batch.previous_digest is None
     assert batch.encrypted is False
     assert len(batch.records) == batch.payload["record_count"] == 3
@@ -480,7 +479,7 @@ def test_an_encrypted_batch_is_decrypted_with_the_funds_key_and_then_verified(
     assert rule_of(content, world, decryption_key=new_key()) == "decrypt"
     batch = world.verify(content, expected_seq=1, decryption_key=private)
     assert batch.encrypted is True
-    assert batch.digest == sealed.digest == fund.digest_of(content)
+    assert batch.digest == sealed.digest == wire.digest_of(content)
     assert len(batch.records) == 150
     assert len({r["data"]["agdref_number"] for r in batch.records}) == 150
     receipt = sign_receipt(batch, key=world.fund.key, kid=world.fund.kid)
@@ -809,7 +808,7 @@ def test_pull_stops_at_a_tampered_batch_and_resumes_from_it(served: Served, tmp_
     served.execute(
         update(Batch)
         .where(Batch.seq == 2)
-        .values(**seal_content(cipher, row.Batch.id, tampered), digest=fund.digest_of(tampered))
+        .values(**seal_content(cipher, row.Batch.id, tampered), digest=wire.digest_of(tampered))
     )
 
     def options() -> dict[str, Any]:
@@ -834,7 +833,7 @@ def test_pull_stops_at_a_tampered_batch_and_resumes_from_it(served: Served, tmp_
     served.execute(
         update(Batch)
         .where(Batch.seq == 2)
-        .values(**seal_content(cipher, row.Batch.id, original), digest=fund.digest_of(original))
+        .values(**seal_content(cipher, row.Batch.id, original), digest=wire.digest_of(original))
     )
     with served.client() as client:
         resumed = fund.pull(client, state_dir, decide=lambda _: "rights-ended", **options())

@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from joserfc.jwk import OKPKey
 from sqlalchemy import select
 
-from connectors import fund
-from connectors.fund import FundState, digest_of
-from connectors.receiver import PROBLEM_JSON, Receiver, create_receiver_app
+from connectors import fund, wire
+from connectors.fund import FundState
+from connectors.fund.receiver import PROBLEM_JSON, Receiver, create_receiver_app
 from gateway.batches import delivery
 from gateway.batches.models import Batch, Receipt
 from gateway.batches.receipts import record_receipt
@@ -89,7 +89,7 @@ def push(
         "Content-Type": JOSE,
         "Batch-Id": batch.id,
         "Batch-Seq": str(batch.seq),
-        "Digest-SHA256": digest_of(content if content is not None else batch.content),
+        "Digest-SHA256": wire.digest_of(content if content is not None else batch.content),
         **(headers or {}),
     }
     body = content if content is not None else batch.content

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.models import AuditEvent
+from gateway.auditlog.models import AuditEvent
 from gateway.batches import sealing
 from gateway.identities.service import IdentityKeys
 from gateway.keys import GatewayKeys

@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from connectors import wire
 from gateway.app import create_app
 from gateway.batches import sealing
 from gateway.batches.models import Batch, Receipt
@@ -177,7 +178,7 @@ def check_invariants(gateway: Gateway, *, complete: bool) -> dict[str, int]:
             previous = None
             for batch in batches:
                 content = open_content(cipher, batch)
-                assert batch.digest == sealing.digest_of(content)
+                assert batch.digest == wire.digest_of(content)
                 assert batch.previous_digest == previous
                 previous = batch.digest
                 with warnings.catch_warnings():

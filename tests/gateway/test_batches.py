@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from audit.canonical import canonical_json
 from audit.merkle import root
-from audit.models import AuditEvent
+from connectors import wire
+from gateway.auditlog.models import AuditEvent
 from gateway.batches import sealing
 from gateway.batches.models import Batch
 from gateway.disclosures.models import Disclosure
@@ -65,7 +66,7 @@ class Fund:
         response = self.http.get(f"/v1/batches/{batch_id}", headers=self.headers())
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == JOSE
-        assert response.headers["digest-sha256"] == sealing.digest_of(response.content)
+        assert response.headers["digest-sha256"] == wire.digest_of(response.content)
         return response.content
 
     def receipt(self, batch_id: str, content: bytes) -> Any:
@@ -149,7 +150,7 @@ def test_a_sealed_batch_is_signed_chained_and_carries_only_the_profile(
     one, two = (fund.download(b["id"]) for b in listed)
     p1, p2 = payload_of(one, gateway_keys), payload_of(two, gateway_keys)
     assert p1["previous_digest"] is None
-    assert p2["previous_digest"] == sealing.digest_of(one) == listed[0]["digest"]
+    assert p2["previous_digest"] == wire.digest_of(one) == listed[0]["digest"]
     assert (p1["fund_id"], p1["seq"], p1["record_count"]) == (fund.id, 1, 1)
     assert p1["policy_version"] == POLICY.version
     leaves = [canonical_json(record) for record in p2["records"]]

@@ -15,7 +15,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 from sqlalchemy import select
 
-from audit.models import AuditEvent
+from gateway.auditlog.models import AuditEvent
 from gateway.auth import tokens
 from gateway.keys import GatewayKeys, KeyUse
 from gateway.participants import service

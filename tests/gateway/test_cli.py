@@ -13,7 +13,7 @@ from joserfc.jwk import ECKey, OctKey, OKPKey
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from audit.models import AuditEvent
+from gateway.auditlog.models import AuditEvent
 from gateway.cli.main import app
 from gateway.keys import GatewayKeys, KeyUse
 from gateway.storage import migrate

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import func, select, text
 
-from audit.models import AuditEvent
+from gateway.auditlog.models import AuditEvent
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.identities.models import Identity
 from tests.helpers import Client, api_headers, assertion, token_form

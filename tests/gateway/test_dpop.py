@@ -17,7 +17,7 @@ import pytest
 from joserfc import jwt
 from sqlalchemy import select
 
-from audit.models import AuditEvent
+from gateway.auditlog.models import AuditEvent
 from gateway.keys import GatewayKeys, KeyUse
 from tests.helpers import Client, api_headers, assertion, dpop_proof, new_key, token_form
 

@@ -15,8 +15,8 @@ from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from audit.models import AuditEvent
 from gateway.app import create_app
+from gateway.auditlog.models import AuditEvent
 from gateway.logs import JSONFormatter
 from gateway.routing import TransactionRoute
 from gateway.web import PROBLEM_JSON

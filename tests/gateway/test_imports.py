@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from audit.models import AuditEvent
+from gateway.auditlog.models import AuditEvent
 from gateway.cli.main import app
 from gateway.decisions.models import Decision
 from gateway.imports import router as imports_router

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from audit.models import AuditCheckpoint, AuditEvent, AuditLogLeaf
 from gateway import jobs
+from gateway.auditlog.models import AuditCheckpoint, AuditEvent, AuditLogLeaf
 from gateway.auth.replay import UsedJti, claim_once
 from gateway.cli.main import app
 from gateway.storage import migrate

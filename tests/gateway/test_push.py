@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.models import AuditEvent
+from connectors import wire
+from gateway.auditlog.models import AuditEvent
 from gateway.batches import delivery, sealing
 from gateway.batches.models import Batch, DeliveryAttempt, PushState, Receipt
 from gateway.identities.service import IdentityKeys
@@ -42,7 +43,7 @@ class FundEndpoint:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.received.append(int(request.headers["Batch-Seq"]))
-        assert request.headers["Digest-SHA256"] == sealing.digest_of(request.content)
+        assert request.headers["Digest-SHA256"] == wire.digest_of(request.content)
         if self.failures:
             return self.failures.pop(0)(request)
         return httpx.Response(200, content=self.receipt(request.content))

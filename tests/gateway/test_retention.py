@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from audit.models import AuditEvent
+from gateway.auditlog.models import AuditEvent
 from gateway.cli.main import app
 from gateway.decisions.models import DecisionVersion
 from gateway.disclosures.models import Disclosure, DisclosureState

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from audit.actions import AuditAction
-from audit.models import AuditEvent
 from gateway.app import create_app
+from gateway.auditlog.models import AuditEvent
 from gateway.routing import TransactionRoute
 
 if TYPE_CHECKING:

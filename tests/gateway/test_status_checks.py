@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from audit.models import AuditEvent
+from gateway.auditlog.models import AuditEvent
 from gateway.participants.models import Regime
 from gateway.settings import Settings
 from tests.gateway.test_decisions import (

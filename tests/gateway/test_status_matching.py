@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.models import AuditEvent
+from gateway.auditlog.models import AuditEvent
 from gateway.identities import reindex
 from gateway.identities.models import IdentityMatchKey
 from gateway.identities.service import IdentityKeys

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.models import AuditEvent
 from gateway.app import create_app
+from gateway.auditlog.models import AuditEvent
 from gateway.batches import sealing
 from gateway.decisions import repository as decision_repository
 from gateway.decisions.explain import explain

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
-from audit.models import AuditEvent
+from gateway.auditlog.models import AuditEvent
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import SCOPES_BY_KIND
 from gateway.participants import repository

@@ -16,7 +16,7 @@ from joserfc import jwt
 from joserfc.jwk import OctKey
 from sqlalchemy import select
 
-from audit.models import AuditEvent
+from gateway.auditlog.models import AuditEvent
 from gateway.auth.assertions import ASSERTION_TYPE
 from gateway.auth.scopes import SCOPES_BY_KIND
 from gateway.keys import GatewayKeys, KeyUse

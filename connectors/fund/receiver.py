@@ -21,15 +21,14 @@ from fastapi import FastAPI, Request, Response
 from joserfc.jwk import ECKey, OKPKey
 from starlette.concurrency import run_in_threadpool
 
+from connectors import wire
 from connectors.fund import (
     FORMATS,
-    JOSE,
     BatchVerificationError,
     FundState,
     PrivateKey,
     RecordFormat,
     decided_outcomes,
-    digest_of,
     sign_receipt,
 )
 
@@ -67,20 +66,23 @@ class Receiver:
 
     def receive(self, content: bytes, headers: Mapping[str, str]) -> Response:
         """The answer to one push; ``headers`` by lower-case name."""
-        announced = headers.get("digest-sha256")
-        if announced is not None and announced != digest_of(content):
+        announced = headers.get(wire.DIGEST_HEADER.lower())
+        if announced is not None and announced != wire.digest_of(content):
             return problem(422, "digest", "the body does not have the digest announced")
         with FundState.locked(self.state_dir, self.fund_id) as state:
-            known = state.find(digest_of(content))
+            known = state.find(wire.digest_of(content))
             if known is not None:
                 # These exact bytes were verified and kept: answer the same receipt again.
                 receipt = state.receipt_for(known, key=self.signing_key, kid=self.kid, alg=self.alg)
-                return Response(receipt, media_type=JOSE)
+                return Response(receipt, media_type=wire.JOSE_MEDIA_TYPE)
             try:
                 batch = state.verify(content, self.jwks, self.decryption_key)
             except BatchVerificationError as error:
                 return problem(409 if error.rule == "seq-gap" else 422, error.rule, error.message)
-            for name, value in (("batch-id", batch.batch_id), ("batch-seq", str(batch.seq))):
+            for name, value in (
+                (wire.BATCH_ID_HEADER.lower(), batch.batch_id),
+                (wire.BATCH_SEQ_HEADER.lower(), str(batch.seq)),
+            ):
                 if headers.get(name, value) != value:
                     return problem(422, "headers", f"{name} is not the batch's", name)
             outcomes = decided_outcomes(batch, self.decide)
@@ -88,7 +90,7 @@ class Receiver:
                 batch, outcomes, key=self.signing_key, kid=self.kid, alg=self.alg
             )
             state.accept(batch, self.fmt, receipt, acknowledged=True)
-        return Response(receipt, media_type=JOSE)
+        return Response(receipt, media_type=wire.JOSE_MEDIA_TYPE)
 
 
 def create_receiver_app(
@@ -118,7 +120,7 @@ def create_receiver_app(
     @app.post(
         "/batches",
         responses={
-            200: {"content": {JOSE: {"schema": {"type": "string"}}}},
+            200: {"content": {wire.JOSE_MEDIA_TYPE: {"schema": {"type": "string"}}}},
             409: {"content": {PROBLEM_JSON: {}}},
             422: {"content": {PROBLEM_JSON: {}}},
         },

@@ -1,20 +1,23 @@
-"""Appending audit events, inside the caller's transaction."""
+"""Appending audit events, inside the caller's transaction.
+
+An event is written with its request or command, and queued for the Merkle log in the
+same transaction: committed, it will be logged (``gateway.auditlog.service.sequence``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert
-
 from audit.actions import AuditAction, AuditOutcome
-from audit.models import AuditEvent, AuditLogQueue
+from gateway.auditlog import repository
 from gateway.storage.base import utcnow
-from gateway.storage.bulk import insert_rows
 from gateway.storage.ids import new_id
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from gateway.auditlog.models import AuditEvent
 
 
 @dataclass
@@ -65,21 +68,12 @@ def append(session: Session, draft: AuditDraft) -> AuditEvent:
 
     It is queued for the Merkle log in the same transaction: committed, it will be logged.
     """
-    event = AuditEvent(**as_row(draft))
-    session.add(event)
-    session.add(AuditLogQueue(event_id=event.event_id, queued_at=event.occurred_at))
-    return event
+    return repository.add_event(session, as_row(draft))
 
 
 def append_many(session: Session, drafts: list[AuditDraft]) -> None:
     """Append many events in one statement (the import's hot path)."""
-    if drafts:
-        rows = [as_row(draft) for draft in drafts]
-        session.execute(insert(AuditEvent), rows)
-        session.execute(
-            insert(AuditLogQueue),
-            [{"event_id": row["event_id"], "queued_at": row["occurred_at"]} for row in rows],
-        )
+    repository.insert_events(session, [as_row(draft) for draft in drafts])
 
 
 def record(
@@ -95,9 +89,4 @@ def record(
 
 def append_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     """Append event rows (``as_row`` shaped) and queue them for the log, by COPY on PostgreSQL."""
-    insert_rows(session, AuditEvent, rows)
-    insert_rows(
-        session,
-        AuditLogQueue,
-        [{"event_id": row["event_id"], "queued_at": row["occurred_at"]} for row in rows],
-    )
+    repository.copy_events(session, rows)

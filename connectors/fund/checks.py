@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from connectors.fund.pull import PURPOSE
 from connectors.importers import csv_identity
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from connectors.client import GatewayClient
 
 CHUNK = 10_000
-PURPOSE = "residence-regularity-check"
 ANSWER_COLUMNS = (
     "result", "match", "decision_reference", "decision_kind_class", "notification_date",
     "effect_date", "errors",
