@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from gateway.state import app_state
 from gateway.storage import migrate
-from gateway.storage.engine import READ_ONLY
+from gateway.storage.engine import READ_ONLY, ping
 
 router = APIRouter(tags=["operations"])
 
@@ -26,7 +25,7 @@ def readyz(request: Request) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
         with state.engine.connect().execution_options(**{READ_ONLY: True}) as connection:
-            connection.execute(text("SELECT 1"))
+            ping(connection)
             checks["database"] = "ok"
             current, head = migrate.revisions(connection)
             checks["migrations"] = "ok" if current == head else f"at {current}, head is {head}"

@@ -9,7 +9,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from gateway.auth import replay
+from gateway.auth import repository as replay
 from gateway.retention import purge
 from policies.loader import DEFAULT_POLICY, load_file
 
@@ -25,7 +25,7 @@ log = logging.getLogger("gateway.jobs")
 
 def purge_replay_cache(sessions: sessionmaker[Session]) -> int:
     """Forget one-time identifiers that expired, and status-check windows a day old."""
-    from gateway.status.limits import purge_windows  # noqa: PLC0415
+    from gateway.status.repository import purge_windows  # noqa: PLC0415
     from gateway.storage.base import utcnow  # noqa: PLC0415
 
     with sessions.begin() as session:

@@ -15,10 +15,8 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-
-from audit.actions import AuditAction, AuditOutcome
-from gateway.auditlog.models import AuditEvent
+from audit.actions import AuditOutcome
+from gateway.auditing import repository
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -65,18 +63,7 @@ def agent_checks(
     session: Session, fund_id: str, since: datetime, until: datetime
 ) -> list[AgentChecks]:
     """Every agent of the fund who checked in the period, with the counts of each pattern."""
-    match = AuditEvent.detail["match"].as_string()
-    rule = AuditEvent.detail["rule"].as_string()
-    identifiers = AuditEvent.detail["identifiers"].as_boolean()
-    rows = session.execute(
-        select(AuditEvent.agent_id, AuditEvent.outcome, match, rule, identifiers, func.count())
-        .where(
-            AuditEvent.acting_for == fund_id,
-            AuditEvent.action == AuditAction.STATUS_CHECKED,
-            AuditEvent.occurred_at.between(since, until),
-        )
-        .group_by(AuditEvent.agent_id, AuditEvent.outcome, match, rule, identifiers)
-    ).all()
+    rows = repository.agent_check_counts(session, fund_id, since, until)
     agents: dict[str | None, AgentChecks] = defaultdict(lambda: AgentChecks(None))
     for agent_id, outcome, level, refused_by, with_identifiers, count in rows:
         agent = agents[agent_id]

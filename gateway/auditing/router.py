@@ -15,13 +15,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
 
 from audit.actions import AuditAction
-from gateway.auditing import queries, reports
+from gateway.auditing import repository, service
+from gateway.auditing.schemas import ConsistencyProof, EventOut, EventPage, InclusionProof
 from gateway.auditlog import repository as audit_log_repository
 from gateway.auditlog import service as audit_log
-from gateway.auth.caller import AuditorCaller
+from gateway.auth.dependencies import AuditorCaller
 from gateway.errors import Forbidden, InvalidField, NotFound
 from gateway.participants.models import ParticipantKind
 from gateway.routing import Audit, DbSession, State, TransactionRoute
@@ -33,23 +33,6 @@ NOTE = "text/plain; charset=utf-8"
 
 def _b64(value: bytes) -> str:
     return base64.b64encode(value).decode()
-
-
-class InclusionProof(BaseModel):
-    leaf_index: int
-    tree_size: int
-    event_id: str
-    leaf_hash: str
-    root_hash: str
-    proof: list[str]
-
-
-class ConsistencyProof(BaseModel):
-    first: int
-    second: int
-    first_root: str
-    second_root: str
-    proof: list[str]
 
 
 @router.get(
@@ -146,27 +129,6 @@ def get_consistency_proof(
     )
 
 
-class EventOut(BaseModel):
-    id: int
-    event_id: str
-    occurred_at: datetime
-    action: str
-    outcome: str
-    participant_id: str | None
-    acting_for: str | None
-    agent_id: str | None
-    case_reference: str | None
-    purpose: str | None
-    object_ids: list[Any]
-    subject_pseudonyms: list[Any]
-    detail: dict[str, Any]
-
-
-class EventPage(BaseModel):
-    events: list[EventOut]
-    next_after_id: int | None
-
-
 CSV_COLUMNS = (
     "id", "event_id", "occurred_at", "action", "outcome", "participant_id", "acting_for",
     "agent_id", "case_reference", "purpose", "object_ids", "subject_pseudonyms", "detail",
@@ -204,22 +166,19 @@ def list_events(
     """
     subject = None
     if agdref_number is not None or nir is not None:
-        subject = queries.subject_of(state.identity_keys, agdref_number, nir)
+        subject = service.subject_of(state.identity_keys, agdref_number, nir)
         audit.subject_pseudonyms = subject.pseudonyms
-    statement = queries.events_query(
-        caller,
+    filters = repository.EventFilters(
         participant=participant,
         action=action,
         purpose=purpose,
         outcome=outcome,
         since=since,
         until=until,
-        subject=subject,
+        pseudonyms=subject.pseudonyms if subject is not None else None,
         departement=departement,
-        after_id=after_id,
-        limit=limit + 1,
     )
-    found = list(session.scalars(statement))
+    found = repository.events(session, caller, filters, after_id=after_id, limit=limit + 1)
     page = [EventOut.model_validate(e, from_attributes=True) for e in found[:limit]]
     audit.detail = {
         "filters": sorted(
@@ -272,9 +231,9 @@ def get_subject_report(
             "the person's report is for the purpose data-subject-request",
             slug="purpose-not-allowed",
         )
-    subject = queries.subject_of(state.identity_keys, agdref_number, nir)
+    subject = service.subject_of(state.identity_keys, agdref_number, nir)
     audit.subject_pseudonyms = subject.pseudonyms
-    report = queries.subject_report(session, state.policy.policy, subject)
+    report = service.subject_report(session, state.policy.policy, subject)
     audit.detail = {"decisions": len(report["decisions"]), "accesses": len(report["accesses"])}
     return report
 
@@ -292,7 +251,7 @@ def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, d
 def _table(rows: list[dict[str, Any]], output: str, payload: dict[str, Any]) -> Any:
     if output != "csv":
         return payload
-    flat_rows = [reports.flat(row) for row in rows]
+    flat_rows = [service.flat(row) for row in rows]
     columns = list(dict.fromkeys(column for row in flat_rows for column in row))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, restval=0)
@@ -314,11 +273,11 @@ def fund_reports(
 ) -> Any:
     """Per fund of the auditor's territory: what it was owed, received, acknowledged, checked."""
     start, end = _period(since, until)
-    funds = reports.participants_in_scope(session, caller, ParticipantKind.FUND)
+    funds = repository.participants_in_scope(session, caller, ParticipantKind.FUND)
     if fund_id is not None:
         funds = [f for f in funds if f == fund_id]
     rows = [
-        reports.fund_report(session, fund, start, end, unacknowledged_after_days) for fund in funds
+        service.fund_report(session, fund, start, end, unacknowledged_after_days) for fund in funds
     ]
     audit.detail = {"funds": len(rows), "since": start.isoformat(), "until": end.isoformat()}
     return _table(rows, output, {"since": start, "until": end, "funds": rows})
@@ -336,8 +295,10 @@ def prefecture_reports(
     """Per prefecture of the auditor's territory: decisions, corrections, imports."""
     start, end = _period(since, until)
     rows = [
-        reports.prefecture_report(session, prefecture, start, end)
-        for prefecture in reports.participants_in_scope(session, caller, ParticipantKind.PREFECTURE)
+        service.prefecture_report(session, prefecture, start, end)
+        for prefecture in repository.participants_in_scope(
+            session, caller, ParticipantKind.PREFECTURE
+        )
     ]
     audit.detail = {"prefectures": len(rows)}
     return _table(rows, output, {"since": start, "until": end, "prefectures": rows})

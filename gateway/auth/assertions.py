@@ -10,7 +10,8 @@ from joserfc.errors import ExpiredTokenError, JoseError
 
 from gateway.auth.jose import UnreadableToken, read_unverified, refused_algorithm
 from gateway.auth.jwks import SIGNING_ALGORITHMS, key_set
-from gateway.auth.replay import MAX_JTI_LENGTH, claim_once
+from gateway.auth.models import MAX_JTI_LENGTH
+from gateway.auth.repository import claim_once
 from gateway.errors import OAuthError
 from gateway.participants import repository
 

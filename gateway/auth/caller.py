@@ -1,34 +1,16 @@
 """The ``Caller`` of each request: who, with which scopes, for whom and for what purpose.
 
-``authenticate`` is the one dependency that checks the access token (and its DPoP
-proof), the participant's status, the scopes the route needs, the declared purpose and,
-for funds, the agent. It fills the request's audit event as it learns things, so a
-refusal is attributed as precisely as possible.
+A plain value, built by ``gateway.auth.dependencies.authenticate`` once the request's
+token, participant, scopes, delegation, agent and purpose are checked. Repositories take
+it to filter what the caller may see (``gateway.tenancy``).
 """
 
 from __future__ import annotations
 
-import re
-import time
 from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import Request, Security
-from fastapi.security import SecurityScopes
-
-from gateway.auth import dpop, tokens
-from gateway.auth.scopes import SCOPES_BY_KIND, Scope
-from gateway.errors import Forbidden, InvalidField, Unauthenticated
-from gateway.participants import repository
+from gateway.auth.scopes import Scope
 from gateway.participants.models import ParticipantKind
-from gateway.routing import Audit, DbSession, State
-
-AGENT_ID = re.compile(r"^[A-Za-z0-9._@:-]{1,64}$")
-CASE_REFERENCE = re.compile(r"^[A-Za-z0-9._/:#-]{1,128}$")
-PURPOSE_HEADER = "Purpose"
-AGENT_HEADER = "Agent-Id"
-CASE_HEADER = "Case-Reference"
-ON_BEHALF_HEADER = "On-Behalf-Of"
 
 
 @dataclass(frozen=True)
@@ -49,150 +31,3 @@ class Caller:
     agent_id: str | None
     case_reference: str | None
     dpop_bound: bool
-
-
-def _unauthenticated(detail: str, *, dpop_error: bool = False) -> Unauthenticated:
-    scheme = 'DPoP error="invalid_dpop_proof"' if dpop_error else 'Bearer error="invalid_token"'
-    return Unauthenticated(detail, slug="invalid-token", headers={"WWW-Authenticate": scheme})
-
-
-def _access_token(request: Request) -> tuple[str, str]:
-    header = request.headers.get("Authorization")
-    if not header:
-        raise Unauthenticated(
-            "an access token is required: Authorization: Bearer (or DPoP) <token>",
-            headers={"WWW-Authenticate": 'Bearer, DPoP algs="ES256 Ed25519 PS256 RS256"'},
-        )
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() not in {"bearer", "dpop"} or not token.strip():
-        raise _unauthenticated(
-            "the Authorization header must be 'Bearer <token>' or 'DPoP <token>'"
-        )
-    return scheme.lower(), token.strip()
-
-
-def _optional_header(request: Request, name: str, pattern: re.Pattern[str]) -> str | None:
-    value = request.headers.get(name)
-    if value is None:
-        return None
-    if not pattern.fullmatch(value):
-        raise InvalidField(name, "format", f"{name} must match {pattern.pattern}")
-    return value
-
-
-def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of checks, each with its own refusal
-    request: Request,
-    security_scopes: SecurityScopes,
-    state: State,
-    session: DbSession,
-    audit: Audit,
-) -> Caller:
-    now = int(time.time())
-    scheme, token = _access_token(request)
-    try:
-        claims = tokens.verify(state.keys, state.settings, token, now=now)
-    except tokens.InvalidAccessToken as error:
-        raise _unauthenticated(str(error)) from error
-    audit.participant_id = str(claims["sub"])
-    audit.participant_kind = str(claims["participant_kind"])
-
-    bound_key = (claims.get("cnf") or {}).get("jkt")
-    if bound_key is not None:
-        proof = request.headers.get("DPoP")
-        if scheme != "dpop" or not proof:
-            raise _unauthenticated(
-                "this token is DPoP-bound: send 'DPoP <token>' and a DPoP proof", dpop_error=True
-            )
-        url = state.settings.public_base_url + request.url.path
-        try:
-            jkt = dpop.verify_proof(
-                session,
-                state.settings,
-                proof=proof,
-                method=request.method,
-                url=url,
-                now=now,
-                access_token=token,
-            )
-        except dpop.InvalidDPoPProof as error:
-            raise _unauthenticated(str(error), dpop_error=True) from error
-        if jkt != bound_key:
-            raise _unauthenticated(
-                "the DPoP proof is signed by another key than the token's", dpop_error=True
-            )
-    elif scheme == "dpop":
-        raise _unauthenticated("this token is not DPoP-bound: use the Bearer scheme")
-
-    participant = repository.get(session, str(claims["sub"]))
-    if participant is None or participant.kind != claims["participant_kind"]:
-        raise _unauthenticated("the token's participant is not registered")
-    if not participant.active:
-        raise _unauthenticated("the participant is suspended")
-    kind = ParticipantKind(participant.kind)
-
-    known = {str(s) for s in Scope}
-    granted = frozenset(Scope(s) for s in str(claims.get("scope", "")).split() if s in known)
-    scopes = granted & SCOPES_BY_KIND[kind]
-    missing = [s for s in security_scopes.scopes if s not in scopes]
-    if missing:
-        raise Forbidden(f"this needs the scope(s) {', '.join(missing)}", slug="insufficient-scope")
-
-    acting_for = participant.id
-    territory = tuple(participant.departements)
-    delegated = request.headers.get(ON_BEHALF_HEADER)
-    if delegated is not None and delegated != participant.id:
-        principal = repository.get(session, delegated)
-        if delegated not in participant.acts_for or principal is None:
-            raise Forbidden(
-                f"{participant.id} may not act for {delegated!r}", slug="not-a-delegate"
-            )
-        if not principal.active:
-            raise Forbidden(f"{delegated} is suspended", slug="principal-suspended")
-        acting_for, territory = principal.id, tuple(principal.departements)
-    audit.acting_for = acting_for
-
-    agent_id = _optional_header(request, AGENT_HEADER, AGENT_ID)
-    case_reference = _optional_header(request, CASE_HEADER, CASE_REFERENCE)
-    audit.agent_id, audit.case_reference = agent_id, case_reference
-
-    declared = request.headers.get(PURPOSE_HEADER)
-    if not declared:
-        raise InvalidField(
-            PURPOSE_HEADER, "required", "every request states its purpose in the Purpose header"
-        )
-    audit.purpose = declared[:64]
-    allowed = state.policy.policy.purposes_for(kind)
-    if declared not in allowed:
-        raise Forbidden(
-            f"purpose {declared[:64]!r} is not allowed for a {kind}; allowed: "
-            + ", ".join(sorted(allowed)),
-            slug="purpose-not-allowed",
-        )
-    if kind == ParticipantKind.FUND and agent_id is None:
-        raise InvalidField(
-            AGENT_HEADER, "required", "a fund's request names the agent it acts for in Agent-Id"
-        )
-
-    return Caller(
-        participant_id=participant.id,
-        kind=kind,
-        acting_for=acting_for,
-        scopes=scopes,
-        territory=territory,
-        national=participant.national,
-        purpose=declared,
-        agent_id=agent_id,
-        case_reference=case_reference,
-        dpop_bound=bound_key is not None,
-    )
-
-
-AnyCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.PARTICIPANTS_READ])]
-OperatorCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.ADMIN])]
-FundCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.BATCHES_READ])]
-PrefectureCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.DECISIONS_READ])]
-PrefectureWriter = Annotated[Caller, Security(authenticate, scopes=[Scope.DECISIONS_WRITE])]
-AuditorCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.AUDIT_READ])]
-SubscriptionWriter = Annotated[Caller, Security(authenticate, scopes=[Scope.SUBSCRIPTIONS_WRITE])]
-ReceiptWriter = Annotated[Caller, Security(authenticate, scopes=[Scope.RECEIPTS_WRITE])]
-StatusChecker = Annotated[Caller, Security(authenticate, scopes=[Scope.STATUS_CHECK])]

@@ -13,7 +13,8 @@ from joserfc.errors import JoseError
 
 from gateway.auth.jose import UnreadableToken, read_unverified, refused_algorithm
 from gateway.auth.jwks import SIGNING_ALGORITHMS, InvalidKeyError, key_set, normalise_signing_jwks
-from gateway.auth.replay import MAX_JTI_LENGTH, claim_once
+from gateway.auth.models import MAX_JTI_LENGTH
+from gateway.auth.repository import claim_once
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -20,23 +20,19 @@ from __future__ import annotations
 
 import logging
 import random
-import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, text
-
 from audit.actions import AuditAction, AuditOutcome
 from connectors import push
 from gateway.auditlog.writer import record
-from gateway.batches import receipts
-from gateway.batches.models import Batch, BatchState, DeliveryAttempt, PushState
+from gateway.batches import receipts, repository
+from gateway.batches.models import DeliveryAttempt, PushState
 from gateway.batches.storage import open_content
 from gateway.errors import GatewayError
 from gateway.keys import GatewayKeys
-from gateway.participants.models import Participant, ParticipantKind, ParticipantStatus
 from gateway.storage.base import utcnow
 
 if TYPE_CHECKING:
@@ -49,7 +45,6 @@ if TYPE_CHECKING:
     from gateway.settings import Settings
 
 log = logging.getLogger("gateway.delivery")
-_LOCK_NAMESPACE = 0x9054  # the first key of the two-key advisory lock: pushing
 MAX_BATCHES_PER_RUN = 100  # per fund, so one fund's backlog does not starve the others
 
 
@@ -82,38 +77,14 @@ def _fund_lock(sessions: sessionmaker[Session], fund_id: str) -> Iterator[bool]:
         if session.get_bind().dialect.name != "postgresql":
             yield True
             return
-        params = {"namespace": _LOCK_NAMESPACE, "key": zlib.crc32(fund_id.encode()) - 2**31}
-        taken = bool(
-            session.execute(
-                text("SELECT pg_try_advisory_lock(:namespace, :key)"), params
-            ).scalar_one()
-        )
+        taken = repository.try_push_lock(session, fund_id)
         session.commit()
         try:
             yield taken
         finally:
             if taken:
-                session.execute(text("SELECT pg_advisory_unlock(:namespace, :key)"), params)
+                repository.release_push_lock(session, fund_id)
                 session.commit()
-
-
-def push_funds(session: Session) -> list[str]:
-    statement = select(Participant.id).where(
-        Participant.kind == ParticipantKind.FUND,
-        Participant.status == ParticipantStatus.ACTIVE,
-        Participant.push_endpoint.is_not(None),
-    )
-    return sorted(session.scalars(statement.order_by(Participant.id)).unique())
-
-
-def _next_batch(session: Session, fund_id: str) -> Batch | None:
-    statement = (
-        select(Batch)
-        .where(Batch.fund_id == fund_id, Batch.state != BatchState.ACKNOWLEDGED)
-        .order_by(Batch.seq)
-        .limit(1)
-    )
-    return session.scalars(statement).first()
 
 
 @dataclass(frozen=True)
@@ -130,13 +101,13 @@ def _due(
 ) -> _Due | None:
     """The fund's next batch, if the fund is pushed to and its next attempt is due."""
     with sessions() as session:
-        fund = session.get(Participant, fund_id)
+        fund = repository.participant(session, fund_id)
         if fund is None or not fund.active or fund.push_endpoint is None:
             return None
-        state = session.get(PushState, fund_id)
+        state = repository.push_state(session, fund_id)
         if state is not None and state.next_attempt_at is not None and state.next_attempt_at > now:
             return None  # backing off
-        batch = _next_batch(session, fund_id)
+        batch = repository.next_unacknowledged(session, fund_id)
         if batch is None:
             return None
         content = open_content(cipher, batch)
@@ -154,9 +125,9 @@ def _outcome(
 ) -> Attempted:
     """Record the attempt: the receipt if valid, the attempt, the fund's backoff state."""
     with sessions.begin() as session:
-        fund = session.get_one(Participant, fund_id)
-        batch = session.get_one(Batch, due.batch_id)
-        state = session.get(PushState, fund_id) or PushState(
+        fund = repository.fund(session, fund_id)
+        batch = repository.batch(session, due.batch_id)
+        state = repository.push_state(session, fund_id) or PushState(
             fund_id=fund_id, failures=0, updated_at=now
         )
         session.add(state)
@@ -168,9 +139,7 @@ def _outcome(
             except GatewayError as refused:
                 rule = refused.errors[0].rule if refused.errors else refused.slug
                 error = f"the answer is not a valid receipt for this batch ({rule})"
-        number = (
-            session.scalar(select(func.count()).where(DeliveryAttempt.batch_id == batch.id)) or 0
-        ) + 1
+        number = repository.attempts_of(session, batch.id) + 1
         session.add(
             DeliveryAttempt(
                 batch_id=batch.id,
@@ -291,7 +260,7 @@ def deliver(
     if cipher is None:
         cipher = GatewayKeys.load(settings.key_dir).identity_cipher()
     with sessions() as session:
-        funds = push_funds(session)
+        funds = repository.push_funds(session)
     attempts: list[Attempted] = []
     with push.client(
         timeout_s=settings.push_timeout_seconds,

@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from joserfc import jws
 from joserfc.errors import JoseError, SecurityWarning
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from connectors import wire
 from gateway.auth.jwks import key_set
+from gateway.batches import repository
 from gateway.batches.models import Batch, BatchState, Receipt, RecordOutcome
-from gateway.disclosures.models import Disclosure, DisclosureState
 from gateway.errors import Conflict, FieldError, GatewayError
 from gateway.storage.base import utcnow
 
@@ -58,7 +57,7 @@ def _verify(signers: list[Participant], content: bytes) -> tuple[dict[str, Any],
         raise InvalidReceipt("jws-compact", "a receipt is a compact JWS (ASCII)") from None
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SecurityWarning)  # EdDSA: see sealing._sign
+            warnings.simplefilter("ignore", SecurityWarning)  # EdDSA: see connectors.wire
             # Without their "alg" member: an Ed25519 key verifies an "EdDSA" header too.
             keys = {
                 "keys": [
@@ -128,7 +127,7 @@ def _outcomes(session: Session, claims: dict[str, Any], batch: Batch) -> dict[st
         if item["record_id"] in found:
             raise InvalidReceipt("outcome-twice", "a record has two outcomes", where)
         found[str(item["record_id"])] = str(item["outcome"])
-    records = set(session.scalars(select(Disclosure.id).where(Disclosure.batch_id == batch.id)))
+    records = repository.record_ids(session, batch.id)
     if set(found) != records:
         raise InvalidReceipt(
             "outcomes-incomplete",
@@ -155,7 +154,7 @@ def record_receipt(
     claims, kid = _verify([fund, *([delegate] if delegate is not None else [])], content)
     received_at = _check_claims(claims, batch)
     digest = wire.digest_of(content.strip())
-    existing = session.get(Receipt, batch.id)
+    existing = repository.receipt(session, batch.id)
     if existing is not None:
         if existing.digest == digest:
             return Recorded(existing, created=False)
@@ -169,7 +168,7 @@ def record_receipt(
             return _apply(session, fund, batch, content.strip(), digest, kid, received_at, outcomes)
     except IntegrityError:
         # The same batch's receipt was recorded at the same moment: compare with it.
-        raced = session.get(Receipt, batch.id, populate_existing=True)
+        raced = repository.receipt(session, batch.id, fresh=True)
         if raced is not None and raced.digest == digest:
             return Recorded(raced, created=False)
         raise Conflict(
@@ -205,17 +204,7 @@ def _apply(
         for record_id, outcome in outcomes.items()
     )
     rejected = [r for r, outcome in outcomes.items() if outcome == wire.Outcome.REJECTED]
-    session.execute(
-        update(Disclosure)
-        .where(Disclosure.batch_id == batch.id, Disclosure.id.not_in(rejected))
-        .values(state=DisclosureState.ACKNOWLEDGED, updated_at=now)
-    )
-    if rejected:
-        session.execute(
-            update(Disclosure)
-            .where(Disclosure.id.in_(rejected))
-            .values(state=DisclosureState.REJECTED, updated_at=now)
-        )
+    repository.settle_records(session, batch.id, rejected, now)
     batch.state = BatchState.ACKNOWLEDGED
     batch.acknowledged_at = now
     if batch.delivered_at is None:
@@ -231,8 +220,4 @@ def mark_delivered(session: Session, batch: Batch) -> None:
     now = utcnow()
     batch.state = BatchState.DELIVERED
     batch.delivered_at = now
-    session.execute(
-        update(Disclosure)
-        .where(Disclosure.batch_id == batch.id, Disclosure.state == DisclosureState.SEALED)
-        .values(state=DisclosureState.DELIVERED, updated_at=now)
-    )
+    repository.deliver_records(session, batch.id, now)

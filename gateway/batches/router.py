@@ -5,19 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from sqlalchemy import func, select
 
 from audit.actions import AuditAction
 from connectors import wire
-from gateway.auth.caller import AnyCaller, FundCaller, ReceiptWriter
-from gateway.batches import receipts
+from gateway.auth.caller import Caller
+from gateway.auth.dependencies import AnyCaller, FundCaller, ReceiptWriter
+from gateway.batches import receipts, repository
 from gateway.batches.models import Batch
 from gateway.batches.schemas import BatchList, BatchOut, Outbox, OutboxLine, ReceiptOut
 from gateway.batches.storage import open_content
-from gateway.disclosures.models import Disclosure
 from gateway.errors import Forbidden, NotFound
 from gateway.participants import repository as participants
-from gateway.participants.models import ParticipantKind, ParticipantTerritory
+from gateway.participants.models import ParticipantKind
 from gateway.routing import Audit, DbSession, State, TransactionRoute
 
 router = APIRouter(prefix="/v1/batches", route_class=TransactionRoute, tags=["batches"])
@@ -26,13 +25,15 @@ BATCH_ID = r"^[0-9a-f-]{36}$"
 JOSE = wire.JOSE_MEDIA_TYPE
 
 
-def _batch_of(session: DbSession, fund_id: str, batch_id: str) -> Batch:
-    batch = session.get(Batch, batch_id)
-    if batch is None:
-        raise NotFound(f"no batch {batch_id}")
-    if batch.fund_id != fund_id:
-        raise Forbidden(f"batch {batch_id} is not addressed to {fund_id}", slug="not-your-batch")
-    return batch
+def _batch_of(session: DbSession, caller: Caller, batch_id: str) -> Batch:
+    batch = repository.batch_of(session, caller, batch_id)
+    if batch is not None:
+        return batch
+    if repository.batch_exists(session, batch_id):
+        raise Forbidden(
+            f"batch {batch_id} is not addressed to {caller.acting_for}", slug="not-your-batch"
+        )
+    raise NotFound(f"no batch {batch_id}")
 
 
 @router.get("", name=AuditAction.BATCH_LISTED, response_model=BatchList)
@@ -44,14 +45,7 @@ def list_batches(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> BatchList:
     """The caller's batches after ``after_seq``, oldest first."""
-    found = list(
-        session.scalars(
-            select(Batch)
-            .where(Batch.fund_id == caller.acting_for, Batch.seq > after_seq)
-            .order_by(Batch.seq)
-            .limit(limit + 1)
-        )
-    )
+    found = repository.batches_of(session, caller, after_seq, limit + 1)
     page = found[:limit]
     audit.detail = {"after_seq": after_seq, "returned": len(page)}
     return BatchList(
@@ -75,7 +69,7 @@ def get_batch(
 ) -> Response:
     """The batch's exact signed (or encrypted) bytes; the first download delivers it."""
     audit.object_ids = [batch_id]
-    batch = _batch_of(session, caller.acting_for, batch_id)
+    batch = _batch_of(session, caller, batch_id)
     content = open_content(state.identity_keys.cipher, batch)
     receipts.mark_delivered(session, batch)
     audit.detail = {"seq": batch.seq, "records": batch.record_count, "digest": batch.digest}
@@ -106,7 +100,7 @@ async def post_receipt(
     """The fund's signed receipt for the batch: verified, stored, idempotent."""
     audit.object_ids = [batch_id]
     content = await request.body()
-    batch = _batch_of(session, caller.acting_for, batch_id)
+    batch = _batch_of(session, caller, batch_id)
     fund = participants.get(session, caller.acting_for)
     delegate = (
         participants.get(session, caller.participant_id)
@@ -140,24 +134,9 @@ def get_outbox(
 
     A national auditor sees every fund. Counts and dates only, no person.
     """
-    statement = select(
-        Disclosure.fund_id, Disclosure.state, func.count(), func.min(Disclosure.created_at)
-    ).group_by(Disclosure.fund_id, Disclosure.state)
-    if caller.kind == ParticipantKind.FUND:
-        statement = statement.where(Disclosure.fund_id == caller.acting_for)
-    elif caller.kind == ParticipantKind.AUDITOR:
-        if not caller.national:
-            covered = (
-                select(ParticipantTerritory.participant_id)
-                .where(ParticipantTerritory.departement.in_(caller.territory))
-                .scalar_subquery()
-            )
-            statement = statement.where(Disclosure.fund_id.in_(covered))
-    else:
+    if caller.kind not in {ParticipantKind.FUND, ParticipantKind.AUDITOR}:
         raise Forbidden("the outbox is for funds and auditors", slug="not-a-fund-or-auditor")
-    if fund_id is not None:
-        statement = statement.where(Disclosure.fund_id == fund_id)
-    rows = session.execute(statement.order_by(Disclosure.fund_id, Disclosure.state)).all()
+    rows = repository.outbox(session, caller, fund_id)
     audit.detail = {"fund_id": fund_id, "lines": len(rows)}
     return Outbox(
         lines=[

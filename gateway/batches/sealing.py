@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import threading
 import warnings
-import zlib
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,22 +24,19 @@ from typing import TYPE_CHECKING, Any
 from joserfc import jwe, jws
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, OKPKey
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection
 
 from audit.actions import AuditAction
 from audit.canonical import canonical_json
 from connectors import wire
 from gateway.auditlog.writer import record
+from gateway.batches import repository
 from gateway.batches.models import Batch, BatchState
 from gateway.batches.storage import seal_content
-from gateway.decisions.models import Decision, DecisionVersion
-from gateway.disclosures.models import Disclosure, DisclosureState
 from gateway.identities.crypto import IdentityCryptoError, Sealed
-from gateway.identities.models import Identity
 from gateway.keys import KeyUse
-from gateway.participants.models import Participant, ParticipantStatus
+from gateway.participants.models import ParticipantStatus
 from gateway.storage.base import utcnow
-from gateway.storage.bulk import one_of
 from gateway.storage.ids import new_id
 from policies.evaluate import BROAD_KINDS
 from policies.projection import project
@@ -53,10 +49,10 @@ if TYPE_CHECKING:
 
     from gateway.identities.service import IdentityKeys
     from gateway.keys import GatewayKeys
+    from gateway.participants.models import Participant
     from policies.loader import LoadedPolicy
 
 MAX_CONFLICTS = 5
-_LOCK_NAMESPACE = 0x5EA1  # the first key of the two-key advisory lock: sealing
 
 
 @dataclass(frozen=True)
@@ -72,64 +68,6 @@ class SealedBatch:
 def express_ranks(loaded: LoadedPolicy) -> list[int]:
     """The priority ranks the policy seals express (its classes marked ``express``)."""
     return [rank for rank, klass in enumerate(loaded.policy.priority.classes) if klass.express]
-
-
-def _lock(session: Session, fund_id: str) -> bool:
-    """Take the fund's sealing lock for this transaction; False if another holds it."""
-    if session.get_bind().dialect.name != "postgresql":
-        return True  # SQLite: BEGIN IMMEDIATE already made this the only writer
-    key = zlib.crc32(fund_id.encode()) - 2**31  # a signed 32-bit key
-    taken = session.execute(
-        text("SELECT pg_try_advisory_xact_lock(:namespace, :key)"),
-        {"namespace": _LOCK_NAMESPACE, "key": key},
-    ).scalar_one()
-    return bool(taken)
-
-
-def funds_with_pending(session: Session, ranks: Collection[int] | None) -> list[str]:
-    statement = select(Disclosure.fund_id).where(Disclosure.state == DisclosureState.PENDING)
-    if ranks is not None:
-        statement = statement.where(Disclosure.priority_rank.in_(list(ranks)))
-    return sorted(set(session.scalars(statement.distinct())))
-
-
-def _pending(
-    session: Session, fund_id: str, ranks: Collection[int] | None, limit: int
-) -> Sequence[Row[Any]]:
-    """The fund's next records, most urgent and oldest first; no identity data yet."""
-    statement = (
-        select(
-            Disclosure.id,
-            Disclosure.decision_id,
-            Disclosure.version,
-            Disclosure.correction,
-            Disclosure.priority_class,
-            Disclosure.profile,
-            Decision.reference,
-            Decision.kind,
-            DecisionVersion.status,
-            DecisionVersion.decision_date,
-            DecisionVersion.notification_date,
-            DecisionVersion.effect_date,
-            DecisionVersion.permit_expiry,
-            DecisionVersion.correction_kind,
-            DecisionVersion.correction_date,
-            DecisionVersion.identity_id,
-        )
-        .join(Decision, Decision.id == Disclosure.decision_id)
-        .join(
-            DecisionVersion,
-            (DecisionVersion.decision_id == Disclosure.decision_id)
-            & (DecisionVersion.version == Disclosure.version),
-        )
-        .where(Disclosure.fund_id == fund_id, Disclosure.state == DisclosureState.PENDING)
-        .order_by(Disclosure.priority_rank, Disclosure.created_at, Disclosure.id)
-        .limit(limit)
-    )
-    if ranks is not None:
-        statement = statement.where(Disclosure.priority_rank.in_(list(ranks)))
-    found: Sequence[Row[Any]] = session.execute(statement).all()  # type: ignore[assignment]
-    return found
 
 
 class _Projections:
@@ -155,22 +93,15 @@ class _Projections:
         with self.lock:
             found = {i: self.identities[i] for i in wanted if i in self.identities}
         missing = list(wanted - found.keys())
-        for start in range(0, len(missing), 10_000):
-            chunk = missing[start : start + 10_000]
-            statement = select(
-                Identity.id,
-                Identity.ciphertext,
-                Identity.nonce,
-                Identity.wrapped_key,
-                Identity.kek_id,
-            ).where(one_of(session, Identity.id, chunk))
-            for identity_id, ciphertext, nonce, wrapped_key, kek_id in session.execute(statement):
-                sealed = Sealed(ciphertext, nonce, wrapped_key, kek_id)
-                try:
-                    plaintext = self.identity_keys.cipher.decrypt(sealed, identity_id.encode())
-                    found[identity_id] = json.loads(plaintext).get("identity", {})
-                except IdentityCryptoError:
-                    found[identity_id] = None  # shredded: the decision's facts only
+        for identity_id, ciphertext, nonce, wrapped_key, kek_id in repository.sealed_identities(
+            session, missing
+        ):
+            sealed = Sealed(ciphertext, nonce, wrapped_key, kek_id)
+            try:
+                plaintext = self.identity_keys.cipher.decrypt(sealed, identity_id.encode())
+                found[identity_id] = json.loads(plaintext).get("identity", {})
+            except IdentityCryptoError:
+                found[identity_id] = None  # shredded: the decision's facts only
         with self.lock:
             self.identities.update(found)
             while len(self.identities) > self.limit:
@@ -342,16 +273,11 @@ def seal_one(
     being pending meanwhile: the records are not row-locked, the fund's lock keeps other
     sealers away, and the state check in the final update catches a concurrent correction.
     """
-    rows = _pending(session, fund.id, ranks, max_records)
+    rows = repository.pending_records(session, fund.id, ranks, max_records)
     if not rows:
         return None
     identities = projections.load(session, rows)
-    previous = session.execute(
-        select(Batch.seq, Batch.digest)
-        .where(Batch.fund_id == fund.id)
-        .order_by(Batch.seq.desc())
-        .limit(1)
-    ).first()
+    previous = repository.last_batch(session, fund.id)
     seq = previous.seq + 1 if previous is not None else 1
     profiles = _profiles(loaded, fund.regime)
     records = []
@@ -396,17 +322,9 @@ def seal_one(
         )
     )
     session.flush()
-    updated = session.execute(
-        update(Disclosure)
-        .where(
-            one_of(session, Disclosure.id, [row.id for row in rows]),
-            Disclosure.state == DisclosureState.PENDING,
-        )
-        .values(state=DisclosureState.SEALED, batch_id=batch_id, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if updated.rowcount != len(rows):  # type: ignore[attr-defined]
-        raise SealingConflict(f"{len(rows) - updated.rowcount} records changed meanwhile")  # type: ignore[attr-defined]
+    updated = repository.seal_records(session, [row.id for row in rows], batch_id, now)
+    if updated != len(rows):
+        raise SealingConflict(f"{len(rows) - updated} records changed meanwhile")
     record(
         session,
         AuditAction.BATCH_SEALED,
@@ -432,10 +350,10 @@ def _seal_fund(
     while True:
         try:
             with sessions.begin() as session:
-                fund = session.get(Participant, fund_id)
+                fund = repository.participant(session, fund_id)
                 if fund is None or fund.status != ParticipantStatus.ACTIVE:
                     break  # a suspended fund's records wait for it
-                if not _lock(session, fund_id):
+                if not repository.lock_for_sealing(session, fund_id):
                     break  # another worker is sealing this fund
                 batch = seal_one(
                     session,
@@ -479,7 +397,7 @@ def seal(
     with sessions() as session:
         funds = [
             fund_id
-            for fund_id in funds_with_pending(session, ranks)
+            for fund_id in repository.funds_with_pending(session, ranks)
             if fund_ids is None or fund_id in fund_ids
         ]
         if session.get_bind().dialect.name != "postgresql" or isinstance(
@@ -498,5 +416,5 @@ def seal(
 
 
 def pending_count(session: Session) -> int:
-    statement = select(func.count()).where(Disclosure.state == DisclosureState.PENDING)
-    return int(session.scalar(statement) or 0)
+    """How many disclosures wait to be sealed, for every fund."""
+    return repository.pending_count(session)

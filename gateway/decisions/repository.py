@@ -1,4 +1,4 @@
-"""Every query on decisions; each one filtered by the prefecture the caller acts for."""
+"""Every query on decisions; those answering a caller filtered by ``tenancy.prefecture_rows``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select
 
+from gateway import tenancy
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.identities.models import Identity
 from gateway.storage.bulk import one_of
@@ -33,7 +34,7 @@ def get_for(
     session: Session, caller: Caller, decision_id: str, *, lock: bool = False
 ) -> Decision | None:
     statement = select(Decision).where(
-        Decision.id == decision_id, Decision.prefecture_id == caller.acting_for
+        Decision.id == decision_id, tenancy.prefecture_rows(caller, Decision.prefecture_id)
     )
     if lock:
         statement = statement.with_for_update()
@@ -128,7 +129,7 @@ def list_for(
     limit: int,
 ) -> list[Decision]:
     """The caller's decisions, oldest first, one page after the cursor."""
-    statement = select(Decision).where(Decision.prefecture_id == caller.acting_for)
+    statement = select(Decision).where(tenancy.prefecture_rows(caller, Decision.prefecture_id))
     if filters.kind:
         statement = statement.where(Decision.kind == filters.kind)
     if filters.status:

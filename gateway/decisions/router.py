@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import AwareDatetime
 
 from audit.actions import AuditAction
-from gateway.auth.caller import PrefectureCaller, PrefectureWriter
+from gateway.auth.dependencies import PrefectureCaller, PrefectureWriter
 from gateway.decisions import repository, service
 from gateway.decisions.models import DecisionKind, DecisionStatus
 from gateway.decisions.schemas import (

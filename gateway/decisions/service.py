@@ -33,6 +33,7 @@ from gateway.disclosures import repository as disclosure_repository
 from gateway.disclosures import service as disclosures
 from gateway.disclosures.models import Disclosure
 from gateway.errors import Conflict, FieldError, Forbidden, InvalidField
+from gateway.identities import repository as identities_repository
 from gateway.identities import service as identities
 from gateway.identities.agdref import parse_agdref
 from gateway.identities.crypto import Shredded
@@ -254,7 +255,7 @@ def correct(
     digest = body_digest(keys, payload.model_dump(mode="json"))
     existing = repository.correction_by_reference(session, decision.id, payload.reference)
     current = repository.version(session, decision.id, decision.current_version)
-    identity_row = session.get_one(Identity, current.identity_id)
+    identity_row = identities_repository.get(session, current.identity_id)
     if existing is not None:
         if existing.body_digest != digest:
             raise Conflict(

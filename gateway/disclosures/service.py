@@ -17,7 +17,7 @@ from gateway.disclosures.models import DisclosureState
 from gateway.participants import repository as participants
 from gateway.storage.base import utcnow
 from gateway.storage.ids import new_id
-from gateway.subscriptions import service as subscriptions
+from gateway.subscriptions import repository as subscriptions
 from policies.evaluate import DecisionFacts, Evaluation, evaluate
 
 if TYPE_CHECKING:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exists, select
-
+from gateway.identities import repository
 from gateway.identities import service as identities
 from gateway.identities.crypto import IdentityCryptoError
-from gateway.identities.models import Identity, IdentityMatchKey
+from gateway.identities.models import IdentityMatchKey
 from gateway.storage.bulk import insert_rows
 
 if TYPE_CHECKING:
@@ -38,16 +37,7 @@ def reindex(
     after = ""
     while True:
         with sessions.begin() as session:
-            rows = session.scalars(
-                select(Identity)
-                .where(
-                    Identity.id > after,
-                    Identity.shredded_at.is_(None),
-                    ~exists().where(IdentityMatchKey.identity_id == Identity.id),
-                )
-                .order_by(Identity.id)
-                .limit(chunk)
-            ).all()
+            rows = repository.without_match_keys(session, after, chunk)
             if not rows:
                 return indexed
             new_keys = []

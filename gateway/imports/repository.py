@@ -1,4 +1,4 @@
-"""Queries on imports, filtered by the prefecture the caller acts for."""
+"""Every query on imports; those answering a caller filtered by ``tenancy.prefecture_rows``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
+from gateway import tenancy
 from gateway.imports.models import DecisionImport, ImportLine, ImportStatus, LineOutcome
 from gateway.storage.base import utcnow
 
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
 
 def get_for(session: Session, caller: Caller, import_id: str) -> DecisionImport | None:
     statement = select(DecisionImport).where(
-        DecisionImport.id == import_id, DecisionImport.prefecture_id == caller.acting_for
+        DecisionImport.id == import_id,
+        tenancy.prefecture_rows(caller, DecisionImport.prefecture_id),
     )
     return session.scalars(statement).one_or_none()
 

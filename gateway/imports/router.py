@@ -8,7 +8,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request, status
 
 from audit.actions import AuditAction
-from gateway.auth.caller import PrefectureCaller, PrefectureWriter
+from gateway.auth.dependencies import PrefectureCaller, PrefectureWriter
 from gateway.errors import NotFound
 from gateway.imports import repository
 from gateway.imports.models import LineOutcome

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 
-from gateway.participants.models import (
-    Participant,
-    ParticipantKind,
-    ParticipantStatus,
-    ParticipantTerritory,
-)
+from gateway import tenancy
+from gateway.participants.models import Participant, ParticipantKind, ParticipantStatus
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -26,24 +22,8 @@ def get(session: Session, participant_id: str) -> Participant | None:
 
 
 def _visible(caller: Caller) -> Select[Participant]:
-    """Select the participants the caller may see.
-
-    Operators and national auditors see everyone; a territorial auditor, the participants
-    of its départements; anyone else, itself and the participant it acts for.
-    """
-    statement = select(Participant)
-    if caller.kind == ParticipantKind.OPERATOR or (
-        caller.kind == ParticipantKind.AUDITOR and caller.national
-    ):
-        return statement
-    if caller.kind == ParticipantKind.AUDITOR:
-        in_territory = select(ParticipantTerritory.participant_id).where(
-            ParticipantTerritory.departement.in_(caller.territory)
-        )
-        return statement.where(
-            or_(Participant.id == caller.participant_id, Participant.id.in_(in_territory))
-        )
-    return statement.where(Participant.id.in_({caller.participant_id, caller.acting_for}))
+    """Select the participants the caller may see (``tenancy.participant_rows``)."""
+    return select(Participant).where(tenancy.participant_rows(caller, Participant.id))
 
 
 def get_visible(session: Session, caller: Caller, participant_id: str) -> Participant | None:
@@ -73,12 +53,11 @@ def funds_covering(
     """Active funds of these regimes whose territory covers the département."""
     statement = (
         select(Participant)
-        .join(ParticipantTerritory, ParticipantTerritory.participant_id == Participant.id)
         .where(
             Participant.kind == ParticipantKind.FUND,
             Participant.status == ParticipantStatus.ACTIVE,
             Participant.regime.in_(list(regimes)),
-            ParticipantTerritory.departement == departement,
+            Participant.id.in_(tenancy.covering([departement])),
         )
         .order_by(Participant.id)
     )

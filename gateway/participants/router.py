@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from audit.actions import AuditAction
-from gateway.auth.caller import AnyCaller, OperatorCaller
+from gateway.auth.dependencies import AnyCaller, OperatorCaller
 from gateway.errors import NotFound
 from gateway.participants import repository, service
 from gateway.participants.models import ParticipantKind, ParticipantStatus

@@ -31,29 +31,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
-
 from audit.actions import AuditAction
-from gateway.auditlog.models import AuditEvent
 from gateway.auditlog.writer import record
-from gateway.batches.models import Batch
-from gateway.decisions.models import Decision, DecisionVersion
-from gateway.disclosures.models import Disclosure, DisclosureState
-from gateway.identities.models import Identity, IdentityMatchKey
-from gateway.imports.models import DecisionImport, ImportLine
-from gateway.retention.models import PurgeRun
+from gateway.retention import repository
 from gateway.storage.base import utcnow
 from gateway.storage.ids import new_id
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
-    from sqlalchemy.sql.elements import ColumnElement
 
     from policies.loader import LoadedPolicy
-
-CHUNK = 1000
-# A fund still owes a receipt, or has not been sent the record yet.
-OPEN_STATES = (DisclosureState.PENDING, DisclosureState.SEALED, DisclosureState.DELIVERED)
 
 
 @dataclass
@@ -74,64 +61,6 @@ class PurgeReport:
         }
 
 
-def _identities_due(cutoff: datetime) -> ColumnElement[bool]:
-    """Decisions whose identity data is past retention and still readable."""
-    versions = DecisionVersion
-    unshredded = exists().where(
-        versions.decision_id == Decision.id,
-        Identity.id == versions.identity_id,
-        Identity.shredded_at.is_(None),
-    )
-    still_owed = exists().where(
-        Disclosure.decision_id == Decision.id, Disclosure.state.in_([*OPEN_STATES])
-    )
-    recent = exists().where(Disclosure.decision_id == Decision.id, Disclosure.updated_at >= cutoff)
-    return and_(Decision.updated_at < cutoff, unshredded, ~still_owed, ~recent)
-
-
-def _batches_due(cutoff: datetime) -> ColumnElement[bool]:
-    """Batches whose bytes no fund awaits any more, past retention."""
-    open_or_recent = exists().where(
-        Disclosure.batch_id == Batch.id,
-        or_(Disclosure.state.in_([*OPEN_STATES]), Disclosure.updated_at >= cutoff),
-    )
-    return and_(Batch.content_key.is_not(None), Batch.created_at < cutoff, ~open_or_recent)
-
-
-def _shred_chunk(session: Session, cutoff: datetime, now: datetime) -> int:
-    """Shred the identities of up to CHUNK due decisions; the number of decisions."""
-    chosen = (
-        select(Decision.id)
-        .where(_identities_due(cutoff))
-        .order_by(Decision.id)
-        .limit(CHUNK)
-        .with_for_update(skip_locked=True)
-    )
-    decision_ids = list(session.scalars(chosen))
-    if not decision_ids:
-        return 0
-    identity_ids = select(DecisionVersion.identity_id).where(
-        DecisionVersion.decision_id.in_(decision_ids)
-    )
-    session.execute(
-        update(Identity)
-        .where(Identity.id.in_(identity_ids), Identity.shredded_at.is_(None))
-        .values(
-            wrapped_key=None,
-            bi_agdref=None,
-            bi_ssn=None,
-            bi_name_year_sex=None,
-            shredded_at=now,
-        )
-    )
-    session.execute(delete(IdentityMatchKey).where(IdentityMatchKey.identity_id.in_(identity_ids)))
-    return len(decision_ids)
-
-
-def _count(session: Session, statement: Any) -> int:
-    return int(session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
-
-
 def run(
     sessions: sessionmaker[Session],
     loaded: LoadedPolicy,
@@ -145,41 +74,31 @@ def run(
     retention = loaded.policy.retention
     report = PurgeReport(new_id(), loaded.version, dry_run, now)
     with sessions.begin() as session:
-        session.add(
-            PurgeRun(
-                id=report.id,
-                policy_version=loaded.version,
-                dry_run=dry_run,
-                as_of=now,
-                started_at=utcnow(),
-            )
+        repository.start_run(
+            session,
+            run_id=report.id,
+            policy_version=loaded.version,
+            dry_run=dry_run,
+            as_of=now,
+            started_at=utcnow(),
         )
 
     identity_cutoff = now - timedelta(days=retention.identity_after_last_receipt_days)
     with sessions() as session:
-        due = _count(session, select(Decision.id).where(_identities_due(identity_cutoff)))
+        due = repository.identities_due(session, identity_cutoff)
     shredded = 0
     while not dry_run:
         with sessions.begin() as session:
-            done = _shred_chunk(session, identity_cutoff, now)
+            done = repository.shred_identities(session, identity_cutoff, now)
         if not done:
             break
         shredded += done
-    batches_due = select(Batch.id).where(_batches_due(identity_cutoff))
     with sessions() as session:
-        batches_count = _count(session, batches_due)
+        batches_count = repository.batches_due(session, identity_cutoff)
     batches_shredded = 0
     if not dry_run:
         with sessions.begin() as session:
-            batches_shredded = (
-                session.execute(
-                    update(Batch)
-                    .where(_batches_due(identity_cutoff))
-                    .values(content_key=None, content_shredded_at=now)
-                    .execution_options(synchronize_session=False)
-                ).rowcount  # type: ignore[attr-defined]
-                or 0
-            )
+            batches_shredded = repository.shred_batches(session, identity_cutoff, now)
     report.classes["batch_contents"] = {
         "retention_days": retention.identity_after_last_receipt_days,
         "after": "every record of the batch was acknowledged, rejected or cancelled",
@@ -198,20 +117,11 @@ def run(
     }
 
     imports_cutoff = now - timedelta(days=retention.import_reports_days)
-    finished = func.coalesce(DecisionImport.finished_at, DecisionImport.created_at)
-    due_imports = select(DecisionImport.id).where(
-        finished < imports_cutoff, DecisionImport.lines_purged_at.is_(None)
-    )
     with sessions.begin() as session:
-        import_ids = list(session.scalars(due_imports.with_for_update(skip_locked=True)))
-        lines = _count(session, select(ImportLine.line).where(ImportLine.import_id.in_(import_ids)))
+        import_ids = repository.imports_due(session, imports_cutoff)
+        lines = repository.report_lines(session, import_ids)
         if not dry_run and import_ids:
-            session.execute(delete(ImportLine).where(ImportLine.import_id.in_(import_ids)))
-            session.execute(
-                update(DecisionImport)
-                .where(DecisionImport.id.in_(import_ids))
-                .values(lines_purged_at=now)
-            )
+            repository.remove_report_lines(session, import_ids, now)
     report.classes["import_reports"] = {
         "retention_days": retention.import_reports_days,
         "after": "the import finished",
@@ -223,9 +133,7 @@ def run(
 
     audit_cutoff = now - timedelta(days=retention.audit_events_days)
     with sessions() as session:
-        old_events = _count(
-            session, select(AuditEvent.id).where(AuditEvent.occurred_at < audit_cutoff)
-        )
+        old_events = repository.events_before(session, audit_cutoff)
     report.classes["audit_events"] = {
         "retention_days": retention.audit_events_days,
         "after": "the event",
@@ -237,11 +145,7 @@ def run(
     }
 
     with sessions.begin() as session:
-        session.execute(
-            update(PurgeRun)
-            .where(PurgeRun.id == report.id)
-            .values(finished_at=utcnow(), classes=report.classes)
-        )
+        repository.finish_run(session, report.id, utcnow(), report.classes)
         record(
             session,
             AuditAction.RETENTION_PURGED,

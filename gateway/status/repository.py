@@ -1,4 +1,4 @@
-"""The lookups of status checks: identities by blind index or blocking key, then decisions.
+"""Every query of status checks: lookups of identities and decisions, rate-limit windows.
 
 Each lookup is two short steps: the identities carrying any of thousands of keyed values
 (an index probe per value), then the decisions of the few identities found. On
@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, bindparam, func, select, union_all
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import String, bindparam, case, delete, func, select, text, union_all
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.identities.models import Identity, IdentityMatchKey
+from gateway.status.models import RateWindow
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator
+    from datetime import datetime
 
     from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -113,3 +115,44 @@ def sealed_identities(session: Session, identity_ids: Collection[str]) -> list[A
     for statement in _among(session, sealed, Identity.id, identity_ids):
         rows += session.execute(statement).all()
     return rows
+
+
+# -- rate-limit windows ----------------------------------------------------------------
+
+
+def commit_without_waiting(session: Session) -> None:
+    """Let this transaction commit without waiting for the disk (PostgreSQL).
+
+    For counts whose loss in a crash only lets a few more checks through.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
+def take_windows(
+    session: Session, amounts: dict[str, tuple[int, int]], start: datetime
+) -> set[str]:
+    """Add each key's amount to its window if that stays within its limit, in one statement.
+
+    ``amounts`` maps a key to (amount, limit); returns the keys that took it.
+    """
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    values = insert(RateWindow).values(
+        [
+            {"key": key, "window_start": start, "used": amount}
+            for key, (amount, _) in amounts.items()
+        ]
+    )
+    limit = case(*((RateWindow.key == key, limit) for key, (_, limit) in amounts.items()), else_=0)
+    upsert = values.on_conflict_do_update(
+        index_elements=[RateWindow.key, RateWindow.window_start],
+        set_={"used": RateWindow.used + values.excluded.used},
+        where=(RateWindow.used + values.excluded.used) <= limit,
+    ).returning(RateWindow.key)
+    return {key for (key,) in session.execute(upsert)}
+
+
+def purge_windows(session: Session, before: datetime) -> int:
+    """Forget the windows that ended before ``before``."""
+    result = session.execute(delete(RateWindow).where(RateWindow.window_start < before))
+    return int(result.rowcount)  # type: ignore[attr-defined]

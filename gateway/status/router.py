@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from audit.actions import AuditAction
-from gateway.auth.caller import StatusChecker
+from gateway.auth.dependencies import StatusChecker
 from gateway.errors import InvalidField
 from gateway.routing import Audit, DbSession, State, TransactionRoute, end_authentication
 from gateway.status import limits, service, stream

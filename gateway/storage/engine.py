@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,6 +55,11 @@ def _sqlite_transactions(engine: Engine) -> None:
     def _begin(connection: Any) -> None:
         read_only = connection.get_execution_options().get(READ_ONLY, False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def ping(connection: Connection) -> None:
+    """A round trip to the database; raises if it does not answer."""
+    connection.execute(text("SELECT 1"))
 
 
 def make_sessionmaker(bind: Any) -> sessionmaker[Session]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gateway.auditlog.models
-import gateway.auth.replay
+import gateway.auth.models
 import gateway.batches.models
 import gateway.decisions.models
 import gateway.disclosures.models
@@ -11,13 +11,13 @@ import gateway.identities.models
 import gateway.imports.models
 import gateway.participants.models
 import gateway.retention.models
-import gateway.status.limits
+import gateway.status.models
 import gateway.subscriptions.models
 from gateway.storage.base import Base
 
 MODEL_MODULES = (
     gateway.auditlog.models,
-    gateway.auth.replay,
+    gateway.auth.models,
     gateway.batches.models,
     gateway.decisions.models,
     gateway.disclosures.models,
@@ -25,7 +25,7 @@ MODEL_MODULES = (
     gateway.imports.models,
     gateway.participants.models,
     gateway.retention.models,
-    gateway.status.limits,
+    gateway.status.models,
     gateway.subscriptions.models,
 )
 metadata = Base.metadata

@@ -8,7 +8,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 
 from audit.actions import AuditAction
-from gateway.auth.caller import SubscriptionWriter
+from gateway.auth.dependencies import SubscriptionWriter
 from gateway.routing import Audit, DbSession, State, TransactionRoute
 from gateway.streaming import OPENAPI_BODY, blocking_chunks, upload_format
 from gateway.subscriptions import service
@@ -45,7 +45,7 @@ async def put_subscriptions(
             service.replace_set,
             session,
             state.identity_keys,
-            caller.acting_for,
+            caller,
             chosen,
             blocking_chunks(request.stream()),
             audit.request_id,
@@ -60,10 +60,10 @@ async def put_subscriptions(
         "people": upload.people,
         "identifiers": upload.identifiers,
     }
-    return await anyio.to_thread.run_sync(service.current_set, session, caller.acting_for)
+    return await anyio.to_thread.run_sync(service.current_set, session, caller)
 
 
 @router.get("", name=AuditAction.SUBSCRIPTIONS_READ, response_model=SubscriptionSetOut)
 def get_subscriptions(caller: SubscriptionWriter, session: DbSession) -> SubscriptionSetOut:
     """The fund's current set, as counts: the gateway keeps no identifier in clear."""
-    return service.current_set(session, caller.acting_for)
+    return service.current_set(session, caller)

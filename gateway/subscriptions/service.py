@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, or_, select
 
 from connectors.importers import (
     ImportFileError,
@@ -22,11 +21,10 @@ from connectors.importers import (
 )
 from gateway.errors import FieldError, GatewayError, InvalidField
 from gateway.identities.service import identifier_indexes
-from gateway.participants.models import Participant, ParticipantKind, ParticipantStatus
 from gateway.storage.base import utcnow
-from gateway.storage.bulk import insert_rows
 from gateway.storage.ids import new_id
-from gateway.subscriptions.models import Subscription, SubscriptionUpload
+from gateway.subscriptions import repository
+from gateway.subscriptions.models import SubscriptionUpload
 from gateway.subscriptions.schemas import (
     CSV_COLUMNS,
     REQUIRED_CSV_COLUMNS,
@@ -37,12 +35,12 @@ from gateway.subscriptions.schemas import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Iterator
-    from datetime import date
+    from collections.abc import Iterable, Iterator
 
     from sqlalchemy.orm import Session
 
     from connectors.importers import RawRecord
+    from gateway.auth.caller import Caller
     from gateway.identities.service import IdentityKeys
 
 WRITE_EVERY = 5000  # rows buffered before a bulk insert
@@ -92,12 +90,13 @@ def _indexes(keys: IdentityKeys, item: SubscriptionIn) -> list[str]:
 def replace_set(
     session: Session,
     keys: IdentityKeys,
-    fund_id: str,
+    caller: Caller,
     file_format: SubscriptionFormat,
     chunks: Iterable[bytes],
     request_id: str | None,
 ) -> SubscriptionUpload:
     """Replace the fund's set with the upload's; raise InvalidLines naming every bad line."""
+    fund_id = caller.acting_for
     upload = SubscriptionUpload(
         id=new_id(),
         fund_id=fund_id,
@@ -108,7 +107,7 @@ def replace_set(
         request_id=request_id,
         created_at=utcnow(),
     )
-    session.execute(delete(Subscription).where(Subscription.fund_id == fund_id))
+    repository.clear(session, caller)
     pending: list[dict[str, Any]] = []
     errors: list[FieldError] = []
     bad_lines = 0
@@ -132,7 +131,7 @@ def replace_set(
                 }
             )
         if len(pending) >= WRITE_EVERY:
-            insert_rows(session, Subscription, pending)
+            repository.add(session, pending)
             pending = []
     if bad_lines:
         shown = errors[:MAX_REPORTED]
@@ -142,55 +141,23 @@ def replace_set(
             + (f" (the first {len(shown)} errors are listed)" if len(shown) < bad_lines else ""),
             errors=shown,
         )
-    insert_rows(session, Subscription, pending)
+    repository.add(session, pending)
     session.add(upload)
     session.flush()
     return upload
 
 
-def current_set(session: Session, fund_id: str) -> SubscriptionSetOut:
-    """Counts of the fund's current set and the upload that made it."""
-    upload = session.scalars(
-        select(SubscriptionUpload)
-        .where(SubscriptionUpload.fund_id == fund_id)
-        .order_by(SubscriptionUpload.created_at.desc(), SubscriptionUpload.id.desc())
-        .limit(1)
-    ).first()
-    open_periods = session.scalar(
-        select(func.count())
-        .select_from(Subscription)
-        .where(Subscription.fund_id == fund_id, Subscription.valid_until.is_(None))
-    )
+def current_set(session: Session, caller: Caller) -> SubscriptionSetOut:
+    """Counts of the caller's current set and the upload that made it."""
+    upload = repository.latest_upload(session, caller)
+    open_periods = repository.open_periods(session, caller)
     return SubscriptionSetOut(
-        fund_id=fund_id,
+        fund_id=caller.acting_for,
         upload_id=upload.id if upload else None,
         file_format=upload.file_format if upload else None,
         lines=upload.lines if upload else 0,
         people=upload.people if upload else 0,
         identifiers=upload.identifiers if upload else 0,
-        open_periods=open_periods or 0,
+        open_periods=open_periods,
         uploaded_at=upload.created_at if upload else None,
     )
-
-
-def funds_holding(
-    session: Session, indexes: Collection[str], on: date, regimes: Collection[str]
-) -> list[tuple[str, str]]:
-    """(fund id, regime) of the active funds of these regimes with a file open on ``on``."""
-    if not indexes:
-        return []
-    statement = (
-        select(Participant.id, Participant.regime)
-        .join(Subscription, Subscription.fund_id == Participant.id)
-        .where(
-            Subscription.blind_index.in_(list(indexes)),
-            Subscription.valid_from <= on,
-            or_(Subscription.valid_until.is_(None), Subscription.valid_until >= on),
-            Participant.kind == ParticipantKind.FUND,
-            Participant.status == ParticipantStatus.ACTIVE,
-            Participant.regime.in_(list(regimes)),
-        )
-        .distinct()
-        .order_by(Participant.id)
-    )
-    return [(fund_id, regime or "") for fund_id, regime in session.execute(statement)]

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from gateway import jobs
 from gateway.auditlog.models import AuditCheckpoint, AuditEvent, AuditLogLeaf
-from gateway.auth.replay import UsedJti, claim_once
+from gateway.auth.models import UsedJti
+from gateway.auth.repository import claim_once
 from gateway.cli.main import app
 from gateway.storage import migrate
 from gateway.storage.base import utcnow

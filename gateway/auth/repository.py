@@ -1,30 +1,19 @@
-"""One-time identifiers: a client assertion's or a DPoP proof's ``jti`` is used once."""
+"""Every query of authentication: one-time identifiers, used once."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import String, delete
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.storage.base import Base, utcnow
+from gateway.auth.models import UsedJti
+from gateway.storage.base import utcnow
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sqlalchemy.orm import Session
-
-
-MAX_JTI_LENGTH = 256  # the column's; a longer jti is refused before it is stored
-
-
-class UsedJti(Base):
-    __tablename__ = "used_jtis"
-
-    namespace: Mapped[str] = mapped_column(String(16), primary_key=True)
-    issuer: Mapped[str] = mapped_column(String(128), primary_key=True)
-    jti: Mapped[str] = mapped_column(String(MAX_JTI_LENGTH), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 def claim_once(

@@ -1,36 +1,35 @@
-"""What auditors ask: events by filter (within their territory), and one person's report.
+"""What auditors are told: one person's report, and the CODAF reports per fund and prefecture.
 
 A person is named by an AGDREF number or a NIR/NIA, turned server-side into the keyed
 pseudonyms the audit events carry and the blind indexes the identities carry: neither the
 query string's identifier nor any other reaches a log or an event.
+
+Per fund: records owed and their states, batches delivered and acknowledged, the delay
+from decision to receipt (median, 95th percentile), the outcome of each record, records
+still unacknowledged after N days, and the status checks made (how many, by how many
+agents, on how many days): the effectiveness and periodicity CODAF checks. Per
+prefecture: decisions by kind, corrections by kind, imports and their rejected lines.
 """
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import String, cast, or_, select
 
 from audit.actions import AuditAction
 from audit.pseudonyms import pseudonym
-from gateway.auditlog.models import AuditEvent
-from gateway.batches.models import Batch, RecordOutcome
-from gateway.decisions.models import Decision, DecisionVersion
-from gateway.disclosures.models import Disclosure
+from gateway.auditing import fishing, repository
 from gateway.errors import InvalidField
 from gateway.identities.agdref import parse_agdref
 from gateway.identities.errors import IdentityFieldError
-from gateway.identities.models import Identity
 from gateway.identities.nir import NumberType, parse_social_security_number
-from gateway.participants.models import ParticipantTerritory
+from gateway.storage.base import utcnow
 
 if TYPE_CHECKING:
-    from sqlalchemy import Select
     from sqlalchemy.orm import Session
 
-    from gateway.auth.caller import Caller
     from gateway.identities.service import IdentityKeys
     from policies.model import Policy
 
@@ -64,99 +63,12 @@ def subject_of(keys: IdentityKeys, agdref_number: str | None, nir: str | None) -
     )
 
 
-def _mentions(values: list[str]) -> Any:
-    """Events whose subject pseudonyms include one of ``values`` (JSON array, both backends)."""
-    text = cast(AuditEvent.subject_pseudonyms, String)
-    return or_(*(text.contains(f'"{value}"') for value in values))
-
-
-def _within_territory(
-    statement: Select[AuditEvent], caller: Caller, departement: str | None
-) -> Select[AuditEvent]:
-    """Events of participants covering the auditor's territory (all for a national one)."""
-    territory = list(caller.territory)
-    if departement is not None:
-        if not caller.national and departement not in territory:
-            raise InvalidField(
-                "departement", "outside-territory", f"département {departement} is not yours"
-            )
-        territory = [departement]
-    elif caller.national:
-        return statement
-    covered = select(ParticipantTerritory.participant_id).where(
-        ParticipantTerritory.departement.in_(territory)
-    )
-    return statement.where(AuditEvent.acting_for.in_(covered))
-
-
-def events_query(
-    caller: Caller,
-    *,
-    participant: str | None = None,
-    action: str | None = None,
-    purpose: str | None = None,
-    outcome: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    subject: Subject | None = None,
-    departement: str | None = None,
-    after_id: int = 0,
-    limit: int = 100,
-) -> Select[AuditEvent]:
-    """The events the auditor may see that match, oldest first, after the cursor."""
-    statement = _within_territory(
-        select(AuditEvent).where(AuditEvent.id > after_id), caller, departement
-    )
-    if participant is not None:
-        statement = statement.where(
-            or_(AuditEvent.participant_id == participant, AuditEvent.acting_for == participant)
-        )
-    for column, value in (
-        (AuditEvent.action, action),
-        (AuditEvent.purpose, purpose),
-        (AuditEvent.outcome, outcome),
-    ):
-        if value is not None:
-            statement = statement.where(column == value)
-    if since is not None:
-        statement = statement.where(AuditEvent.occurred_at >= since)
-    if until is not None:
-        statement = statement.where(AuditEvent.occurred_at < until)
-    if subject is not None:
-        statement = statement.where(_mentions(subject.pseudonyms))
-    return statement.order_by(AuditEvent.id).limit(limit)
-
-
 def subject_report(session: Session, policy: Policy, subject: Subject) -> dict[str, Any]:
     """Every decision about the person, who received which fields when, every event."""
-    identity_ids = select(Identity.id).where(
-        or_(Identity.bi_agdref.in_(subject.indexes), Identity.bi_ssn.in_(subject.indexes))
-    )
-    decision_ids = sorted(
-        set(
-            session.scalars(
-                select(DecisionVersion.decision_id).where(
-                    DecisionVersion.identity_id.in_(identity_ids)
-                )
-            )
-        )
-    )
     decisions = []
-    for decision in session.scalars(
-        select(Decision).where(Decision.id.in_(decision_ids)).order_by(Decision.created_at)
-    ):
-        versions = session.scalars(
-            select(DecisionVersion)
-            .where(DecisionVersion.decision_id == decision.id)
-            .order_by(DecisionVersion.version)
-        ).all()
-        rows = session.execute(
-            select(Disclosure, Batch.delivered_at, Batch.acknowledged_at, RecordOutcome.outcome)
-            .outerjoin(Batch, Batch.id == Disclosure.batch_id)
-            .outerjoin(RecordOutcome, RecordOutcome.disclosure_id == Disclosure.id)
-            .where(Disclosure.decision_id == decision.id)
-            .order_by(Disclosure.version, Disclosure.fund_id)
-        ).all()
+    for decision in repository.decisions_about(session, subject.indexes):
+        versions = repository.versions_of(session, decision.id)
+        rows = repository.disclosures_of(session, decision.id)
         decisions.append(
             {
                 "decision_id": decision.id,
@@ -189,9 +101,7 @@ def subject_report(session: Session, policy: Policy, subject: Subject) -> dict[s
                 ],
             }
         )
-    events = session.scalars(
-        select(AuditEvent).where(_mentions(subject.pseudonyms)).order_by(AuditEvent.id)
-    ).all()
+    events = repository.events_about(session, subject.pseudonyms)
     return {
         "decisions": decisions,
         "accesses": [
@@ -217,3 +127,81 @@ def subject_report(session: Session, policy: Policy, subject: Subject) -> dict[s
             if event.action == AuditAction.STATUS_CHECKED
         ],
     }
+
+
+def _quantiles(values: list[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    if len(values) == 1:
+        return values[0], values[0]
+    return statistics.median(values), statistics.quantiles(values, n=20, method="inclusive")[18]
+
+
+def fund_report(
+    session: Session, fund_id: str, since: datetime, until: datetime, stale_days: int
+) -> dict[str, Any]:
+    states = repository.records_by_state(session, fund_id, since, until)
+    delivered, acknowledged, batches = repository.batch_counts(session, fund_id, since, until)
+    delays = [
+        (
+            received - datetime.combine(decided, datetime.min.time(), tzinfo=received.tzinfo)
+        ).total_seconds()
+        / 86400
+        for decided, received in repository.decided_and_received(session, fund_id, since, until)
+    ]
+    median, p95 = _quantiles(delays)
+    outcomes = repository.outcomes(session, fund_id, since, until)
+    stale = repository.unsettled_before(session, fund_id, utcnow() - timedelta(days=stale_days))
+    count, agent_count, days = repository.check_counts(session, fund_id, since, until)
+    checks = {"count": count, "agents": agent_count, "days": days}
+    agents = fishing.agent_checks(session, fund_id, since, until)
+    return {
+        "fund_id": fund_id,
+        "records_owed": sum(states.values()),
+        "records_by_state": states,
+        "batches": batches,
+        "batches_delivered": delivered,
+        "batches_acknowledged": acknowledged,
+        "delay_to_receipt_days_median": round(median, 2) if median is not None else None,
+        "delay_to_receipt_days_p95": round(p95, 2) if p95 is not None else None,
+        "outcomes": outcomes,
+        "unacknowledged_after_days": stale_days,
+        "unacknowledged": stale,
+        "status_checks": checks["count"],
+        "status_check_agents": checks["agents"],
+        "status_check_days": checks["days"],
+        "status_checks_weak": sum(agent.weak for agent in agents),
+        "status_checks_by_name": sum(agent.by_name for agent in agents),
+        "status_checks_outside_territory": sum(agent.outside_territory for agent in agents),
+        "fishing_flags": [agent.as_dict() for agent in agents if agent.reasons],
+    }
+
+
+def prefecture_report(
+    session: Session, prefecture_id: str, since: datetime, until: datetime
+) -> dict[str, Any]:
+    kinds = repository.decisions_by_kind(session, prefecture_id, since, until)
+    corrections = repository.corrections_by_kind(session, prefecture_id, since, until)
+    imports = repository.import_counts(session, prefecture_id, since, until)
+    return {
+        "prefecture_id": prefecture_id,
+        "decisions": sum(kinds.values()),
+        "decisions_by_kind": kinds,
+        "corrections_by_kind": corrections,
+        "imports": imports[0],
+        "imported_lines_accepted": imports[1],
+        "imported_lines_rejected": imports[2],
+    }
+
+
+def flat(report: dict[str, Any]) -> dict[str, Any]:
+    """One CSV row: nested counts become ``name.key`` columns."""
+    row: dict[str, Any] = {}
+    for name, value in report.items():
+        if isinstance(value, list):  # flagged agents: their ids, details in JSON
+            row[name] = " ".join(str(item.get("agent_id")) for item in value)
+        elif isinstance(value, dict):
+            row.update({f"{name}.{key}": count for key, count in sorted(value.items())})
+        else:
+            row[name] = value
+    return row

@@ -1,0 +1,291 @@
+"""Every query auditors' requests make: events, one person's trail, the CODAF reports.
+
+What an auditor may see is filtered by ``tenancy.auditor_rows``: the events of the
+participants covering its territory, the funds and prefectures of its territory (all, for
+a national auditor).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import String, cast, func, or_, select
+
+from audit.actions import AuditAction, AuditOutcome
+from gateway import tenancy
+from gateway.auditlog.models import AuditEvent
+from gateway.batches.models import Batch, Receipt, RecordOutcome
+from gateway.decisions.models import Decision, DecisionVersion
+from gateway.disclosures.models import Disclosure, DisclosureState
+from gateway.identities.models import Identity
+from gateway.imports.models import DecisionImport
+from gateway.participants.models import Participant, ParticipantKind
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import date
+
+    from sqlalchemy import Row
+    from sqlalchemy.orm import Session
+
+    from gateway.auth.caller import Caller
+
+SETTLED = (DisclosureState.ACKNOWLEDGED, DisclosureState.REJECTED, DisclosureState.CANCELLED)
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    """What an auditor narrows the events to; ``None`` is no filter."""
+
+    participant: str | None = None
+    action: str | None = None
+    purpose: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    pseudonyms: list[str] | None = None  # the events naming one of these subjects
+    departement: str | None = None
+
+
+def _mentions(values: list[str]) -> Any:
+    """Events whose subject pseudonyms include one of ``values`` (JSON array, both backends)."""
+    text = cast(AuditEvent.subject_pseudonyms, String)
+    return or_(*(text.contains(f'"{value}"') for value in values))
+
+
+def events(
+    session: Session, caller: Caller, filters: EventFilters, *, after_id: int, limit: int
+) -> list[AuditEvent]:
+    """The events the auditor may see that match, oldest first, after the cursor."""
+    statement = select(AuditEvent).where(
+        AuditEvent.id > after_id,
+        tenancy.auditor_rows(caller, AuditEvent.acting_for, departement=filters.departement),
+    )
+    if filters.participant is not None:
+        statement = statement.where(
+            or_(
+                AuditEvent.participant_id == filters.participant,
+                AuditEvent.acting_for == filters.participant,
+            )
+        )
+    for column, value in (
+        (AuditEvent.action, filters.action),
+        (AuditEvent.purpose, filters.purpose),
+        (AuditEvent.outcome, filters.outcome),
+    ):
+        if value is not None:
+            statement = statement.where(column == value)
+    if filters.since is not None:
+        statement = statement.where(AuditEvent.occurred_at >= filters.since)
+    if filters.until is not None:
+        statement = statement.where(AuditEvent.occurred_at < filters.until)
+    if filters.pseudonyms is not None:
+        statement = statement.where(_mentions(filters.pseudonyms))
+    return list(session.scalars(statement.order_by(AuditEvent.id).limit(limit)))
+
+
+# -- one person's report ----------------------------------------------------------------
+
+
+def decisions_about(session: Session, indexes: list[str]) -> list[Decision]:
+    """The decisions naming the person of these blind indexes, in any version, oldest first."""
+    identity_ids = select(Identity.id).where(
+        or_(Identity.bi_agdref.in_(indexes), Identity.bi_ssn.in_(indexes))
+    )
+    decision_ids = select(DecisionVersion.decision_id).where(
+        DecisionVersion.identity_id.in_(identity_ids)
+    )
+    statement = select(Decision).where(Decision.id.in_(decision_ids)).order_by(Decision.created_at)
+    return list(session.scalars(statement))
+
+
+def versions_of(session: Session, decision_id: str) -> Sequence[DecisionVersion]:
+    return session.scalars(
+        select(DecisionVersion)
+        .where(DecisionVersion.decision_id == decision_id)
+        .order_by(DecisionVersion.version)
+    ).all()
+
+
+def disclosures_of(
+    session: Session, decision_id: str
+) -> Sequence[Row[Disclosure, datetime | None, datetime | None, str | None]]:
+    """(disclosure, delivered at, acknowledged at, outcome) of each disclosure of a decision."""
+    return session.execute(
+        select(Disclosure, Batch.delivered_at, Batch.acknowledged_at, RecordOutcome.outcome)
+        .outerjoin(Batch, Batch.id == Disclosure.batch_id)
+        .outerjoin(RecordOutcome, RecordOutcome.disclosure_id == Disclosure.id)
+        .where(Disclosure.decision_id == decision_id)
+        .order_by(Disclosure.version, Disclosure.fund_id)
+    ).all()
+
+
+def events_about(session: Session, pseudonyms: list[str]) -> Sequence[AuditEvent]:
+    """Every event naming one of the person's pseudonyms, in log order."""
+    return session.scalars(
+        select(AuditEvent).where(_mentions(pseudonyms)).order_by(AuditEvent.id)
+    ).all()
+
+
+# -- the CODAF reports --------------------------------------------------------------------
+
+
+def participants_in_scope(session: Session, caller: Caller, kind: ParticipantKind) -> list[str]:
+    """The participants of this kind in the auditor's territory (all, if national)."""
+    statement = select(Participant.id).where(
+        Participant.kind == kind, tenancy.auditor_rows(caller, Participant.id)
+    )
+    return sorted(session.scalars(statement.order_by(Participant.id)).unique())
+
+
+def _owed_in(fund_id: str, since: datetime, until: datetime) -> Any:
+    return (Disclosure.fund_id == fund_id) & Disclosure.created_at.between(since, until)
+
+
+def records_by_state(
+    session: Session, fund_id: str, since: datetime, until: datetime
+) -> dict[str, int]:
+    """The fund's records owed in the period, counted by state."""
+    statement = (
+        select(Disclosure.state, func.count())
+        .where(_owed_in(fund_id, since, until))
+        .group_by(Disclosure.state)
+    )
+    return dict(session.execute(statement).all())
+
+
+def batch_counts(
+    session: Session, fund_id: str, since: datetime, until: datetime
+) -> tuple[int, int, int]:
+    """(delivered, acknowledged, all) of the fund's batches sealed in the period."""
+    delivered, acknowledged, total = session.execute(
+        select(
+            func.count(Batch.delivered_at), func.count(Batch.acknowledged_at), func.count()
+        ).where(Batch.fund_id == fund_id, Batch.created_at.between(since, until))
+    ).one()
+    return int(delivered), int(acknowledged), int(total)
+
+
+def decided_and_received(
+    session: Session, fund_id: str, since: datetime, until: datetime
+) -> Sequence[Row[date, datetime]]:
+    """(decision date, receipt recorded at) of each acknowledged record owed in the period."""
+    return session.execute(
+        select(DecisionVersion.decision_date, Receipt.recorded_at)
+        .join(Disclosure, Disclosure.batch_id == Receipt.batch_id)
+        .join(
+            DecisionVersion,
+            (DecisionVersion.decision_id == Disclosure.decision_id)
+            & (DecisionVersion.version == Disclosure.version),
+        )
+        .where(_owed_in(fund_id, since, until))
+    ).all()
+
+
+def outcomes(session: Session, fund_id: str, since: datetime, until: datetime) -> dict[str, int]:
+    """The outcomes the fund gave the records owed in the period, counted."""
+    statement = (
+        select(RecordOutcome.outcome, func.count())
+        .join(Disclosure, Disclosure.id == RecordOutcome.disclosure_id)
+        .where(_owed_in(fund_id, since, until))
+        .group_by(RecordOutcome.outcome)
+    )
+    return dict(session.execute(statement).all())
+
+
+def unsettled_before(session: Session, fund_id: str, before: datetime) -> int:
+    """The fund's records owed before ``before`` and still not settled."""
+    count = session.scalar(
+        select(func.count()).where(
+            Disclosure.fund_id == fund_id,
+            Disclosure.state.not_in(SETTLED),
+            Disclosure.created_at < before,
+        )
+    )
+    return count or 0
+
+
+def check_counts(
+    session: Session, fund_id: str, since: datetime, until: datetime
+) -> tuple[int, int, int]:
+    """(checks, agents, days) of the fund's successful status checks in the period."""
+    checks, agents, days = session.execute(
+        select(
+            func.count(),
+            func.count(AuditEvent.agent_id.distinct()),
+            func.count(func.date(AuditEvent.occurred_at).distinct()),
+        ).where(
+            AuditEvent.acting_for == fund_id,
+            AuditEvent.action == AuditAction.STATUS_CHECKED,
+            AuditEvent.outcome == AuditOutcome.SUCCESS,
+            AuditEvent.occurred_at.between(since, until),
+        )
+    ).one()
+    return int(checks), int(agents), int(days)
+
+
+def agent_check_counts(
+    session: Session, fund_id: str, since: datetime, until: datetime
+) -> Sequence[Row[str | None, str, str | None, str | None, bool | None, int]]:
+    """(agent, outcome, match, rule, sent identifiers, count) of the fund's checks, grouped.
+
+    Counted in the database: a sweep is millions of events.
+    """
+    match = AuditEvent.detail["match"].as_string()
+    rule = AuditEvent.detail["rule"].as_string()
+    identifiers = AuditEvent.detail["identifiers"].as_boolean()
+    return session.execute(
+        select(AuditEvent.agent_id, AuditEvent.outcome, match, rule, identifiers, func.count())
+        .where(
+            AuditEvent.acting_for == fund_id,
+            AuditEvent.action == AuditAction.STATUS_CHECKED,
+            AuditEvent.occurred_at.between(since, until),
+        )
+        .group_by(AuditEvent.agent_id, AuditEvent.outcome, match, rule, identifiers)
+    ).all()
+
+
+def decisions_by_kind(
+    session: Session, prefecture_id: str, since: datetime, until: datetime
+) -> dict[str, int]:
+    """The prefecture's decisions created in the period, counted by kind."""
+    decided = (Decision.prefecture_id == prefecture_id) & Decision.created_at.between(since, until)
+    statement = select(Decision.kind, func.count()).where(decided).group_by(Decision.kind)
+    return dict(session.execute(statement).all())
+
+
+def corrections_by_kind(
+    session: Session, prefecture_id: str, since: datetime, until: datetime
+) -> dict[str | None, int]:
+    """The prefecture's corrections made in the period, counted by kind."""
+    statement = (
+        select(DecisionVersion.correction_kind, func.count())
+        .join(Decision, Decision.id == DecisionVersion.decision_id)
+        .where(
+            Decision.prefecture_id == prefecture_id,
+            DecisionVersion.correction_kind.is_not(None),
+            DecisionVersion.created_at.between(since, until),
+        )
+        .group_by(DecisionVersion.correction_kind)
+    )
+    return dict(session.execute(statement).all())
+
+
+def import_counts(
+    session: Session, prefecture_id: str, since: datetime, until: datetime
+) -> tuple[int, int, int]:
+    """(imports, lines accepted, lines rejected) of the prefecture's real imports."""
+    imports, accepted, rejected = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(DecisionImport.accepted), 0),
+            func.coalesce(func.sum(DecisionImport.rejected), 0),
+        ).where(
+            DecisionImport.prefecture_id == prefecture_id,
+            DecisionImport.dry_run.is_(False),
+            DecisionImport.created_at.between(since, until),
+        )
+    ).one()
+    return int(imports), int(accepted), int(rejected)

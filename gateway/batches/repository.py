@@ -1,0 +1,288 @@
+"""Every query of batches: sealing, receipts, push delivery and what funds and auditors read.
+
+A fund's own batches and outbox are filtered by ``tenancy.fund_rows``, an auditor's
+outbox by ``tenancy.auditor_rows``. The locks are here too: sealing takes a per-fund
+transaction lock, pushing a per-fund connection lock (PostgreSQL advisory locks; SQLite
+has a single writer).
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, text, update
+
+from gateway import tenancy
+from gateway.batches.models import Batch, BatchState, DeliveryAttempt, PushState, Receipt
+from gateway.decisions.models import Decision, DecisionVersion
+from gateway.disclosures.models import Disclosure, DisclosureState
+from gateway.identities.models import Identity
+from gateway.participants.models import Participant, ParticipantKind, ParticipantStatus
+from gateway.storage.bulk import one_of
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+    from datetime import datetime
+
+    from sqlalchemy import Row
+    from sqlalchemy.orm import Session
+
+    from gateway.auth.caller import Caller
+
+    SealedRow = Row[str, bytes, bytes, bytes | None, str]
+
+_SEALING_LOCK = 0x5EA1  # the first key of the two-key advisory lock: sealing
+_PUSHING_LOCK = 0x9054  # the first key of the two-key advisory lock: pushing
+_IDENTITIES_PER_QUERY = 10_000
+
+
+def _lock_key(fund_id: str) -> int:
+    return zlib.crc32(fund_id.encode()) - 2**31  # a signed 32-bit key
+
+
+# -- sealing ---------------------------------------------------------------------------
+
+
+def lock_for_sealing(session: Session, fund_id: str) -> bool:
+    """Take the fund's sealing lock for this transaction; False if another holds it."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True  # SQLite: BEGIN IMMEDIATE already made this the only writer
+    taken = session.execute(
+        text("SELECT pg_try_advisory_xact_lock(:namespace, :key)"),
+        {"namespace": _SEALING_LOCK, "key": _lock_key(fund_id)},
+    ).scalar_one()
+    return bool(taken)
+
+
+def funds_with_pending(session: Session, ranks: Collection[int] | None) -> list[str]:
+    """The funds with disclosures pending (of these priority ranks, if given)."""
+    statement = select(Disclosure.fund_id).where(Disclosure.state == DisclosureState.PENDING)
+    if ranks is not None:
+        statement = statement.where(Disclosure.priority_rank.in_(list(ranks)))
+    return sorted(set(session.scalars(statement.distinct())))
+
+
+def pending_count(session: Session) -> int:
+    statement = select(func.count()).where(Disclosure.state == DisclosureState.PENDING)
+    return int(session.scalar(statement) or 0)
+
+
+def pending_records(
+    session: Session, fund_id: str, ranks: Collection[int] | None, limit: int
+) -> Sequence[Row[Any]]:
+    """The fund's next records, most urgent and oldest first; no identity data yet."""
+    statement = (
+        select(
+            Disclosure.id,
+            Disclosure.decision_id,
+            Disclosure.version,
+            Disclosure.correction,
+            Disclosure.priority_class,
+            Disclosure.profile,
+            Decision.reference,
+            Decision.kind,
+            DecisionVersion.status,
+            DecisionVersion.decision_date,
+            DecisionVersion.notification_date,
+            DecisionVersion.effect_date,
+            DecisionVersion.permit_expiry,
+            DecisionVersion.correction_kind,
+            DecisionVersion.correction_date,
+            DecisionVersion.identity_id,
+        )
+        .join(Decision, Decision.id == Disclosure.decision_id)
+        .join(
+            DecisionVersion,
+            (DecisionVersion.decision_id == Disclosure.decision_id)
+            & (DecisionVersion.version == Disclosure.version),
+        )
+        .where(Disclosure.fund_id == fund_id, Disclosure.state == DisclosureState.PENDING)
+        .order_by(Disclosure.priority_rank, Disclosure.created_at, Disclosure.id)
+        .limit(limit)
+    )
+    if ranks is not None:
+        statement = statement.where(Disclosure.priority_rank.in_(list(ranks)))
+    found: Sequence[Row[Any]] = session.execute(statement).all()  # type: ignore[assignment]
+    return found
+
+
+def sealed_identities(session: Session, identity_ids: Sequence[str]) -> list[SealedRow]:
+    """(id, ciphertext, nonce, wrapped key, KEK id) of these identities."""
+    rows: list[SealedRow] = []
+    for start in range(0, len(identity_ids), _IDENTITIES_PER_QUERY):
+        chunk = identity_ids[start : start + _IDENTITIES_PER_QUERY]
+        statement = select(
+            Identity.id, Identity.ciphertext, Identity.nonce, Identity.wrapped_key, Identity.kek_id
+        ).where(one_of(session, Identity.id, chunk))
+        rows += session.execute(statement).all()
+    return rows
+
+
+def last_batch(session: Session, fund_id: str) -> Row[int, str] | None:
+    """(seq, digest) of the fund's last batch, if any."""
+    return session.execute(
+        select(Batch.seq, Batch.digest)
+        .where(Batch.fund_id == fund_id)
+        .order_by(Batch.seq.desc())
+        .limit(1)
+    ).first()
+
+
+def seal_records(session: Session, record_ids: Sequence[str], batch_id: str, now: datetime) -> int:
+    """Mark the records sealed in the batch, those still pending; how many were."""
+    updated = session.execute(
+        update(Disclosure)
+        .where(
+            one_of(session, Disclosure.id, list(record_ids)),
+            Disclosure.state == DisclosureState.PENDING,
+        )
+        .values(state=DisclosureState.SEALED, batch_id=batch_id, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(updated.rowcount)  # type: ignore[attr-defined]
+
+
+def participant(session: Session, participant_id: str) -> Participant | None:
+    return session.get(Participant, participant_id)
+
+
+# -- what funds and auditors read -------------------------------------------------------
+
+
+def batches_of(session: Session, caller: Caller, after_seq: int, limit: int) -> list[Batch]:
+    """The caller's batches after ``after_seq``, oldest first."""
+    return list(
+        session.scalars(
+            select(Batch)
+            .where(tenancy.fund_rows(caller, Batch.fund_id), Batch.seq > after_seq)
+            .order_by(Batch.seq)
+            .limit(limit)
+        )
+    )
+
+
+def batch_of(session: Session, caller: Caller, batch_id: str) -> Batch | None:
+    """The batch, if it is the caller's."""
+    statement = select(Batch).where(Batch.id == batch_id, tenancy.fund_rows(caller, Batch.fund_id))
+    return session.scalars(statement).first()
+
+
+def batch_exists(session: Session, batch_id: str) -> bool:
+    return session.scalar(select(func.count()).where(Batch.id == batch_id)) == 1
+
+
+def outbox(
+    session: Session, caller: Caller, fund_id: str | None
+) -> Sequence[Row[str, str, int, datetime]]:
+    """(fund, state, records, oldest) of the records owed to the funds the caller may see.
+
+    A fund sees its own (or its principal's); an auditor its territory's funds, every fund
+    if national.
+    """
+    statement = select(
+        Disclosure.fund_id, Disclosure.state, func.count(), func.min(Disclosure.created_at)
+    ).group_by(Disclosure.fund_id, Disclosure.state)
+    if caller.kind == ParticipantKind.FUND:
+        statement = statement.where(tenancy.fund_rows(caller, Disclosure.fund_id))
+    else:
+        statement = statement.where(tenancy.auditor_rows(caller, Disclosure.fund_id))
+    if fund_id is not None:
+        statement = statement.where(Disclosure.fund_id == fund_id)
+    return session.execute(statement.order_by(Disclosure.fund_id, Disclosure.state)).all()
+
+
+# -- receipts ----------------------------------------------------------------------------
+
+
+def receipt(session: Session, batch_id: str, *, fresh: bool = False) -> Receipt | None:
+    """The batch's receipt, if recorded (``fresh``: read again from the database)."""
+    return session.get(Receipt, batch_id, populate_existing=fresh)
+
+
+def record_ids(session: Session, batch_id: str) -> set[str]:
+    """The ids of the batch's records."""
+    return set(session.scalars(select(Disclosure.id).where(Disclosure.batch_id == batch_id)))
+
+
+def settle_records(
+    session: Session, batch_id: str, rejected: Collection[str], now: datetime
+) -> None:
+    """The batch's records acknowledged, but those the fund rejected."""
+    session.execute(
+        update(Disclosure)
+        .where(Disclosure.batch_id == batch_id, Disclosure.id.not_in(list(rejected)))
+        .values(state=DisclosureState.ACKNOWLEDGED, updated_at=now)
+    )
+    if rejected:
+        session.execute(
+            update(Disclosure)
+            .where(Disclosure.id.in_(list(rejected)))
+            .values(state=DisclosureState.REJECTED, updated_at=now)
+        )
+
+
+def deliver_records(session: Session, batch_id: str, now: datetime) -> None:
+    """The batch's sealed records delivered."""
+    session.execute(
+        update(Disclosure)
+        .where(Disclosure.batch_id == batch_id, Disclosure.state == DisclosureState.SEALED)
+        .values(state=DisclosureState.DELIVERED, updated_at=now)
+    )
+
+
+# -- push delivery -----------------------------------------------------------------------
+
+
+def try_push_lock(session: Session, fund_id: str) -> bool:
+    """Take the fund's delivery lock on the session's connection; False if another holds it."""
+    params = {"namespace": _PUSHING_LOCK, "key": _lock_key(fund_id)}
+    return bool(
+        session.execute(text("SELECT pg_try_advisory_lock(:namespace, :key)"), params).scalar_one()
+    )
+
+
+def release_push_lock(session: Session, fund_id: str) -> None:
+    params = {"namespace": _PUSHING_LOCK, "key": _lock_key(fund_id)}
+    session.execute(text("SELECT pg_advisory_unlock(:namespace, :key)"), params)
+
+
+def push_funds(session: Session) -> list[str]:
+    """The active funds with a push endpoint."""
+    statement = select(Participant.id).where(
+        Participant.kind == ParticipantKind.FUND,
+        Participant.status == ParticipantStatus.ACTIVE,
+        Participant.push_endpoint.is_not(None),
+    )
+    return sorted(session.scalars(statement.order_by(Participant.id)).unique())
+
+
+def next_unacknowledged(session: Session, fund_id: str) -> Batch | None:
+    """The fund's oldest batch not yet acknowledged."""
+    statement = (
+        select(Batch)
+        .where(Batch.fund_id == fund_id, Batch.state != BatchState.ACKNOWLEDGED)
+        .order_by(Batch.seq)
+        .limit(1)
+    )
+    return session.scalars(statement).first()
+
+
+def push_state(session: Session, fund_id: str) -> PushState | None:
+    return session.get(PushState, fund_id)
+
+
+def fund(session: Session, fund_id: str) -> Participant:
+    """A fund known to exist (participants are suspended, never deleted)."""
+    return session.get_one(Participant, fund_id)
+
+
+def batch(session: Session, batch_id: str) -> Batch:
+    """A batch known to exist (by a row read before)."""
+    return session.get_one(Batch, batch_id)
+
+
+def attempts_of(session: Session, batch_id: str) -> int:
+    """How many times the batch was pushed."""
+    statement = select(func.count()).where(DeliveryAttempt.batch_id == batch_id)
+    return int(session.scalar(statement) or 0)

@@ -1,0 +1,116 @@
+"""Which rows each caller may see: the one home of tenant isolation.
+
+Every query that answers a caller is filtered here, never by hand, so that isolation is a
+property of the query (an architecture test keeps it so):
+
+- a **prefecture** sees its own decisions and imports (``prefecture_rows``);
+- a **fund** sees its own batches, outbox and subscriptions, or its principal's when a
+  delegate acts for it (``fund_rows``);
+- an **auditor** sees what concerns the participants whose territory meets its own, or
+  everything when it is national (``auditor_rows``);
+- anyone sees the participants ``participant_rows`` allows.
+
+``covering`` is the territory rule itself (the participants whose territory covers one
+of some départements), also used to route a decision to the funds of its département;
+``fund_covers`` says whether a person living in a département is the calling fund's to
+check. Each helper takes the caller and the column naming the participant a row belongs
+to, and returns a condition for the query's ``WHERE``. A helper given a caller of another
+kind refuses (``Forbidden``): the route let through a caller its query cannot scope.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import or_, select, true
+
+from gateway.errors import Forbidden, InvalidField
+from gateway.participants.models import ParticipantKind, ParticipantTerritory
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    from sqlalchemy import ColumnElement, Select, SQLColumnExpression
+
+    from gateway.auth.caller import Caller
+
+    # The column naming the participant a row belongs to (nullable in audit events).
+    ParticipantColumn = SQLColumnExpression[str] | SQLColumnExpression[str | None]
+
+__all__ = [
+    "auditor_rows",
+    "covering",
+    "fund_covers",
+    "fund_rows",
+    "participant_rows",
+    "prefecture_rows",
+]
+
+
+def covering(departements: Collection[str]) -> Select[str]:
+    """The ids of the participants whose territory covers one of ``departements``."""
+    return select(ParticipantTerritory.participant_id).where(
+        ParticipantTerritory.departement.in_(sorted(departements))
+    )
+
+
+def _expect(caller: Caller, kind: ParticipantKind) -> None:
+    if caller.kind != kind:
+        raise Forbidden(f"this is for a {kind}, not a {caller.kind}", slug="wrong-participant-kind")
+
+
+def prefecture_rows(caller: Caller, prefecture_id: ParticipantColumn) -> ColumnElement[bool]:
+    """Rows of the prefecture the caller is (or acts for)."""
+    _expect(caller, ParticipantKind.PREFECTURE)
+    return prefecture_id == caller.acting_for
+
+
+def fund_rows(caller: Caller, fund_id: ParticipantColumn) -> ColumnElement[bool]:
+    """Rows of the fund the caller is, or of its principal when a delegate acts for it."""
+    _expect(caller, ParticipantKind.FUND)
+    return fund_id == caller.acting_for
+
+
+def auditor_rows(
+    caller: Caller, participant_id: ParticipantColumn, *, departement: str | None = None
+) -> ColumnElement[bool]:
+    """Rows of the participants covering the auditor's territory (every row if national).
+
+    ``departement`` narrows to the participants covering that one département, which
+    must be the auditor's (any, for a national auditor).
+    """
+    _expect(caller, ParticipantKind.AUDITOR)
+    if departement is not None:
+        if not caller.national and departement not in caller.territory:
+            raise InvalidField(
+                "departement", "outside-territory", f"département {departement} is not yours"
+            )
+        return participant_id.in_(covering([departement]))
+    if caller.national:
+        return true()
+    return participant_id.in_(covering(caller.territory))
+
+
+def participant_rows(caller: Caller, participant_id: ParticipantColumn) -> ColumnElement[bool]:
+    """The participants the caller may see.
+
+    Operators and national auditors see everyone; a territorial auditor, itself and the
+    participants of its départements; anyone else, itself and the participant it acts for.
+    """
+    if caller.kind == ParticipantKind.OPERATOR or (
+        caller.kind == ParticipantKind.AUDITOR and caller.national
+    ):
+        return true()
+    if caller.kind == ParticipantKind.AUDITOR:
+        return or_(participant_id == caller.participant_id, auditor_rows(caller, participant_id))
+    return participant_id.in_({caller.participant_id, caller.acting_for})
+
+
+def fund_covers(caller: Caller, departement: str | None) -> bool:
+    """Whether a person living in ``departement`` is the calling fund's to check.
+
+    A fund checks the residents of its territory (or its principal's); a person whose
+    département is unknown, or a fund with no territory of its own, is not refused here.
+    """
+    _expect(caller, ParticipantKind.FUND)
+    return not departement or not caller.territory or departement in caller.territory
