@@ -13,9 +13,11 @@ property of the query (an architecture test keeps it so):
 ``covering`` is the territory rule itself (the participants whose territory covers one
 of some départements), also used to route a decision to the funds of its département;
 ``fund_covers`` says whether a person living in a département is the calling fund's to
-check. Each helper takes the caller and the column naming the participant a row belongs
-to, and returns a condition for the query's ``WHERE``. A helper given a caller of another
-kind refuses (``Forbidden``): the route let through a caller its query cannot scope.
+check; ``prefecture_departement`` which of its départements a prefecture posts for.
+
+Each helper takes the caller and the column naming the participant a row belongs to, and
+returns a condition for the query's ``WHERE``. A helper given a caller of another kind
+refuses (``Forbidden``): the route let through a caller its query cannot scope.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, true
 
-from gateway.errors import Forbidden, InvalidField
+from gateway.errors import FieldError, Forbidden, InvalidField
 from gateway.participants.models import ParticipantKind, ParticipantTerritory
 
 if TYPE_CHECKING:
@@ -43,6 +45,7 @@ __all__ = [
     "fund_covers",
     "fund_rows",
     "participant_rows",
+    "prefecture_departement",
     "prefecture_rows",
 ]
 
@@ -114,3 +117,27 @@ def fund_covers(caller: Caller, departement: str | None) -> bool:
     """
     _expect(caller, ParticipantKind.FUND)
     return not departement or not caller.territory or departement in caller.territory
+
+
+def prefecture_departement(caller: Caller, requested: str | None) -> str:
+    """The département a prefecture's decision is for: one of its own, named or implied."""
+    _expect(caller, ParticipantKind.PREFECTURE)
+    if requested is None:
+        if len(caller.territory) == 1:
+            return caller.territory[0]
+        raise InvalidField(
+            "departement", "required", "this prefecture covers several départements: name one"
+        )
+    if requested not in caller.territory:
+        raise Forbidden(
+            f"département {requested} is not one of {caller.acting_for}'s",
+            errors=[
+                FieldError(
+                    "departement",
+                    "own-territory",
+                    "a prefecture posts only for its own département(s)",
+                )
+            ],
+            slug="not-own-departement",
+        )
+    return requested

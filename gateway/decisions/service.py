@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 
 from audit.pseudonyms import pseudonym
+from gateway import tenancy
 from gateway.decisions import repository
 from gateway.decisions.models import (
     ENDING_CORRECTIONS,
@@ -32,7 +33,7 @@ from gateway.decisions.schemas import (
 from gateway.disclosures import repository as disclosure_repository
 from gateway.disclosures import service as disclosures
 from gateway.disclosures.models import Disclosure
-from gateway.errors import Conflict, FieldError, Forbidden, InvalidField
+from gateway.errors import Conflict, FieldError, InvalidField
 from gateway.identities import repository as identities_repository
 from gateway.identities import service as identities
 from gateway.identities.agdref import parse_agdref
@@ -64,28 +65,6 @@ def body_digest(keys: IdentityKeys, document: dict[str, Any]) -> str:
     """A keyed digest of a request body: compares bodies without keeping a readable hash."""
     canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return pseudonym(keys.blind_index_key, "body", canonical)
-
-
-def resolve_departement(caller: Caller, requested: str | None) -> str:
-    if requested is None:
-        if len(caller.territory) == 1:
-            return caller.territory[0]
-        raise InvalidField(
-            "departement", "required", "this prefecture covers several départements: name one"
-        )
-    if requested not in caller.territory:
-        raise Forbidden(
-            f"département {requested} is not one of {caller.acting_for}'s",
-            errors=[
-                FieldError(
-                    "departement",
-                    "own-territory",
-                    "a prefecture posts only for its own département(s)",
-                )
-            ],
-            slug="not-own-departement",
-        )
-    return requested
 
 
 def _extra(permit_number: str | None) -> dict[str, Any]:
@@ -121,7 +100,7 @@ def new_decision(
     identity: dict[str, Any] | None = None,
 ) -> NewDecision:
     """The rows of a new decision; ``identity`` when its row was sealed beforehand."""
-    departement = resolve_departement(caller, payload.departement)
+    departement = tenancy.prefecture_departement(caller, payload.departement)
     identity = identity or seal_identity(keys, payload)
     now = utcnow()
     decision_id = decision_id or new_id()

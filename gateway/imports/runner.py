@@ -28,6 +28,7 @@ from connectors.importers import (
     read_ndjson,
     validation_errors,
 )
+from gateway import tenancy
 from gateway.auditlog.writer import AuditDraft, append_rows, as_row
 from gateway.decisions import repository as decisions_repository
 from gateway.decisions import service as decisions
@@ -218,7 +219,7 @@ class ImportRunner:
             return line
         try:
             payload = DecisionIn.model_validate(record.document)
-            decisions.resolve_departement(self.caller, payload.departement)
+            tenancy.prefecture_departement(self.caller, payload.departement)
         except ValidationError as error:
             line.errors = validation_errors(error, "decision")
             return line
@@ -268,7 +269,7 @@ class ImportRunner:
                         version=1,
                         facts=decisions.facts_of(
                             line.payload,
-                            decisions.resolve_departement(self.caller, line.payload.departement),
+                            tenancy.prefecture_departement(self.caller, line.payload.departement),
                             line.rows.identity,
                         ),
                         funds_by_departement=self._funds,

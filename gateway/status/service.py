@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from audit.actions import AuditAction, AuditOutcome
 from connectors.importers import LineError, validation_errors
+from gateway import tenancy
 from gateway.auditlog.writer import AuditDraft, append_rows, as_row
 from gateway.decisions.models import Decision, DecisionStatus, DecisionVersion
 from gateway.identities import service as identities
@@ -88,7 +89,7 @@ def _parse(position: int, raw: Any) -> CheckIn | CheckOut:
 def _outside(check: _Check, caller: Caller) -> CheckOut | None:
     """The refusal of a check on a person living outside the fund's territory."""
     residence = check.item.identity.residence_departement
-    if not residence or not caller.territory or residence in caller.territory:
+    if tenancy.fund_covers(caller, residence):
         return None
     error = CheckError(
         field="identity.residence_departement",
