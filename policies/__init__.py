@@ -1,5 +1,7 @@
-"""Policies as data: who may do what, for which purpose, with which fields.
+"""Policies as data: who may do what, for which purpose, with which fields, for how long.
 
-For now the closed lists of purposes per participant kind (``policies.purposes``);
-eligibility, priority, routing, disclosure profiles and retention join them here.
+Pure: the policy model (``model``), its loader and version (``loader``), eligibility,
+priority and routing (``evaluate``), the projection of a record to a profile's fields
+(``projection``), the purposes per participant kind (``purposes``) and the register of
+processing rendered from a policy (``register``). The shipped default is ``default.yaml``.
 """

@@ -1,1 +1,1 @@
-"""The ``gateway`` command line: one entry point for operators, jobs and the demo."""
+"""The ``gateway`` command line: one entry point for operators, jobs and funds' tools."""
