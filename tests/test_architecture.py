@@ -69,6 +69,7 @@ STATEMENT_BUILDERS |= {"tuple_", "func"}
 # use SQL expressions for defaults and indexes), and the storage layer's infrastructure.
 QUERY_HOMES = ("repository.py", "models.py")
 INFRASTRUCTURE = ("gateway/storage/",)
+BULK_WRITES = "gateway.storage.bulk"  # COPY and chunked IN lists: statements too
 TENANCY = "gateway/tenancy.py"
 # The caller's scope, read only by tenancy (and by the code that builds the Caller).
 SCOPE_ATTRIBUTES = {"territory", "national"}
@@ -142,7 +143,7 @@ def queries_outside_repositories(root: Path) -> list[Violation]:
             built = sorted(set(names) & STATEMENT_BUILDERS)
             if module.startswith("sqlalchemy") and built:
                 found.append(Violation(path, line, "query", f"builds statements ({built})"))
-            if module.startswith("sqlalchemy.dialects"):
+            if module.startswith("sqlalchemy.dialects") or module == BULK_WRITES:
                 found.append(Violation(path, line, "query", f"imports {module}"))
         for node in ast.walk(tree):
             if (
@@ -399,6 +400,12 @@ def test_a_clean_tree_breaks_no_rule(tmp_path: Path) -> None:
             "gateway/jobs.py",
             "from sqlalchemy.dialects import postgresql\n",
             "sqlalchemy.dialects",
+        ),
+        (
+            queries_outside_repositories,
+            "gateway/imports/runner.py",
+            "from gateway.storage.bulk import insert_rows\n",
+            "gateway.storage.bulk",
         ),
         (
             tables_outside_models,

@@ -6,14 +6,14 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, or_, select
 
 from gateway import tenancy
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.identities.models import Identity
-from gateway.storage.bulk import one_of
+from gateway.storage.bulk import insert_rows, one_of
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -152,3 +152,9 @@ def list_for(
         )
     statement = statement.order_by(Decision.created_at, Decision.id).limit(limit)
     return list(session.scalars(statement))
+
+
+def add(session: Session, decisions: list[dict[str, Any]], versions: list[dict[str, Any]]) -> None:
+    """Add decisions and their versions (the import's rows), by COPY on PostgreSQL."""
+    insert_rows(session, Decision, decisions)
+    insert_rows(session, DecisionVersion, versions)

@@ -32,16 +32,14 @@ from gateway.decisions.schemas import (
 )
 from gateway.disclosures import repository as disclosure_repository
 from gateway.disclosures import service as disclosures
-from gateway.disclosures.models import Disclosure
 from gateway.errors import Conflict, FieldError, InvalidField
 from gateway.identities import repository as identities_repository
 from gateway.identities import service as identities
 from gateway.identities.agdref import parse_agdref
 from gateway.identities.crypto import Shredded
-from gateway.identities.models import Identity, IdentityMatchKey
+from gateway.identities.models import Identity
 from gateway.identities.schemas import IdentityIn, IdentityOut
 from gateway.storage.base import utcnow
-from gateway.storage.bulk import insert_rows
 from gateway.storage.ids import new_id
 from policies.evaluate import DecisionFacts
 
@@ -201,7 +199,7 @@ def post(
             session.add_all([Identity(**rows.identity), decision])
             session.flush()
             session.add(DecisionVersion(**rows.version))
-            insert_rows(session, IdentityMatchKey, rows.match_keys)
+            identities_repository.add_match_keys(session, rows.match_keys)
             session.flush()
             planned = disclosures.plan(
                 session,
@@ -210,7 +208,7 @@ def post(
                 version=1,
                 facts=facts_of(payload, decision.departement, rows.identity),
             )
-            insert_rows(session, Disclosure, planned)
+            disclosure_repository.add(session, planned)
     except IntegrityError:
         # Someone posted the same reference at the same moment: theirs stands.
         existing = repository.find_by_reference(session, caller.acting_for, payload.reference)
@@ -282,7 +280,7 @@ def correct(
             session.flush()
             new_identity_id = new_identity.id
             match_keys = identities.match_key_rows(keys, new_identity_id, identity_in.document())
-            insert_rows(session, IdentityMatchKey, match_keys)
+            identities_repository.add_match_keys(session, match_keys)
             subjects = sorted({*subjects, *identities.subject_pseudonyms(keys, identity_in)})
     number = decision.current_version + 1
     status = ending or DecisionStatus(decision.status)
@@ -327,7 +325,7 @@ def correct(
     planned = disclosures.plan(
         session, policy, decision_id=decision.id, version=number, facts=facts
     )
-    insert_rows(session, Disclosure, planned)
+    disclosure_repository.add(session, planned)
     return True, subjects
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
 from gateway.disclosures.models import Disclosure, DisclosureState
 from gateway.participants.models import Participant
 from gateway.storage.base import utcnow
+from gateway.storage.bulk import insert_rows
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -78,3 +79,8 @@ def regimes_of(session: Session, fund_ids: Collection[str]) -> list[tuple[str, s
         .order_by(Participant.id)
     )
     return [(fund_id, regime or "") for fund_id, regime in session.execute(statement)]
+
+
+def add(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Add disclosure rows (``service.plan`` shaped), by COPY on PostgreSQL."""
+    insert_rows(session, Disclosure, rows)

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 from gateway.identities import repository
 from gateway.identities import service as identities
 from gateway.identities.crypto import IdentityCryptoError
-from gateway.identities.models import IdentityMatchKey
-from gateway.storage.bulk import insert_rows
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -47,7 +45,7 @@ def reindex(
                 except IdentityCryptoError:
                     continue  # shredded meanwhile
                 new_keys += identities.match_key_rows(keys, row.id, document.get("identity", {}))
-            insert_rows(session, IdentityMatchKey, new_keys)
+            repository.add_match_keys(session, new_keys)
             indexed += len(rows)
             after = rows[-1].id
         if progress is not None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, select
 
 from gateway.identities.models import Identity, IdentityMatchKey
+from gateway.storage.bulk import insert_rows
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -31,3 +32,13 @@ def without_match_keys(session: Session, after: str, limit: int) -> Sequence[Ide
         .order_by(Identity.id)
         .limit(limit)
     ).all()
+
+
+def add(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Add identity rows (``service.seal_row`` shaped), by COPY on PostgreSQL."""
+    insert_rows(session, Identity, rows)
+
+
+def add_match_keys(session: Session, rows: list[dict[str, str]]) -> None:
+    """Add blocking-key rows (``service.match_key_rows`` shaped), by COPY on PostgreSQL."""
+    insert_rows(session, IdentityMatchKey, rows)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
 from gateway import tenancy
 from gateway.imports.models import DecisionImport, ImportLine, ImportStatus, LineOutcome
 from gateway.storage.base import utcnow
+from gateway.storage.bulk import insert_rows
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -55,3 +56,8 @@ def close(session: Session, import_id: str, status: ImportStatus, error: str | N
         .where(DecisionImport.id == import_id)
         .values(status=status, error=error, finished_at=utcnow())
     )
+
+
+def add_lines(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Add report lines, by COPY on PostgreSQL."""
+    insert_rows(session, ImportLine, rows)

@@ -32,18 +32,16 @@ from gateway import tenancy
 from gateway.auditlog.writer import AuditDraft, append_rows, as_row
 from gateway.decisions import repository as decisions_repository
 from gateway.decisions import service as decisions
-from gateway.decisions.models import Decision, DecisionVersion
 from gateway.decisions.schemas import REFERENCE, DecisionIn
+from gateway.disclosures import repository as disclosures_repository
 from gateway.disclosures import service as disclosures
-from gateway.disclosures.models import Disclosure
 from gateway.disclosures.service import FundCache
 from gateway.errors import GatewayError
+from gateway.identities import repository as identities_repository
 from gateway.identities import service as identities
-from gateway.identities.models import Identity, IdentityMatchKey
 from gateway.imports import repository as imports_repository
-from gateway.imports.models import DecisionImport, ImportLine, ImportStatus, LineOutcome
+from gateway.imports.models import DecisionImport, ImportStatus, LineOutcome
 from gateway.storage.base import utcnow
-from gateway.storage.bulk import insert_rows
 from gateway.storage.ids import new_id
 
 if TYPE_CHECKING:
@@ -247,15 +245,15 @@ class ImportRunner:
         accepted = [line for line in lines if line.outcome == LineOutcome.ACCEPTED]
         if accepted and not self.dry_run:
             built = [line.rows for line in accepted if line.rows is not None]
-            insert_rows(session, Identity, [rows.identity for rows in built])
-            insert_rows(session, Decision, [rows.decision for rows in built])
-            insert_rows(session, DecisionVersion, [rows.version for rows in built])
-            insert_rows(
-                session, IdentityMatchKey, [key for rows in built for key in rows.match_keys]
+            identities_repository.add(session, [rows.identity for rows in built])
+            decisions_repository.add(
+                session, [rows.decision for rows in built], [rows.version for rows in built]
             )
-            insert_rows(
+            identities_repository.add_match_keys(
+                session, [key for rows in built for key in rows.match_keys]
+            )
+            disclosures_repository.add(
                 session,
-                Disclosure,
                 [
                     row
                     for line in accepted
@@ -276,9 +274,8 @@ class ImportRunner:
                     )
                 ],
             )
-        insert_rows(
+        imports_repository.add_lines(
             session,
-            ImportLine,
             [
                 {
                     "import_id": self.import_id,
