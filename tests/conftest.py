@@ -26,7 +26,7 @@ from gateway.keys import GatewayKeys
 from gateway.settings import Environment, Settings
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
-from tests.helpers import Client, register
+from tests.support.actors import Client, register
 
 # Under CI, property tests draw the same examples every run: a red build then means a
 # change broke something, not that a new random draw found an old bug (those are found,

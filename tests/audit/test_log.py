@@ -29,7 +29,7 @@ from gateway.settings import Settings
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine, make_sessionmaker
 from tests.gateway.test_decisions import token_for
-from tests.helpers import Client, api_headers
+from tests.support.actors import Client, api_headers
 
 ORIGIN = "gateway.test/audit-log"
 

@@ -17,8 +17,8 @@ from gateway.keys import GatewayKeys
 from gateway.settings import Environment
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine, make_sessionmaker
-from tests.helpers import Client, new_key, register
-from tests.processes import gateway_process
+from tests.support.actors import Client, new_key, register
+from tests.support.processes import gateway_process
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -67,8 +67,8 @@ from tests.gateway.test_decisions import (
     make_prefecture,
     token_for,
 )
-from tests.helpers import Client, api_headers, register
-from tests.processes import gateway_process
+from tests.support.actors import Client, api_headers, register
+from tests.support.processes import gateway_process
 
 if TYPE_CHECKING:
     import httpx2

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from gateway.keys import GatewayKeys
     from gateway.settings import Settings
-    from tests.helpers import Client
+    from tests.support.actors import Client
 
 JOSE = "application/jose"
 

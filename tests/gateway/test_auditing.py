@@ -27,7 +27,7 @@ from tests.gateway.test_decisions import (
     make_prefecture,
     token_for,
 )
-from tests.helpers import Client, api_headers
+from tests.support.actors import Client, api_headers
 
 PERSON = "7512345678"
 OTHER = "7599999999"
@@ -217,7 +217,7 @@ def test_the_fund_and_prefecture_reports_count_what_happened(
     token = token_for(client, settings, fund)
     listed = client.get("/v1/batches", headers=api_headers(token, fund)).json()["batches"]
     content = client.get(f"/v1/batches/{listed[0]['id']}", headers=api_headers(token, fund)).content
-    from tests.helpers import batch_payload, signed_receipt  # noqa: PLC0415
+    from tests.support.actors import batch_payload, signed_receipt  # noqa: PLC0415
 
     records = batch_payload(content, gateway_keys)["records"]
     outcomes = [

@@ -49,8 +49,8 @@ from gateway.storage.engine import READ_ONLY, make_engine, make_sessionmaker
 from policies.loader import DEFAULT_POLICY, load_file
 from tests.conftest import BASE_URL
 from tests.gateway.test_decisions import decision, identity, make_prefecture
-from tests.helpers import Client, register, signed_receipt
-from tests.processes import free_port
+from tests.support.actors import Client, register, signed_receipt
+from tests.support.processes import free_port
 
 DECISIONS = 240
 KILLS = 6

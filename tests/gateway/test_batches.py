@@ -35,7 +35,7 @@ from tests.gateway.test_decisions import (
     make_prefecture,
     token_for,
 )
-from tests.helpers import Client, api_headers, batch_payload, signed_receipt
+from tests.support.actors import Client, api_headers, batch_payload, signed_receipt
 
 POLICY = load_file(DEFAULT_POLICY)
 JOSE = "application/jose"

@@ -20,7 +20,7 @@ from gateway.auth import tokens
 from gateway.keys import GatewayKeys, KeyUse
 from gateway.participants import service
 from gateway.participants.models import Participant, ParticipantStatus
-from tests.helpers import Client, api_headers, assertion, new_key, token_form
+from tests.support.actors import Client, api_headers, assertion, new_key, token_form
 
 if TYPE_CHECKING:
     from collections.abc import Callable

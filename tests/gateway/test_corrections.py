@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from gateway.settings import Settings
-    from tests.helpers import Client
+    from tests.support.actors import Client
 
     Register = Callable[..., Client]
 

@@ -22,7 +22,7 @@ from sqlalchemy import func, select, text
 from gateway.auditlog.models import AuditEvent
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.identities.models import Identity
-from tests.helpers import Client, api_headers, assertion, token_form
+from tests.support.actors import Client, api_headers, assertion, token_form
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

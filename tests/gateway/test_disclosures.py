@@ -18,7 +18,7 @@ from gateway.participants.models import Regime
 from gateway.settings import Settings
 from policies.loader import DEFAULT_POLICY, load_file
 from tests.gateway.test_decisions import Prefecture, decision, identity, make_prefecture
-from tests.helpers import Client
+from tests.support.actors import Client
 
 VERSION = load_file(DEFAULT_POLICY).version
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from gateway.auditlog.models import AuditEvent
 from gateway.keys import GatewayKeys, KeyUse
-from tests.helpers import Client, api_headers, assertion, dpop_proof, new_key, token_form
+from tests.support.actors import Client, api_headers, assertion, dpop_proof, new_key, token_form
 
 if TYPE_CHECKING:
     from collections.abc import Callable

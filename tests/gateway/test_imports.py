@@ -39,8 +39,8 @@ from tests.gateway.test_decisions import (
     problem,
     tomorrow,
 )
-from tests.helpers import register
-from tests.processes import gateway_process
+from tests.support.actors import register
+from tests.support.processes import gateway_process
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from gateway.settings import Settings
-    from tests.helpers import Client
+    from tests.support.actors import Client
 
     Register = Callable[..., Client]
 

@@ -21,7 +21,7 @@ from gateway.settings import Settings
 from policies.loader import DEFAULT_POLICY, PolicyError, load_text
 from tests.conftest import BASE_URL
 from tests.gateway.test_decisions import decision, identity, make_prefecture
-from tests.helpers import Client
+from tests.support.actors import Client
 
 DEFAULT = DEFAULT_POLICY.read_text()
 WITHOUT_CAF = DEFAULT.replace(

@@ -24,7 +24,7 @@ from gateway.settings import Settings
 from gateway.storage.base import utcnow
 from policies.loader import DEFAULT_POLICY, load_file
 from tests.gateway.test_decisions import Prefecture, decision, identity, make_prefecture
-from tests.helpers import Client, signed_receipt
+from tests.support.actors import Client, signed_receipt
 
 ENDPOINT = "https://fund.example/batches"
 

@@ -27,7 +27,7 @@ from gateway.storage.base import utcnow
 from gateway.storage.migrate import upgrade
 from policies.loader import DEFAULT_POLICY, LoadedPolicy, load_file
 from tests.gateway.test_decisions import Prefecture, decision, identity, make_prefecture
-from tests.helpers import Client
+from tests.support.actors import Client
 
 POLICY = load_file(DEFAULT_POLICY)
 IDENTITY_DAYS = POLICY.policy.retention.identity_after_last_receipt_days

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from gateway.settings import Settings
-from tests.helpers import Client, api_headers, assertion, token_form
+from tests.support.actors import Client, api_headers, assertion, token_form
 
 
 def test_a_fund_gets_a_token_and_reads_itself(

@@ -22,7 +22,7 @@ from tests.gateway.test_decisions import (
     make_prefecture,
     token_for,
 )
-from tests.helpers import Client, api_headers
+from tests.support.actors import Client, api_headers
 
 CHECKS = "/v1/status-checks"
 PERSON = "7512345678"

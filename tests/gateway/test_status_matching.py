@@ -27,7 +27,7 @@ from tests.gateway.test_decisions import (
     token_for,
 )
 from tests.gateway.test_status_checks import PERSON, ask
-from tests.helpers import Client, api_headers
+from tests.support.actors import Client, api_headers
 
 CERTIFIED_NIR = "1 85 03 99 352 123 34"  # the NIR certified later, other digits than the NIA
 NIA = "2 85 10 99 341 045 19"

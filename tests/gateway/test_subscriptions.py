@@ -36,7 +36,7 @@ from tests.gateway.test_decisions import (
     make_prefecture,
     token_for,
 )
-from tests.helpers import Client, api_headers
+from tests.support.actors import Client, api_headers
 
 SUBSCRIPTIONS = "/v1/subscriptions"
 AGDREF = "7512345678"

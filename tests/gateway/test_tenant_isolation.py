@@ -18,7 +18,7 @@ from gateway.auth.scopes import SCOPES_BY_KIND
 from gateway.participants import repository
 from gateway.participants.models import Participant, ParticipantKind
 from policies.purposes import Purpose
-from tests.helpers import Client, api_headers, assertion, token_form
+from tests.support.actors import Client, api_headers, assertion, token_form
 
 if TYPE_CHECKING:
     from collections.abc import Callable

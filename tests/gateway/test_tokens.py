@@ -22,7 +22,7 @@ from gateway.auth.scopes import SCOPES_BY_KIND
 from gateway.keys import GatewayKeys, KeyUse
 from gateway.participants import service
 from gateway.participants.models import ParticipantStatus
-from tests.helpers import Client, api_headers, assertion, new_key, token_form
+from tests.support.actors import Client, api_headers, assertion, new_key, token_form
 
 if TYPE_CHECKING:
     from collections.abc import Callable

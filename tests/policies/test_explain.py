@@ -17,7 +17,7 @@ from gateway.participants.models import Regime
 from gateway.settings import Settings
 from policies.loader import DEFAULT_POLICY, load_file, load_text
 from tests.gateway.test_decisions import Prefecture, decision, identity, make_prefecture
-from tests.helpers import Client
+from tests.support.actors import Client
 
 POLICY = load_file(DEFAULT_POLICY)
 
@@ -108,7 +108,7 @@ def test_the_explain_command_says_why_in_words(tmp_path: Path) -> None:
     from gateway.settings import Environment  # noqa: PLC0415
     from gateway.storage import migrate  # noqa: PLC0415
     from gateway.storage.engine import make_engine, make_sessionmaker  # noqa: PLC0415
-    from tests.helpers import register  # noqa: PLC0415
+    from tests.support.actors import register  # noqa: PLC0415
 
     url = f"sqlite:///{tmp_path / 'explain.db'}"
     migrate.upgrade(url)
