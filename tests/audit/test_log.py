@@ -28,8 +28,7 @@ from gateway.keys import GatewayKeys, KeyUse
 from gateway.settings import Settings
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine, make_sessionmaker
-from tests.gateway.test_decisions import token_for
-from tests.support.actors import Client, api_headers
+from tests.support.actors import Register, api_headers, token_for
 
 ORIGIN = "gateway.test/audit-log"
 
@@ -211,7 +210,7 @@ def test_the_log_tables_refuse_changes(sessions: sessionmaker[Session]) -> None:
 def test_auditors_fetch_the_checkpoint_and_proofs_and_bad_requests_are_clear(
     client: TestClient,
     settings: Settings,
-    participant: Callable[..., Client],
+    participant: Register,
     sessions: sessionmaker[Session],
     gateway_keys: GatewayKeys,
 ) -> None:

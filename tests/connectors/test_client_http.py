@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,53 +13,21 @@ from sqlalchemy import select
 
 from connectors.client import GatewayClient, TokenRequestFailed
 from gateway.auditlog.models import AuditEvent
-from gateway.keys import GatewayKeys
-from gateway.settings import Environment
-from gateway.storage import migrate
-from gateway.storage.engine import make_engine, make_sessionmaker
-from tests.support.actors import Client, new_key, register
-from tests.support.processes import gateway_process
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'served.db'}"
-        migrate.upgrade(url)
-        yield url
-        return
-    factory: Callable[[], Generator[str]] = request.getfixturevalue("postgres_database")
-    databases = factory()
-    url = next(databases)
-    migrate.upgrade(url)
-    yield url
-    databases.close()
-
-
-class Served:
-    def __init__(self, base_url: str, database_url: str, clients: dict[str, Client]) -> None:
-        self.base_url = base_url
-        self.database_url = database_url
-        self.clients = clients
+from tests.support.actors import new_key
+from tests.support.database import sessions_on
+from tests.support.processes import Served, serve
 
 
 @pytest.fixture
-def served(fresh_database: str, tmp_path: Path) -> Iterator[Served]:
+def served(migrated_database_url: str, tmp_path: Path) -> Iterator[Served]:
     """``gateway serve`` in its own process, on a loopback port."""
-    key_dir = tmp_path / "keys"
-    GatewayKeys.init(key_dir, Environment.DEVELOPMENT)
-    engine = make_engine(fresh_database)
-    with make_sessionmaker(engine).begin() as session:
-        clients = {
-            "fund": register(session, "fund", departements=["75"]),
-            "bound": register(session, "fund", departements=["13"], require_dpop=True),
-        }
-    engine.dispose()
-    with gateway_process(fresh_database, key_dir, log_path=tmp_path / "server.log") as (
-        base_url,
-        _,
-    ):
-        yield Served(base_url, fresh_database, clients)
+    with serve(
+        migrated_database_url,
+        tmp_path,
+        fund={"kind": "fund", "departements": ["75"]},
+        bound={"kind": "fund", "departements": ["13"], "require_dpop": True},
+    ) as running:
+        yield running
 
 
 def test_authlib_oauth2_client_with_private_key_jwt(served: Served) -> None:
@@ -89,12 +57,10 @@ def test_authlib_oauth2_client_with_private_key_jwt(served: Served) -> None:
     assert response.status_code == 200, response.text
     assert response.json()["id"] == fund.id
 
-    engine = make_engine(served.database_url)
-    with make_sessionmaker(engine)() as session:
+    with sessions_on(served.database_url) as sessions, sessions() as session:
         actions = {
             (e.action, e.outcome, e.participant_id) for e in session.scalars(select(AuditEvent))
         }
-    engine.dispose()
     assert ("token:issued", "success", fund.id) in actions
     assert ("participant:read", "success", fund.id) in actions
 

@@ -2,39 +2,28 @@
 tampering it catches, decryption, receipts the gateway accepts, records files, the state
 file, an independent check with another JOSE library and the RFC 6962 definition, the
 ``gateway fund`` commands, and pulling over HTTP from a gateway in its own process.
-
-The helpers at the top (``World``, ``resign``, ``segments``...) are shared with the
-receiver's tests.
 """
 
 from __future__ import annotations
 
-import base64
 import csv
 import hashlib
 import io
 import json
-import uuid
-import warnings
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import httpx
 import pytest
 import rfc8785
 from joserfc import jws
-from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, OctKey, OKPKey
 from jwcrypto import jwk as cjwk  # type: ignore[import-untyped]
 from jwcrypto import jws as cjws
 from sqlalchemy import select, update
-from typer.testing import CliRunner
 
 from connectors import fund, wire
-from connectors.client import GatewayClient
 from connectors.fund import (
     DATA_COLUMNS,
     RECORD_COLUMNS,
@@ -42,185 +31,17 @@ from connectors.fund import (
     BatchVerificationError,
     FundState,
     FundStateError,
-    VerifiedBatch,
     sign_receipt,
-    verify_batch,
     write_records,
 )
-from gateway.batches import sealing
 from gateway.batches.models import Batch, RecordOutcome
-from gateway.batches.sealing import SealedBatch
 from gateway.batches.storage import open_content, seal_content
-from gateway.cli.main import app
-from gateway.identities.service import IdentityKeys
-from gateway.keys import GatewayKeys, KeyUse
-from gateway.participants.models import Regime
-from gateway.settings import Environment
-from gateway.storage import migrate
-from gateway.storage.engine import make_engine, make_sessionmaker
-from policies.loader import DEFAULT_POLICY, load_file
-from tests.gateway.test_decisions import (
-    Prefecture,
-    days_ago,
-    decision,
-    identity,
-    make_prefecture,
-    token_for,
-)
-from tests.support.actors import Client, api_headers, register
-from tests.support.processes import gateway_process
-
-if TYPE_CHECKING:
-    import httpx2
-    from fastapi.testclient import TestClient
-    from sqlalchemy.orm import Session, sessionmaker
-
-    from gateway.settings import Settings
-
-POLICY = load_file(DEFAULT_POLICY)
-BATCHES = "/v1/batches"
-JOSE = "application/jose"
-NAMES = ("N'Diaye", 'O"Brien', "Aïssatou")  # identity()'s: never printed
-
-
-# -- shared helpers -------------------------------------------------------------------
-
-
-@dataclass
-class World:
-    """A prefecture posting decisions, a fund in département 75, and the gateway sealing."""
-
-    http: TestClient
-    settings: Settings
-    sessions: sessionmaker[Session]
-    keys: GatewayKeys
-    participant: Callable[..., Client]
-    prefecture: Prefecture
-    fund: Client
-    token: str
-
-    def another_fund(self, **options: Any) -> World:
-        """The same world with another CPAM fund in 75, registered with ``options``."""
-        caller = self.participant("fund", regime=Regime.CPAM, departements=["75"], **options)
-        return replace(self, fund=caller, token=token_for(self.http, self.settings, caller))
-
-    def headers(self) -> dict[str, str]:
-        return api_headers(self.token, self.fund)
-
-    def post(self, count: int = 1, **fields: Any) -> list[dict[str, Any]]:
-        return [
-            self.prefecture.created(decision(f"F-{uuid.uuid4().hex[:12]}", **fields))
-            for _ in range(count)
-        ]
-
-    def seal(self, max_records: int = 5000) -> list[SealedBatch]:
-        return sealing.seal(
-            self.sessions,
-            self.keys,
-            IdentityKeys.from_store(self.keys),
-            POLICY,
-            max_records=max_records,
-            fund_ids=[self.fund.id],
-        )
-
-    def batch(self, records: int = 3) -> tuple[SealedBatch, bytes]:
-        """Post ``records`` decisions, seal them into one batch and download it."""
-        self.post(records)
-        (sealed,) = self.seal()
-        return sealed, self.download(sealed.id)
-
-    def listing(self, after_seq: int = 0) -> list[dict[str, Any]]:
-        response = self.http.get(BATCHES, params={"after_seq": after_seq}, headers=self.headers())
-        assert response.status_code == 200, response.text
-        listed: list[dict[str, Any]] = response.json()["batches"]
-        return listed
-
-    def download(self, batch_id: str) -> bytes:
-        response = self.http.get(f"{BATCHES}/{batch_id}", headers=self.headers())
-        assert response.status_code == 200, response.text
-        assert response.headers["content-type"] == JOSE
-        assert response.headers["digest-sha256"] == wire.digest_of(response.content)
-        return response.content
-
-    def jwks(self) -> dict[str, Any]:
-        response = self.http.get("/.well-known/jwks.json")
-        assert response.status_code == 200, response.text
-        document: dict[str, Any] = response.json()
-        return document
-
-    def post_receipt(self, batch_id: str, receipt: bytes) -> httpx2.Response:
-        headers = {**self.headers(), "Content-Type": JOSE}
-        return self.http.post(f"{BATCHES}/{batch_id}/receipt", content=receipt, headers=headers)
-
-    def verify(self, content: bytes, **options: Any) -> VerifiedBatch:
-        arguments: dict[str, Any] = {"jwks": self.jwks(), "fund_id": self.fund.id, **options}
-        return verify_batch(content, **arguments)
-
-
-def make_world(
-    client: TestClient,
-    settings: Settings,
-    sessions: sessionmaker[Session],
-    gateway_keys: GatewayKeys,
-    participant: Callable[..., Client],
-) -> World:
-    prefecture = make_prefecture(client, settings, participant, departements=["75"])
-    caller = participant("fund", regime=Regime.CPAM, departements=["75"])
-    token = token_for(client, settings, caller)
-    return World(client, settings, sessions, gateway_keys, participant, prefecture, caller, token)
-
-
-@pytest.fixture
-def world(
-    client: TestClient,
-    settings: Settings,
-    sessions: sessionmaker[Session],
-    gateway_keys: GatewayKeys,
-    participant: Callable[..., Client],
-) -> World:
-    return make_world(client, settings, sessions, gateway_keys, participant)
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def unb64(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
-def segments(content: bytes) -> tuple[dict[str, Any], bytes, bytes]:
-    """A compact JWS's header, payload bytes and signature bytes."""
-    header, payload, signature = content.decode("ascii").split(".")
-    decoded: dict[str, Any] = json.loads(unb64(header))
-    return decoded, unb64(payload), unb64(signature)
-
-
-def compact(header: dict[str, Any], payload: bytes, signature: bytes) -> bytes:
-    parts = [b64(json.dumps(header).encode()), b64(payload), b64(signature)]
-    return ".".join(parts).encode("ascii")
-
-
-def resign(
-    keys: GatewayKeys,
-    content: bytes,
-    edit: Callable[[dict[str, Any]], None] = lambda _: None,
-    *,
-    header: dict[str, Any] | None = None,
-    key: OKPKey | None = None,
-) -> bytes:
-    """The batch's payload edited, then signed again with the gateway's batch key."""
-    _, payload, _ = segments(content)
-    document = json.loads(payload)
-    edit(document)
-    entry, batch_key = keys.active(KeyUse.BATCH)
-    head = {"alg": "EdDSA", "kid": entry.kid, "typ": wire.BATCH_TYPE, **(header or {})}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SecurityWarning)
-        token = jws.serialize_compact(
-            head, rfc8785.dumps(document), key or batch_key, algorithms=[head["alg"]]
-        )
-    return token.encode("ascii")
+from tests.support.actors import World
+from tests.support.cli import invoke as run
+from tests.support.factories import NAMES, days_ago, decision, identity
+from tests.support.jose import b64url, compact, flip_signature, resign, segments, unb64url
+from tests.support.merkle import reference_mth
+from tests.support.processes import ServedFund
 
 
 def rule_of(content: bytes, world: World, **options: Any) -> str:
@@ -229,18 +50,6 @@ def rule_of(content: bytes, world: World, **options: Any) -> str:
     for name in NAMES:
         assert name not in str(refused.value)  # errors never carry personal data
     return refused.value.rule
-
-
-def mth(leaves: list[bytes]) -> bytes:
-    """RFC 6962 section 2.1, as written there: MTH of a list of leaves."""
-    if not leaves:
-        return hashlib.sha256(b"").digest()
-    if len(leaves) == 1:
-        return hashlib.sha256(b"\x00" + leaves[0]).digest()
-    split = 1
-    while split * 2 < len(leaves):
-        split *= 2
-    return hashlib.sha256(b"\x01" + mth(leaves[:split]) + mth(leaves[split:])).digest()
 
 
 # -- verification ---------------------------------------------------------------------
@@ -321,18 +130,13 @@ def test_a_receipt_that_the_gateway_would_refuse_is_not_signed(
         sign_receipt(ref, outcomes, key=key, **options)
 
 
-def flip_signature(content: bytes) -> bytes:
-    header, payload, signature = segments(content)
-    return compact(header, payload, bytes([signature[0] ^ 1]) + signature[1:])
-
-
 def edit_unsigned(content: bytes) -> bytes:
     """The payload changed and encoded again, the signature left as it was."""
     _, payload, _ = segments(content)
     document = json.loads(payload)
     document["records"][0]["data"]["birth_name"] = "Someone Else"
     original = content.decode().split(".")
-    return ".".join([original[0], b64(rfc8785.dumps(document)), original[2]]).encode()
+    return ".".join([original[0], b64url(rfc8785.dumps(document)), original[2]]).encode()
 
 
 def drop_record(document: dict[str, Any]) -> None:
@@ -404,12 +208,15 @@ def test_each_forgery_is_refused_naming_the_rule(world: World) -> None:
 
     assert rule_of(flip_signature(content), world) == "signature"
     assert rule_of(edit_unsigned(content), world) == "signature"
-    assert rule_of(compact({**header, "alg": "none"}, payload, b""), world) == "algorithm"
+    assert rule_of(compact({**header, "alg": "none"}, payload, b"").encode(), world) == "algorithm"
     # HMAC keyed with the public key: the classic algorithm confusion.
-    public = unb64(next(k["x"] for k in jwks["keys"] if k["kid"] == header["kid"]))
+    public = unb64url(next(k["x"] for k in jwks["keys"] if k["kid"] == header["kid"]))
     hmac = jws.serialize_compact({**header, "alg": "HS256"}, payload, OctKey.import_key(public))
     assert rule_of(hmac.encode(), world) == "algorithm"
-    assert rule_of(compact({**header, "alg": "ES256"}, payload, signature), world) == "algorithm"
+    assert (
+        rule_of(compact({**header, "alg": "ES256"}, payload, signature).encode(), world)
+        == "algorithm"
+    )
     assert rule_of(resign(world.keys, content, header={"typ": "JWT"}), world) == "typ"
     assert rule_of(resign(world.keys, content, header={"kid": "batch-x"}), world) == "unknown-kid"
     assert rule_of(resign(world.keys, content, header={"kid": token_kid}), world) == "unknown-kid"
@@ -506,8 +313,8 @@ def test_an_independent_library_and_the_rfc_6962_definition_agree(world: World) 
     records = document["records"]
     assert len(records) == document["record_count"] == 5
     leaves = [rfc8785.dumps(record) for record in records]
-    assert mth(leaves).hex() == document["merkle_root"]
-    assert mth(leaves[:4]).hex() != document["merkle_root"]
+    assert reference_mth(leaves).hex() == document["merkle_root"]
+    assert reference_mth(leaves[:4]).hex() != document["merkle_root"]
     assert document["previous_digest"] is None
     assert hashlib.sha256(content).hexdigest() == world.listing()[0]["digest"].split(":")[1]
     assert world.verify(content).payload == document
@@ -635,14 +442,6 @@ def test_the_state_takes_batches_in_order_and_keeps_their_receipts(
 # -- the command line -----------------------------------------------------------------
 
 
-def run(*args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(app, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert result.exit_code == code, result.output
-    return " ".join(result.output.split())
-
-
 def test_gateway_fund_verify_checks_a_saved_batch_offline(world: World, tmp_path: Path) -> None:
     first, one = world.batch(2)
     _, two = world.batch(1)
@@ -672,97 +471,7 @@ def test_gateway_fund_verify_checks_a_saved_batch_offline(world: World, tmp_path
 # -- pulling over HTTP ----------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'served.db'}"
-        migrate.upgrade(url)
-        yield url
-        return
-    factory: Callable[[], Generator[str]] = request.getfixturevalue("postgres_database")
-    databases = factory()
-    url = next(databases)
-    migrate.upgrade(url)
-    yield url
-    databases.close()
-
-
-@dataclass
-class Served:
-    base_url: str
-    database_url: str
-    keys: GatewayKeys
-    prefecture: Client
-    fund: Client
-    key_file: Path
-    posted: int = 0
-
-    def post(self, count: int) -> None:
-        with GatewayClient(self.base_url, self.prefecture.id, self.prefecture.key) as client:
-            for _ in range(count):
-                self.posted += 1
-                response = client.request(
-                    "POST",
-                    "/v1/decisions",
-                    purpose=self.prefecture.purpose,
-                    json=decision(f"H-{self.posted}"),
-                )
-                assert response.status_code == 201, response.text
-
-    def seal(self, max_records: int = 5000) -> list[SealedBatch]:
-        engine = make_engine(self.database_url)
-        try:
-            return sealing.seal(
-                make_sessionmaker(engine),
-                self.keys,
-                IdentityKeys.from_store(self.keys),
-                POLICY,
-                max_records=max_records,
-            )
-        finally:
-            engine.dispose()
-
-    def execute(self, statement: Any) -> None:
-        engine = make_engine(self.database_url)
-        try:
-            with make_sessionmaker(engine).begin() as session:
-                session.execute(statement)
-        finally:
-            engine.dispose()
-
-    def rows(self, statement: Any) -> list[Any]:
-        engine = make_engine(self.database_url)
-        try:
-            with make_sessionmaker(engine)() as session:
-                return list(session.execute(statement).all())
-        finally:
-            engine.dispose()
-
-    def client(self) -> GatewayClient:
-        return GatewayClient(self.base_url, self.fund.id, self.fund.key)
-
-    def jwks(self) -> dict[str, Any]:
-        document: dict[str, Any] = httpx.get(f"{self.base_url}/.well-known/jwks.json").json()
-        return document
-
-
-@pytest.fixture
-def served(fresh_database: str, tmp_path: Path) -> Iterator[Served]:
-    """``gateway serve`` in its own process with a prefecture and a fund in 75."""
-    key_dir = tmp_path / "keys"
-    GatewayKeys.init(key_dir, Environment.DEVELOPMENT)
-    engine = make_engine(fresh_database)
-    with make_sessionmaker(engine).begin() as session:
-        prefecture = register(session, "prefecture", departements=["75"])
-        caller = register(session, "fund", departements=["75"], regime=Regime.CPAM)
-    engine.dispose()
-    key_file = tmp_path / "fund.private.jwk.json"
-    key_file.write_text(json.dumps({**caller.key.as_dict(private=True), "kid": caller.kid}))
-    with gateway_process(fresh_database, key_dir, log_path=tmp_path / "server.log") as (url, _):
-        yield Served(url, fresh_database, GatewayKeys.load(key_dir), prefecture, caller, key_file)
-
-
-def test_pull_and_ack_over_http_from_the_command_line(served: Served, tmp_path: Path) -> None:
+def test_pull_and_ack_over_http_from_the_command_line(served: ServedFund, tmp_path: Path) -> None:
     served.post(3)
     assert [b.seq for b in served.seal(max_records=2)] == [1, 2]
     state_dir = tmp_path / "state"
@@ -796,7 +505,9 @@ def test_pull_and_ack_over_http_from_the_command_line(served: Served, tmp_path: 
     assert FundState.load(state_dir, served.fund.id).unacknowledged() == []
 
 
-def test_pull_stops_at_a_tampered_batch_and_resumes_from_it(served: Served, tmp_path: Path) -> None:
+def test_pull_stops_at_a_tampered_batch_and_resumes_from_it(
+    served: ServedFund, tmp_path: Path
+) -> None:
     served.post(3)
     assert [b.seq for b in served.seal(max_records=1)] == [1, 2, 3]
     jwks = served.jwks()
@@ -858,7 +569,7 @@ def test_pull_stops_at_a_tampered_batch_and_resumes_from_it(served: Served, tmp_
 
 
 def test_fund_check_sends_a_file_of_affiliates_and_writes_the_answers(
-    served: Served, tmp_path: Path
+    served: ServedFund, tmp_path: Path
 ) -> None:
     served.post(1)  # a decision about the person with AGDREF number 7512345678
     affiliates = tmp_path / "affiliates.csv"

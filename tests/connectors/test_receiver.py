@@ -5,7 +5,6 @@ check, and receipts the gateway's own verification records."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,37 +23,15 @@ from gateway.batches.models import Batch, Receipt
 from gateway.batches.receipts import record_receipt
 from gateway.batches.storage import open_content
 from gateway.participants.models import Participant
-from tests.connectors.test_fund import (
-    NAMES,
-    World,
-    flip_signature,
-    make_world,
-    resign,
-    segments,
-)
+from tests.support.actors import World
+from tests.support.factories import NAMES
+from tests.support.jose import JOSE, flip_signature, resign, segments
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import httpx2
-    from sqlalchemy.orm import Session, sessionmaker
-
-    from gateway.keys import GatewayKeys
-    from gateway.settings import Settings
-    from tests.support.actors import Client
-
-JOSE = "application/jose"
-
-
-@pytest.fixture
-def world(
-    client: TestClient,
-    settings: Settings,
-    sessions: sessionmaker[Session],
-    gateway_keys: GatewayKeys,
-    participant: Callable[..., Client],
-) -> World:
-    return make_world(client, settings, sessions, gateway_keys, participant)
+    from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True)

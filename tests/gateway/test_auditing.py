@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,60 +12,44 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.auditlog.models import AuditEvent
-from gateway.batches import sealing
-from gateway.identities.service import IdentityKeys
 from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Settings
-from policies.loader import DEFAULT_POLICY, load_file
-from tests.gateway.test_decisions import (
-    NIR,
+from tests.support.actors import (
     Prefecture,
-    decision,
-    identity,
+    Register,
+    api_headers,
+    auditor_headers,
     make_prefecture,
+    seal,
     token_for,
 )
-from tests.support.actors import Client, api_headers
+from tests.support.factories import NIR, decision, identity
+from tests.support.jose import batch_payload, signed_receipt
 
 PERSON = "7512345678"
 OTHER = "7599999999"
 
 
 @pytest.fixture
-def prefecture(
-    client: TestClient, settings: Settings, participant: Callable[..., Client]
-) -> Prefecture:
+def prefecture(client: TestClient, settings: Settings, participant: Register) -> Prefecture:
+    """A prefecture in 93, with a CPAM there: its decisions are owed and sealed for it."""
     participant("fund", regime=Regime.CPAM, departements=["93"])
     return make_prefecture(client, settings, participant, departements=["93"])
-
-
-def auditor(
-    client: TestClient,
-    settings: Settings,
-    participant: Callable[..., Client],
-    purpose: str | None = None,
-    **options: Any,
-) -> dict[str, str]:
-    caller = participant("auditor", **options)
-    headers = api_headers(token_for(client, settings, caller), caller)
-    if purpose is not None:
-        headers["Purpose"] = purpose
-    return headers
 
 
 def test_an_auditor_sees_its_territory_filtered_and_its_query_is_audited(
     client: TestClient,
     settings: Settings,
-    participant: Callable[..., Client],
+    participant: Register,
     prefecture: Prefecture,
     session: Session,
 ) -> None:
     prefecture.created(decision("Q-1", identity=identity(agdref_number=PERSON)))
     prefecture.created(decision("Q-2", identity=identity(agdref_number=OTHER)))
-    local = auditor(client, settings, participant, departements=["93"])
-    elsewhere = auditor(client, settings, participant, departements=["13"])
-    national = auditor(client, settings, participant, national=True)
+    local = auditor_headers(client, settings, participant, departements=["93"])
+    elsewhere = auditor_headers(client, settings, participant, departements=["13"])
+    national = auditor_headers(client, settings, participant, national=True)
     params = {"action": "decision:created", "participant": prefecture.id}
 
     seen = client.get("/v1/audit/events", params=params, headers=local)
@@ -116,9 +99,9 @@ def test_an_auditor_sees_its_territory_filtered_and_its_query_is_audited(
 
 
 def test_bad_subject_identifiers_are_refused_naming_the_field(
-    client: TestClient, settings: Settings, participant: Callable[..., Client]
+    client: TestClient, settings: Settings, participant: Register
 ) -> None:
-    headers = auditor(client, settings, participant, national=True)
+    headers = auditor_headers(client, settings, participant, national=True)
     for params, field in (
         ({"agdref_number": "12AB"}, "agdref_number"),
         ({"nir": "123"}, "nir"),
@@ -132,7 +115,7 @@ def test_bad_subject_identifiers_are_refused_naming_the_field(
 def test_the_persons_report_names_every_recipient_field_and_access(
     client: TestClient,
     settings: Settings,
-    participant: Callable[..., Client],
+    participant: Register,
     prefecture: Prefecture,
     sessions: sessionmaker[Session],
     gateway_keys: GatewayKeys,
@@ -141,9 +124,7 @@ def test_the_persons_report_names_every_recipient_field_and_access(
         decision("S-1", identity=identity(agdref_number=PERSON, residence_departement="93"))
     )
     prefecture.created(decision("S-2", identity=identity(agdref_number=OTHER)))
-    sealing.seal(
-        sessions, gateway_keys, IdentityKeys.from_store(gateway_keys), load_file(DEFAULT_POLICY)
-    )
+    seal(sessions, gateway_keys)
     corrected = prefecture.correct(
         created["id"],
         {
@@ -156,10 +137,12 @@ def test_the_persons_report_names_every_recipient_field_and_access(
     refused = client.get(
         "/v1/audit/subject-report",
         params={"agdref_number": PERSON},
-        headers=auditor(client, settings, participant, national=True),
+        headers=auditor_headers(client, settings, participant, national=True),
     )
     assert refused.status_code == 403
-    headers = auditor(client, settings, participant, purpose="data-subject-request", national=True)
+    headers = auditor_headers(
+        client, settings, participant, purpose="data-subject-request", national=True
+    )
     report = client.get(
         "/v1/audit/subject-report", params={"agdref_number": PERSON}, headers=headers
     )
@@ -182,7 +165,7 @@ def test_the_persons_report_names_every_recipient_field_and_access(
 def test_the_fund_and_prefecture_reports_count_what_happened(
     client: TestClient,
     settings: Settings,
-    participant: Callable[..., Client],
+    participant: Register,
     sessions: sessionmaker[Session],
     gateway_keys: GatewayKeys,
 ) -> None:
@@ -196,7 +179,7 @@ def test_the_fund_and_prefecture_reports_count_what_happened(
             ["renewal-refusal", "renewal-refusal", "first-permit-refusal", "oqtf"]
         )
     ]
-    headers = auditor(client, settings, participant, departements=["93"])
+    headers = auditor_headers(client, settings, participant, departements=["93"])
 
     def fund_row(**params: Any) -> dict[str, Any]:
         response = client.get(
@@ -211,14 +194,10 @@ def test_the_fund_and_prefecture_reports_count_what_happened(
 
     before = fund_row()
     assert (before["records_owed"], before["batches"], before["unacknowledged"]) == (3, 0, 3)
-    sealing.seal(
-        sessions, gateway_keys, IdentityKeys.from_store(gateway_keys), load_file(DEFAULT_POLICY)
-    )
+    seal(sessions, gateway_keys)
     token = token_for(client, settings, fund)
     listed = client.get("/v1/batches", headers=api_headers(token, fund)).json()["batches"]
     content = client.get(f"/v1/batches/{listed[0]['id']}", headers=api_headers(token, fund)).content
-    from tests.support.actors import batch_payload, signed_receipt  # noqa: PLC0415
-
     records = batch_payload(content, gateway_keys)["records"]
     outcomes = [
         {"record_id": r["record_id"], "outcome": "rights-ended" if n else "not-an-affiliate"}
@@ -240,7 +219,7 @@ def test_the_fund_and_prefecture_reports_count_what_happened(
     )
     assert after["outcomes"] == {"rights-ended": 2, "not-an-affiliate": 1}
     assert after["unacknowledged"] == 0
-    # The decisions were taken 60 days ago (tests.gateway.test_decisions.decision).
+    # The decisions were taken 60 days ago (tests.support.factories.decision).
     assert 60 <= after["delay_to_receipt_days_median"] < 61
     assert 60 <= after["delay_to_receipt_days_p95"] < 61
     assert after["status_checks"] == 0
@@ -257,7 +236,7 @@ def test_the_fund_and_prefecture_reports_count_what_happened(
     mine = next(p for p in prefectures.json()["prefectures"] if p["prefecture_id"] == prefecture.id)
     assert mine["decisions"] == len(ids)
     assert mine["decisions_by_kind"] == {"renewal-refusal": 2, "first-permit-refusal": 1, "oqtf": 1}
-    elsewhere = auditor(client, settings, participant, departements=["13"])
+    elsewhere = auditor_headers(client, settings, participant, departements=["13"])
     others = client.get("/v1/audit/reports/funds", headers=elsewhere).json()["funds"]
     assert fund.id not in {row["fund_id"] for row in others}
     backwards = client.get(

@@ -44,12 +44,11 @@ from gateway.identities.service import IdentityKeys
 from gateway.keys import GatewayKeys, KeyUse
 from gateway.participants.models import Regime
 from gateway.settings import Environment, Settings
-from gateway.storage import migrate
 from gateway.storage.engine import READ_ONLY, make_engine, make_sessionmaker
 from policies.loader import DEFAULT_POLICY, load_file
-from tests.conftest import BASE_URL
-from tests.gateway.test_decisions import decision, identity, make_prefecture
-from tests.support.actors import Client, register, signed_receipt
+from tests.support.actors import BASE_URL, Client, make_prefecture, register
+from tests.support.factories import decision, identity
+from tests.support.jose import signed_receipt
 from tests.support.processes import free_port
 
 DECISIONS = 240
@@ -87,27 +86,18 @@ class Gateway:
         )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture
 def gateway(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    migrated_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Gateway]:
     monkeypatch.chdir(tmp_path)
-    if request.param == "sqlite":
-        databases: Iterator[str] = iter([f"sqlite:///{tmp_path / 'gateway.db'}"])
-    else:
-        databases = request.getfixturevalue("postgres_database")()
-    url = next(databases)
-    migrate.upgrade(url)
     key_dir = tmp_path / "keys"
     keys = GatewayKeys.init(key_dir, Environment.DEVELOPMENT)
-    engine = make_engine(url)
+    engine = make_engine(migrated_database_url)
     try:
-        yield Gateway(url, key_dir, engine, make_sessionmaker(engine), keys)
+        yield Gateway(migrated_database_url, key_dir, engine, make_sessionmaker(engine), keys)
     finally:
         engine.dispose()
-        close = getattr(databases, "close", None)
-        if close is not None:
-            close()
 
 
 def load(gateway: Gateway, *, push_endpoint: str | None = None) -> None:

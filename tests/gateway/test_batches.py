@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -23,79 +22,22 @@ from gateway.auditlog.models import AuditEvent
 from gateway.batches import sealing
 from gateway.batches.models import Batch
 from gateway.disclosures.models import Disclosure
-from gateway.identities.service import IdentityKeys
 from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Settings
-from policies.loader import DEFAULT_POLICY, LoadedPolicy, load_file
-from tests.gateway.test_decisions import (
+from tests.support.actors import (
+    POLICY,
+    Fund,
     Prefecture,
-    decision,
-    identity,
+    Register,
+    api_headers,
+    make_fund,
     make_prefecture,
+    seal,
     token_for,
 )
-from tests.support.actors import Client, api_headers, batch_payload, signed_receipt
-
-POLICY = load_file(DEFAULT_POLICY)
-JOSE = "application/jose"
-
-
-@dataclass
-class Fund:
-    http: TestClient
-    caller: Client
-    token: str
-
-    @property
-    def id(self) -> str:
-        return self.caller.id
-
-    def headers(self, **extra: str) -> dict[str, str]:
-        return api_headers(self.token, self.caller, **extra)
-
-    def batches(self, after_seq: int = 0) -> list[dict[str, Any]]:
-        response = self.http.get(
-            "/v1/batches", params={"after_seq": after_seq}, headers=self.headers()
-        )
-        assert response.status_code == 200, response.text
-        found: list[dict[str, Any]] = response.json()["batches"]
-        return found
-
-    def download(self, batch_id: str) -> bytes:
-        response = self.http.get(f"/v1/batches/{batch_id}", headers=self.headers())
-        assert response.status_code == 200, response.text
-        assert response.headers["content-type"] == JOSE
-        assert response.headers["digest-sha256"] == wire.digest_of(response.content)
-        return response.content
-
-    def receipt(self, batch_id: str, content: bytes) -> Any:
-        return self.http.post(
-            f"/v1/batches/{batch_id}/receipt",
-            content=content,
-            headers=self.headers(**{"Content-Type": JOSE}),
-        )
-
-
-def make_fund(
-    http: TestClient, settings: Settings, participant: Callable[..., Client], **options: Any
-) -> Fund:
-    caller = participant("fund", **options)
-    return Fund(http, caller, token_for(http, settings, caller))
-
-
-def seal(
-    sessions: sessionmaker[Session],
-    keys: GatewayKeys,
-    *,
-    loaded: LoadedPolicy = POLICY,
-    **options: Any,
-) -> list[sealing.SealedBatch]:
-    return sealing.seal(sessions, keys, IdentityKeys.from_store(keys), loaded, **options)
-
-
-def payload_of(content: bytes, keys: GatewayKeys) -> dict[str, Any]:
-    return batch_payload(content, keys)
+from tests.support.factories import decision, identity
+from tests.support.jose import batch_payload, signed_receipt
 
 
 def receipt_for(
@@ -109,15 +51,9 @@ def receipt_for(
 
 
 @pytest.fixture
-def prefecture(
-    client: TestClient, settings: Settings, participant: Callable[..., Client]
-) -> Prefecture:
+def prefecture(client: TestClient, settings: Settings, participant: Register) -> Prefecture:
+    """A prefecture in 93, where ``fund`` is: its decisions are sealed for that fund."""
     return make_prefecture(client, settings, participant, departements=["93"])
-
-
-@pytest.fixture
-def fund(client: TestClient, settings: Settings, participant: Callable[..., Client]) -> Fund:
-    return make_fund(client, settings, participant, regime=Regime.CAF, departements=["93"])
 
 
 def post(
@@ -148,7 +84,7 @@ def test_a_sealed_batch_is_signed_chained_and_carries_only_the_profile(
     listed = fund.batches()
     assert [b["seq"] for b in listed] == [1, 2]
     one, two = (fund.download(b["id"]) for b in listed)
-    p1, p2 = payload_of(one, gateway_keys), payload_of(two, gateway_keys)
+    p1, p2 = batch_payload(one, gateway_keys), batch_payload(two, gateway_keys)
     assert p1["previous_digest"] is None
     assert p2["previous_digest"] == wire.digest_of(one) == listed[0]["digest"]
     assert (p1["fund_id"], p1["seq"], p1["record_count"]) == (fund.id, 1, 1)
@@ -195,7 +131,7 @@ def test_the_most_urgent_go_first_and_big_backlogs_split(
     post(prefecture, "P-public-order", public_order=True)
     sealed = seal(sessions, gateway_keys, max_records=3)
     assert [(b.seq, b.record_count) for b in sealed] == [(1, 3), (2, 1)]
-    contents = [payload_of(fund.download(b["id"]), gateway_keys) for b in fund.batches()]
+    contents = [batch_payload(fund.download(b["id"]), gateway_keys) for b in fund.batches()]
     order = [r["data"]["reference"] for p in contents for r in p["records"]]
     assert order == ["P-high", "P-public-order", "P-normal-old", "P-normal-new"]
 
@@ -210,7 +146,7 @@ def test_express_sealing_takes_only_the_express_classes(
     post(prefecture, "E-withdrawal", kind="permit-withdrawal")
     express = seal(sessions, gateway_keys, express_only=True)
     assert [(b.record_count, b.express) for b in express] == [(1, True)]
-    payload = payload_of(fund.download(fund.batches()[0]["id"]), gateway_keys)
+    payload = batch_payload(fund.download(fund.batches()[0]["id"]), gateway_keys)
     assert payload["express"] is True
     assert [r["data"]["reference"] for r in payload["records"]] == ["E-withdrawal"]
     regular = seal(sessions, gateway_keys)
@@ -232,7 +168,7 @@ def test_a_correction_after_sealing_is_a_rectification_sealed_first(
     )
     assert response.status_code == 201, response.text
     seal(sessions, gateway_keys)
-    payload = payload_of(fund.download(fund.batches(after_seq=1)[0]["id"]), gateway_keys)
+    payload = batch_payload(fund.download(fund.batches(after_seq=1)[0]["id"]), gateway_keys)
     first, second = payload["records"]
     assert first["type"] == "rectification"
     assert first["decision_id"] == decision_id
@@ -245,7 +181,7 @@ def test_a_correction_after_sealing_is_a_rectification_sealed_first(
 def test_an_encrypted_batch_is_a_jwe_only_the_fund_opens(
     client: TestClient,
     settings: Settings,
-    participant: Callable[..., Client],
+    participant: Register,
     prefecture: Prefecture,
     sessions: sessionmaker[Session],
     gateway_keys: GatewayKeys,
@@ -270,7 +206,7 @@ def test_an_encrypted_batch_is_a_jwe_only_the_fund_opens(
         content.decode(), private, algorithms=["ECDH-ES+A256KW", "A256GCM"]
     )
     assert opened.headers()["kid"] == "enc-1"
-    payload = payload_of(opened.plaintext or b"", gateway_keys)
+    payload = batch_payload(opened.plaintext or b"", gateway_keys)
     assert payload["records"][0]["data"]["reference"] == "ENC-1"
     assert b"ENC-1" not in content
 
@@ -278,7 +214,7 @@ def test_an_encrypted_batch_is_a_jwe_only_the_fund_opens(
 def test_another_funds_batch_is_refused_and_audited(
     client: TestClient,
     settings: Settings,
-    participant: Callable[..., Client],
+    participant: Register,
     prefecture: Prefecture,
     fund: Fund,
     sessions: sessionmaker[Session],
@@ -366,7 +302,7 @@ def test_a_wrong_receipt_is_refused_naming_the_rule(
     seal(sessions, gateway_keys)
     batch_id = fund.batches()[0]["id"]
     content = fund.download(batch_id)
-    payload = payload_of(content, gateway_keys)
+    payload = batch_payload(content, gateway_keys)
     response = fund.receipt(batch_id, receipt_for(fund, gateway_keys, content, **tamper(payload)))
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["rule"] == rule
@@ -385,7 +321,7 @@ def test_a_wrong_receipt_is_refused_naming_the_rule(
 def test_a_receipt_signed_by_another_key_or_for_another_batch_is_refused(
     client: TestClient,
     settings: Settings,
-    participant: Callable[..., Client],
+    participant: Register,
     prefecture: Prefecture,
     fund: Fund,
     sessions: sessionmaker[Session],
@@ -464,7 +400,7 @@ def test_pending_count_and_batches_agree(
 def test_the_outbox_shows_a_fund_its_own_and_an_auditor_its_territory(
     client: TestClient,
     settings: Settings,
-    participant: Callable[..., Client],
+    participant: Register,
     prefecture: Prefecture,
     fund: Fund,
     sessions: sessionmaker[Session],

@@ -13,57 +13,34 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
-from sqlalchemy import select
 
-from gateway.auditlog.models import AuditEvent
 from gateway.auth import tokens
 from gateway.keys import GatewayKeys, KeyUse
-from gateway.participants import service
 from gateway.participants.models import Participant, ParticipantStatus
-from tests.support.actors import Client, api_headers, assertion, new_key, token_form
+from tests.support.actors import (
+    Client,
+    Register,
+    api_headers,
+    new_key,
+    set_status,
+    token_for,
+)
+from tests.support.audit import events_of
+from tests.support.jose import access_token_claims, assertion, token_form
+from tests.support.problems import problem
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import httpx2
     from fastapi.testclient import TestClient
     from sqlalchemy.orm import Session, sessionmaker
 
+    from gateway.auditlog.models import AuditEvent
     from gateway.settings import Settings
 
-    Register = Callable[..., Client]
-
 ME_PATH = "/v1/participants/me"
-PROBLEM_JSON = "application/problem+json"
 
 
 # -- helpers --------------------------------------------------------------------------
-
-
-def token_for(client: TestClient, settings: Settings, caller: Client, **form: str) -> str:
-    response = client.post("/oauth2/token", data=token_form(assertion(settings, caller), **form))
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
-def events_of(session: Session, response: httpx2.Response) -> list[AuditEvent]:
-    request_id = response.headers["x-request-id"]
-    return list(session.scalars(select(AuditEvent).where(AuditEvent.request_id == request_id)))
-
-
-def problem(
-    response: httpx2.Response, status: int, slug: str, detail: str | None = None
-) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body: dict[str, Any] = response.json()
-    assert body["type"] == f"/problems/{slug}"
-    assert body["status"] == status
-    assert body["title"]
-    if detail is not None:
-        assert detail in body["detail"], body["detail"]
-    return body
 
 
 def refused_event(session: Session, response: httpx2.Response, action: str) -> AuditEvent:
@@ -105,21 +82,10 @@ def success_event(
     return event
 
 
-def set_status(
-    sessions: sessionmaker[Session], participant_id: str, status: ParticipantStatus
-) -> None:
-    with sessions.begin() as opened:
-        service.set_status(opened, participant_id, status)
-
-
 def sign_as_gateway(gateway_keys: GatewayKeys, claims: dict[str, Any]) -> str:
     entry, key = gateway_keys.active(KeyUse.TOKEN)
     header = {"alg": entry.alg, "typ": "at+jwt", "kid": entry.kid}
     return jwt.encode(header, claims, key, algorithms=[entry.alg])
-
-
-def token_claims(gateway_keys: GatewayKeys, token: str) -> jwt.Token:
-    return jwt.decode(token, gateway_keys.verification_keys(KeyUse.TOKEN), algorithms=["ES256"])
 
 
 # -- the token ------------------------------------------------------------------------
@@ -175,7 +141,7 @@ def test_a_token_signed_by_another_key_is_refused(
     session: Session,
 ) -> None:
     fund = participant("fund")
-    real = token_claims(gateway_keys, token_for(client, settings, fund))
+    real = access_token_claims(gateway_keys, token_for(client, settings, fund))
     # Same header (the gateway's kid) and claims, another key.
     forged = jwt.encode(dict(real.header), dict(real.claims), new_key(), algorithms=["ES256"])
     response = client.get(ME_PATH, headers=api_headers(forged, fund))
@@ -200,7 +166,7 @@ def test_an_access_token_with_another_algorithm_is_refused(
     session: Session,
 ) -> None:
     fund = participant("fund")
-    real = token_claims(gateway_keys, token_for(client, settings, fund))
+    real = access_token_claims(gateway_keys, token_for(client, settings, fund))
     key = ECKey.generate_key("P-384", private=True)
     header = {**real.header, "alg": "ES384"}
     other = jwt.encode(header, dict(real.claims), key, algorithms=["ES384"])
@@ -251,7 +217,7 @@ def test_a_gateway_signed_token_with_wrong_claims_is_refused(
     detail: str,
 ) -> None:
     fund = participant("fund")
-    claims = dict(token_claims(gateway_keys, token_for(client, settings, fund)).claims)
+    claims = dict(access_token_claims(gateway_keys, token_for(client, settings, fund)).claims)
     claims.update(change)
     odd = sign_as_gateway(gateway_keys, {k: v for k, v in claims.items() if v is not None})
     response = client.get(ME_PATH, headers=api_headers(odd, fund))
@@ -267,7 +233,7 @@ def test_a_token_claiming_another_kind_is_refused(
     session: Session,
 ) -> None:
     fund = participant("fund")
-    claims = dict(token_claims(gateway_keys, token_for(client, settings, fund)).claims)
+    claims = dict(access_token_claims(gateway_keys, token_for(client, settings, fund)).claims)
     claims.update(participant_kind="operator", scope="admin participants:read")
     response = client.get(ME_PATH, headers=api_headers(sign_as_gateway(gateway_keys, claims), fund))
     unauthenticated(session, response, "not registered")

@@ -4,89 +4,29 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.jwk import ECKey, OctKey, OKPKey
-from sqlalchemy import select
 from typer.testing import CliRunner
 
-from gateway.auditlog.models import AuditEvent
 from gateway.cli.main import app
 from gateway.keys import GatewayKeys, KeyUse
 from gateway.storage import migrate
-from gateway.storage.engine import make_engine, make_sessionmaker
+from gateway.storage.engine import make_engine
 from policies.loader import DEFAULT_POLICY
+from tests.support.cli import Cli
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
     from pathlib import Path
 
 
-@dataclass
-class Cli:
-    """The environment of one fresh gateway installation, and a way to run commands in it."""
-
-    env: dict[str, str]
-    database_url: str
-    key_dir: Path
-    files: Path
-
-    def run(self, *args: str, code: int = 0) -> str:
-        """Run a command, check its exit code, and return its output on one line."""
-        result = CliRunner().invoke(app, list(args), env=self.env)
-        if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise result.exception
-        assert result.exit_code == code, result.output
-        return " ".join(result.output.split())
-
-    def raw(self, *args: str) -> str:
-        result = CliRunner().invoke(app, list(args), env=self.env)
-        assert result.exit_code == 0, result.output
-        return result.output
-
-    def jwk_file(self, name: str, document: Any) -> str:
-        path = self.files / f"{name}.json"
-        path.write_text(json.dumps(document))
-        return str(path)
-
-    def public_jwk(self, name: str) -> str:
-        key = ECKey.generate_key("P-256", private=True)
-        return self.jwk_file(name, key.as_dict(private=False))
-
-    def events(self, action: str) -> list[AuditEvent]:
-        engine = make_engine(self.database_url)
-        try:
-            with make_sessionmaker(engine)() as session:
-                statement = select(AuditEvent).where(AuditEvent.action == action)
-                return list(session.scalars(statement.order_by(AuditEvent.id)))
-        finally:
-            engine.dispose()
-
-    def show(self, participant_id: str) -> dict[str, Any]:
-        shown: dict[str, Any] = json.loads(self.raw("participants", "show", participant_id))
-        return shown
-
-
-def _make_cli(tmp_path: Path, database_url: str) -> Cli:
-    files = tmp_path / "files"
-    files.mkdir()
-    key_dir = tmp_path / "keys"
-    env = {
-        "GATEWAY_DATABASE_URL": database_url,
-        "GATEWAY_KEY_DIR": str(key_dir),
-        "GATEWAY_ENVIRONMENT": "development",
-        "COLUMNS": "200",
-    }
-    return Cli(env=env, database_url=database_url, key_dir=key_dir, files=files)
-
-
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
     monkeypatch.chdir(tmp_path)  # no stray .env file is read
-    made = _make_cli(tmp_path, f"sqlite:///{tmp_path / 'gateway.db'}")
+    made = Cli.installed(tmp_path, f"sqlite:///{tmp_path / 'gateway.db'}")
     made.run("db", "upgrade")
     return made
 
@@ -222,7 +162,7 @@ def test_keys_init_before_the_database_still_makes_keys(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    unmigrated = _make_cli(tmp_path, f"sqlite:///{tmp_path / 'none' / 'gateway.db'}")
+    unmigrated = Cli.installed(tmp_path, f"sqlite:///{tmp_path / 'none' / 'gateway.db'}")
     output = unmigrated.run("keys", "init")
     assert "not audited" in output
     assert GatewayKeys.load(unmigrated.key_dir).entries
@@ -570,7 +510,7 @@ def postgres_cli(
     databases = postgres_database()
     url = next(databases)
     migrate.upgrade(url)
-    yield _make_cli(tmp_path, url)
+    yield Cli.installed(tmp_path, url)
     databases.close()
 
 

@@ -9,33 +9,16 @@ import pytest
 from sqlalchemy import select
 
 from gateway.decisions.models import DecisionVersion
-from tests.gateway.test_decisions import (
-    NIR_NORMALISED,
-    Prefecture,
-    assert_no_clear_identity,
-    assert_pseudonyms,
-    counts,
-    days_ago,
-    decision,
-    event_of,
-    field_problem,
-    identity,
-    make_prefecture,
-    problem,
-    tomorrow,
-)
+from tests.support.audit import assert_no_clear_identity, assert_pseudonyms, event_of
+from tests.support.database import counts
+from tests.support.factories import NIR_NORMALISED, days_ago, decision, identity, tomorrow
+from tests.support.problems import field_problem, problem
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import httpx2
-    from fastapi.testclient import TestClient
     from sqlalchemy.orm import Session
 
-    from gateway.settings import Settings
-    from tests.support.actors import Client
-
-    Register = Callable[..., Client]
+    from tests.support.actors import Prefecture
 
 PERMIT = {"category": "salarié", "number": "7500000001", "expiry_date": "2026-05-31"}
 NEW_PERMIT = {"category": "carte de résident", "number": "7500009999", "expiry_date": "2036-05-31"}
@@ -58,11 +41,6 @@ def identity_ids(session: Session, decision_id: str) -> list[str]:
         .order_by(DecisionVersion.version)
     )
     return list(session.scalars(statement))
-
-
-@pytest.fixture
-def prefecture(client: TestClient, settings: Settings, participant: Register) -> Prefecture:
-    return make_prefecture(client, settings, participant, departements=["75"])
 
 
 @pytest.fixture

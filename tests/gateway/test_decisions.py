@@ -2,235 +2,57 @@
 on the prefecture's reference, refusals that name the field and the rule and store
 nothing, isolation between prefectures, delegation, listing, and an audit trail that
 names people only by pseudonym.
-
-The helpers at the top (``Prefecture``, ``decision``, ``identity``, ``counts``...) are
-shared with the correction and import tests.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import re
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from gateway.auditlog.models import AuditEvent
-from gateway.decisions.models import Decision, DecisionVersion
-from gateway.identities.models import Identity
-from tests.support.actors import Client, api_headers, assertion, token_form
+from gateway.decisions.models import DecisionVersion
+from tests.support.actors import (
+    DECISIONS,
+    Prefecture,
+    Register,
+    api_headers,
+    make_prefecture,
+    token_for,
+)
+from tests.support.audit import (
+    assert_no_clear_identity,
+    assert_pseudonyms,
+    audit_text,
+    event_of,
+)
+from tests.support.database import counts
+from tests.support.factories import (
+    NIR,
+    NIR_NORMALISED,
+    days_ago,
+    decision,
+    identity,
+    tomorrow,
+)
+from tests.support.problems import field_problem, problem
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
-    import httpx2
     from fastapi.testclient import TestClient
     from sqlalchemy.orm import Session
 
     from gateway.settings import Settings
 
-    Register = Callable[..., Client]
-
-DECISIONS = "/v1/decisions"
-IMPORTS = "/v1/decision-imports"
-PROBLEM_JSON = "application/problem+json"
-PSEUDONYM = re.compile(r"^(agdref|nir):[0-9a-f]{32}$")
-NIR = "2 95 10 99 126 111 93"  # a valid example of domain.md
-NIR_NORMALISED = "295109912611193"
-
-
-# -- shared helpers -----------------------------------------------------------------
-
-
-def days_ago(days: int) -> str:
-    return (date.today() - timedelta(days=days)).isoformat()  # noqa: DTZ011 - civil dates
-
-
-def identity(**overrides: Any) -> dict[str, Any]:
-    """A made-up person with every field; overrides replace fields (None removes one)."""
-    person: dict[str, Any] = {
-        "agdref_number": "7512345678",
-        "social_security_number": {"number": NIR, "type": "nia"},
-        "birth_name": "N'Diaye",
-        "usage_name": 'O"Brien',
-        "first_names": ["Aïssatou", "Ben; Ali"],
-        "sex": "F",
-        "birth_date": "1985-04-17",
-        "place_of_birth": "99341",
-        "nationality": "99341",
-        "residence_departement": "75",
-    }
-    person.update(overrides)
-    return {key: value for key, value in person.items() if value is not None}
-
-
-def decision(reference: str, kind: str = "renewal-refusal", **fields: Any) -> dict[str, Any]:
-    """A valid decision body; fields replace (None removes) top-level members."""
-    body: dict[str, Any] = {
-        "reference": reference,
-        "kind": kind,
-        "decision_date": days_ago(60),
-        "notification_date": days_ago(55),
-        "effect_date": days_ago(50),
-        "identity": identity(),
-    }
-    body.update(fields)
-    return {key: value for key, value in body.items() if value is not None}
-
-
-def token_for(client: TestClient, settings: Settings, caller: Client, **form: str) -> str:
-    response = client.post("/oauth2/token", data=token_form(assertion(settings, caller), **form))
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
-@dataclass
-class Prefecture:
-    """A prefecture's system talking to the gateway: its token and its requests."""
-
-    http: TestClient
-    caller: Client
-    token: str
-    on_behalf_of: str | None = None
-
-    @property
-    def id(self) -> str:
-        return self.on_behalf_of or self.caller.id
-
-    def headers(self, **extra: str) -> dict[str, str]:
-        if self.on_behalf_of is not None:
-            extra["On-Behalf-Of"] = self.on_behalf_of
-        return api_headers(self.token, self.caller, **extra)
-
-    def acting_for(self, principal: str) -> Prefecture:
-        return Prefecture(self.http, self.caller, self.token, principal)
-
-    def post(self, body: dict[str, Any]) -> httpx2.Response:
-        return self.http.post(DECISIONS, json=body, headers=self.headers())
-
-    def created(self, body: dict[str, Any]) -> dict[str, Any]:
-        response = self.post(body)
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return created
-
-    def read(self, decision_id: str) -> httpx2.Response:
-        return self.http.get(f"{DECISIONS}/{decision_id}", headers=self.headers())
-
-    def list(self, **params: Any) -> httpx2.Response:
-        return self.http.get(DECISIONS, params=params, headers=self.headers())
-
-    def correct(self, decision_id: str, body: dict[str, Any]) -> httpx2.Response:
-        return self.http.post(
-            f"{DECISIONS}/{decision_id}/corrections", json=body, headers=self.headers()
-        )
-
-    def import_file(
-        self, content: bytes, file_format: str | None = "ndjson", **params: Any
-    ) -> httpx2.Response:
-        query = {**({"format": file_format} if file_format else {}), **params}
-        return self.http.post(IMPORTS, content=content, params=query, headers=self.headers())
-
-    def report(self, import_id: str, **params: Any) -> httpx2.Response:
-        return self.http.get(f"{IMPORTS}/{import_id}", params=params, headers=self.headers())
-
-
-def make_prefecture(
-    client: TestClient, settings: Settings, participant: Register, **options: Any
-) -> Prefecture:
-    caller = participant("prefecture", **options)
-    return Prefecture(client, caller, token_for(client, settings, caller))
-
-
-def problem(response: httpx2.Response, status: int, slug: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    if slug is not None:
-        assert body["type"] == f"/problems/{slug}", body
-    return body
-
-
-def field_problem(response: httpx2.Response, status: int, field: str, rule: str) -> dict[str, Any]:
-    """A problem document whose errors name ``field`` and ``rule``."""
-    body = problem(response, status)
-    assert {"field": field, "rule": rule} in [
-        {"field": error["field"], "rule": error["rule"]} for error in body["errors"]
-    ], body
-    return body
-
-
-def counts(session: Session) -> dict[str, int]:
-    """Rows of the tables a decision lives in."""
-    return {
-        model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
-        for model in (Decision, DecisionVersion, Identity)
-    }
-
-
-def events_of(session: Session, response: httpx2.Response) -> list[AuditEvent]:
-    request_id = response.headers["x-request-id"]
-    statement = select(AuditEvent).where(AuditEvent.request_id == request_id)
-    return list(session.scalars(statement.order_by(AuditEvent.id)))
-
-
-def event_of(session: Session, response: httpx2.Response) -> AuditEvent:
-    (event,) = events_of(session, response)
-    return event
-
-
-def _texts(value: Any) -> Iterator[str]:
-    """Every string in a column value, JSON documents included (keys too), unescaped."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield str(key)
-            yield from _texts(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _texts(item)
-    elif isinstance(value, (bytes, memoryview)):
-        yield bytes(value).decode("utf-8", errors="replace")
-    elif value is not None:
-        yield str(value)
-
-
-def audit_text(session: Session) -> str:
-    """Every column of every audit event, as one text to search."""
-    rows = session.execute(select(AuditEvent.__table__)).mappings()
-    return "\n".join(text for row in rows for value in row.values() for text in _texts(value))
-
-
-def assert_no_clear_identity(session: Session, *secrets: str) -> None:
-    """No audit event column holds any of ``secrets`` (names, numbers) in clear."""
-    everything = audit_text(session)
-    assert everything, "no audit event at all"
-    for secret in secrets:
-        assert secret not in everything, secret
-
-
-def assert_pseudonyms(event: AuditEvent, *kinds: str) -> list[str]:
-    assert event.subject_pseudonyms, event.detail
-    assert all(PSEUDONYM.fullmatch(p) for p in event.subject_pseudonyms), event.subject_pseudonyms
-    assert sorted(p.split(":")[0] for p in event.subject_pseudonyms) == sorted(kinds)
-    return list(event.subject_pseudonyms)
-
-
-# -- fixtures -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def prefecture(client: TestClient, settings: Settings, participant: Register) -> Prefecture:
-    return make_prefecture(client, settings, participant, departements=["75"], prefix="pref-75")
-
 
 @pytest.fixture
 def other_prefecture(client: TestClient, settings: Settings, participant: Register) -> Prefecture:
+    """The prefecture of Marseille (département 13), beside ``prefecture``'s Paris."""
     return make_prefecture(client, settings, participant, departements=["13"], prefix="pref-13")
 
 
@@ -444,10 +266,6 @@ def test_the_same_reference_with_another_body_is_a_conflict(
 
 
 # -- bad input ------------------------------------------------------------------------
-
-
-def tomorrow() -> str:
-    return (date.today() + timedelta(days=1)).isoformat()  # noqa: DTZ011 - civil dates
 
 
 def _with_identity(**overrides: Any) -> Callable[[dict[str, Any]], None]:

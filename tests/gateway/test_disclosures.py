@@ -3,35 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.batches import sealing
 from gateway.disclosures.models import Disclosure
-from gateway.identities.service import IdentityKeys
 from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
-from gateway.settings import Settings
 from policies.loader import DEFAULT_POLICY, load_file
-from tests.gateway.test_decisions import Prefecture, decision, identity, make_prefecture
-from tests.support.actors import Client
+from tests.support.actors import Client, Prefecture, Register, seal
+from tests.support.factories import decision, identity
 
 VERSION = load_file(DEFAULT_POLICY).version
 
 
 @pytest.fixture
-def prefecture(
-    client: TestClient, settings: Settings, participant: Callable[..., Client]
-) -> Prefecture:
-    return make_prefecture(client, settings, participant, departements=["75"], prefix="pref-75")
+def funds(participant: Register) -> dict[str, Client]:
+    """Two funds covering the residence (93) and one covering the prefecture (75).
 
-
-@pytest.fixture
-def funds(participant: Callable[..., Client]) -> dict[str, Client]:
+    Not ``test_explain``'s funds: these tests count the records sealed for exactly two.
+    """
     return {
         "cpam-93": participant("fund", regime=Regime.CPAM, departements=["93"]),
         "caf-93": participant("fund", regime=Regime.CAF, departements=["93"]),
@@ -73,7 +65,7 @@ def test_an_oqtf_alone_is_owed_to_nobody(prefecture: Prefecture, session: Sessio
 
 def seal_everything(sessions: sessionmaker[Session], keys: GatewayKeys) -> int:
     """What the worker does: every pending disclosure into signed batches."""
-    sealed = sealing.seal(sessions, keys, IdentityKeys.from_store(keys), load_file(DEFAULT_POLICY))
+    sealed = seal(sessions, keys)
     return sum(batch.record_count for batch in sealed)
 
 
@@ -83,7 +75,7 @@ def test_a_correction_goes_first_to_exactly_the_funds_that_received_the_decision
     session: Session,
     sessions: sessionmaker[Session],
     gateway_keys: GatewayKeys,
-    participant: Callable[..., Client],
+    participant: Register,
 ) -> None:
     created = prefecture.created(
         decision("D-3", kind="first-permit-refusal", identity=identity(residence_departement="93"))

@@ -15,27 +15,24 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from joserfc import jwt
-from sqlalchemy import select
 
-from gateway.auditlog.models import AuditEvent
-from gateway.keys import GatewayKeys, KeyUse
-from tests.support.actors import Client, api_headers, assertion, dpop_proof, new_key, token_form
+from gateway.keys import GatewayKeys
+from tests.support.actors import Client, Register, api_headers, new_key
+from tests.support.audit import events_of
+from tests.support.jose import access_token_claims, assertion, dpop_proof, token_form
+from tests.support.problems import PROBLEM_JSON
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import httpx2
     from fastapi.testclient import TestClient
     from joserfc.jwk import ECKey
     from sqlalchemy.orm import Session
 
+    from gateway.auditlog.models import AuditEvent
     from gateway.settings import Settings
-
-    Register = Callable[..., Client]
 
 TOKEN_PATH = "/oauth2/token"
 ME_PATH = "/v1/participants/me"
-PROBLEM_JSON = "application/problem+json"
 
 
 @dataclass
@@ -49,11 +46,6 @@ class Bound:
 
 
 # -- helpers --------------------------------------------------------------------------
-
-
-def events_of(session: Session, response: httpx2.Response) -> list[AuditEvent]:
-    request_id = response.headers["x-request-id"]
-    return list(session.scalars(select(AuditEvent).where(AuditEvent.request_id == request_id)))
 
 
 def one_event(session: Session, response: httpx2.Response, outcome: str) -> AuditEvent:
@@ -108,11 +100,6 @@ def token_proof(settings: Settings, key: ECKey, **options: Any) -> str:
     return dpop_proof(key, "POST", settings.token_endpoint, **options)
 
 
-def claims_of(gateway_keys: GatewayKeys, token: str) -> dict[str, Any]:
-    verification = gateway_keys.verification_keys(KeyUse.TOKEN)
-    return dict(jwt.decode(token, verification, algorithms=["ES256"]).claims)
-
-
 def read_me(
     client: TestClient, bound: Bound, proof: str | None, scheme: str = "DPoP"
 ) -> httpx2.Response:
@@ -136,7 +123,7 @@ def bound(
     response = token_request(client, settings, fund, token_proof(settings, key))
     assert response.status_code == 200, response.text
     token = response.json()["access_token"]
-    assert claims_of(gateway_keys, token)["cnf"] == {"jkt": key.thumbprint()}
+    assert access_token_claims(gateway_keys, token).claims["cnf"] == {"jkt": key.thumbprint()}
     return Bound(fund, key, token, f"{settings.public_base_url}{ME_PATH}")
 
 
@@ -158,7 +145,7 @@ def test_a_proof_at_the_token_endpoint_binds_the_token_to_its_key(
     body = response.json()
     assert body["token_type"] == "DPoP"
     assert body["expires_in"] <= 300
-    claims = claims_of(gateway_keys, body["access_token"])
+    claims = access_token_claims(gateway_keys, body["access_token"]).claims
     assert claims["cnf"] == {"jkt": key.thumbprint()}
     assert claims["sub"] == fund.id
     event = one_event(session, response, "success")
@@ -358,7 +345,7 @@ def test_a_participant_that_requires_dpop_gets_a_bound_token_with_a_proof(
     assert response.status_code == 200, response.text
     assert response.json()["token_type"] == "DPoP"
     token = response.json()["access_token"]
-    assert claims_of(gateway_keys, token)["cnf"]["jkt"] == key.thumbprint()
+    assert access_token_claims(gateway_keys, token).claims["cnf"]["jkt"] == key.thumbprint()
     proof = dpop_proof(key, "GET", settings.public_base_url + ME_PATH, access_token=token)
     me = client.get(ME_PATH, headers=api_headers(token, fund, scheme="DPoP", DPoP=proof))
     assert me.status_code == 200, me.text

@@ -21,29 +21,22 @@ from gateway.decisions.models import Decision
 from gateway.imports import router as imports_router
 from gateway.imports.models import DecisionImport, ImportLine
 from gateway.imports.runner import ImportRunner
-from gateway.keys import GatewayKeys
-from gateway.settings import Environment
 from gateway.storage import migrate
-from gateway.storage.engine import make_engine, make_sessionmaker
-from tests.gateway.test_decisions import (
+from tests.support.actors import Prefecture, Register, make_prefecture
+from tests.support.audit import assert_no_clear_identity, event_of
+from tests.support.database import counts, sessions_on
+from tests.support.factories import (
     NIR_NORMALISED,
-    Prefecture,
-    assert_no_clear_identity,
-    counts,
     days_ago,
     decision,
-    event_of,
-    field_problem,
     identity,
-    make_prefecture,
-    problem,
     tomorrow,
 )
-from tests.support.actors import register
-from tests.support.processes import gateway_process
+from tests.support.problems import field_problem, problem
+from tests.support.processes import Served, serve
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
     from pathlib import Path
 
     import httpx2
@@ -51,9 +44,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from gateway.settings import Settings
-    from tests.support.actors import Client
-
-    Register = Callable[..., Client]
 
 BATCH = 2  # lines per transaction in these tests, so that a few lines make several batches
 CSV_HEADER = [
@@ -198,11 +188,6 @@ def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         imports_router, "ImportRunner", functools.partial(ImportRunner, batch_size=BATCH)
     )
-
-
-@pytest.fixture
-def prefecture(client: TestClient, settings: Settings, participant: Register) -> Prefecture:
-    return make_prefecture(client, settings, participant, departements=["75"])
 
 
 # -- NDJSON ---------------------------------------------------------------------------
@@ -753,27 +738,20 @@ def test_several_batches_store_every_line_once(prefecture: Prefecture, session: 
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, str, Client]]:
+def served(tmp_path: Path) -> Iterator[Served]:
     """``gateway serve`` on a fresh SQLite file, with one prefecture registered."""
     database_url = f"sqlite:///{tmp_path / 'served.db'}"
     migrate.upgrade(database_url)
-    key_dir = tmp_path / "keys"
-    GatewayKeys.init(key_dir, Environment.DEVELOPMENT)
-    engine = make_engine(database_url)
-    with make_sessionmaker(engine).begin() as session:
-        prefecture = register(session, "prefecture", departements=["75"])
-    engine.dispose()
-    with gateway_process(database_url, key_dir, log_path=tmp_path / "server.log") as (
-        base_url,
-        _,
-    ):
-        yield base_url, database_url, prefecture
+    prefecture = {"kind": "prefecture", "departements": ["75"]}
+    with serve(database_url, tmp_path, prefecture=prefecture) as running:
+        yield running
 
 
 def test_the_import_command_sends_a_csv_file_and_writes_the_report(
-    served: tuple[str, str, Client], tmp_path: Path
+    served: Served, tmp_path: Path
 ) -> None:
-    base_url, database_url, prefecture = served
+    base_url, database_url = served.base_url, served.database_url
+    prefecture = served.clients["prefecture"]
     key_path = tmp_path / "prefecture.jwk"
     key_path.write_text(json.dumps(prefecture.key.as_dict(private=True)))
     backlog = tmp_path / "backlog.csv"
@@ -808,11 +786,9 @@ def test_the_import_command_sends_a_csv_file_and_writes_the_report(
     assert result.exit_code == 0, result.output
     assert re.search(r"completed\W+4\W+2\W+1\W+1\W", result.output), result.output
     assert "report written to" in result.output
-    engine = make_engine(database_url)
-    with make_sessionmaker(engine)() as session:
+    with sessions_on(database_url) as sessions, sessions() as session:
         (done,) = session.scalars(select(DecisionImport)).all()
         stored = session.scalars(select(Decision.reference)).all()
-    engine.dispose()
     # An 80-column terminal cuts the id short in the summary table.
     assert done.id[:20] in result.output
     assert sorted(stored) == ["C-0001", "C-0004"]

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import pytest
 from alembic import command
 from sqlalchemy import inspect
 
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
 from gateway.storage.registry import metadata
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterator
-    from pathlib import Path
 
 
 def _revision(database_url: str) -> str | None:
@@ -54,39 +47,28 @@ def test_upgrade_twice_is_harmless(database_url: str) -> None:
     assert migrate.differences(database_url) == []
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    factory: Callable[[], Generator[str, None, None]] = request.getfixturevalue("postgres_database")
-    databases = factory()
-    yield next(databases)
-    databases.close()
+def test_upgrade_from_empty(empty_database_url: str) -> None:
+    assert _revision(empty_database_url) is None
+    assert migrate.differences(empty_database_url) != []  # the check does see missing tables
+    migrate.upgrade(empty_database_url)
+    assert _revision(empty_database_url) == migrate.head()
+    assert migrate.differences(empty_database_url) == []
+    assert _tables(empty_database_url) == set(metadata.tables) | {"alembic_version"}
+    migrate.upgrade(empty_database_url)
+    assert _revision(empty_database_url) == migrate.head()
 
 
-def test_upgrade_from_empty(empty_database: str) -> None:
-    assert _revision(empty_database) is None
-    assert migrate.differences(empty_database) != []  # the check does see missing tables
-    migrate.upgrade(empty_database)
-    assert _revision(empty_database) == migrate.head()
-    assert migrate.differences(empty_database) == []
-    assert _tables(empty_database) == set(metadata.tables) | {"alembic_version"}
-    migrate.upgrade(empty_database)
-    assert _revision(empty_database) == migrate.head()
-
-
-def test_downgrade_to_base_and_back(empty_database: str) -> None:
-    migrate.upgrade(empty_database)
-    engine = make_engine(empty_database)
+def test_downgrade_to_base_and_back(empty_database_url: str) -> None:
+    migrate.upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
     try:
         with engine.begin() as connection:
-            config = migrate.config(empty_database)
+            config = migrate.config(empty_database_url)
             config.attributes["connection"] = connection
             command.downgrade(config, "base")
     finally:
         engine.dispose()
-    assert _tables(empty_database) <= {"alembic_version"}
-    assert _revision(empty_database) is None
-    migrate.upgrade(empty_database)
-    assert migrate.differences(empty_database) == []
+    assert _tables(empty_database_url) <= {"alembic_version"}
+    assert _revision(empty_database_url) is None
+    migrate.upgrade(empty_database_url)
+    assert migrate.differences(empty_database_url) == []

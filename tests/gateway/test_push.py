@@ -15,16 +15,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors import wire
 from gateway.auditlog.models import AuditEvent
-from gateway.batches import delivery, sealing
+from gateway.batches import delivery
 from gateway.batches.models import Batch, DeliveryAttempt, PushState, Receipt
-from gateway.identities.service import IdentityKeys
 from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Settings
 from gateway.storage.base import utcnow
-from policies.loader import DEFAULT_POLICY, load_file
-from tests.gateway.test_decisions import Prefecture, decision, identity, make_prefecture
-from tests.support.actors import Client, signed_receipt
+from tests.support.actors import Client, Prefecture, Register, make_prefecture, seal
+from tests.support.factories import decision, identity
+from tests.support.jose import signed_receipt
 
 ENDPOINT = "https://fund.example/batches"
 
@@ -73,14 +72,14 @@ def push_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def prefecture(
-    client: TestClient, settings: Settings, participant: Callable[..., Client]
-) -> Prefecture:
+def prefecture(client: TestClient, settings: Settings, participant: Register) -> Prefecture:
+    """A prefecture in 93, where ``fund`` is: its decisions are sealed for that fund."""
     return make_prefecture(client, settings, participant, departements=["93"])
 
 
 @pytest.fixture
-def fund(participant: Callable[..., Client]) -> Client:
+def fund(participant: Register) -> Client:
+    """An URSSAF in 93 that takes its batches by push, at ``ENDPOINT``."""
     return participant("fund", regime=Regime.URSSAF, departements=["93"], push_endpoint=ENDPOINT)
 
 
@@ -92,7 +91,7 @@ def sealed_batches(
 ) -> None:
     for n in range(count):
         prefecture.created(decision(f"PUSH-{n}", identity=identity(residence_departement="93")))
-        sealing.seal(sessions, keys, IdentityKeys.from_store(keys), load_file(DEFAULT_POLICY))
+        seal(sessions, keys)
 
 
 def run(

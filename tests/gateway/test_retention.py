@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -26,8 +25,8 @@ from gateway.settings import Settings
 from gateway.storage.base import utcnow
 from gateway.storage.migrate import upgrade
 from policies.loader import DEFAULT_POLICY, LoadedPolicy, load_file
-from tests.gateway.test_decisions import Prefecture, decision, identity, make_prefecture
-from tests.support.actors import Client
+from tests.support.actors import Prefecture, Register, make_prefecture
+from tests.support.factories import decision, identity
 
 POLICY = load_file(DEFAULT_POLICY)
 IDENTITY_DAYS = POLICY.policy.retention.identity_after_last_receipt_days
@@ -35,9 +34,9 @@ IMPORT_DAYS = POLICY.policy.retention.import_reports_days
 
 
 @pytest.fixture
-def prefecture(
-    client: TestClient, settings: Settings, participant: Callable[..., Client]
-) -> Prefecture:
+def prefecture(client: TestClient, settings: Settings, participant: Register) -> Prefecture:
+    """The prefecture of Paris, with a CPAM and a CAF in 75 that its decisions are owed to:
+    identities are kept until every fund has acknowledged them."""
     participant("fund", regime=Regime.CPAM, departements=["75"])
     participant("fund", regime=Regime.CAF, departements=["75"])
     return make_prefecture(client, settings, participant, departements=["75"])

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi.testclient import TestClient
 
 from gateway.settings import Settings
-from tests.support.actors import Client, api_headers, assertion, token_form
+from tests.support.actors import Register, api_headers
+from tests.support.jose import assertion, token_form
 
 
 def test_a_fund_gets_a_token_and_reads_itself(
-    client: TestClient, settings: Settings, participant: Callable[..., Client]
+    client: TestClient, settings: Settings, participant: Register
 ) -> None:
     fund = participant("fund")
     response = client.post("/oauth2/token", data=token_form(assertion(settings, fund)))

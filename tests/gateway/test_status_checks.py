@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,44 +13,25 @@ from sqlalchemy.orm import Session
 from gateway.auditlog.models import AuditEvent
 from gateway.participants.models import Regime
 from gateway.settings import Settings
-from tests.gateway.test_decisions import (
-    NIR,
+from tests.support.actors import (
+    STATUS_CHECKS,
     Prefecture,
-    decision,
-    identity,
-    make_prefecture,
+    Register,
+    api_headers,
+    ask,
     token_for,
 )
-from tests.support.actors import Client, api_headers
+from tests.support.factories import NIR, decision, identity
 
-CHECKS = "/v1/status-checks"
 PERSON = "7512345678"
 
 
 @pytest.fixture
-def prefecture(
-    client: TestClient, settings: Settings, participant: Callable[..., Client]
-) -> Prefecture:
-    return make_prefecture(client, settings, participant, departements=["75"])
-
-
-@pytest.fixture
-def fund(
-    client: TestClient, settings: Settings, participant: Callable[..., Client]
-) -> dict[str, str]:
+def fund(client: TestClient, settings: Settings, participant: Register) -> dict[str, str]:
+    """The request headers of a CPAM agent (desk-12) in 75, where the decisions are: the
+    checks are made by an agent, and the tests find that agent in the audit trail."""
     caller = participant("fund", regime=Regime.CPAM, departements=["75"])
     return api_headers(token_for(client, settings, caller), caller, agent_id="desk-12")
-
-
-def ask(
-    client: TestClient, headers: dict[str, str], *people: dict[str, Any]
-) -> list[dict[str, Any]]:
-    response = client.post(
-        CHECKS, json={"checks": [{"identity": person} for person in people]}, headers=headers
-    )
-    assert response.status_code == 200, response.text
-    answers: list[dict[str, Any]] = response.json()["answers"]
-    return answers
 
 
 def test_exact_matches_answer_only_what_the_fund_may_know(
@@ -123,7 +103,7 @@ def test_bad_items_are_answered_by_position_and_the_others_still_are(
 ) -> None:
     prefecture.created(decision("ST-4", identity=identity()))
     response = client.post(
-        CHECKS,
+        STATUS_CHECKS,
         json={
             "checks": [
                 {"identity": {"agdref_number": "12AB"}},
@@ -146,24 +126,24 @@ def test_bad_items_are_answered_by_position_and_the_others_still_are(
 def test_refusals_wrong_purpose_missing_agent_too_many(
     client: TestClient,
     settings: Settings,
-    participant: Callable[..., Client],
+    participant: Register,
     fund: dict[str, str],
 ) -> None:
     one = {"checks": [{"identity": {"agdref_number": PERSON}}]}
-    wrong = client.post(CHECKS, json=one, headers={**fund, "Purpose": "marketing"})
+    wrong = client.post(STATUS_CHECKS, json=one, headers={**fund, "Purpose": "marketing"})
     assert wrong.status_code == 403
     caller = participant("fund")
     no_agent = api_headers(token_for(client, settings, caller), caller, agent_id=None)
-    missing = client.post(CHECKS, json=one, headers=no_agent)
+    missing = client.post(STATUS_CHECKS, json=one, headers=no_agent)
     assert missing.status_code == 400
     assert missing.json()["errors"][0]["field"] == "Agent-Id"
     too_many = {"checks": [{"identity": {"agdref_number": PERSON}}] * 10_001}
-    refused = client.post(CHECKS, json=too_many, headers=fund)
+    refused = client.post(STATUS_CHECKS, json=too_many, headers=fund)
     assert refused.status_code == 400
     assert refused.json()["errors"][0]["field"] == "checks"
     prefecture_caller = participant("prefecture")
     not_a_fund = client.post(
-        CHECKS,
+        STATUS_CHECKS,
         json=one,
         headers=api_headers(token_for(client, settings, prefecture_caller), prefecture_caller),
     )
@@ -171,14 +151,14 @@ def test_refusals_wrong_purpose_missing_agent_too_many(
 
 
 def test_checks_are_limited_per_agent_and_per_fund(
-    limited: TestClient, settings: Settings, participant: Callable[..., Client]
+    limited: TestClient, settings: Settings, participant: Register
 ) -> None:
     caller = participant("fund")
     token = token_for(limited, settings, caller)
 
     def post(agent: str, count: int) -> Any:
         return limited.post(
-            CHECKS,
+            STATUS_CHECKS,
             json={"checks": [{"identity": {"agdref_number": PERSON}}] * count},
             headers=api_headers(token, caller, agent_id=agent),
         )
@@ -200,7 +180,7 @@ def test_checks_are_limited_per_agent_and_per_fund(
     other = participant("fund")
     other_token = token_for(limited, settings, other)
     elsewhere = limited.post(
-        CHECKS,
+        STATUS_CHECKS,
         json={"checks": [{"identity": {"agdref_number": PERSON}}]},
         headers=api_headers(other_token, other, agent_id="desk-1"),
     )

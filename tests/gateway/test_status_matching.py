@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,16 +18,17 @@ from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Settings
 from gateway.status import repository, stream
-from tests.gateway.test_auditing import auditor
-from tests.gateway.test_decisions import (
+from tests.support.actors import (
     Prefecture,
-    decision,
-    make_prefecture,
+    Register,
+    api_headers,
+    ask,
+    auditor_headers,
     token_for,
 )
-from tests.gateway.test_status_checks import PERSON, ask
-from tests.support.actors import Client, api_headers
+from tests.support.factories import decision
 
+PERSON = "7512345678"  # identity()'s AGDREF number
 CERTIFIED_NIR = "1 85 03 99 352 123 34"  # the NIR certified later, other digits than the NIA
 NIA = "2 85 10 99 341 045 19"
 
@@ -59,16 +59,9 @@ def affiliate(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def prefecture(
-    client: TestClient, settings: Settings, participant: Callable[..., Client]
-) -> Prefecture:
-    return make_prefecture(client, settings, participant, departements=["75"])
-
-
-@pytest.fixture
-def fund(
-    client: TestClient, settings: Settings, participant: Callable[..., Client]
-) -> dict[str, str]:
+def fund(client: TestClient, settings: Settings, participant: Register) -> dict[str, str]:
+    """The request headers of a CAF agent (sweep-1) in 75, where the decisions are: the
+    checks are made by an agent, and the tests find that agent in the audit trail."""
     caller = participant("fund", regime=Regime.CAF, departements=["75"])
     return api_headers(token_for(client, settings, caller), caller, agent_id="sweep-1")
 
@@ -326,7 +319,7 @@ def test_a_stream_answers_every_line_in_order_in_blocks(
 def test_a_stream_that_reaches_a_rate_limit_stops_and_says_where(
     limited: TestClient,
     settings: Settings,
-    participant: Callable[..., Client],
+    participant: Register,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(stream, "BLOCK", 2)
@@ -361,7 +354,7 @@ def test_a_stream_must_say_it_is_ndjson(client: TestClient, fund: dict[str, str]
 def test_auditors_see_agents_whose_checks_look_like_fishing(
     client: TestClient,
     settings: Settings,
-    participant: Callable[..., Client],
+    participant: Register,
     decided: dict[str, Any],
 ) -> None:
     caller = participant("fund", regime=Regime.CPAM, departements=["75"])
@@ -382,7 +375,7 @@ def test_auditors_see_agents_whose_checks_look_like_fishing(
     ask(client, prober, *(affiliate(residence_departement="13") for _ in range(5)))
     ask(client, prober, *(affiliate(birth_date=f"1985-0{n}-01") for n in range(4, 10)))
     ask(client, careful, *({"agdref_number": f"75000000{n:02d}"} for n in range(30)))
-    headers = auditor(client, settings, participant, departements=["75"])
+    headers = auditor_headers(client, settings, participant, departements=["75"])
     response = client.get("/v1/audit/reports/funds", params={"fund_id": caller.id}, headers=headers)
     assert response.status_code == 200, response.text
     (row,) = response.json()["funds"]
@@ -408,12 +401,14 @@ def test_auditors_see_agents_whose_checks_look_like_fishing(
 def test_the_persons_report_lists_checks_that_found_them_by_name(
     client: TestClient,
     settings: Settings,
-    participant: Callable[..., Client],
+    participant: Register,
     fund: dict[str, str],
     decided: dict[str, Any],
 ) -> None:
     ask(client, fund, affiliate(first_names=["Muhammad"]), affiliate(birth_name="Martin"))
-    headers = auditor(client, settings, participant, purpose="data-subject-request", national=True)
+    headers = auditor_headers(
+        client, settings, participant, purpose="data-subject-request", national=True
+    )
     report = client.get(
         "/v1/audit/subject-report", params={"agdref_number": "7500000001"}, headers=headers
     )

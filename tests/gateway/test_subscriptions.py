@@ -3,90 +3,40 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import date, timedelta
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.app import create_app
 from gateway.auditlog.models import AuditEvent
-from gateway.batches import sealing
 from gateway.decisions import repository as decision_repository
 from gateway.decisions.explain import explain
 from gateway.disclosures.models import Disclosure
-from gateway.identities.service import IdentityKeys
 from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Settings
 from gateway.subscriptions.models import Subscription, SubscriptionUpload
 from policies.loader import DEFAULT_POLICY, load_file
-from tests.conftest import BASE_URL
-from tests.gateway.test_decisions import (
-    NIR,
-    NIR_NORMALISED,
-    decision,
-    identity,
+from tests.support.actors import (
+    SUBSCRIPTIONS,
+    Fund,
+    Register,
+    make_fund,
     make_prefecture,
-    token_for,
+    seal,
 )
-from tests.support.actors import Client, api_headers
+from tests.support.factories import NIR, NIR_NORMALISED, day, decision, identity
 
-SUBSCRIPTIONS = "/v1/subscriptions"
 AGDREF = "7512345678"
 OTHER_AGDREF = "7598765432"
 
 
-def day(offset: int) -> str:
-    return (date.today() + timedelta(days=offset)).isoformat()  # noqa: DTZ011 - civil dates
-
-
 def ndjson(*items: dict[str, Any]) -> bytes:
     return "\n".join(json.dumps(item) for item in items).encode()
-
-
-@dataclass
-class Fund:
-    http: TestClient
-    caller: Client
-    token: str
-
-    @property
-    def id(self) -> str:
-        return self.caller.id
-
-    def put(self, content: bytes, file_format: str | None = "ndjson") -> httpx2.Response:
-        params = {"format": file_format} if file_format else {}
-        return self.http.put(
-            SUBSCRIPTIONS,
-            content=content,
-            params=params,
-            headers=api_headers(self.token, self.caller),
-        )
-
-    def current(self) -> dict[str, Any]:
-        response = self.http.get(SUBSCRIPTIONS, headers=api_headers(self.token, self.caller))
-        assert response.status_code == 200, response.text
-        found: dict[str, Any] = response.json()
-        return found
-
-
-def make_fund(
-    http: TestClient, settings: Settings, participant: Callable[..., Client], **options: Any
-) -> Fund:
-    caller = participant("fund", **options)
-    return Fund(http, caller, token_for(http, settings, caller))
-
-
-@pytest.fixture
-def fund(client: TestClient, settings: Settings, participant: Callable[..., Client]) -> Fund:
-    return make_fund(client, settings, participant, regime=Regime.CAF, departements=["93"])
 
 
 def stored(session: Session, fund_id: str) -> list[Subscription]:
@@ -97,7 +47,7 @@ def stored(session: Session, fund_id: str) -> list[Subscription]:
 def test_a_fund_replaces_its_set_and_only_blind_indexes_are_stored(
     fund: Fund, session: Session
 ) -> None:
-    response = fund.put(
+    response = fund.subscribe(
         ndjson(
             {"agdref_number": AGDREF, "valid_from": day(-400)},
             {
@@ -122,13 +72,13 @@ def test_a_fund_replaces_its_set_and_only_blind_indexes_are_stored(
     text = json.dumps([[r.blind_index, str(r.valid_from), str(r.valid_until)] for r in rows])
     for clear in (AGDREF, "0598765432", NIR_NORMALISED):
         assert clear not in text
-    assert fund.current() == body
+    assert fund.subscriptions() == body
 
-    again = fund.put(ndjson({"agdref_number": OTHER_AGDREF, "valid_from": day(-5)}))
+    again = fund.subscribe(ndjson({"agdref_number": OTHER_AGDREF, "valid_from": day(-5)}))
     assert again.status_code == 200, again.text
     assert again.json()["people"] == 1
     assert len(stored(session, fund.id)) == 1
-    assert fund.current()["upload_id"] == again.json()["upload_id"]
+    assert fund.subscriptions()["upload_id"] == again.json()["upload_id"]
 
 
 def test_csv_uploads_are_read_like_ndjson(fund: Fund, session: Session) -> None:
@@ -137,7 +87,7 @@ def test_csv_uploads_are_read_like_ndjson(fund: Fund, session: Session) -> None:
         f"{AGDREF};;;{day(-30)};\n"
         f";{NIR};nia;{day(-30)};{day(30)}\n"
     ).encode()
-    response = fund.put(content, "csv")
+    response = fund.subscribe(content, "csv")
     assert response.status_code == 200, response.text
     assert response.json()["identifiers"] == 2
     assert len(stored(session, fund.id)) == 2
@@ -146,7 +96,9 @@ def test_csv_uploads_are_read_like_ndjson(fund: Fund, session: Session) -> None:
 def test_a_malformed_upload_is_refused_line_by_line_and_the_previous_set_stays(
     fund: Fund, session: Session
 ) -> None:
-    assert fund.put(ndjson({"agdref_number": AGDREF, "valid_from": day(-30)})).status_code == 200
+    assert (
+        fund.subscribe(ndjson({"agdref_number": AGDREF, "valid_from": day(-30)})).status_code == 200
+    )
     before = [(r.id, r.blind_index) for r in stored(session, fund.id)]
     content = b"\n".join(
         [
@@ -162,7 +114,7 @@ def test_a_malformed_upload_is_refused_line_by_line_and_the_previous_set_stays(
             ).encode(),
         ]
     )
-    response = fund.put(content)
+    response = fund.subscribe(content)
     assert response.status_code == 422, response.text
     problem = response.json()
     assert problem["type"].endswith("/invalid-lines")
@@ -191,17 +143,19 @@ def test_a_malformed_upload_is_refused_line_by_line_and_the_previous_set_stays(
 
 
 def test_a_wrong_csv_header_or_a_missing_format_is_a_clear_400(fund: Fund) -> None:
-    response = fund.put(b"nir;valid_from\n1;2024-01-01\n", "csv")
+    response = fund.subscribe(b"nir;valid_from\n1;2024-01-01\n", "csv")
     assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["rule"] == "csv-header"
-    response = fund.put(b"{}", None)
+    response = fund.subscribe(b"{}", None)
     assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["field"] == "format"
 
 
 def test_an_empty_upload_ends_every_subscription(fund: Fund, session: Session) -> None:
-    assert fund.put(ndjson({"agdref_number": AGDREF, "valid_from": day(-30)})).status_code == 200
-    response = fund.put(b"")
+    assert (
+        fund.subscribe(ndjson({"agdref_number": AGDREF, "valid_from": day(-30)})).status_code == 200
+    )
+    response = fund.subscribe(b"")
     assert response.status_code == 200, response.text
     assert response.json()["people"] == 0
     assert stored(session, fund.id) == []
@@ -211,7 +165,7 @@ def test_only_funds_upload_subscriptions_and_each_only_its_own(
     fund: Fund,
     client: TestClient,
     settings: Settings,
-    participant: Callable[..., Client],
+    participant: Register,
     session: Session,
 ) -> None:
     prefecture = make_prefecture(client, settings, participant, departements=["93"])
@@ -223,35 +177,28 @@ def test_only_funds_upload_subscriptions_and_each_only_its_own(
     )
     assert response.status_code == 403, response.text
     other = make_fund(client, settings, participant, regime=Regime.CPAM, departements=["75"])
-    assert other.put(ndjson({"agdref_number": AGDREF, "valid_from": day(-3)})).status_code == 200
-    assert fund.put(ndjson({"agdref_number": OTHER_AGDREF, "valid_from": day(-3)})).status_code == (
-        200
+    assert (
+        other.subscribe(ndjson({"agdref_number": AGDREF, "valid_from": day(-3)})).status_code == 200
     )
+    assert fund.subscribe(
+        ndjson({"agdref_number": OTHER_AGDREF, "valid_from": day(-3)})
+    ).status_code == (200)
     assert len(stored(session, other.id)) == 1
-    assert fund.current()["people"] == 1
-    assert other.current()["upload_id"] != fund.current()["upload_id"]
+    assert fund.subscriptions()["people"] == 1
+    assert other.subscriptions()["upload_id"] != fund.subscriptions()["upload_id"]
 
 
 # Routing by subscription --------------------------------------------------------------
 
 
 @pytest.fixture
-def subscription_client(
-    tmp_path: Path,
-    settings: Settings,
-    gateway_keys: GatewayKeys,
-    engine: Engine,
-    sessions: sessionmaker[Session],
-) -> Iterator[TestClient]:
+def subscription_client(tmp_path: Path, app_client: Callable[..., TestClient]) -> TestClient:
     """A gateway whose policy routes only to funds holding a file on the person."""
     policy = tmp_path / "subscriptions.yaml"
     policy.write_text(
         DEFAULT_POLICY.read_text().replace("subscriptions_only: false", "subscriptions_only: true")
     )
-    configured = settings.model_copy(update={"policy_file": policy})
-    app = create_app(configured, keys=gateway_keys, engine=engine, sessions=sessions)
-    with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as http:
-        yield http
+    return app_client(policy_file=policy)
 
 
 def recipients(session: Session, decision_id: str) -> set[str]:
@@ -263,7 +210,7 @@ def test_with_the_switch_on_only_funds_holding_a_file_on_the_effect_date_receive
     subscription_client: TestClient,
     sessions: sessionmaker[Session],
     settings: Settings,
-    participant: Callable[..., Client],
+    participant: Register,
     session: Session,
 ) -> None:
     http = subscription_client
@@ -273,13 +220,15 @@ def test_with_the_switch_on_only_funds_holding_a_file_on_the_effect_date_receive
     after = make_fund(http, settings, participant, regime=Regime.URSSAF, departements=["13"])
     by_nir = make_fund(http, settings, participant, regime=Regime.CARSAT, departements=["13"])
     effect = -50
-    assert inside.put(ndjson({"agdref_number": AGDREF, "valid_from": day(effect)})).is_success
+    assert inside.subscribe(ndjson({"agdref_number": AGDREF, "valid_from": day(effect)})).is_success
     # A file that closed the day before the decision took effect, and one opened after it.
-    assert before.put(
+    assert before.subscribe(
         ndjson({"agdref_number": AGDREF, "valid_from": day(-900), "valid_until": day(effect - 1)})
     ).is_success
-    assert after.put(ndjson({"agdref_number": AGDREF, "valid_from": day(effect + 1)})).is_success
-    assert by_nir.put(
+    assert after.subscribe(
+        ndjson({"agdref_number": AGDREF, "valid_from": day(effect + 1)})
+    ).is_success
+    assert by_nir.subscribe(
         ndjson(
             {
                 "social_security_number": {"number": NIR, "type": "nia"},
@@ -302,7 +251,7 @@ def test_with_the_switch_on_only_funds_holding_a_file_on_the_effect_date_receive
 
     # Once sealed, a correction goes to exactly the funds that received the decision.
     keys: GatewayKeys = http.app.state.gateway.keys  # type: ignore[attr-defined]
-    sealing.seal(sessions, keys, IdentityKeys.from_store(keys), loaded)
+    seal(sessions, keys, loaded=loaded)
     corrected = prefecture.correct(
         created["id"],
         {"kind": "annulment", "reference": "SUB-1-A", "correction_date": day(-1)},
@@ -318,7 +267,7 @@ def test_with_the_switch_on_only_funds_holding_a_file_on_the_effect_date_receive
 def test_with_the_switch_on_a_decision_without_identifiers_goes_nowhere_and_says_why(
     subscription_client: TestClient,
     settings: Settings,
-    participant: Callable[..., Client],
+    participant: Register,
     session: Session,
 ) -> None:
     http = subscription_client
@@ -343,11 +292,13 @@ def test_with_the_switch_off_subscriptions_change_nothing(
     fund: Fund,
     client: TestClient,
     settings: Settings,
-    participant: Callable[..., Client],
+    participant: Register,
     session: Session,
 ) -> None:
     elsewhere = make_fund(client, settings, participant, regime=Regime.CPAM, departements=["13"])
-    assert elsewhere.put(ndjson({"agdref_number": AGDREF, "valid_from": day(-900)})).is_success
+    assert elsewhere.subscribe(
+        ndjson({"agdref_number": AGDREF, "valid_from": day(-900)})
+    ).is_success
     prefecture = make_prefecture(client, settings, participant, departements=["93"])
     created = prefecture.created(decision("SUB-3", identity=identity(residence_departement="93")))
     assert recipients(session, created["id"]) == {fund.id}

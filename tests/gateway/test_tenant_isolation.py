@@ -18,18 +18,14 @@ from gateway.auth.scopes import SCOPES_BY_KIND
 from gateway.participants import repository
 from gateway.participants.models import Participant, ParticipantKind
 from policies.purposes import Purpose
-from tests.support.actors import Client, api_headers, assertion, token_form
+from tests.support.actors import Client, Register, api_headers, token_for
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import httpx2
     from fastapi.testclient import TestClient
     from sqlalchemy.orm import Session
 
     from gateway.settings import Settings
-
-    Register = Callable[..., Client]
 
 LIST_PATH = "/v1/participants"
 NOWHERE = "fund-nonexistent"
@@ -90,11 +86,9 @@ class Connected:
     """A participant's authenticated session with the gateway, as its system holds it."""
 
     def __init__(self, client: TestClient, settings: Settings, caller: Client) -> None:
-        response = client.post("/oauth2/token", data=token_form(assertion(settings, caller)))
-        assert response.status_code == 200, response.text
         self.client = client
         self.caller = caller
-        self.token: str = response.json()["access_token"]
+        self.token = token_for(client, settings, caller)
 
     def get(self, path: str, **headers: str) -> httpx2.Response:
         return self.client.get(path, headers=api_headers(self.token, self.caller, **headers))

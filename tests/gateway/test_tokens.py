@@ -6,55 +6,34 @@ and leaves an audit event with outcome "refused"; none is a 500.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from joserfc import jwt
 from joserfc.jwk import OctKey
-from sqlalchemy import select
 
-from gateway.auditlog.models import AuditEvent
 from gateway.auth.assertions import ASSERTION_TYPE
 from gateway.auth.scopes import SCOPES_BY_KIND
 from gateway.keys import GatewayKeys, KeyUse
-from gateway.participants import service
 from gateway.participants.models import ParticipantStatus
-from tests.support.actors import Client, api_headers, assertion, new_key, token_form
+from tests.support.actors import Client, Register, api_headers, new_key, set_status
+from tests.support.audit import events_of
+from tests.support.jose import access_token_claims, assertion, b64url, compact, token_form
+from tests.support.problems import PROBLEM_JSON
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import httpx2
     from fastapi.testclient import TestClient
     from sqlalchemy.orm import Session, sessionmaker
 
+    from gateway.auditlog.models import AuditEvent
     from gateway.settings import Settings
 
-    Register = Callable[..., Client]
-
 TOKEN_PATH = "/oauth2/token"
-PROBLEM_JSON = "application/problem+json"
 
 
 # -- helpers --------------------------------------------------------------------------
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def compact(header: dict[str, Any], claims: Any, signature: bytes = b"") -> str:
-    """A compact JWS put together by hand, to send what no library would sign."""
-    return ".".join(
-        [
-            b64url(json.dumps(header).encode()),
-            b64url(claims if isinstance(claims, bytes) else json.dumps(claims).encode()),
-            b64url(signature),
-        ]
-    )
 
 
 def valid_claims(settings: Settings, client: Client) -> dict[str, Any]:
@@ -67,11 +46,6 @@ def valid_claims(settings: Settings, client: Client) -> dict[str, Any]:
         "exp": now + 60,
         "jti": f"hand-made-{now}-{client.id}",
     }
-
-
-def events_of(session: Session, response: httpx2.Response) -> list[AuditEvent]:
-    request_id = response.headers["x-request-id"]
-    return list(session.scalars(select(AuditEvent).where(AuditEvent.request_id == request_id)))
 
 
 def refused(
@@ -112,15 +86,6 @@ def post_token(client: TestClient, form: dict[str, str], **headers: str) -> http
     return client.post(TOKEN_PATH, data=form, headers=headers)
 
 
-def decode_access_token(gateway_keys: GatewayKeys, token: str) -> jwt.Token:
-    return jwt.decode(token, gateway_keys.verification_keys(KeyUse.TOKEN), algorithms=["ES256"])
-
-
-def suspend(sessions: sessionmaker[Session], participant_id: str) -> None:
-    with sessions.begin() as opened:
-        service.set_status(opened, participant_id, ParticipantStatus.SUSPENDED)
-
-
 # -- success --------------------------------------------------------------------------
 
 
@@ -148,7 +113,7 @@ def test_a_participant_gets_a_signed_access_token_it_can_use(
     assert body["scope"] == " ".join(expected_scopes)
     assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
 
-    token = decode_access_token(gateway_keys, body["access_token"])
+    token = access_token_claims(gateway_keys, body["access_token"])
     token_key, _ = gateway_keys.active(KeyUse.TOKEN)
     assert token.header["typ"] == "at+jwt"
     assert token.header["alg"] == "ES256"
@@ -189,7 +154,7 @@ def test_each_token_is_distinct(
     first = post_token(client, token_form(assertion(settings, fund))).json()["access_token"]
     second = post_token(client, token_form(assertion(settings, fund))).json()["access_token"]
     assert first != second
-    jtis = {decode_access_token(gateway_keys, t).claims["jti"] for t in (first, second)}
+    jtis = {access_token_claims(gateway_keys, t).claims["jti"] for t in (first, second)}
     assert len(jtis) == 2
 
 
@@ -235,7 +200,7 @@ def test_a_subset_of_the_scopes_can_be_asked_and_is_enforced(
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["scope"] == "batches:read status:check"
-    claims = decode_access_token(gateway_keys, body["access_token"]).claims
+    claims = access_token_claims(gateway_keys, body["access_token"]).claims
     assert claims["scope"] == "batches:read status:check"
     (event,) = events_of(session, response)
     assert event.detail["scopes"] == ["batches:read", "status:check"]
@@ -572,7 +537,7 @@ def test_a_suspended_client_is_refused_and_the_refusal_attributed(
     session: Session,
 ) -> None:
     fund = participant("fund")
-    suspend(sessions, fund.id)
+    set_status(sessions, fund.id, ParticipantStatus.SUSPENDED)
     response = post_token(client, token_form(assertion(settings, fund)))
     event = invalid_client(session, response, "the client is suspended")
     assert event.participant_id == fund.id
@@ -588,7 +553,7 @@ def test_a_suspended_client_learns_nothing_without_a_valid_signature(
     session: Session,
 ) -> None:
     fund = participant("fund")
-    suspend(sessions, fund.id)
+    set_status(sessions, fund.id, ParticipantStatus.SUSPENDED)
     forged = assertion(settings, fund, key=new_key())
     response = post_token(client, token_form(forged))
     event = invalid_client(session, response, "signature does not verify")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -14,23 +12,16 @@ from gateway.cli.main import app
 from gateway.decisions import repository
 from gateway.decisions.explain import explain
 from gateway.participants.models import Regime
-from gateway.settings import Settings
 from policies.loader import DEFAULT_POLICY, load_file, load_text
-from tests.gateway.test_decisions import Prefecture, decision, identity, make_prefecture
-from tests.support.actors import Client
+from tests.support.actors import Client, Prefecture, Register, register
+from tests.support.factories import decision, identity
 
 POLICY = load_file(DEFAULT_POLICY)
 
 
 @pytest.fixture
-def prefecture(
-    client: TestClient, settings: Settings, participant: Callable[..., Client]
-) -> Prefecture:
-    return make_prefecture(client, settings, participant, departements=["75"], prefix="pref-75")
-
-
-@pytest.fixture
-def funds(participant: Callable[..., Client]) -> dict[str, Client]:
+def funds(participant: Register) -> dict[str, Client]:
+    """The funds of 93 and 75, and an URSSAF covering both: routing has a choice to make."""
     return {
         "cpam-93": participant("fund", regime=Regime.CPAM, departements=["93"]),
         "caf-93": participant("fund", regime=Regime.CAF, departements=["93"]),
@@ -108,7 +99,6 @@ def test_the_explain_command_says_why_in_words(tmp_path: Path) -> None:
     from gateway.settings import Environment  # noqa: PLC0415
     from gateway.storage import migrate  # noqa: PLC0415
     from gateway.storage.engine import make_engine, make_sessionmaker  # noqa: PLC0415
-    from tests.support.actors import register  # noqa: PLC0415
 
     url = f"sqlite:///{tmp_path / 'explain.db'}"
     migrate.upgrade(url)

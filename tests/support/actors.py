@@ -1,35 +1,43 @@
-"""Test helpers: participants with real keys, client assertions, DPoP proofs, headers."""
+"""The participants of the tests: registered with real keys, holding tokens, sending
+requests as their own systems would (a prefecture, a fund, an auditor).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import time
 import uuid
-import warnings
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from joserfc import jws, jwt
-from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey
 
-from gateway.auth.assertions import ASSERTION_TYPE
-from gateway.auth.dpop import access_token_hash
-from gateway.keys import KeyUse
+from connectors import wire
+from connectors.fund import VerifiedBatch, verify_batch
+from gateway.batches import sealing
+from gateway.identities.service import IdentityKeys
 from gateway.participants import service
-from gateway.participants.models import ParticipantKind, Regime
+from gateway.participants.models import ParticipantKind, ParticipantStatus, Regime
 from gateway.participants.schemas import ParticipantSpec
+from policies.loader import DEFAULT_POLICY, LoadedPolicy, load_file
+from tests.support.factories import decision
+from tests.support.jose import JOSE, assertion, token_form
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    import httpx2
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import Session, sessionmaker
 
+    from gateway.batches.sealing import SealedBatch
     from gateway.keys import GatewayKeys
     from gateway.settings import Settings
 
-_BATCH_REGISTRY = jws.JWSRegistry(algorithms=["EdDSA"])
-_BATCH_REGISTRY.max_payload_length = 1024**3  # whole batches
+BASE_URL = "http://testserver"
+DECISIONS = "/v1/decisions"
+IMPORTS = "/v1/decision-imports"
+BATCHES = "/v1/batches"
+SUBSCRIPTIONS = "/v1/subscriptions"
+STATUS_CHECKS = "/v1/status-checks"
+POLICY = load_file(DEFAULT_POLICY)
 PURPOSE_BY_KIND = {
     "prefecture": "decision-transmission",
     "fund": "residence-regularity-check",
@@ -51,6 +59,10 @@ class Client:
     @property
     def purpose(self) -> str:
         return PURPOSE_BY_KIND[self.kind]
+
+
+Register = Callable[..., Client]
+"""The ``participant`` fixture: ``participant(kind, **options)`` registers one."""
 
 
 def new_key() -> ECKey:
@@ -97,66 +109,12 @@ def register(
     return Client(participant_id, kind, key, kid, departements)
 
 
-def assertion(
-    settings: Settings,
-    client: Client,
-    *,
-    key: Any = None,
-    header: dict[str, Any] | None = None,
-    now: int | None = None,
-    lifetime: int = 60,
-    drop: tuple[str, ...] = (),
-    algorithms: list[str] | None = None,
-    **claims: Any,
-) -> str:
-    """A client assertion; every part can be overridden to make a bad one."""
-    issued = int(time.time()) if now is None else now
-    body: dict[str, Any] = {
-        "iss": client.id,
-        "sub": client.id,
-        "aud": settings.token_endpoint,
-        "iat": issued,
-        "exp": issued + lifetime,
-        "jti": uuid.uuid4().hex,
-    }
-    body.update(claims)
-    for name in drop:
-        body.pop(name, None)
-    head = {"alg": "ES256", "kid": client.kid, **(header or {})}
-    signing_key = key if key is not None else client.key
-    return jwt.encode(head, body, signing_key, algorithms=algorithms or [head["alg"]])
-
-
-def token_form(client_assertion: str, **extra: str) -> dict[str, str]:
-    return {
-        "grant_type": "client_credentials",
-        "client_assertion_type": ASSERTION_TYPE,
-        "client_assertion": client_assertion,
-        **extra,
-    }
-
-
-def dpop_proof(
-    key: ECKey,
-    method: str,
-    url: str,
-    *,
-    access_token: str | None = None,
-    now: int | None = None,
-    header: dict[str, Any] | None = None,
-    **claims: Any,
-) -> str:
-    body: dict[str, Any] = {
-        "jti": uuid.uuid4().hex,
-        "htm": method,
-        "htu": url,
-        "iat": int(time.time()) if now is None else now,
-    }
-    if access_token is not None:
-        body["ath"] = access_token_hash(access_token)
-    body.update(claims)
-    head = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False), **(header or {})}
-    return jwt.encode(head, body, key, algorithms=[head["alg"]])
+def set_status(
+    sessions: sessionmaker[Session], participant_id: str, status: ParticipantStatus
+) -> None:
+    """What an operator does: suspend or reactivate a participant, committed."""
+    with sessions.begin() as opened:
+        service.set_status(opened, participant_id, status)
 
 
 def api_headers(
@@ -174,36 +132,232 @@ def api_headers(
     return headers
 
 
-def batch_payload(content: bytes, keys: GatewayKeys) -> dict[str, Any]:
-    """The verified payload of a signed batch, with the gateway's batch keys."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SecurityWarning)  # EdDSA: see gateway.batches.sealing
-        token = jws.deserialize_compact(
-            content.decode(),
-            keys.verification_keys(KeyUse.BATCH),
-            registry=_BATCH_REGISTRY,
+def token_for(client: TestClient, settings: Settings, caller: Client, **form: str) -> str:
+    """An access token for ``caller``; ``form`` adds token request parameters (a scope)."""
+    response = client.post("/oauth2/token", data=token_form(assertion(settings, caller), **form))
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def auditor_headers(
+    client: TestClient,
+    settings: Settings,
+    participant: Register,
+    purpose: str | None = None,
+    **options: Any,
+) -> dict[str, str]:
+    """The request headers of a new auditor registered with ``options``."""
+    caller = participant("auditor", **options)
+    headers = api_headers(token_for(client, settings, caller), caller)
+    if purpose is not None:
+        headers["Purpose"] = purpose
+    return headers
+
+
+# -- a prefecture ---------------------------------------------------------------------
+
+
+@dataclass
+class Prefecture:
+    """A prefecture's system talking to the gateway: its token and its requests."""
+
+    http: TestClient
+    caller: Client
+    token: str
+    on_behalf_of: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.on_behalf_of or self.caller.id
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        if self.on_behalf_of is not None:
+            extra["On-Behalf-Of"] = self.on_behalf_of
+        return api_headers(self.token, self.caller, **extra)
+
+    def acting_for(self, principal: str) -> Prefecture:
+        return Prefecture(self.http, self.caller, self.token, principal)
+
+    def post(self, body: dict[str, Any]) -> httpx2.Response:
+        return self.http.post(DECISIONS, json=body, headers=self.headers())
+
+    def created(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.post(body)
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    def read(self, decision_id: str) -> httpx2.Response:
+        return self.http.get(f"{DECISIONS}/{decision_id}", headers=self.headers())
+
+    def list(self, **params: Any) -> httpx2.Response:
+        return self.http.get(DECISIONS, params=params, headers=self.headers())
+
+    def correct(self, decision_id: str, body: dict[str, Any]) -> httpx2.Response:
+        return self.http.post(
+            f"{DECISIONS}/{decision_id}/corrections", json=body, headers=self.headers()
         )
-    decoded: dict[str, Any] = json.loads(token.payload)
-    return decoded
+
+    def import_file(
+        self, content: bytes, file_format: str | None = "ndjson", **params: Any
+    ) -> httpx2.Response:
+        query = {**({"format": file_format} if file_format else {}), **params}
+        return self.http.post(IMPORTS, content=content, params=query, headers=self.headers())
+
+    def report(self, import_id: str, **params: Any) -> httpx2.Response:
+        return self.http.get(f"{IMPORTS}/{import_id}", params=params, headers=self.headers())
 
 
-def signed_receipt(
-    fund: Client,
-    content: bytes,
+def make_prefecture(
+    client: TestClient, settings: Settings, participant: Register, **options: Any
+) -> Prefecture:
+    caller = participant("prefecture", **options)
+    return Prefecture(client, caller, token_for(client, settings, caller))
+
+
+# -- a fund ---------------------------------------------------------------------------
+
+
+@dataclass
+class Fund:
+    """A fund's system talking to the gateway: its batches, receipts and subscriptions."""
+
+    http: TestClient
+    caller: Client
+    token: str
+
+    @property
+    def id(self) -> str:
+        return self.caller.id
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return api_headers(self.token, self.caller, **extra)
+
+    def batches(self, after_seq: int = 0) -> list[dict[str, Any]]:
+        response = self.http.get(BATCHES, params={"after_seq": after_seq}, headers=self.headers())
+        assert response.status_code == 200, response.text
+        found: list[dict[str, Any]] = response.json()["batches"]
+        return found
+
+    def download(self, batch_id: str) -> bytes:
+        response = self.http.get(f"{BATCHES}/{batch_id}", headers=self.headers())
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == JOSE
+        assert response.headers["digest-sha256"] == wire.digest_of(response.content)
+        return response.content
+
+    def receipt(self, batch_id: str, content: bytes) -> httpx2.Response:
+        return self.http.post(
+            f"{BATCHES}/{batch_id}/receipt",
+            content=content,
+            headers=self.headers(**{"Content-Type": JOSE}),
+        )
+
+    def subscribe(self, content: bytes, file_format: str | None = "ndjson") -> httpx2.Response:
+        """Replace the fund's set of people with the file ``content``."""
+        params = {"format": file_format} if file_format else {}
+        return self.http.put(SUBSCRIPTIONS, content=content, params=params, headers=self.headers())
+
+    def subscriptions(self) -> dict[str, Any]:
+        response = self.http.get(SUBSCRIPTIONS, headers=self.headers())
+        assert response.status_code == 200, response.text
+        found: dict[str, Any] = response.json()
+        return found
+
+
+def make_fund(http: TestClient, settings: Settings, participant: Register, **options: Any) -> Fund:
+    caller = participant("fund", **options)
+    return Fund(http, caller, token_for(http, settings, caller))
+
+
+def ask(
+    client: TestClient, headers: dict[str, str], *people: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Status checks of ``people`` with a fund's ``headers``: the answers, in order."""
+    response = client.post(
+        STATUS_CHECKS,
+        json={"checks": [{"identity": person} for person in people]},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    answers: list[dict[str, Any]] = response.json()["answers"]
+    return answers
+
+
+# -- the gateway's worker --------------------------------------------------------------
+
+
+def seal(
+    sessions: sessionmaker[Session],
     keys: GatewayKeys,
-    outcome: str = "rights-ended",
-    **over: Any,
-) -> bytes:
-    """The fund's receipt for a batch: one outcome for every record; ``over`` replaces claims."""
-    payload = batch_payload(content, keys)
-    claims = {
-        "batch_id": payload["batch_id"],
-        "fund_id": payload["fund_id"],
-        "seq": payload["seq"],
-        "batch_digest": "sha256:" + hashlib.sha256(content).hexdigest(),
-        "received_at": datetime.now(UTC).isoformat(),
-        "outcomes": [{"record_id": r["record_id"], "outcome": outcome} for r in payload["records"]],
-        **over,
-    }
-    header = {"alg": "ES256", "kid": fund.kid}
-    return jws.serialize_compact(header, json.dumps(claims).encode(), fund.key).encode()
+    *,
+    loaded: LoadedPolicy = POLICY,
+    **options: Any,
+) -> list[SealedBatch]:
+    """What the worker does: pending disclosures into signed batches, under ``loaded``."""
+    return sealing.seal(sessions, keys, IdentityKeys.from_store(keys), loaded, **options)
+
+
+# -- a prefecture, a fund and the gateway sealing between them -------------------------
+
+
+@dataclass
+class World:
+    """A prefecture posting decisions, a fund in département 75, and the gateway sealing."""
+
+    http: TestClient
+    settings: Settings
+    sessions: sessionmaker[Session]
+    keys: GatewayKeys
+    participant: Register
+    prefecture: Prefecture
+    fund: Client
+    token: str
+
+    def another_fund(self, **options: Any) -> World:
+        """The same world with another CPAM fund in 75, registered with ``options``."""
+        caller = self.participant("fund", regime=Regime.CPAM, departements=["75"], **options)
+        return replace(self, fund=caller, token=token_for(self.http, self.settings, caller))
+
+    @property
+    def driver(self) -> Fund:
+        """The fund's system, for its requests."""
+        return Fund(self.http, self.fund, self.token)
+
+    def headers(self) -> dict[str, str]:
+        return self.driver.headers()
+
+    def post(self, count: int = 1, **fields: Any) -> list[dict[str, Any]]:
+        return [
+            self.prefecture.created(decision(f"F-{uuid.uuid4().hex[:12]}", **fields))
+            for _ in range(count)
+        ]
+
+    def seal(self, max_records: int = 5000) -> list[SealedBatch]:
+        return seal(self.sessions, self.keys, max_records=max_records, fund_ids=[self.fund.id])
+
+    def batch(self, records: int = 3) -> tuple[SealedBatch, bytes]:
+        """Post ``records`` decisions, seal them into one batch and download it."""
+        self.post(records)
+        (sealed,) = self.seal()
+        return sealed, self.download(sealed.id)
+
+    def listing(self, after_seq: int = 0) -> list[dict[str, Any]]:
+        return self.driver.batches(after_seq)
+
+    def download(self, batch_id: str) -> bytes:
+        return self.driver.download(batch_id)
+
+    def jwks(self) -> dict[str, Any]:
+        response = self.http.get("/.well-known/jwks.json")
+        assert response.status_code == 200, response.text
+        document: dict[str, Any] = response.json()
+        return document
+
+    def post_receipt(self, batch_id: str, receipt: bytes) -> httpx2.Response:
+        return self.driver.receipt(batch_id, receipt)
+
+    def verify(self, content: bytes, **options: Any) -> VerifiedBatch:
+        arguments: dict[str, Any] = {"jwks": self.jwks(), "fund_id": self.fund.id, **options}
+        return verify_batch(content, **arguments)
