@@ -31,7 +31,7 @@ from tools.identity_pairs.generator import NEGATIVE_SHARES, POSITIVES, generate
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-DATA = Path(__file__).parent.parent / "data" / "identity_pairs.jsonl"
+DATA = Path(__file__).parents[2] / "data" / "identity_pairs.jsonl"
 DATA_COUNT, DATA_SEED = 4000, 20250  # as documented in docs/matching.md
 
 

@@ -179,7 +179,7 @@ def test_surname_forms_are_canonical(name: str) -> None:
         assert form
 
 
-LABELLED_SET = Path(__file__).parents[1] / "data" / "identity_pairs.jsonl"
+LABELLED_SET = Path(__file__).parents[2] / "data" / "identity_pairs.jsonl"
 
 
 @pytest.mark.parametrize("source", ["committed", "held-out"])
