@@ -1,3 +1,5 @@
+"""The app end to end, at its smallest: a fund gets a token and reads itself."""
+
 from __future__ import annotations
 
 from fastapi.testclient import TestClient

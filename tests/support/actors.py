@@ -19,8 +19,8 @@ from gateway.participants import service
 from gateway.participants.models import ParticipantKind, ParticipantStatus, Regime
 from gateway.participants.schemas import ParticipantSpec
 from policies.loader import DEFAULT_POLICY, LoadedPolicy, load_file
-from tests.support.factories import decision
-from tests.support.jose import JOSE, assertion, token_form
+from tests.support.factories import decision, identity
+from tests.support.jose import JOSE, assertion, signed_receipt, token_form
 
 if TYPE_CHECKING:
     import httpx2
@@ -216,6 +216,18 @@ def make_prefecture(
     return Prefecture(client, caller, token_for(client, settings, caller))
 
 
+def post_decision(
+    prefecture: Prefecture, reference: str, kind: str = "first-permit-refusal", **fields: Any
+) -> str:
+    """Post a decision about ``identity()``'s person living in 93 (where the funds of the
+    batch tests are); its id."""
+    created = prefecture.created(
+        decision(reference, kind=kind, identity=identity(residence_departement="93"), **fields)
+    )
+    decision_id: str = created["id"]
+    return decision_id
+
+
 # -- a fund ---------------------------------------------------------------------------
 
 
@@ -253,6 +265,12 @@ class Fund:
             content=content,
             headers=self.headers(**{"Content-Type": JOSE}),
         )
+
+    def receipt_for(
+        self, keys: GatewayKeys, content: bytes, outcome: str = "rights-ended", **over: Any
+    ) -> bytes:
+        """The fund's signed receipt for the batch ``content``; see ``signed_receipt``."""
+        return signed_receipt(self.caller, content, keys, outcome, **over)
 
     def subscribe(self, content: bytes, file_format: str | None = "ndjson") -> httpx2.Response:
         """Replace the fund's set of people with the file ``content``."""

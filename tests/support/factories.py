@@ -1,9 +1,13 @@
-"""Request bodies: a made-up person and valid decisions about them, and civil dates."""
+"""Request bodies: a made-up person and valid decisions about them, and civil dates; and
+the committed set of labelled identity pairs."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
+
+LABELLED_PAIRS = Path(__file__).parents[1] / "data" / "identity_pairs.jsonl"
 
 NIR = "2 95 10 99 126 111 93"  # a valid example of domain.md
 NIR_NORMALISED = "295109912611193"

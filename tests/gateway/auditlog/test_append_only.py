@@ -1,3 +1,5 @@
+"""Audit events are append-only: the database refuses to update or delete one."""
+
 from __future__ import annotations
 
 import pytest

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,7 +20,7 @@ from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Settings
 from gateway.storage.base import utcnow
-from tests.support.actors import Client, Prefecture, Register, make_prefecture, seal
+from tests.support.actors import Client, Prefecture, Register, seal
 from tests.support.factories import decision, identity
 from tests.support.jose import signed_receipt
 
@@ -69,12 +68,6 @@ def push_settings(settings: Settings) -> Settings:
             "push_backoff_cap_seconds": 600,
         }
     )
-
-
-@pytest.fixture
-def prefecture(client: TestClient, settings: Settings, participant: Register) -> Prefecture:
-    """A prefecture in 93, where ``fund`` is: its decisions are sealed for that fund."""
-    return make_prefecture(client, settings, participant, departements=["93"])
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
-"""The ``gateway`` command line, run in-process on a fresh SQLite file (and once on PostgreSQL)."""
+"""``gateway participants``: add (and every refusal), list, show, suspend and reactivate, on
+SQLite and once on PostgreSQL.
+"""
 
 from __future__ import annotations
 
 import base64
-import json
 from typing import TYPE_CHECKING
 
 import pytest
@@ -12,216 +13,12 @@ from joserfc.jwk import ECKey, OctKey, OKPKey
 from typer.testing import CliRunner
 
 from gateway.cli.main import app
-from gateway.keys import GatewayKeys, KeyUse
 from gateway.storage import migrate
-from gateway.storage.engine import make_engine
-from policies.loader import DEFAULT_POLICY
 from tests.support.cli import Cli
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator
     from pathlib import Path
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    monkeypatch.chdir(tmp_path)  # no stray .env file is read
-    made = Cli.installed(tmp_path, f"sqlite:///{tmp_path / 'gateway.db'}")
-    made.run("db", "upgrade")
-    return made
-
-
-@pytest.fixture
-def add(cli: Cli) -> Callable[..., str]:
-    """``gateway participants add`` with a fresh public key; extra arguments appended."""
-
-    def run(participant_id: str, kind: str, *extra: str, code: int = 0) -> str:
-        return cli.run(
-            "participants",
-            "add",
-            participant_id,
-            "--kind",
-            kind,
-            "--name",
-            f"Test {participant_id}",
-            "--jwk",
-            cli.public_jwk(participant_id),
-            *extra,
-            code=code,
-        )
-
-    return run
-
-
-# -- db --------------------------------------------------------------------------------
-
-
-def test_db_upgrade_reaches_the_head(cli: Cli) -> None:
-    assert cli.run("db", "upgrade") == f"database at {migrate.head()}"
-    engine = make_engine(cli.database_url)
-    try:
-        with engine.connect() as connection:
-            assert migrate.revisions(connection) == (migrate.head(), migrate.head())
-    finally:
-        engine.dispose()
-
-
-def test_db_check_agrees(cli: Cli) -> None:
-    output = cli.run("db", "check")
-    assert output == f"models and migrations agree (head {migrate.head()})"
-
-
-# -- keys ------------------------------------------------------------------------------
-
-
-def test_keys_init_creates_the_keyring_and_is_audited(cli: Cli) -> None:
-    output = cli.run("keys", "init")
-    assert f"created development keys in {cli.key_dir}" in output
-    keys = GatewayKeys.load(cli.key_dir)
-    assert {entry.use for entry in keys.entries} == set(KeyUse)
-    assert all(entry.active for entry in keys.entries)
-    for entry in keys.entries:
-        assert entry.kid in output  # the table of keys follows
-    events = cli.events("keys:initialised")
-    assert len(events) == 1
-    assert sorted(events[0].object_ids) == sorted(e.kid for e in keys.entries)
-    assert events[0].detail["via"] == "cli"
-    assert events[0].outcome == "success"
-
-
-def test_keys_init_refuses_a_second_time(cli: Cli) -> None:
-    cli.run("keys", "init")
-    before = (cli.key_dir / "keyring.json").read_text()
-    output = cli.run("keys", "init", code=1)
-    assert "keys already exist" in output
-    assert "use rotate" in output
-    assert (cli.key_dir / "keyring.json").read_text() == before
-    assert len(cli.events("keys:initialised")) == 1
-
-
-def test_keys_rotate_adds_active_keys_and_keeps_the_old_ones(cli: Cli) -> None:
-    cli.run("keys", "init")
-    old = GatewayKeys.load(cli.key_dir)
-    output = cli.run("keys", "rotate")
-    rotated = GatewayKeys.load(cli.key_dir)
-    added = [e for e in rotated.entries if e.kid not in {o.kid for o in old.entries}]
-    assert {e.use for e in added} == set(KeyUse)
-    assert all(e.active for e in added)
-    for use in KeyUse:
-        new_entry, _ = rotated.active(use)
-        old_entry, _ = old.active(use)
-        assert new_entry.kid != old_entry.kid
-        assert new_entry.kid in output
-    published = {key["kid"] for key in rotated.public_jwks()["keys"]}
-    assert published == {e.kid for e in old.entries} | {e.kid for e in added}
-    retired = [e for e in rotated.entries if e.kid in {o.kid for o in old.entries}]
-    assert not any(e.active for e in retired)
-    events = cli.events("keys:rotated")
-    assert len(events) == 1
-    assert sorted(events[0].object_ids) == sorted(e.kid for e in added)
-    assert events[0].detail["via"] == "cli"
-
-
-def test_keys_rotate_one_use_changes_only_that_key(cli: Cli) -> None:
-    cli.run("keys", "init")
-    old = GatewayKeys.load(cli.key_dir)
-    cli.run("keys", "rotate", "--use", "token")
-    rotated = GatewayKeys.load(cli.key_dir)
-    assert len(rotated.entries) == len(old.entries) + 1
-    assert rotated.active(KeyUse.TOKEN)[0].kid != old.active(KeyUse.TOKEN)[0].kid
-    for use in (KeyUse.BATCH, KeyUse.CHECKPOINT):
-        assert rotated.active(use)[0].kid == old.active(use)[0].kid
-    token_kids = {key["kid"] for key in rotated.public_jwks()["keys"]}
-    assert old.active(KeyUse.TOKEN)[0].kid in token_kids
-    assert rotated.active(KeyUse.TOKEN)[0].kid in token_kids
-    events = cli.events("keys:rotated")
-    assert [event.object_ids for event in events] == [[rotated.active(KeyUse.TOKEN)[0].kid]]
-
-
-def test_keys_rotate_without_keys_fails(cli: Cli) -> None:
-    output = cli.run("keys", "rotate", code=1)
-    assert "gateway keys init" in output
-
-
-def test_keys_show_lists_kids_never_private_parts(cli: Cli) -> None:
-    cli.run("keys", "init")
-    output = cli.run("keys", "show")
-    keys = GatewayKeys.load(cli.key_dir)
-    for entry in keys.entries:
-        assert entry.kid in output
-        private = json.loads((cli.key_dir / "private" / f"{entry.kid}.json").read_text())
-        assert private["d"] not in output
-    assert "development keys" in output
-
-
-def test_keys_show_without_keys_fails(cli: Cli) -> None:
-    assert "gateway keys init" in cli.run("keys", "show", code=1)
-
-
-def test_keys_init_before_the_database_still_makes_keys(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    unmigrated = Cli.installed(tmp_path, f"sqlite:///{tmp_path / 'none' / 'gateway.db'}")
-    output = unmigrated.run("keys", "init")
-    assert "not audited" in output
-    assert GatewayKeys.load(unmigrated.key_dir).entries
-
-
-def test_keys_init_makes_the_blind_index_secret_and_an_identity_kek(cli: Cli) -> None:
-    cli.run("keys", "init")
-    keys = GatewayKeys.load(cli.key_dir)
-    assert len(keys.secret("blind-index")) == 32
-    assert [kek.active for kek in keys.identity_keks] == [True]
-    kek_id = keys.active_identity_kek().id
-    assert (cli.key_dir / "secrets" / f"identity-kek-{kek_id}.key").exists()
-
-
-def test_keys_rotate_identity_kek_adds_an_active_kek_and_is_audited(cli: Cli) -> None:
-    cli.run("keys", "init")
-    old = GatewayKeys.load(cli.key_dir)
-    old_id = old.active_identity_kek().id
-    sealed = old.identity_cipher().encrypt(b"Jeanne Dupont", b"row-1")
-    output = cli.run("keys", "rotate-identity-kek")
-    rotated = GatewayKeys.load(cli.key_dir)
-    new_id = rotated.active_identity_kek().id
-    assert new_id != old_id
-    assert output == f"new identity key-encryption key: {new_id}"
-    assert [(k.id, k.active) for k in rotated.identity_keks] == [(old_id, False), (new_id, True)]
-    assert oct((cli.key_dir / "secrets" / f"identity-kek-{new_id}.key").stat().st_mode)[-3:] == (
-        "600"
-    )
-    # The signing keys and the secrets are left alone; old records still open.
-    assert [e.as_dict() for e in rotated.entries] == [e.as_dict() for e in old.entries]
-    assert rotated.secret("blind-index") == old.secret("blind-index")
-    assert rotated.identity_cipher().decrypt(sealed, b"row-1") == b"Jeanne Dupont"
-    events = cli.events("keys:rotated")
-    assert len(events) == 1
-    assert events[0].object_ids == [new_id]
-    assert events[0].detail["via"] == "cli"
-    assert events[0].outcome == "success"
-
-
-def test_keys_rotate_identity_kek_without_keys_fails(cli: Cli) -> None:
-    output = cli.run("keys", "rotate-identity-kek", code=1)
-    assert "gateway keys init" in output
-    assert cli.events("keys:rotated") == []
-
-
-def test_keys_show_lists_identity_kek_ids_never_their_values(cli: Cli) -> None:
-    cli.run("keys", "init")
-    cli.run("keys", "rotate-identity-kek")
-    output = cli.run("keys", "show")
-    keys = GatewayKeys.load(cli.key_dir)
-    assert "identity key-encryption keys" in output
-    assert len(keys.identity_keks) == 2
-    for kek in keys.identity_keks:
-        assert kek.id in output
-        value = (cli.key_dir / "secrets" / f"identity-kek-{kek.id}.key").read_text()
-        assert value not in output
-        assert base64.b64decode(value).hex() not in output
-    for name in ("pseudonym", "blind-index"):
-        assert (cli.key_dir / "secrets" / f"{name}.key").read_text() not in output
 
 
 # -- participants add ------------------------------------------------------------------
@@ -529,25 +326,3 @@ def test_add_and_list_on_postgresql(postgres_cli: Cli) -> None:
     assert cli.show("cpam-13")["status"] == "suspended"
     events = cli.events("participant:created")
     assert [(e.object_ids, e.detail["via"]) for e in events] == [(["cpam-13"], "cli")]
-
-
-def test_policy_check_against_the_registry_names_regimes_without_a_fund(
-    cli: Cli, add: Callable[..., str]
-) -> None:
-    only_cpam = cli.files / "only-cpam.yaml"
-    text = DEFAULT_POLICY.read_text()
-    for regime in ("caf", "msa", "urssaf", "carsat", "cgss", "css-mayotte"):
-        text = text.replace(
-            f"    {regime}: {{profile: default}}\n",
-            f"    {regime}: {{profile: default, enabled: false}}\n",
-        )
-    only_cpam.write_text(text)
-    assert "valid" in cli.run("policy", "check", str(only_cpam))  # the file alone is fine
-    out = cli.run("policy", "check", str(only_cpam), "--registry", code=1)
-    assert "routing.regimes.cpam: no active fund" in out
-    assert "caf" not in out
-    add("cpam-13", "fund", "--regime", "cpam", "-d", "13")
-    assert "valid, version" in cli.run("policy", "check", str(only_cpam), "--registry")
-    everything = cli.run("policy", "check", str(DEFAULT_POLICY), "--registry", code=1)
-    assert "routing.regimes.caf" in everything
-    assert "routing.regimes.cpam" not in everything

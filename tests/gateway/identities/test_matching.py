@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from gateway.identities.matching import (
 from gateway.identities.names import canonical_name
 from gateway.identities.quality import evaluate, read_pairs
 from gateway.identities.schemas import IdentityIn
+from tests.support.factories import LABELLED_PAIRS
 from tools.identity_pairs.generator import generate
 
 words = st.text(alphabet=st.characters(min_codepoint=65, max_codepoint=90), min_size=1, max_size=20)
@@ -179,15 +179,12 @@ def test_surname_forms_are_canonical(name: str) -> None:
         assert form
 
 
-LABELLED_SET = Path(__file__).parents[2] / "data" / "identity_pairs.jsonl"
-
-
 @pytest.mark.parametrize("source", ["committed", "held-out"])
 def test_the_matcher_meets_its_targets_on_labelled_pairs(source: str) -> None:
     """Strong or better: precision at least 0.99, recall at least 0.90; weak catches most
     of the rest. The held-out set comes from the same generator under another seed."""
     if source == "committed":
-        pairs = read_pairs(LABELLED_SET.read_bytes())
+        pairs = read_pairs(LABELLED_PAIRS.read_bytes())
     else:
         pairs = generate(2_000, seed=4_242)
     report = evaluate(pairs)

@@ -1,4 +1,7 @@
-"""Status checks without a matching identifier: names, birth dates, sex and place of birth."""
+"""Status checks without a matching identifier: names, birth dates, sex and place of birth;
+the same checks streamed as NDJSON; the fishing patterns auditors see in them; and the
+blocking keys of stored identities, reindexed when missing.
+"""
 
 from __future__ import annotations
 

@@ -1,3 +1,5 @@
+"""Row ids: UUID version 7, ordered by the time they are made, never repeated."""
+
 from __future__ import annotations
 
 import time
