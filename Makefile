@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck migrations-check pytest serve worker lock bench clean
+.PHONY: demo test test-fast lint typecheck migrations-check pytest serve worker lock bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ migrations-check: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+# The edit loop's target: SQLite only, without the slow tests (processes, crashes, the demo).
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow and not postgresql"
 
 serve: $(STAMP)
 	$(BIN)/gateway db upgrade

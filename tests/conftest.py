@@ -55,6 +55,21 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 BACKENDS = ["sqlite", "postgresql"]
+# The fixtures parametrised by backend, and those that reach the server themselves.
+BACKEND_FIXTURES = ("database_url", "empty_database_url")
+SERVER_FIXTURES = ("postgres_admin_url", "postgres_database")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``postgresql`` every test on that backend or needing its server otherwise, so
+    that ``-m "not postgresql"`` runs SQLite alone (and needs no server)."""
+    for item in items:
+        if not isinstance(item, pytest.Function):
+            continue
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        on_postgresql = any(params.get(name) == "postgresql" for name in BACKEND_FIXTURES)
+        if on_postgresql or any(name in item.fixturenames for name in SERVER_FIXTURES):
+            item.add_marker(pytest.mark.postgresql)
 
 
 def _postgres_available() -> str | None:

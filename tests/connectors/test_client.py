@@ -30,6 +30,7 @@ def served(migrated_database_url: str, tmp_path: Path) -> Iterator[Served]:
         yield running
 
 
+@pytest.mark.slow  # starts the gateway in its own process
 def test_authlib_oauth2_client_with_private_key_jwt(served: Served) -> None:
     fund = served.clients["fund"]
     token_endpoint = f"{served.base_url}/oauth2/token"
@@ -65,6 +66,7 @@ def test_authlib_oauth2_client_with_private_key_jwt(served: Served) -> None:
     assert ("participant:read", "success", fund.id) in actions
 
 
+@pytest.mark.slow  # starts the gateway in its own process
 def test_dpop_bound_client_over_http(served: Served) -> None:
     bound = served.clients["bound"]
     with GatewayClient(served.base_url, bound.id, bound.key, dpop_key=new_key()) as client:

@@ -9,6 +9,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from connectors import fund
@@ -47,6 +48,7 @@ def test_gateway_fund_verify_checks_a_saved_batch_offline(world: World, tmp_path
     assert "fund-id" in invoke(*wrong, str(files["one"]), code=1)
 
 
+@pytest.mark.slow  # starts the gateway in its own process
 def test_pull_and_ack_over_http_from_the_command_line(served: ServedFund, tmp_path: Path) -> None:
     served.post(3)
     assert [b.seq for b in served.seal(max_records=2)] == [1, 2]
@@ -81,6 +83,7 @@ def test_pull_and_ack_over_http_from_the_command_line(served: ServedFund, tmp_pa
     assert FundState.load(state_dir, served.fund.id).unacknowledged() == []
 
 
+@pytest.mark.slow  # starts the gateway in its own process
 def test_fund_check_sends_a_file_of_affiliates_and_writes_the_answers(
     served: ServedFund, tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from connectors import fund, wire
@@ -16,6 +17,7 @@ from tests.support.jose import flip_signature
 from tests.support.processes import ServedFund
 
 
+@pytest.mark.slow  # starts the gateway in its own process
 def test_pull_stops_at_a_tampered_batch_and_resumes_from_it(
     served: ServedFund, tmp_path: Path
 ) -> None:

@@ -298,6 +298,7 @@ engine.dispose()
 """
 
 
+@pytest.mark.slow  # five processes
 def test_concurrent_writers_and_sequencers_never_skip_or_repeat_an_index(
     postgres_database: Callable[[], Any],
 ) -> None:

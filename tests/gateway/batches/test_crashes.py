@@ -51,6 +51,9 @@ from tests.support.factories import decision, identity
 from tests.support.jose import signed_receipt
 from tests.support.processes import free_port
 
+# Whole processes killed and restarted, on hundreds of decisions: seconds each.
+pytestmark = pytest.mark.slow
+
 DECISIONS = 240
 KILLS = 6
 SEED = int(os.environ.get("GATEWAY_CRASH_SEED", "20261127"))

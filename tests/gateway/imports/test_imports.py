@@ -747,6 +747,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         yield running
 
 
+@pytest.mark.slow  # starts the gateway in its own process
 def test_the_import_command_sends_a_csv_file_and_writes_the_report(
     served: Served, tmp_path: Path
 ) -> None:

@@ -138,6 +138,7 @@ def test_any_seed_gives_valid_balanced_pairs(count: int, seed: int) -> None:
         assert pair.same or not _shares_identifier(pair)
 
 
+@pytest.mark.slow  # generates all 4000 pairs
 def test_the_committed_set_is_the_documented_one() -> None:
     committed = LABELLED_PAIRS.read_text(encoding="utf-8")
     assert committed == to_jsonl(generate(DATA_COUNT, DATA_SEED)), (
