@@ -1,4 +1,4 @@
-"""Fixtures shared by the gateway's tests."""
+"""Fixtures of the status-check tests."""
 
 from __future__ import annotations
 
