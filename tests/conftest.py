@@ -1,5 +1,6 @@
 """Fixtures: one database per backend per run, migrated by Alembic; each test in a
-transaction rolled back afterwards; gateway keys generated for the run.
+transaction rolled back afterwards; gateway keys generated for the run; the participants
+most tests start from.
 
 PostgreSQL comes from ``GATEWAY_TEST_POSTGRES_URL`` (default: the local server, user
 postgres). Unreachable, its tests are skipped, except under ``CI=true`` where the run
@@ -8,25 +9,40 @@ fails: CI must prove both backends.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Generator, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import hypothesis
 import pytest
 import sqlalchemy as sa
+from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.app import create_app
+from gateway.identities.quality import LabelledPair
 from gateway.keys import GatewayKeys
+from gateway.participants.models import Regime
 from gateway.settings import Environment, Settings
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
-from tests.helpers import Client, register
+from tests.support.actors import (
+    BASE_URL,
+    Client,
+    Fund,
+    Prefecture,
+    Register,
+    make_fund,
+    make_prefecture,
+    register,
+)
+from tools.identity_pairs.generator import generate
 
 # Under CI, property tests draw the same examples every run: a red build then means a
 # change broke something, not that a new random draw found an old bug (those are found,
@@ -38,7 +54,22 @@ if os.environ.get("CI") == "true":
 POSTGRES_ADMIN_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-BASE_URL = "http://testserver"
+BACKENDS = ["sqlite", "postgresql"]
+# The fixtures parametrised by backend, and those that reach the server themselves.
+BACKEND_FIXTURES = ("database_url", "empty_database_url")
+SERVER_FIXTURES = ("postgres_admin_url", "postgres_database")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``postgresql`` every test on that backend or needing its server otherwise, so
+    that ``-m "not postgresql"`` runs SQLite alone (and needs no server)."""
+    for item in items:
+        if not isinstance(item, pytest.Function):
+            continue
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        on_postgresql = any(params.get(name) == "postgresql" for name in BACKEND_FIXTURES)
+        if on_postgresql or any(name in item.fixturenames for name in SERVER_FIXTURES):
+            item.add_marker(pytest.mark.postgresql)
 
 
 def _postgres_available() -> str | None:
@@ -86,7 +117,7 @@ def postgres_database(postgres_admin_url: str) -> Callable[[], Generator[str]]:
     return fresh
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", params=BACKENDS)
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
@@ -146,19 +177,35 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @pytest.fixture
-def client(
+def app_client(
     settings: Settings,
     gateway_keys: GatewayKeys,
     engine: Engine,
     sessions: sessionmaker[Session],
-) -> Iterator[TestClient]:
-    app = create_app(settings, keys=gateway_keys, engine=engine, sessions=sessions)
-    with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as test_client:
-        yield test_client
+) -> Iterator[Callable[..., TestClient]]:
+    """Clients of apps on the test's transaction, each with ``settings`` changed by the
+    keyword arguments and ``routers`` added; all are closed after the test."""
+    opened = ExitStack()
+
+    def make(*, routers: tuple[APIRouter, ...] = (), **overrides: Any) -> TestClient:
+        configured = settings.model_copy(update=overrides) if overrides else settings
+        app = create_app(configured, keys=gateway_keys, engine=engine, sessions=sessions)
+        for router in routers:
+            app.include_router(router)
+        http = TestClient(app, base_url=BASE_URL, raise_server_exceptions=False)
+        return opened.enter_context(http)
+
+    with opened:
+        yield make
 
 
 @pytest.fixture
-def participant(sessions: sessionmaker[Session]) -> Callable[..., Client]:
+def client(app_client: Callable[..., TestClient]) -> TestClient:
+    return app_client()
+
+
+@pytest.fixture
+def participant(sessions: sessionmaker[Session]) -> Register:
     """Register a participant with a fresh key, committed for the test's duration."""
 
     def make(kind: str, **options: Any) -> Client:
@@ -166,3 +213,67 @@ def participant(sessions: sessionmaker[Session]) -> Callable[..., Client]:
             return register(opened, kind, **options)
 
     return make
+
+
+@pytest.fixture
+def prefecture(client: TestClient, settings: Settings, participant: Register) -> Prefecture:
+    """The prefecture of Paris (département 75), with its token."""
+    return make_prefecture(client, settings, participant, departements=["75"], prefix="pref-75")
+
+
+@pytest.fixture
+def fund(client: TestClient, settings: Settings, participant: Register) -> Fund:
+    """A CAF in Seine-Saint-Denis (département 93), with its token."""
+    return make_fund(client, settings, participant, regime=Regime.CAF, departements=["93"])
+
+
+# -- databases and processes of a test's own --------------------------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of the test's own on each backend, empty (not migrated), dropped after.
+
+    For what the shared, rolled-back database cannot be: migrations run from nothing, or
+    data committed for other processes and threads to see.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'own.db'}"
+        return
+    factory: Callable[[], Generator[str]] = request.getfixturevalue("postgres_database")
+    databases = factory()
+    yield next(databases)
+    databases.close()
+
+
+@pytest.fixture
+def migrated_database_url(empty_database_url: str) -> str:
+    """A database of the test's own on each backend, migrated to the head."""
+    migrate.upgrade(empty_database_url)
+    return empty_database_url
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """``gateway serve`` and ``gateway worker`` configure the root logger; put pytest's
+    handlers back after."""
+    names = ["", "uvicorn", "uvicorn.error", "uvicorn.access"]
+    saved = [
+        (logging.getLogger(n), logging.getLogger(n).handlers[:], logging.getLogger(n).propagate)
+        for n in names
+    ]
+    level = logging.getLogger().level
+    yield
+    for logger, handlers, propagate in saved:
+        logger.handlers[:] = handlers
+        logger.propagate = propagate
+    logging.getLogger().setLevel(level)
+
+
+# -- labelled identity pairs ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pairs() -> list[LabelledPair]:
+    """2000 labelled pairs from the generator, half of one person and half of two."""
+    return generate(2000, 7)

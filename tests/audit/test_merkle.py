@@ -21,37 +21,22 @@ from audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.support.merkle import largest_power_of_two_below, reference_mth
 
-# --- The RFC's definitions, recursively and word for word (RFC 9162 §2.1.1, §2.1.3.1,
-# §2.1.4.1), on raw entries. Slow, and independent of the module under test.
+# --- The RFC's definitions, recursively and word for word (RFC 9162 §2.1.3.1, §2.1.4.1;
+# §2.1.1's MTH is ``reference_mth``), on raw entries. Slow, and independent of the module
+# under test.
 
 
 def _sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def _largest_power_of_two_below(n: int) -> int:
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return k
-
-
-def reference_mth(entries: Sequence[bytes]) -> bytes:
-    n = len(entries)
-    if n == 0:
-        return _sha256(b"")
-    if n == 1:
-        return _sha256(b"\x00" + entries[0])
-    k = _largest_power_of_two_below(n)
-    return _sha256(b"\x01" + reference_mth(entries[:k]) + reference_mth(entries[k:]))
-
-
 def reference_path(m: int, entries: Sequence[bytes]) -> list[bytes]:
     n = len(entries)
     if n == 1:
         return []
-    k = _largest_power_of_two_below(n)
+    k = largest_power_of_two_below(n)
     if m < k:
         return [*reference_path(m, entries[:k]), reference_mth(entries[k:])]
     return [*reference_path(m - k, entries[k:]), reference_mth(entries[:k])]
@@ -61,7 +46,7 @@ def reference_subproof(m: int, entries: Sequence[bytes], *, whole: bool) -> list
     n = len(entries)
     if m == n:
         return [] if whole else [reference_mth(entries)]
-    k = _largest_power_of_two_below(n)
+    k = largest_power_of_two_below(n)
     if m <= k:
         return [*reference_subproof(m, entries[:k], whole=whole), reference_mth(entries[k:])]
     return [*reference_subproof(m - k, entries[k:], whole=False), reference_mth(entries[:k])]

@@ -21,7 +21,7 @@ from gateway.participants.schemas import ParticipantSpec
 from gateway.settings import Environment
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine, make_sessionmaker
-from tests.processes import gateway_process
+from tests.support.processes import gateway_process
 
 if TYPE_CHECKING:
     import subprocess

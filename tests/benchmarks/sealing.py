@@ -35,7 +35,7 @@ from gateway.participants.schemas import ParticipantSpec
 from gateway.storage.engine import make_engine, make_sessionmaker
 from policies.loader import DEFAULT_POLICY, load_file
 from tests.benchmarks.common import benchmark_database, prefecture_spec
-from tests.processes import gateway_process
+from tests.support.processes import gateway_process
 
 CLIENT_ID = "bench-prefecture"
 PURPOSE = "decision-transmission"

@@ -72,7 +72,7 @@ from gateway.storage.bulk import insert_rows
 from gateway.storage.engine import make_engine, make_sessionmaker
 from policies.loader import DEFAULT_POLICY, load_file
 from tests.benchmarks.common import benchmark_database, prefecture_spec
-from tests.processes import gateway_process
+from tests.support.processes import gateway_process
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker

@@ -15,20 +15,17 @@ from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from gateway.app import create_app
 from gateway.auditlog.models import AuditEvent
 from gateway.logs import JSONFormatter
 from gateway.routing import TransactionRoute
 from gateway.web import PROBLEM_JSON
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from httpx2 import Response
-    from sqlalchemy import Engine
-    from sqlalchemy.orm import Session, sessionmaker
+    from sqlalchemy.orm import Session
 
-    from gateway.keys import GatewayKeys
     from gateway.settings import Settings
 
 SECRET_TEXT = "nir=1840775123456 password=hunter2"
@@ -146,22 +143,14 @@ def test_streamed_body_under_the_limit_is_read(client: TestClient, session: Sess
 
 
 @pytest.fixture
-def failing_client(
-    settings: Settings,
-    gateway_keys: GatewayKeys,
-    engine: Engine,
-    sessions: sessionmaker[Session],
-) -> Iterator[TestClient]:
-    app = create_app(settings, keys=gateway_keys, engine=engine, sessions=sessions)
+def failing_client(app_client: Callable[..., TestClient]) -> TestClient:
     router = APIRouter(route_class=TransactionRoute)
 
     @router.get("/test/boom", name="test:boom")
     def boom() -> None:
         raise RuntimeError(f"internal failure with {SECRET_TEXT} at {Path(__file__)}")
 
-    app.include_router(router)
-    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as client:
-        yield client
+    return app_client(routers=(router,))
 
 
 def test_unexpected_error_is_a_500_problem_without_details(

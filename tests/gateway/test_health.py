@@ -15,7 +15,7 @@ from gateway.web import PROBLEM_JSON
 from policies.loader import DEFAULT_POLICY, load_file
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from sqlalchemy import Engine
@@ -73,22 +73,10 @@ def _not_ready(client: TestClient) -> dict[str, object]:
     return body
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database, not migrated."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    factory: Callable[[], Generator[str, None, None]] = request.getfixturevalue("postgres_database")
-    databases = factory()
-    yield next(databases)
-    databases.close()
-
-
 def test_readyz_before_migrations_is_503(
-    fresh_database_url: str, client_on: Callable[[str], TestClient]
+    empty_database_url: str, client_on: Callable[[str], TestClient]
 ) -> None:
-    url = fresh_database_url
+    url = empty_database_url
     with client_on(url) as client:
         body = _not_ready(client)
         assert body["checks"] == {

@@ -20,7 +20,6 @@ from gateway.storage.base import utcnow
 from gateway.storage.engine import make_engine, make_sessionmaker
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     from sqlalchemy.orm import Session, sessionmaker
@@ -85,22 +84,6 @@ def test_purge_logs_the_count(
     assert [(r.getMessage(), getattr(r, "removed", None)) for r in records] == [
         ("replay cache purged", 1)
     ]
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """``gateway worker`` configures the root logger; put pytest's handlers back after."""
-    names = ["", "uvicorn", "uvicorn.error", "uvicorn.access"]
-    saved = [
-        (logging.getLogger(n), logging.getLogger(n).handlers[:], logging.getLogger(n).propagate)
-        for n in names
-    ]
-    level = logging.getLogger().level
-    yield
-    for logger, handlers, propagate in saved:
-        logger.handlers[:] = handlers
-        logger.propagate = propagate
-    logging.getLogger().setLevel(level)
 
 
 @pytest.mark.usefixtures("restore_logging")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import stat
 import time
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,7 @@ from gateway.keys import KEYRING, SECRETS, GatewayKeys, KeyStoreError, KeyUse
 from gateway.settings import Environment, Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from pathlib import Path
 
 BASE_URL = "http://testserver"
@@ -261,22 +260,6 @@ def test_create_app_in_development_accepts_development_keys(dev_dir: Path) -> No
 
 
 # -- gateway serve ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """``gateway serve`` configures the root logger; put pytest's handlers back after."""
-    names = ["", "uvicorn", "uvicorn.error", "uvicorn.access"]
-    saved = [
-        (logging.getLogger(n), logging.getLogger(n).handlers[:], logging.getLogger(n).propagate)
-        for n in names
-    ]
-    level = logging.getLogger().level
-    yield
-    for logger, handlers, propagate in saved:
-        logger.handlers[:] = handlers
-        logger.propagate = propagate
-    logging.getLogger().setLevel(level)
 
 
 def _serve(key_dir: Path, environment: str, tmp_path: Path) -> tuple[int, str]:

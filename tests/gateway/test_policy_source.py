@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from gateway.app import create_app
 from gateway.disclosures.models import Disclosure
-from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.policy_source import PolicySource
 from gateway.settings import Settings
 from policies.loader import DEFAULT_POLICY, PolicyError, load_text
-from tests.conftest import BASE_URL
-from tests.gateway.test_decisions import decision, identity, make_prefecture
-from tests.helpers import Client
+from tests.support.actors import Register, make_prefecture
+from tests.support.factories import decision, identity
 
 DEFAULT = DEFAULT_POLICY.read_text()
 WITHOUT_CAF = DEFAULT.replace(
@@ -114,26 +111,15 @@ def policy_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def reloading_client(
-    policy_file: Path,
-    settings: Settings,
-    gateway_keys: GatewayKeys,
-    engine: Engine,
-    sessions: sessionmaker[Session],
-) -> Iterator[TestClient]:
-    configured = settings.model_copy(
-        update={"policy_file": policy_file, "policy_reload_seconds": 3600}
-    )
-    app = create_app(configured, keys=gateway_keys, engine=engine, sessions=sessions)
-    with TestClient(app, base_url=BASE_URL, raise_server_exceptions=False) as http:
-        yield http
+def reloading_client(policy_file: Path, app_client: Callable[..., TestClient]) -> TestClient:
+    return app_client(policy_file=policy_file, policy_reload_seconds=3600)
 
 
 def test_editing_the_policy_file_changes_routing_without_a_restart_or_a_code_change(
     reloading_client: TestClient,
     policy_file: Path,
     settings: Settings,
-    participant: Callable[..., Client],
+    participant: Register,
     session: Session,
 ) -> None:
     http = reloading_client

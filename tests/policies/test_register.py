@@ -337,6 +337,7 @@ def test_rendering_is_deterministic(fmt: str) -> None:
     assert render(fmt, load_file(DEFAULT_POLICY)) == first
 
 
+@pytest.mark.slow  # a hundred policies rendered and parsed back
 @given(st.lists(st.sampled_from(DISCLOSABLE_FIELDS), unique=True))
 def test_each_regime_receives_exactly_the_fields_of_its_profile(fields: list[str]) -> None:
     loaded = with_default_profile(fields)

@@ -1,0 +1,94 @@
+"""Auditors' queries: events within their territory, found by person, paged and exported;
+and bad subject identifiers refused naming the field.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.auditlog.models import AuditEvent
+from gateway.settings import Settings
+from tests.support.actors import Prefecture, Register, auditor_headers
+from tests.support.factories import NIR, decision, identity
+
+PERSON = "7512345678"
+OTHER = "7599999999"
+
+
+def test_an_auditor_sees_its_territory_filtered_and_its_query_is_audited(
+    client: TestClient,
+    settings: Settings,
+    participant: Register,
+    prefecture: Prefecture,
+    session: Session,
+) -> None:
+    prefecture.created(decision("Q-1", identity=identity(agdref_number=PERSON)))
+    prefecture.created(decision("Q-2", identity=identity(agdref_number=OTHER)))
+    local = auditor_headers(client, settings, participant, departements=["93"])
+    elsewhere = auditor_headers(client, settings, participant, departements=["13"])
+    national = auditor_headers(client, settings, participant, national=True)
+    params = {"action": "decision:created", "participant": prefecture.id}
+
+    seen = client.get("/v1/audit/events", params=params, headers=local)
+    assert seen.status_code == 200, seen.text
+    assert len(seen.json()["events"]) == 2
+    assert client.get("/v1/audit/events", params=params, headers=elsewhere).json()["events"] == []
+    assert (
+        len(client.get("/v1/audit/events", params=params, headers=national).json()["events"]) == 2
+    )
+
+    about = client.get(
+        "/v1/audit/events", params={**params, "agdref_number": PERSON}, headers=local
+    )
+    assert about.status_code == 200, about.text
+    assert [e["object_ids"] for e in about.json()["events"]] == [
+        e["object_ids"] for e in seen.json()["events"][:1]
+    ]
+    assert PERSON not in about.text
+    query_event = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "events:listed")
+        .order_by(AuditEvent.id.desc())
+    ).first()
+    assert query_event is not None
+    assert query_event.subject_pseudonyms == about.json()["events"][0]["subject_pseudonyms"][:1]
+    assert "subject" in query_event.detail["filters"]
+
+    first = client.get("/v1/audit/events", params={**params, "limit": 1}, headers=local).json()
+    assert first["next_after_id"] is not None
+    rest = client.get(
+        "/v1/audit/events",
+        params={**params, "limit": 1, "after_id": first["next_after_id"]},
+        headers=local,
+    ).json()
+    assert [e["id"] for e in rest["events"]] == [seen.json()["events"][1]["id"]]
+
+    exported = client.get("/v1/audit/events", params={**params, "format": "csv"}, headers=local)
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert {row["action"] for row in rows} == {"decision:created"}
+    assert len(rows) == 2
+
+    outside = client.get("/v1/audit/events", params={"departement": "13"}, headers=local)
+    assert outside.status_code == 400
+    assert outside.json()["errors"][0]["field"] == "departement"
+
+
+def test_bad_subject_identifiers_are_refused_naming_the_field(
+    client: TestClient, settings: Settings, participant: Register
+) -> None:
+    headers = auditor_headers(client, settings, participant, national=True)
+    for params, field in (
+        ({"agdref_number": "12AB"}, "agdref_number"),
+        ({"nir": "123"}, "nir"),
+        ({"agdref_number": PERSON, "nir": NIR}, "agdref_number"),
+    ):
+        response = client.get("/v1/audit/events", params=params, headers=headers)
+        assert response.status_code == 400, response.text
+        assert response.json()["errors"][0]["field"] == field

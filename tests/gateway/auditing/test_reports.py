@@ -1,0 +1,164 @@
+"""Auditors' reports: one person's access report, and what each fund and prefecture did."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors import wire
+from gateway.keys import GatewayKeys
+from gateway.participants.models import Regime
+from gateway.settings import Settings
+from tests.support.actors import (
+    Prefecture,
+    Register,
+    api_headers,
+    auditor_headers,
+    make_prefecture,
+    seal,
+    token_for,
+)
+from tests.support.factories import decision, identity
+from tests.support.jose import batch_payload, signed_receipt
+
+PERSON = "7512345678"
+OTHER = "7599999999"
+
+
+def test_the_persons_report_names_every_recipient_field_and_access(
+    client: TestClient,
+    settings: Settings,
+    participant: Register,
+    prefecture: Prefecture,
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
+) -> None:
+    created = prefecture.created(
+        decision("S-1", identity=identity(agdref_number=PERSON, residence_departement="93"))
+    )
+    prefecture.created(decision("S-2", identity=identity(agdref_number=OTHER)))
+    seal(sessions, gateway_keys)
+    corrected = prefecture.correct(
+        created["id"],
+        {
+            "kind": "annulment",
+            "reference": "TA-S-1",
+            "correction_date": created["versions"][0]["decision_date"],
+        },
+    )
+    assert corrected.status_code == 201, corrected.text
+    refused = client.get(
+        "/v1/audit/subject-report",
+        params={"agdref_number": PERSON},
+        headers=auditor_headers(client, settings, participant, national=True),
+    )
+    assert refused.status_code == 403
+    headers = auditor_headers(
+        client, settings, participant, purpose="data-subject-request", national=True
+    )
+    report = client.get(
+        "/v1/audit/subject-report", params={"agdref_number": PERSON}, headers=headers
+    )
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert [d["reference"] for d in body["decisions"]] == ["S-1"]
+    only = body["decisions"][0]
+    assert only["status"] == "annulled"
+    assert only["corrections"][0]["kind"] == "annulment"
+    states = {(d["version"], d["state"]) for d in only["disclosures"]}
+    assert states == {(1, "sealed"), (2, "pending")}
+    assert all("agdref_number" in d["fields"] for d in only["disclosures"])
+    assert all("public_order" not in d["fields"] for d in only["disclosures"])
+    actions = {access["action"] for access in body["accesses"]}
+    assert {"decision:created", "decision:corrected"} <= actions
+    assert all("agent" not in access for access in body["accesses"])
+    assert PERSON not in report.text
+
+
+def test_the_fund_and_prefecture_reports_count_what_happened(
+    client: TestClient,
+    settings: Settings,
+    participant: Register,
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
+) -> None:
+    fund = participant("fund", regime=Regime.CAF, departements=["93"])
+    prefecture = make_prefecture(client, settings, participant, departements=["93"])
+    ids = [
+        prefecture.created(
+            decision(f"R-{n}", kind=kind, identity=identity(residence_departement="93"))
+        )["id"]
+        for n, kind in enumerate(
+            ["renewal-refusal", "renewal-refusal", "first-permit-refusal", "oqtf"]
+        )
+    ]
+    headers = auditor_headers(client, settings, participant, departements=["93"])
+
+    def fund_row(**params: Any) -> dict[str, Any]:
+        response = client.get(
+            "/v1/audit/reports/funds",
+            params={"fund_id": fund.id, "unacknowledged_after_days": 0, **params},
+            headers=headers,
+        )
+        assert response.status_code == 200, response.text
+        rows: list[dict[str, Any]] = response.json()["funds"]
+        assert len(rows) == 1
+        return rows[0]
+
+    before = fund_row()
+    assert (before["records_owed"], before["batches"], before["unacknowledged"]) == (3, 0, 3)
+    seal(sessions, gateway_keys)
+    token = token_for(client, settings, fund)
+    listed = client.get("/v1/batches", headers=api_headers(token, fund)).json()["batches"]
+    content = client.get(f"/v1/batches/{listed[0]['id']}", headers=api_headers(token, fund)).content
+    records = batch_payload(content, gateway_keys)["records"]
+    outcomes = [
+        {"record_id": r["record_id"], "outcome": "rights-ended" if n else "not-an-affiliate"}
+        for n, r in enumerate(records)
+    ]
+    receipt = signed_receipt(fund, content, gateway_keys, outcomes=outcomes)
+    posted = client.post(
+        f"/v1/batches/{listed[0]['id']}/receipt",
+        content=receipt,
+        headers={**api_headers(token, fund), "Content-Type": wire.JOSE_MEDIA_TYPE},
+    )
+    assert posted.status_code == 201, posted.text
+    after = fund_row()
+    assert after["records_by_state"] == {"acknowledged": 3}
+    assert (after["batches"], after["batches_delivered"], after["batches_acknowledged"]) == (
+        1,
+        1,
+        1,
+    )
+    assert after["outcomes"] == {"rights-ended": 2, "not-an-affiliate": 1}
+    assert after["unacknowledged"] == 0
+    # The decisions were taken 60 days ago (tests.support.factories.decision).
+    assert 60 <= after["delay_to_receipt_days_median"] < 61
+    assert 60 <= after["delay_to_receipt_days_p95"] < 61
+    assert after["status_checks"] == 0
+
+    csv_report = client.get(
+        "/v1/audit/reports/funds", params={"fund_id": fund.id, "format": "csv"}, headers=headers
+    )
+    assert csv_report.status_code == 200
+    row = next(csv.DictReader(io.StringIO(csv_report.text)))
+    assert row["outcomes.rights-ended"] == "2"
+
+    prefectures = client.get("/v1/audit/reports/prefectures", headers=headers)
+    assert prefectures.status_code == 200, prefectures.text
+    mine = next(p for p in prefectures.json()["prefectures"] if p["prefecture_id"] == prefecture.id)
+    assert mine["decisions"] == len(ids)
+    assert mine["decisions_by_kind"] == {"renewal-refusal": 2, "first-permit-refusal": 1, "oqtf": 1}
+    elsewhere = auditor_headers(client, settings, participant, departements=["13"])
+    others = client.get("/v1/audit/reports/funds", headers=elsewhere).json()["funds"]
+    assert fund.id not in {row["fund_id"] for row in others}
+    backwards = client.get(
+        "/v1/audit/reports/funds",
+        params={"since": "2026-11-20T00:00:00Z", "until": "2026-11-01T00:00:00Z"},
+        headers=headers,
+    )
+    assert backwards.status_code == 400
