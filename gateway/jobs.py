@@ -37,7 +37,8 @@ def purge_replay_cache(sessions: sessionmaker[Session]) -> int:
 
 def _seal(sessions: sessionmaker[Session], settings: Settings, *, express: bool) -> int:
     # Imported here: the batches package builds on the key store and the policies.
-    from gateway.batches.sealing import pending_count, seal  # noqa: PLC0415
+    from gateway.batches.repository import pending_count  # noqa: PLC0415
+    from gateway.batches.sealing import seal  # noqa: PLC0415
     from gateway.identities.service import IdentityKeys  # noqa: PLC0415
     from gateway.keys import GatewayKeys  # noqa: PLC0415
 

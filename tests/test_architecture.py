@@ -321,7 +321,7 @@ def test_the_built_wheel_holds_the_product_only(tmp_path: Path) -> None:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("gateway", "audit", "policies", "connectors", "demo", "tools", "tests"):
+    for name in ("gateway", "audit", "policies", "connectors", "demo", "tools"):
         shutil.copytree(ROOT / name, source / name, ignore=ignore)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",

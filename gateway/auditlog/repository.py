@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select, text, tuple_
+from sqlalchemy import delete, func, select, text, tuple_
 
 from gateway.auditlog.models import (
     AuditCheckpoint,
@@ -46,13 +46,6 @@ def add_event(session: Session, row: dict[str, Any]) -> AuditEvent:
     session.add(event)
     session.add(AuditLogQueue(event_id=event.event_id, queued_at=event.occurred_at))
     return event
-
-
-def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert events and queue them for the log, in one statement each."""
-    if rows:
-        session.execute(insert(AuditEvent), rows)
-        session.execute(insert(AuditLogQueue), _queued(rows))
 
 
 def copy_events(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -71,11 +71,6 @@ def append(session: Session, draft: AuditDraft) -> AuditEvent:
     return repository.add_event(session, as_row(draft))
 
 
-def append_many(session: Session, drafts: list[AuditDraft]) -> None:
-    """Append many events in one statement (the import's hot path)."""
-    repository.insert_events(session, [as_row(draft) for draft in drafts])
-
-
 def record(
     session: Session,
     action: AuditAction,

@@ -33,6 +33,7 @@ from gateway.batches.models import DeliveryAttempt, PushState
 from gateway.batches.storage import open_content
 from gateway.errors import GatewayError
 from gateway.keys import GatewayKeys
+from gateway.participants import repository as participants
 from gateway.storage.base import utcnow
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def _due(
 ) -> _Due | None:
     """The fund's next batch, if the fund is pushed to and its next attempt is due."""
     with sessions() as session:
-        fund = repository.participant(session, fund_id)
+        fund = participants.get(session, fund_id)
         if fund is None or not fund.active or fund.push_endpoint is None:
             return None
         state = repository.push_state(session, fund_id)
@@ -125,7 +126,7 @@ def _outcome(
 ) -> Attempted:
     """Record the attempt: the receipt if valid, the attempt, the fund's backoff state."""
     with sessions.begin() as session:
-        fund = repository.fund(session, fund_id)
+        fund = participants.get_existing(session, fund_id)
         batch = repository.batch(session, due.batch_id)
         state = repository.push_state(session, fund_id) or PushState(
             fund_id=fund_id, failures=0, updated_at=now

@@ -17,7 +17,6 @@ from gateway import tenancy
 from gateway.batches.models import Batch, BatchState, DeliveryAttempt, PushState, Receipt
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.disclosures.models import Disclosure, DisclosureState
-from gateway.identities.models import Identity
 from gateway.participants.models import Participant, ParticipantKind, ParticipantStatus
 from gateway.storage.bulk import one_of
 
@@ -30,11 +29,8 @@ if TYPE_CHECKING:
 
     from gateway.auth.caller import Caller
 
-    SealedRow = Row[str, bytes, bytes, bytes | None, str]
-
 _SEALING_LOCK = 0x5EA1  # the first key of the two-key advisory lock: sealing
 _PUSHING_LOCK = 0x9054  # the first key of the two-key advisory lock: pushing
-_IDENTITIES_PER_QUERY = 10_000
 
 
 def _lock_key(fund_id: str) -> int:
@@ -107,18 +103,6 @@ def pending_records(
     return found
 
 
-def sealed_identities(session: Session, identity_ids: Sequence[str]) -> list[SealedRow]:
-    """(id, ciphertext, nonce, wrapped key, KEK id) of these identities."""
-    rows: list[SealedRow] = []
-    for start in range(0, len(identity_ids), _IDENTITIES_PER_QUERY):
-        chunk = identity_ids[start : start + _IDENTITIES_PER_QUERY]
-        statement = select(
-            Identity.id, Identity.ciphertext, Identity.nonce, Identity.wrapped_key, Identity.kek_id
-        ).where(one_of(session, Identity.id, chunk))
-        rows += session.execute(statement).all()
-    return rows
-
-
 def last_batch(session: Session, fund_id: str) -> Row[int, str] | None:
     """(seq, digest) of the fund's last batch, if any."""
     return session.execute(
@@ -141,10 +125,6 @@ def seal_records(session: Session, record_ids: Sequence[str], batch_id: str, now
         .execution_options(synchronize_session=False)
     )
     return int(updated.rowcount)  # type: ignore[attr-defined]
-
-
-def participant(session: Session, participant_id: str) -> Participant | None:
-    return session.get(Participant, participant_id)
 
 
 # -- what funds and auditors read -------------------------------------------------------
@@ -270,11 +250,6 @@ def next_unacknowledged(session: Session, fund_id: str) -> Batch | None:
 
 def push_state(session: Session, fund_id: str) -> PushState | None:
     return session.get(PushState, fund_id)
-
-
-def fund(session: Session, fund_id: str) -> Participant:
-    """A fund known to exist (participants are suspended, never deleted)."""
-    return session.get_one(Participant, fund_id)
 
 
 def batch(session: Session, batch_id: str) -> Batch:

@@ -33,8 +33,10 @@ from gateway.auditlog.writer import record
 from gateway.batches import repository
 from gateway.batches.models import Batch, BatchState
 from gateway.batches.storage import seal_content
+from gateway.identities import repository as identities_repository
 from gateway.identities.crypto import IdentityCryptoError, Sealed
 from gateway.keys import KeyUse
+from gateway.participants import repository as participants
 from gateway.participants.models import ParticipantStatus
 from gateway.storage.base import utcnow
 from gateway.storage.ids import new_id
@@ -93,7 +95,7 @@ class _Projections:
         with self.lock:
             found = {i: self.identities[i] for i in wanted if i in self.identities}
         missing = list(wanted - found.keys())
-        for identity_id, ciphertext, nonce, wrapped_key, kek_id in repository.sealed_identities(
+        for identity_id, ciphertext, nonce, wrapped_key, kek_id in identities_repository.sealed(
             session, missing
         ):
             sealed = Sealed(ciphertext, nonce, wrapped_key, kek_id)
@@ -350,7 +352,7 @@ def _seal_fund(
     while True:
         try:
             with sessions.begin() as session:
-                fund = repository.participant(session, fund_id)
+                fund = participants.get(session, fund_id)
                 if fund is None or fund.status != ParticipantStatus.ACTIVE:
                     break  # a suspended fund's records wait for it
                 if not repository.lock_for_sealing(session, fund_id):
@@ -413,8 +415,3 @@ def seal(
         return [batch for fund_id in funds for batch in one(fund_id)]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="seal") as pool:
         return [batch for batches in pool.map(one, funds) for batch in batches]
-
-
-def pending_count(session: Session) -> int:
-    """How many disclosures wait to be sealed, for every fund."""
-    return repository.pending_count(session)

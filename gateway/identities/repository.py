@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exists, select
 
 from gateway.identities.models import Identity, IdentityMatchKey
-from gateway.storage.bulk import insert_rows
+from gateway.storage.bulk import among, insert_rows
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
 
     from sqlalchemy.orm import Session
 
@@ -42,3 +42,15 @@ def add(session: Session, rows: list[dict[str, Any]]) -> None:
 def add_match_keys(session: Session, rows: list[dict[str, str]]) -> None:
     """Add blocking-key rows (``service.match_key_rows`` shaped), by COPY on PostgreSQL."""
     insert_rows(session, IdentityMatchKey, rows)
+
+
+def sealed(session: Session, identity_ids: Collection[str]) -> list[Any]:
+    """(id, ciphertext, nonce, wrapped key, KEK id) of these identities: what opening needs."""
+    rows: list[Any] = []
+    if not identity_ids:
+        return rows
+    columns = (Identity.id, Identity.ciphertext, Identity.nonce, Identity.wrapped_key)
+    statement = select(*columns, Identity.kek_id)
+    for chunk in among(session, statement, Identity.id, identity_ids):
+        rows += session.execute(chunk).all()
+    return rows

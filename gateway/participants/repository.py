@@ -21,6 +21,11 @@ def get(session: Session, participant_id: str) -> Participant | None:
     return session.get(Participant, participant_id)
 
 
+def get_existing(session: Session, participant_id: str) -> Participant:
+    """A participant read before (participants are suspended, never deleted)."""
+    return session.get_one(Participant, participant_id)
+
+
 def _visible(caller: Caller) -> Select[Participant]:
     """Select the participants the caller may see (``tenancy.participant_rows``)."""
     return select(Participant).where(tenancy.participant_rows(caller, Participant.id))

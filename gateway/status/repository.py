@@ -1,56 +1,32 @@
 """Every query of status checks: lookups of identities and decisions, rate-limit windows.
 
 Each lookup is two short steps: the identities carrying any of thousands of keyed values
-(an index probe per value), then the decisions of the few identities found. On
-PostgreSQL the values are one array parameter joined as a set (``JOIN unnest(:values)``):
-the planner then knows how many there are and probes the index for each, where
-``= ANY(array)`` of thousands of values is estimated as a large share of the table and
-scanned whole. SQLite takes them in lists of ``CHUNK``.
+(an index probe per value, ``storage.bulk.among``), then the decisions of the few
+identities found.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import String, bindparam, case, delete, func, select, text, union_all
+from sqlalchemy import case, delete, select, text, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.identities.models import Identity, IdentityMatchKey
 from gateway.status.models import RateWindow
+from gateway.storage.bulk import among
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterator
+    from collections.abc import Collection
     from datetime import datetime
 
-    from sqlalchemy.orm import InstrumentedAttribute, Session
-
-CHUNK = 10_000  # values per list on SQLite, under its 32,766 bound parameters
+    from sqlalchemy.orm import Session
 
 # Built once: a fresh alias per query would defeat SQLAlchemy's statement cache.
 _MATCHED = aliased(DecisionVersion, name="matched_version")
 _CURRENT = aliased(DecisionVersion, name="current_version")
-
-
-def _among(
-    session: Session,
-    statement: Any,  # a Select of any columns
-    column: InstrumentedAttribute[Any],
-    values: Collection[str],
-) -> Iterator[Any]:
-    """``statement`` for the rows whose ``column`` is among ``values``.
-
-    One statement on PostgreSQL (joined to the values as a set), one per chunk elsewhere.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        array = bindparam(None, list(values), type_=postgresql.ARRAY(String))
-        wanted = func.unnest(array).table_valued("value").render_derived(name="wanted")
-        yield statement.join(wanted, column == wanted.c.value)
-        return
-    ordered = sorted(values)
-    for start in range(0, len(ordered), CHUNK):
-        yield statement.where(column.in_(ordered[start : start + CHUNK]))
 
 
 def identities_by_index(session: Session, indexes: Collection[str]) -> list[tuple[str, str]]:
@@ -59,7 +35,7 @@ def identities_by_index(session: Session, indexes: Collection[str]) -> list[tupl
         return []
     found: list[tuple[str, str]] = []
     by_column = [
-        _among(session, select(column, Identity.id), column, indexes)
+        among(session, select(column, Identity.id), column, indexes)
         for column in (Identity.bi_agdref, Identity.bi_ssn)
     ]
     for agdref, ssn in zip(*by_column, strict=True):  # one round trip for both
@@ -74,7 +50,7 @@ def identities_by_match_key(session: Session, keys: Collection[str]) -> list[tup
     if not keys:
         return found
     wanted = select(IdentityMatchKey.key, IdentityMatchKey.identity_id)
-    for statement in _among(session, wanted, IdentityMatchKey.key, keys):
+    for statement in among(session, wanted, IdentityMatchKey.key, keys):
         found += session.execute(statement)
     return found
 
@@ -99,22 +75,10 @@ def decisions_of(
         )
         .where(Decision.kind.in_(kinds))
     )
-    for statement in _among(session, named, _MATCHED.identity_id, identity_ids):
+    for statement in among(session, named, _MATCHED.identity_id, identity_ids):
         for identity_id, decision, version in session.execute(statement):
             found.setdefault(identity_id, []).append((decision, version))
     return found
-
-
-def sealed_identities(session: Session, identity_ids: Collection[str]) -> list[Any]:
-    """The sealed columns of identities (id, ciphertext, nonce, wrapped key, KEK id)."""
-    rows: list[Any] = []
-    if not identity_ids:
-        return rows
-    columns = (Identity.id, Identity.ciphertext, Identity.nonce, Identity.wrapped_key)
-    sealed = select(*columns, Identity.kek_id)
-    for statement in _among(session, sealed, Identity.id, identity_ids):
-        rows += session.execute(statement).all()
-    return rows
 
 
 # -- rate-limit windows ----------------------------------------------------------------

@@ -29,6 +29,7 @@ from connectors.importers import LineError, validation_errors
 from gateway import tenancy
 from gateway.auditlog.writer import AuditDraft, append_rows, as_row
 from gateway.decisions.models import Decision, DecisionStatus, DecisionVersion
+from gateway.identities import repository as identities_repository
 from gateway.identities import service as identities
 from gateway.identities.crypto import IdentityCryptoError
 from gateway.identities.matching import RANK, Level, Profile, blocking_keys, compare
@@ -145,7 +146,7 @@ def _match_names(
     # Open and grade every candidate first: a sealed row costs less to open and compare
     # than a decision costs to load, and most candidates are turned down.
     profiles: dict[str, Profile] = {}
-    for sealed in repository.sealed_identities(session, {identity for _, identity in pairs}):
+    for sealed in identities_repository.sealed(session, {identity for _, identity in pairs}):
         try:
             document = identities.open_sealed(keys, sealed)
         except IdentityCryptoError:

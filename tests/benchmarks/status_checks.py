@@ -59,6 +59,7 @@ from gateway.auth.caller import Caller
 from gateway.decisions import service as decisions
 from gateway.decisions.models import Decision, DecisionStatus, DecisionVersion
 from gateway.decisions.schemas import DecisionIn
+from gateway.identities import repository as identities_repository
 from gateway.identities import service as identities
 from gateway.identities.matching import Profile, blocking_keys
 from gateway.identities.models import Identity, IdentityMatchKey
@@ -529,7 +530,7 @@ def run_sql_only(
             }
             unmatched = {key for p in chunk if p.index not in found for key in p.match_keys}
             candidates = {i for _, i in repository.identities_by_match_key(session, unmatched)}
-            repository.sealed_identities(session, candidates)
+            identities_repository.sealed(session, candidates)
             repository.decisions_of(session, candidates, kinds)
             return sum(1 for p in chunk if p.index in active), len(candidates)
 

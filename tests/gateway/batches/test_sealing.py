@@ -25,7 +25,7 @@ from audit.canonical import canonical_json
 from audit.merkle import root
 from connectors import wire
 from gateway.auditlog.models import AuditEvent
-from gateway.batches import sealing
+from gateway.batches import repository
 from gateway.batches.models import Batch
 from gateway.batches.sealing import _payload, _record
 from gateway.disclosures.models import Disclosure
@@ -195,9 +195,9 @@ def test_pending_count_and_batches_agree(
 ) -> None:
     for n in range(7):
         post_decision(prefecture, f"N-{n}")
-    assert sealing.pending_count(session) == 7
+    assert repository.pending_count(session) == 7
     seal(sessions, gateway_keys, max_records=2)
-    assert sealing.pending_count(session) == 0
+    assert repository.pending_count(session) == 0
     seqs = list(
         session.scalars(select(Batch.seq).where(Batch.fund_id == fund.id).order_by(Batch.seq))
     )

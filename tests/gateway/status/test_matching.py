@@ -20,7 +20,8 @@ from gateway.identities.service import IdentityKeys
 from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Settings
-from gateway.status import repository, stream
+from gateway.status import stream
+from gateway.storage import bulk
 from tests.support.actors import (
     Prefecture,
     Register,
@@ -250,7 +251,7 @@ def test_lookups_are_split_into_chunks_the_database_accepts(
     fund: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(repository, "CHUNK", 2)
+    monkeypatch.setattr(bulk, "AMONG_CHUNK", 2)
     people = [affiliate(first_names=[name]) for name in ("Paul", "Jean", "Mohamed", "Luc")]
     answers = ask(client, fund, *people, {"agdref_number": "7500000001"})
     assert [a["match"] for a in answers] == ["weak", "weak", "strong", "weak", "exact"]
