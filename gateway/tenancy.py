@@ -7,13 +7,16 @@ property of the query (an architecture test keeps it so):
 - a **fund** sees its own batches, outbox and subscriptions, or its principal's when a
   delegate acts for it (``fund_rows``);
 - an **auditor** sees what concerns the participants whose territory meets its own, or
-  everything when it is national (``auditor_rows``);
+  everything when it is national (``auditor_rows``); an audit event concerns both the
+  participant who made the request and the one it acts for, or claimed to act for when
+  it was refused (``auditor_events``), so both CODAFs see it;
 - anyone sees the participants ``participant_rows`` allows.
 
 ``covering`` is the territory rule itself (the participants whose territory covers one
 of some départements), also used to route a decision to the funds of its département;
-``fund_covers`` says whether a person living in a département is the calling fund's to
-check; ``prefecture_departement`` which of its départements a prefecture posts for.
+``fund_check_refusal`` says whether a person living in a département is the calling
+fund's to check, and why not; ``prefecture_departement`` which of its départements a
+prefecture posts for.
 
 Each helper takes the caller and the column naming the participant a row belongs to, and
 returns a condition for the query's ``WHERE``. A helper given a caller of another kind
@@ -40,9 +43,13 @@ if TYPE_CHECKING:
     ParticipantColumn = SQLColumnExpression[str] | SQLColumnExpression[str | None]
 
 __all__ = [
+    "OUTSIDE_TERRITORY",
+    "RESIDENCE_REQUIRED",
+    "auditor_events",
     "auditor_rows",
     "covering",
-    "fund_covers",
+    "fund_check_refusal",
+    "fund_data_rights",
     "fund_rows",
     "participant_rows",
     "prefecture_departement",
@@ -94,6 +101,24 @@ def auditor_rows(
     return participant_id.in_(covering(caller.territory))
 
 
+def auditor_events(
+    caller: Caller,
+    participant_id: ParticipantColumn,
+    acting_for: ParticipantColumn,
+    *,
+    departement: str | None = None,
+) -> ColumnElement[bool]:
+    """Audit events an auditor may see: made by, or for, a participant of its territory.
+
+    An event concerns the participant who made the request and the one it acted for (on a
+    refused delegation, the one it claimed to act for): the CODAF of either sees it.
+    """
+    return or_(
+        auditor_rows(caller, acting_for, departement=departement),
+        auditor_rows(caller, participant_id, departement=departement),
+    )
+
+
 def participant_rows(caller: Caller, participant_id: ParticipantColumn) -> ColumnElement[bool]:
     """The participants the caller may see.
 
@@ -109,14 +134,46 @@ def participant_rows(caller: Caller, participant_id: ParticipantColumn) -> Colum
     return participant_id.in_({caller.participant_id, caller.acting_for})
 
 
-def fund_covers(caller: Caller, departement: str | None) -> bool:
-    """Whether a person living in ``departement`` is the calling fund's to check.
+OUTSIDE_TERRITORY = "outside-territory"
+RESIDENCE_REQUIRED = "residence-departement-required"
 
-    A fund checks the residents of its territory (or its principal's); a person whose
-    département is unknown, or a fund with no territory of its own, is not refused here.
+
+def fund_data_rights(caller: Caller) -> None:
+    """Refuse a fund with no data rights of its own: a delegate calling in its own name.
+
+    A fund checks the people of its territory, or of every département when it is
+    national by registration; a delegate (a participant registered only to act for
+    funds) has neither, and always names the fund it acts for (``On-Behalf-Of``).
     """
     _expect(caller, ParticipantKind.FUND)
-    return not departement or not caller.territory or departement in caller.territory
+    if not caller.national and not caller.territory:
+        raise Forbidden(
+            f"{caller.acting_for} has no territory of its own: name the fund it acts for "
+            "in On-Behalf-Of",
+            errors=[
+                FieldError(
+                    "On-Behalf-Of",
+                    "required",
+                    "a delegate always names the fund it acts for",
+                )
+            ],
+            slug="on-behalf-of-required",
+        )
+
+
+def fund_check_refusal(caller: Caller, departement: str | None) -> str | None:
+    """Why a person living in ``departement`` is not the calling fund's to check, if not.
+
+    A national fund checks anyone. A fund with a territory (its own or its principal's)
+    checks the residents of that territory and must say where the person lives: a missing
+    département is ``residence-departement-required``, another one ``outside-territory``.
+    """
+    fund_data_rights(caller)
+    if caller.national:
+        return None
+    if not departement:
+        return RESIDENCE_REQUIRED
+    return None if departement in caller.territory else OUTSIDE_TERRITORY
 
 
 def prefecture_departement(caller: Caller, requested: str | None) -> str:

@@ -1,8 +1,9 @@
 """Every query auditors' requests make: events, one person's trail, the CODAF reports.
 
-What an auditor may see is filtered by ``tenancy.auditor_rows``: the events of the
-participants covering its territory, the funds and prefectures of its territory (all, for
-a national auditor).
+What an auditor may see is filtered by ``tenancy``: the events made by or for the
+participants covering its territory (``auditor_events``), the funds and prefectures of
+its territory and what they decided, received or checked (``auditor_rows``); all of it,
+for a national auditor.
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ class EventFilters:
     departement: str | None = None
 
 
+def _visible_events(caller: Caller, departement: str | None = None) -> Any:
+    return tenancy.auditor_events(
+        caller, AuditEvent.participant_id, AuditEvent.acting_for, departement=departement
+    )
+
+
 def _mentions(values: list[str]) -> Any:
     """Events whose subject pseudonyms include one of ``values`` (JSON array, both backends)."""
     text = cast(AuditEvent.subject_pseudonyms, String)
@@ -61,7 +68,7 @@ def events(
     """The events the auditor may see that match, oldest first, after the cursor."""
     statement = select(AuditEvent).where(
         AuditEvent.id > after_id,
-        tenancy.auditor_rows(caller, AuditEvent.acting_for, departement=filters.departement),
+        _visible_events(caller, filters.departement),
     )
     if filters.participant is not None:
         statement = statement.where(
@@ -89,15 +96,32 @@ def events(
 # -- one person's report ----------------------------------------------------------------
 
 
-def decisions_about(session: Session, indexes: list[str]) -> list[Decision]:
-    """The decisions naming the person of these blind indexes, in any version, oldest first."""
+def decisions_about(session: Session, caller: Caller, indexes: list[str]) -> list[Decision]:
+    """The decisions naming the person of these blind indexes the auditor may see.
+
+    In any version, oldest first: those its territory's prefectures decided and those
+    disclosed to its territory's funds.
+    """
     identity_ids = select(Identity.id).where(
         or_(Identity.bi_agdref.in_(indexes), Identity.bi_ssn.in_(indexes))
     )
     decision_ids = select(DecisionVersion.decision_id).where(
         DecisionVersion.identity_id.in_(identity_ids)
     )
-    statement = select(Decision).where(Decision.id.in_(decision_ids)).order_by(Decision.created_at)
+    disclosed_here = select(Disclosure.decision_id).where(
+        tenancy.auditor_rows(caller, Disclosure.fund_id)
+    )
+    statement = (
+        select(Decision)
+        .where(
+            Decision.id.in_(decision_ids),
+            or_(
+                tenancy.auditor_rows(caller, Decision.prefecture_id),
+                Decision.id.in_(disclosed_here),
+            ),
+        )
+        .order_by(Decision.created_at)
+    )
     return list(session.scalars(statement))
 
 
@@ -110,23 +134,40 @@ def versions_of(session: Session, decision_id: str) -> Sequence[DecisionVersion]
 
 
 def disclosures_of(
-    session: Session, decision_id: str
+    session: Session, caller: Caller, decision_id: str, *, every_fund: bool
 ) -> Sequence[Row[Disclosure, datetime | None, datetime | None, str | None]]:
-    """(disclosure, delivered at, acknowledged at, outcome) of each disclosure of a decision."""
-    return session.execute(
+    """(disclosure, delivered at, acknowledged at, outcome) of a decision's disclosures.
+
+    Those to the auditor's territory's funds, or ``every_fund`` when it oversees the
+    prefecture that decided.
+    """
+    statement = (
         select(Disclosure, Batch.delivered_at, Batch.acknowledged_at, RecordOutcome.outcome)
         .outerjoin(Batch, Batch.id == Disclosure.batch_id)
         .outerjoin(RecordOutcome, RecordOutcome.disclosure_id == Disclosure.id)
         .where(Disclosure.decision_id == decision_id)
         .order_by(Disclosure.version, Disclosure.fund_id)
-    ).all()
+    )
+    if not every_fund:
+        statement = statement.where(tenancy.auditor_rows(caller, Disclosure.fund_id))
+    return session.execute(statement).all()
 
 
-def events_about(session: Session, pseudonyms: list[str]) -> Sequence[AuditEvent]:
-    """Every event naming one of the person's pseudonyms, in log order."""
+def events_about(session: Session, caller: Caller, pseudonyms: list[str]) -> Sequence[AuditEvent]:
+    """The events naming one of the person's pseudonyms the auditor may see, in log order."""
     return session.scalars(
-        select(AuditEvent).where(_mentions(pseudonyms)).order_by(AuditEvent.id)
+        select(AuditEvent)
+        .where(_mentions(pseudonyms), _visible_events(caller))
+        .order_by(AuditEvent.id)
     ).all()
+
+
+def event_visible(session: Session, caller: Caller, event_id: str) -> bool:
+    """Whether the auditor may see the event (an unknown one is not visible)."""
+    statement = select(AuditEvent.id).where(
+        AuditEvent.event_id == event_id, _visible_events(caller)
+    )
+    return session.scalar(statement.limit(1)) is not None
 
 
 # -- the CODAF reports --------------------------------------------------------------------

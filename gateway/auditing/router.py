@@ -75,12 +75,14 @@ def get_inclusion_proof(
     index: Annotated[int | None, Query(ge=0)] = None,
     event_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> InclusionProof:
-    """Proof that an event (by log ``index`` or ``event_id``) is in the tree of ``tree_size``."""
-    del caller
+    """Proof that an event (by log ``index`` or ``event_id``) is in the tree of ``tree_size``.
+
+    Only for the events the auditor may see: another territory's is answered as unknown.
+    """
     if (index is None) == (event_id is None):
         raise InvalidField("index", "one-of", "give either index or event_id")
     leaf = audit_log_repository.leaf(session, index=index, event_id=event_id)
-    if leaf is None:
+    if leaf is None or not repository.event_visible(session, caller, leaf.event_id):
         raise NotFound("no such event in the log (it may not be sequenced yet)")
     _size(session, tree_size, "tree_size")
     if leaf.index >= tree_size:
@@ -233,7 +235,7 @@ def get_subject_report(
         )
     subject = service.subject_of(state.identity_keys, agdref_number, nir)
     audit.subject_pseudonyms = subject.pseudonyms
-    report = service.subject_report(session, state.policy.policy, subject)
+    report = service.subject_report(session, caller, state.policy.policy, subject)
     audit.detail = {"decisions": len(report["decisions"]), "accesses": len(report["accesses"])}
     return report
 

@@ -25,11 +25,14 @@ from gateway.errors import InvalidField
 from gateway.identities.agdref import parse_agdref
 from gateway.identities.errors import IdentityFieldError
 from gateway.identities.nir import NumberType, parse_social_security_number
+from gateway.participants import repository as participants
+from gateway.participants.models import ParticipantKind
 from gateway.storage.base import utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from gateway.auth.caller import Caller
     from gateway.identities.service import IdentityKeys
     from policies.model import Policy
 
@@ -63,12 +66,21 @@ def subject_of(keys: IdentityKeys, agdref_number: str | None, nir: str | None) -
     )
 
 
-def subject_report(session: Session, policy: Policy, subject: Subject) -> dict[str, Any]:
-    """Every decision about the person, who received which fields when, every event."""
+def subject_report(
+    session: Session, caller: Caller, policy: Policy, subject: Subject
+) -> dict[str, Any]:
+    """The person's decisions, who received which fields when, and the events about them.
+
+    What the auditor's territory decided, disclosed or checked (everything, for a national
+    auditor).
+    """
     decisions = []
-    for decision in repository.decisions_about(session, subject.indexes):
+    overseen = set(repository.participants_in_scope(session, caller, ParticipantKind.PREFECTURE))
+    for decision in repository.decisions_about(session, caller, subject.indexes):
         versions = repository.versions_of(session, decision.id)
-        rows = repository.disclosures_of(session, decision.id)
+        rows = repository.disclosures_of(
+            session, caller, decision.id, every_fund=decision.prefecture_id in overseen
+        )
         decisions.append(
             {
                 "decision_id": decision.id,
@@ -101,7 +113,7 @@ def subject_report(session: Session, policy: Policy, subject: Subject) -> dict[s
                 ],
             }
         )
-    events = repository.events_about(session, subject.pseudonyms)
+    events = repository.events_about(session, caller, subject.pseudonyms)
     return {
         "decisions": decisions,
         "accesses": [
@@ -150,6 +162,7 @@ def fund_report(
         for decided, received in repository.decided_and_received(session, fund_id, since, until)
     ]
     median, p95 = _quantiles(delays)
+    fund = participants.get(session, fund_id)
     outcomes = repository.outcomes(session, fund_id, since, until)
     stale = repository.unsettled_before(session, fund_id, utcnow() - timedelta(days=stale_days))
     count, agent_count, days = repository.check_counts(session, fund_id, since, until)
@@ -157,6 +170,9 @@ def fund_report(
     agents = fishing.agent_checks(session, fund_id, since, until)
     return {
         "fund_id": fund_id,
+        # A national fund (by registration) checks anyone; the others, their territory.
+        "national": bool(fund and fund.national),
+        "departements": fund.departements if fund else [],
         "records_owed": sum(states.values()),
         "records_by_state": states,
         "batches": batches,
@@ -173,6 +189,7 @@ def fund_report(
         "status_checks_weak": sum(agent.weak for agent in agents),
         "status_checks_by_name": sum(agent.by_name for agent in agents),
         "status_checks_outside_territory": sum(agent.outside_territory for agent in agents),
+        "status_checks_without_departement": sum(a.without_departement for a in agents),
         "fishing_flags": [agent.as_dict() for agent in agents if agent.reasons],
     }
 
@@ -198,8 +215,10 @@ def flat(report: dict[str, Any]) -> dict[str, Any]:
     """One CSV row: nested counts become ``name.key`` columns."""
     row: dict[str, Any] = {}
     for name, value in report.items():
-        if isinstance(value, list):  # flagged agents: their ids, details in JSON
-            row[name] = " ".join(str(item.get("agent_id")) for item in value)
+        if isinstance(value, list):  # départements; flagged agents: their ids
+            row[name] = " ".join(
+                str(item.get("agent_id")) if isinstance(item, dict) else str(item) for item in value
+            )
         elif isinstance(value, dict):
             row.update({f"{name}.{key}": count for key, count in sorted(value.items())})
         else:

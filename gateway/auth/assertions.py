@@ -68,6 +68,8 @@ def authenticate_client(  # noqa: C901, PLR0912 - one linear sequence of checks,
     participant = repository.get(session, issuer)
     if participant is None:
         raise _invalid_client("unknown client")
+    if audit is not None:
+        audit.acting_for = participant.id  # an attempt in its name is its CODAF's to see
     try:
         token = jwt.decode(assertion, key_set(participant.jwks), algorithms=SIGNING_ALGORITHMS)
     except JoseError as error:

@@ -110,6 +110,16 @@ def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of check
         raise _unauthenticated("the participant is suspended")
     kind = ParticipantKind(participant.kind)
 
+    # Whom the request is for, before anything can be refused: a refused delegation attempt
+    # is the targeted participant's CODAF's business too, so its event names the target.
+    audit.acting_for = participant.id
+    principal = None
+    delegated = request.headers.get(ON_BEHALF_HEADER)
+    if delegated is not None and delegated != participant.id:
+        principal = repository.get(session, delegated)
+        if principal is not None:
+            audit.acting_for = principal.id
+
     known = {str(s) for s in Scope}
     granted = frozenset(Scope(s) for s in str(claims.get("scope", "")).split() if s in known)
     scopes = granted & SCOPES_BY_KIND[kind]
@@ -117,19 +127,17 @@ def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of check
     if missing:
         raise Forbidden(f"this needs the scope(s) {', '.join(missing)}", slug="insufficient-scope")
 
-    acting_for = participant.id
-    territory = tuple(participant.departements)
-    delegated = request.headers.get(ON_BEHALF_HEADER)
+    acting_for, territory = participant.id, tuple(participant.departements)
+    national = participant.national
     if delegated is not None and delegated != participant.id:
-        principal = repository.get(session, delegated)
-        if delegated not in participant.acts_for or principal is None:
+        if principal is None or delegated not in participant.acts_for:
             raise Forbidden(
                 f"{participant.id} may not act for {delegated!r}", slug="not-a-delegate"
             )
         if not principal.active:
             raise Forbidden(f"{delegated} is suspended", slug="principal-suspended")
         acting_for, territory = principal.id, tuple(principal.departements)
-    audit.acting_for = acting_for
+        national = principal.national
 
     agent_id = _optional_header(request, AGENT_HEADER, AGENT_ID)
     case_reference = _optional_header(request, CASE_HEADER, CASE_REFERENCE)
@@ -159,7 +167,7 @@ def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of check
         acting_for=acting_for,
         scopes=scopes,
         territory=territory,
-        national=participant.national,
+        national=national,
         purpose=declared,
         agent_id=agent_id,
         case_reference=case_reference,

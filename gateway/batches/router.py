@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from audit.actions import AuditAction
 from connectors import wire
+from gateway.auditlog.writer import AuditDraft
 from gateway.auth.caller import Caller
 from gateway.auth.dependencies import AnyCaller, FundCaller, ReceiptWriter
 from gateway.batches import receipts, repository
@@ -25,15 +26,14 @@ BATCH_ID = r"^[0-9a-f-]{36}$"
 JOSE = wire.JOSE_MEDIA_TYPE
 
 
-def _batch_of(session: DbSession, caller: Caller, batch_id: str) -> Batch:
+def _batch_of(session: DbSession, caller: Caller, audit: AuditDraft, batch_id: str) -> Batch:
+    """The caller's batch; another fund's is answered as unknown, and noted for the CODAF."""
     batch = repository.batch_of(session, caller, batch_id)
     if batch is not None:
         return batch
     if repository.batch_exists(session, batch_id):
-        raise Forbidden(
-            f"batch {batch_id} is not addressed to {caller.acting_for}", slug="not-your-batch"
-        )
-    raise NotFound(f"no batch {batch_id}")
+        audit.detail = {"addressed_to_another_fund": True}
+    raise NotFound(f"no batch {batch_id} for {caller.acting_for}")
 
 
 @router.get("", name=AuditAction.BATCH_LISTED, response_model=BatchList)
@@ -69,7 +69,7 @@ def get_batch(
 ) -> Response:
     """The batch's exact signed (or encrypted) bytes; the first download delivers it."""
     audit.object_ids = [batch_id]
-    batch = _batch_of(session, caller, batch_id)
+    batch = _batch_of(session, caller, audit, batch_id)
     content = open_content(state.identity_keys.cipher, batch)
     receipts.mark_delivered(session, batch)
     audit.detail = {"seq": batch.seq, "records": batch.record_count, "digest": batch.digest}
@@ -100,7 +100,7 @@ async def post_receipt(
     """The fund's signed receipt for the batch: verified, stored, idempotent."""
     audit.object_ids = [batch_id]
     content = await request.body()
-    batch = _batch_of(session, caller, batch_id)
+    batch = _batch_of(session, caller, audit, batch_id)
     fund = participants.get(session, caller.acting_for)
     delegate = (
         participants.get(session, caller.participant_id)

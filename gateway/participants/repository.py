@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 
 from gateway import tenancy
 from gateway.participants.models import Participant, ParticipantKind, ParticipantStatus
@@ -55,14 +55,14 @@ def list_visible(
 def funds_covering(
     session: Session, departement: str, regimes: Collection[str]
 ) -> list[Participant]:
-    """Active funds of these regimes whose territory covers the département."""
+    """Active funds of these regimes whose territory covers the département, or national."""
     statement = (
         select(Participant)
         .where(
             Participant.kind == ParticipantKind.FUND,
             Participant.status == ParticipantStatus.ACTIVE,
             Participant.regime.in_(list(regimes)),
-            Participant.id.in_(tenancy.covering([departement])),
+            or_(Participant.national, Participant.id.in_(tenancy.covering([departement]))),
         )
         .order_by(Participant.id)
     )

@@ -62,12 +62,16 @@ class ParticipantSpec(BaseModel):
             raise ValueError("only funds have a regime")
         if self.kind == ParticipantKind.PREFECTURE and not self.departements:
             raise ValueError("a prefecture needs its département code(s)")
-        if self.kind == ParticipantKind.FUND and not (self.departements or self.acts_for):
-            raise ValueError("a fund needs a territory, or funds it acts for")
-        if self.kind == ParticipantKind.AUDITOR and self.national == bool(self.departements):
-            raise ValueError("an auditor is either national or has a territory, not both")
-        if self.national and self.kind != ParticipantKind.AUDITOR:
-            raise ValueError("only auditors can be national")
+        if self.kind == ParticipantKind.FUND and not (
+            self.departements or self.national or self.acts_for
+        ):
+            raise ValueError("a fund needs a territory, to be national, or funds it acts for")
+        if self.national and self.departements:
+            raise ValueError("a participant is either national or has a territory, not both")
+        if self.kind == ParticipantKind.AUDITOR and not (self.national or self.departements):
+            raise ValueError("an auditor is either national or has a territory")
+        if self.national and self.kind not in {ParticipantKind.AUDITOR, ParticipantKind.FUND}:
+            raise ValueError("only auditors and funds can be national")
         if self.push_endpoint is not None and self.kind != ParticipantKind.FUND:
             raise ValueError("only funds have a push endpoint")
         if self.id in self.acts_for:

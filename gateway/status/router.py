@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from audit.actions import AuditAction
+from gateway import tenancy
 from gateway.auth.dependencies import StatusChecker
 from gateway.errors import InvalidField
 from gateway.routing import Audit, DbSession, State, TransactionRoute, end_authentication
@@ -38,6 +39,7 @@ def post_checks(
     is answered with its errors by position; the others are answered all the same.
     ``none_known`` does not prove regular residence.
     """
+    tenancy.fund_data_rights(caller)
     settings = state.settings
     end_authentication(session)  # the limits take a short transaction of their own
     limits.take_checks(
@@ -83,6 +85,7 @@ async def post_check_stream(
     levels, and where and why it stopped if a rate limit was reached. Checks are
     answered and audited in blocks as the body arrives; answers go back once it is read.
     """
+    tenancy.fund_data_rights(caller)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if CONTENT_TYPES.get(content_type) != UploadFormat.NDJSON:
         raise InvalidField(

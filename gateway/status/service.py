@@ -2,7 +2,9 @@
 
 Each item is validated on its own: a malformed one gets its errors by position and the
 others are still answered. A person living outside the fund's territory is not the
-fund's to check: that item is refused (``outside-territory``) and audited.
+fund's to check: that item is refused (``outside-territory``) and audited; so is an item
+that does not say where the person lives, from a fund with a territory
+(``residence-departement-required``). Only a fund national by registration checks anyone.
 
 A person is found first through the keyed blind indexes of the NIR or NIA and of the
 AGDREF number sent (``exact``); failing that, through the keyed blocking keys of the
@@ -46,8 +48,6 @@ if TYPE_CHECKING:
     from gateway.identities.service import IdentityKeys
     from policies.model import Policy
 
-OUTSIDE_TERRITORY = "outside-territory"
-
 
 @dataclass
 class _Check:
@@ -88,15 +88,17 @@ def _parse(position: int, raw: Any) -> CheckIn | CheckOut:
 
 
 def _outside(check: _Check, caller: Caller) -> CheckOut | None:
-    """The refusal of a check on a person living outside the fund's territory."""
+    """The refusal of a check on a person the fund may not check: elsewhere, or unsaid."""
     residence = check.item.identity.residence_departement
-    if tenancy.fund_covers(caller, residence):
+    rule = tenancy.fund_check_refusal(caller, residence)
+    if rule is None:
         return None
-    error = CheckError(
-        field="identity.residence_departement",
-        rule=OUTSIDE_TERRITORY,
-        message=f"département {residence} is outside this fund's territory",
+    message = (
+        f"département {residence} is outside this fund's territory"
+        if rule == tenancy.OUTSIDE_TERRITORY
+        else "a fund with a territory states where the person lives (residence_departement)"
     )
+    error = CheckError(field="identity.residence_departement", rule=rule, message=message)
     return CheckOut(position=check.position, errors=[error])
 
 

@@ -173,14 +173,38 @@ def test_a_helper_refuses_a_caller_of_another_kind(kind: ParticipantKind, helper
     assert refused.value.slug == "wrong-participant-kind"
 
 
-def test_a_fund_checks_the_residents_of_its_territory() -> None:
+def test_a_fund_checks_the_residents_of_its_territory_and_must_say_where_they_live() -> None:
     fund = caller(ParticipantKind.FUND, "caf-93", territory=("93",))
-    assert tenancy.fund_covers(fund, "93")
-    assert not tenancy.fund_covers(fund, "75")
-    assert tenancy.fund_covers(fund, None)  # an unknown residence is not refused here
-    assert tenancy.fund_covers(caller(ParticipantKind.FUND, "centre"), "75")  # no territory
+    assert tenancy.fund_check_refusal(fund, "93") is None
+    assert tenancy.fund_check_refusal(fund, "75") == tenancy.OUTSIDE_TERRITORY
+    # Silence is no way out of the territory: an unstated residence is refused.
+    assert tenancy.fund_check_refusal(fund, None) == tenancy.RESIDENCE_REQUIRED
+    assert tenancy.fund_check_refusal(fund, "") == tenancy.RESIDENCE_REQUIRED
+    # A delegate acting for a fund checks within its principal's territory.
+    acting = caller(ParticipantKind.FUND, "centre", acting_for="caf-93", territory=("93",))
+    assert tenancy.fund_check_refusal(acting, "75") == tenancy.OUTSIDE_TERRITORY
     with pytest.raises(Forbidden):
-        tenancy.fund_covers(caller(ParticipantKind.AUDITOR, "codaf", territory=("93",)), "93")
+        tenancy.fund_check_refusal(
+            caller(ParticipantKind.AUDITOR, "codaf", territory=("93",)), "93"
+        )
+
+
+@given(departement=st.one_of(st.none(), st.sampled_from(DEPARTEMENTS)))
+def test_a_national_fund_checks_anyone(departement: str | None) -> None:
+    national = caller(ParticipantKind.FUND, "cnav", national=True)
+    assert tenancy.fund_check_refusal(national, departement) is None
+
+
+def test_a_delegate_has_no_data_rights_of_its_own() -> None:
+    delegate = caller(ParticipantKind.FUND, "centre")  # no territory, not national
+    for departement in ("75", None):
+        with pytest.raises(Forbidden) as refused:
+            tenancy.fund_check_refusal(delegate, departement)
+        assert refused.value.slug == "on-behalf-of-required"
+        assert refused.value.errors[0].field == "On-Behalf-Of"
+    with pytest.raises(Forbidden):
+        tenancy.fund_data_rights(delegate)
+    tenancy.fund_data_rights(caller(ParticipantKind.FUND, "caf-93", territory=("93",)))
 
 
 def test_a_prefecture_posts_for_its_own_departements_only() -> None:

@@ -519,7 +519,9 @@ def test_a_delegate_cannot_act_for_anyone_else(
     problem(response, 403, "not-a-delegate", f"{delegate.id} may not act for {other!r}")
     event = refused_event(session, response, "participant:read")
     assert event.participant_id == delegate.id
-    assert event.acting_for is None
+    # The attempt is attributed to the participant targeted, when it exists, so that its
+    # CODAF sees it too; otherwise to the caller.
+    assert event.acting_for == (other if target else delegate.id)
 
 
 def test_a_participant_without_delegation_cannot_act_for_another(

@@ -26,7 +26,7 @@ from tests.support.actors import (
 )
 
 
-def test_another_funds_batch_is_refused_and_audited(
+def test_another_funds_batch_is_answered_as_unknown_and_audited(
     client: TestClient,
     settings: Settings,
     participant: Register,
@@ -39,21 +39,30 @@ def test_another_funds_batch_is_refused_and_audited(
     post_decision(prefecture, "X-1")
     seal(sessions, gateway_keys)
     batch_id = fund.batches()[0]["id"]
+    unknown_id = "00000000-0000-7000-8000-000000000000"
     other = make_fund(client, settings, participant, regime=Regime.CPAM, departements=["75"])
     assert other.batches() == []
-    response = other.http.get(f"/v1/batches/{batch_id}", headers=other.headers())
-    assert response.status_code == 403, response.text
-    assert response.json()["type"].endswith("/not-your-batch")
-    refused = session.scalars(
+    for path in ("/v1/batches/{}", "/v1/batches/{}/receipt"):
+        method = other.http.get if path.endswith("}") else other.http.post
+        theirs = method(path.format(batch_id), headers=other.headers())
+        unknown = method(path.format(unknown_id), headers=other.headers())
+        # No existence oracle: another fund's batch and no batch get the same answer.
+        assert theirs.status_code == unknown.status_code == 404, theirs.text
+        assert theirs.headers["content-type"] == unknown.headers["content-type"]
+        shape = {k: v for k, v in theirs.json().items() if k not in {"detail", "instance"}}
+        assert shape == {k: v for k, v in unknown.json().items() if k not in {"detail", "instance"}}
+        assert theirs.json()["detail"].replace(batch_id, unknown_id) == unknown.json()["detail"]
+    attempts = session.scalars(
         select(AuditEvent).where(
             AuditEvent.action == "batch:downloaded", AuditEvent.participant_id == other.id
         )
-    ).one()
+    ).all()
+    [refused] = [event for event in attempts if event.object_ids == [batch_id]]
     assert refused.outcome == "refused"
-    assert refused.object_ids == [batch_id]
-    missing = fund.http.get(
-        "/v1/batches/00000000-0000-7000-8000-000000000000", headers=fund.headers()
-    )
+    # The CODAF still learns that the fund asked for someone else's batch.
+    assert refused.detail["addressed_to_another_fund"] is True
+    assert refused.detail["problem"] == "not-found"
+    missing = fund.http.get(f"/v1/batches/{unknown_id}", headers=fund.headers())
     assert missing.status_code == 404
 
 

@@ -43,9 +43,9 @@ def test_exact_matches_answer_only_what_the_fund_may_know(
     by_agdref, by_nir, unknown = ask(
         client,
         fund,
-        {"agdref_number": PERSON, "birth_name": "Someone Else"},
-        {"social_security_number": {"number": NIR, "type": "nia"}},
-        {"agdref_number": "7599999999"},
+        {"agdref_number": PERSON, "birth_name": "Someone Else", "residence_departement": "75"},
+        {"social_security_number": {"number": NIR, "type": "nia"}, "residence_departement": "75"},
+        {"agdref_number": "7599999999", "residence_departement": "75"},
     )
     for answer in (by_agdref, by_nir):
         assert answer["result"] == "adverse_decision"
@@ -92,7 +92,12 @@ def test_a_corrected_decision_answers_corrected_and_an_oqtf_alone_none_known(
         },
     )
     assert corrected.status_code == 201, corrected.text
-    annulled, oqtf = ask(client, fund, {"agdref_number": PERSON}, {"agdref_number": "7511111111"})
+    annulled, oqtf = ask(
+        client,
+        fund,
+        {"agdref_number": PERSON, "residence_departement": "75"},
+        {"agdref_number": "7511111111", "residence_departement": "75"},
+    )
     assert (annulled["result"], annulled["match"]) == ("corrected", "exact")
     assert annulled["decision"] is None
     assert oqtf["result"] == "none_known"
@@ -107,7 +112,10 @@ def test_bad_items_are_answered_by_position_and_the_others_still_are(
         json={
             "checks": [
                 {"identity": {"agdref_number": "12AB"}},
-                {"identity": {"agdref_number": PERSON}, "case_reference": "dossier-9"},
+                {
+                    "identity": {"agdref_number": PERSON, "residence_departement": "75"},
+                    "case_reference": "dossier-9",
+                },
                 {"identity": {"agdref_number": PERSON}, "colour": "red"},
             ]
         },

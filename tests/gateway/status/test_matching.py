@@ -102,7 +102,10 @@ def test_the_same_man_spelled_otherwise_matches_strongly(
 def test_a_nia_later_certified_under_the_same_number_matches_exactly(
     client: TestClient, fund: dict[str, str], decided: dict[str, Any]
 ) -> None:
-    certified = {"social_security_number": {"number": NIA, "type": "nir"}}
+    certified = {
+        "social_security_number": {"number": NIA, "type": "nir"},
+        "residence_departement": "75",
+    }
     (answer,) = ask(client, fund, certified)
     assert (answer["result"], answer["match"]) == ("adverse_decision", "exact")
     assert answer["decision"]["reference"] == decided["reference"]
@@ -233,7 +236,7 @@ def test_every_check_is_audited_with_its_match_level(
         fund,
         affiliate(),
         affiliate(birth_date="1985-07-02"),
-        {"agdref_number": "7500000001"},
+        {"agdref_number": "7500000001", "residence_departement": "75"},
     )
     events = session.scalars(select(AuditEvent).where(AuditEvent.action == "status:checked")).all()
     assert sorted((e.detail["match"], e.detail["identifiers"]) for e in events) == [
@@ -253,7 +256,9 @@ def test_lookups_are_split_into_chunks_the_database_accepts(
 ) -> None:
     monkeypatch.setattr(bulk, "AMONG_CHUNK", 2)
     people = [affiliate(first_names=[name]) for name in ("Paul", "Jean", "Mohamed", "Luc")]
-    answers = ask(client, fund, *people, {"agdref_number": "7500000001"})
+    answers = ask(
+        client, fund, *people, {"agdref_number": "7500000001", "residence_departement": "75"}
+    )
     assert [a["match"] for a in answers] == ["weak", "weak", "strong", "weak", "exact"]
 
 
@@ -292,10 +297,20 @@ def test_a_stream_answers_every_line_in_order_in_blocks(
     lines = [
         json.dumps({"identity": affiliate(first_names=["Muhammad"])}),
         "not json",
-        json.dumps({"identity": {"agdref_number": "7500000001"}, "case_reference": "c-2"}),
+        json.dumps(
+            {
+                "identity": {"agdref_number": "7500000001", "residence_departement": "75"},
+                "case_reference": "c-2",
+            }
+        ),
         "",  # blank lines are skipped, and still count in positions
         json.dumps({"identity": {"agdref_number": "12AB"}}),
-        *(json.dumps({"identity": {"agdref_number": f"75999{n:05d}"}}) for n in range(5)),
+        *(
+            json.dumps(
+                {"identity": {"agdref_number": f"75999{n:05d}", "residence_departement": "75"}}
+            )
+            for n in range(5)
+        ),
     ]
     *answers, last = stream_lines(client, fund, "\n".join(lines).encode())
     assert [a["position"] for a in answers] == [0, 1, 2, 4, 5, 6, 7, 8, 9]
@@ -372,13 +387,18 @@ def test_auditors_see_agents_whose_checks_look_like_fishing(
             "sex": "M",
             "birth_date": "1970",
             "place_of_birth": "99350",
+            "residence_departement": "75",
         }
         for n in range(20)
     ]
     ask(client, prober, *by_name)
     ask(client, prober, *(affiliate(residence_departement="13") for _ in range(5)))
     ask(client, prober, *(affiliate(birth_date=f"1985-0{n}-01") for n in range(4, 10)))
-    ask(client, careful, *({"agdref_number": f"75000000{n:02d}"} for n in range(30)))
+    ask(
+        client,
+        careful,
+        *({"agdref_number": f"75000000{n:02d}", "residence_departement": "75"} for n in range(30)),
+    )
     headers = auditor_headers(client, settings, participant, departements=["75"])
     response = client.get("/v1/audit/reports/funds", params={"fund_id": caller.id}, headers=headers)
     assert response.status_code == 200, response.text
@@ -414,7 +434,9 @@ def test_the_persons_report_lists_checks_that_found_them_by_name(
         client, settings, participant, purpose="data-subject-request", national=True
     )
     report = client.get(
-        "/v1/audit/subject-report", params={"agdref_number": "7500000001"}, headers=headers
+        "/v1/audit/subject-report",
+        params={"agdref_number": "7500000001", "residence_departement": "75"},
+        headers=headers,
     )
     assert report.status_code == 200, report.text
     checks = report.json()["status_checks"]
