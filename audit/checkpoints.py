@@ -66,20 +66,54 @@ def checkpoint_keys(jwks: Mapping[str, Any]) -> list[bytes]:
     ]
 
 
-def open_note(note: str, keys: list[bytes]) -> Note:
-    """The checkpoint a signed note carries, if one of ``keys`` signed it; else ValueError."""
+class NoteError(ValueError):
+    """A signed note that does not give a checkpoint; ``reason`` says why, in one word."""
+
+    reason = "malformed"
+
+
+class MalformedNote(NoteError):
+    """Not a signed note of a checkpoint: no signatures, or no origin, size and root."""
+
+
+class UnknownKey(NoteError):
+    """Signed by no key of the given ones: no signature line has one of their key ids."""
+
+    reason = "unknown-key"
+
+
+class BadSignature(NoteError):
+    """A signature line has the key id of a given key, but its signature does not verify."""
+
+    reason = "bad-signature"
+
+
+def read_note(note: str) -> tuple[Note, str, str]:
+    """(what the note claims, unverified; its body; its signature lines); ``MalformedNote``."""
     body, separator, signatures = note.partition("\n\n")
     if not separator:
-        raise ValueError("not a signed note: no blank line before the signatures")
+        raise MalformedNote("not a signed note: no blank line before the signatures")
     body += "\n"
     lines = body.split("\n")
     if len(lines) < _CHECKPOINT_LINES:
-        raise ValueError("not a checkpoint: origin, size and root hash expected")
+        raise MalformedNote("not a checkpoint: origin, size and root hash expected")
     try:
         size = int(lines[1])
         root = base64.b64decode(lines[2], validate=True)
     except (ValueError, binascii.Error) as error:
-        raise ValueError(f"not a checkpoint: {error}") from error
+        raise MalformedNote(f"not a checkpoint: {error}") from error
+    return Note(lines[0], size, root), body, signatures
+
+
+def open_note(note: str, keys: list[bytes]) -> Note:
+    """The checkpoint a signed note carries, if one of ``keys`` signed it.
+
+    Else a ``NoteError`` (a ``ValueError``): ``MalformedNote``, ``UnknownKey`` (no
+    signature by any of ``keys``) or ``BadSignature`` (one by a key of ``keys`` that
+    does not verify: the note was altered, or forged).
+    """
+    claimed, body, signatures = read_note(note)
+    known: list[str] = []
     for line in signatures.splitlines():
         if not line.startswith("\u2014 "):
             continue
@@ -91,9 +125,15 @@ def open_note(note: str, keys: list[bytes]) -> Note:
         for key in keys:
             if raw[:4] != note_key_id(name, key):
                 continue
+            known.append(name)
             try:
                 Ed25519PublicKey.from_public_bytes(key).verify(raw[4:], body.encode())
             except InvalidSignature:
                 continue
-            return Note(lines[0], size, root)
-    raise ValueError("no valid signature by a checkpoint key")
+            return claimed
+    if known:
+        raise BadSignature(
+            f"bad signature: the signature of {known[0]} does not verify (the note was "
+            "altered or forged)"
+        )
+    raise UnknownKey("unknown key: no signature is by a checkpoint key of the JWKS")

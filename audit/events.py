@@ -33,7 +33,8 @@ EVENT_FIELDS = (
 )
 
 
-def _instant(value: datetime) -> str:
+def canonical_instant(value: datetime) -> str:
+    """An instant as it enters the leaf: UTC, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; naive is UTC."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -46,7 +47,7 @@ def event_document(event: Mapping[str, Any] | object) -> dict[str, Any]:
     else:
         document = {field: getattr(event, field) for field in EVENT_FIELDS}
     if isinstance(document["occurred_at"], datetime):
-        document["occurred_at"] = _instant(document["occurred_at"])
+        document["occurred_at"] = canonical_instant(document["occurred_at"])
     return document
 
 

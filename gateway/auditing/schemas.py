@@ -1,11 +1,25 @@
-"""What auditors receive: proofs of the log, and pages of events."""
+"""What auditors receive: proofs of the log, and pages of events.
+
+An event is given with every field that enters its leaf in the Merkle log, as it enters
+it (``audit.events``), and its place in the log: an auditor recomputes the leaf from the
+answer alone and checks its inclusion proof against a signed checkpoint (``docs/audit.md``).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
+
+from audit.events import canonical_instant, event_bytes, event_document
+
+# In JSON, an instant is written as it enters the leaf: UTC, always six fraction digits.
+LeafInstant = Annotated[
+    datetime,
+    PlainSerializer(canonical_instant, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 
 class InclusionProof(BaseModel):
@@ -26,9 +40,13 @@ class ConsistencyProof(BaseModel):
 
 
 class EventOut(BaseModel):
+    """An event: its leaf's fields (all but ``id`` and ``leaf_index``) and its log index."""
+
     id: int
     event_id: str
-    occurred_at: datetime
+    occurred_at: Annotated[
+        LeafInstant, Field(description="UTC, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, as in the leaf")
+    ]
     action: str
     outcome: str
     participant_id: str | None
@@ -39,6 +57,25 @@ class EventOut(BaseModel):
     object_ids: list[Any]
     subject_pseudonyms: list[Any]
     detail: dict[str, Any]
+    participant_kind: str | None
+    request_id: str | None
+    leaf_index: Annotated[
+        int | None,
+        Field(
+            description="The event's index in the Merkle log (for its inclusion proof); "
+            "null until the event is sequenced"
+        ),
+    ]
+
+    @classmethod
+    def of(cls, event: object, leaf_index: int | None) -> EventOut:
+        """The answer for a stored event (``AuditEvent``) and its log index, if sequenced."""
+        fields = {name: getattr(event, name) for name in cls.model_fields if name != "leaf_index"}
+        return cls.model_validate({**fields, "leaf_index": leaf_index})
+
+    def leaf_text(self) -> str:
+        """The event's canonical bytes (RFC 8785 JSON), which its leaf hashes, as text."""
+        return event_bytes(event_document(self)).decode()
 
 
 class EventPage(BaseModel):

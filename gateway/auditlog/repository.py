@@ -155,6 +155,16 @@ def leaf(
     return session.scalars(statement).first()
 
 
+def leaf_indexes(session: Session, event_ids: Sequence[str]) -> dict[str, int]:
+    """The log index of each of these events that is sequenced (absent: not yet)."""
+    if not event_ids:
+        return {}
+    statement = select(AuditLogLeaf.event_id, AuditLogLeaf.index).where(
+        one_of(session, AuditLogLeaf.event_id, list(event_ids))
+    )
+    return dict(session.execute(statement).all())
+
+
 def logged_events(session: Session) -> Iterator[tuple[int, AuditEvent]]:
     """(index, event) of every logged event, in log order."""
     rows = session.execute(

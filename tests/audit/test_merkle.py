@@ -21,7 +21,11 @@ from audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from tests.support.merkle import largest_power_of_two_below, reference_mth
+from tests.support.merkle import (
+    largest_power_of_two_below,
+    reference_mth,
+    reference_root_from_path,
+)
 
 # --- The RFC's definitions, recursively and word for word (RFC 9162 §2.1.3.1, §2.1.4.1;
 # §2.1.1's MTH is ``reference_mth``), on raw entries. Slow, and independent of the module
@@ -273,6 +277,34 @@ def test_proofs_match_the_recursive_definitions() -> None:
 
 
 INCLUSION_CASES = [(index, size) for size in range(1, SMALL + 1) for index in range(size)]
+
+
+@pytest.mark.parametrize(("index", "size", "expected"), CT_INCLUSION_PROOFS)
+def test_the_reference_path_check_leads_to_the_published_roots(
+    index: int, size: int, expected: list[str]
+) -> None:
+    """The auditors' check of the tests (``reference_root_from_path``) is held to the vectors."""
+    path = _hashes(expected)
+    assert reference_root_from_path(CT_LEAF_HASHES[index], index, size, path) == bytes.fromhex(
+        CT_ROOTS[size - 1]
+    )
+
+
+@pytest.mark.parametrize(("index", "size"), INCLUSION_CASES)
+def test_the_reference_path_check_agrees_with_the_verifier_on_tampered_proofs(
+    index: int, size: int
+) -> None:
+    hashes = HASHES[:size]
+    tree_root = root_of_hashes(hashes)
+    proof = inclusion_proof(hashes, index)
+    assert reference_root_from_path(hashes[index], index, size, proof) == tree_root
+    for tampered in _tampered_proofs(proof, OTHER_HASH):
+        assert reference_root_from_path(hashes[index], index, size, tampered) != tree_root
+    for elsewhere in range(size):
+        if elsewhere != index:
+            assert reference_root_from_path(hashes[index], elsewhere, size, proof) != tree_root
+
+
 CONSISTENCY_CASES = [(old, new) for new in range(1, SMALL + 1) for old in range(1, new + 1)]
 
 

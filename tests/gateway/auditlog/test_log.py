@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from audit import merkle
 from audit.actions import AuditAction
-from audit.checkpoints import open_note
+from audit.checkpoints import BadSignature, MalformedNote, UnknownKey, open_note
 from audit.events import event_bytes, event_document
-from audit.verify import verify
+from audit.verify import Failure, verify
 from gateway.auditlog import service as audit_log
 from gateway.auditlog.models import AuditEvent, AuditLogLeaf
 from gateway.auditlog.writer import record
@@ -110,8 +110,12 @@ def test_a_checkpoint_is_a_signed_note_anyone_checks_with_the_public_key(
     opened = open_note(signed.note, [*_raw_keys(jwks)])
     assert (opened.tree_size, opened.root_hash) == (signed.tree_size, signed.root_hash)
     forged = signed.note.replace(lines[1], str(signed.tree_size + 1), 1)
-    with pytest.raises(ValueError, match="no valid signature"):
+    with pytest.raises(BadSignature, match="bad signature"):
         open_note(forged, [*_raw_keys(jwks)])
+    with pytest.raises(UnknownKey, match="unknown key"):
+        open_note(signed.note, [bytes(32)])
+    with pytest.raises(MalformedNote, match="not a signed note"):
+        open_note(signed.note.replace("\n\n", "\n"), [*_raw_keys(jwks)])
     assert checkpoint(sessions, gateway_keys) is None  # the log has not grown
 
 
@@ -183,17 +187,20 @@ def test_a_forged_checkpoint_or_a_truncated_export_never_verifies(
     report = verify([*lines[:-1], json.dumps(forged)], gateway_keys.public_jwks())
     assert not report.ok
     assert "does not verify" in report.problems[0]
+    assert report.failure == Failure.UNKNOWN_KEY  # no checkpoint key has that key id
+    assert report.issues[0].checkpoint == int(last["note"].split("\n")[1])
     del signature
     events = _events(lines)
     truncated = [line for n, line in enumerate(lines) if n not in events[-3:]]
     report = verify(truncated, gateway_keys.public_jwks())
     assert not report.ok
     assert "truncated" in report.problems[0]
+    assert report.failure == Failure.TRUNCATED
     other_keys = GatewayKeys.public_jwks  # a JWKS without the signing key
     del other_keys
     report = verify(lines, {"keys": []})
     assert not report.ok
-    assert verify(["{not json"], gateway_keys.public_jwks()).problems
+    assert verify(["{not json"], gateway_keys.public_jwks()).failure == Failure.UNREADABLE
 
 
 def test_the_log_tables_refuse_changes(sessions: sessionmaker[Session]) -> None:
