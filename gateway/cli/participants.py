@@ -41,7 +41,12 @@ def add(
         list[str] | None, typer.Option("--departement", "-d", help="Repeat for each.")
     ] = None,
     regime: Annotated[Regime | None, typer.Option()] = None,
-    national: Annotated[bool, typer.Option(help="A national auditor.")] = False,
+    national: Annotated[
+        bool,
+        typer.Option(
+            help="National, with no départements: an auditor, or a fund of a national regime."
+        ),
+    ] = False,
     acts_for: Annotated[list[str] | None, typer.Option(help="Repeat for each.")] = None,
     push_endpoint: Annotated[str | None, typer.Option()] = None,
     encryption_key: Annotated[Path | None, typer.Option(help="Public JWK for JWE.")] = None,

@@ -29,6 +29,7 @@ from audit.actions import AuditAction as A
 from gateway.app import create_app
 from gateway.auditlog import service as audit_log
 from gateway.auditlog.models import AuditEvent, AuditLogLeaf
+from gateway.participants.models import Regime
 from gateway.routing import TransactionRoute
 from tests.support.actors import Client, Prefecture, api_headers, new_key, seal, token_for
 from tests.support.audit import event_of, events_of
@@ -467,3 +468,42 @@ def _lists(client: TestClient, headers: dict[str, str], row_id: int, event_id: s
     )
     assert found.status_code == 200, found.text
     return event_id in {e["event_id"] for e in found.json()["events"]}
+
+
+def test_a_fund_national_by_registration_receives_and_checks_everywhere_and_is_reported_so(
+    client: TestClient,
+    settings: Settings,
+    participant: Register,
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
+) -> None:
+    national = participant("fund", national=True, regime=Regime.MSA)
+    headers = _headers(client, settings, national)
+    prefecture = participant("prefecture", departements=["13"])
+    agdref = "13" + "".join(secrets.choice("0123456789") for _ in range(8))
+    posted = client.post(
+        "/v1/decisions",
+        json=decision(
+            f"NAT-{secrets.token_hex(4)}",
+            identity=identity(
+                agdref_number=agdref, social_security_number=None, residence_departement="13"
+            ),
+        ),
+        headers=_headers(client, settings, prefecture),
+    )
+    assert posted.status_code == 201, posted.text
+    seal(sessions, gateway_keys)
+    batches = client.get("/v1/batches", headers=headers).json()["batches"]
+    assert sum(batch["record_count"] for batch in batches) >= 1
+    (answer,) = client.post(
+        "/v1/status-checks",
+        json={"checks": [{"identity": {"agdref_number": agdref}}]},
+        headers=headers,
+    ).json()["answers"]
+    assert (answer["result"], answer["errors"]) == ("adverse_decision", [])
+    codaf = _headers(client, settings, participant("auditor", national=True))
+    report = client.get(
+        "/v1/audit/reports/funds", params={"fund_id": national.id}, headers=codaf
+    ).json()
+    (row,) = report["funds"]
+    assert (row["national"], row["departements"]) == (True, [])
