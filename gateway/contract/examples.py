@@ -183,13 +183,7 @@ INVALID_RECEIPT = {
 STATUS_CHECKS = {
     "checks": [
         {"identity": {"agdref_number": "7512345678"}},
-        {
-            "identity": {
-                "birth_name": "Martin",
-                "first_names": ["Ana"],
-                "birth_date": "1985-04-17",
-            }
-        },
+        {"identity": {"social_security_number": {"number": "295109912611193", "type": "nia"}}},
     ]
 }
 STATUS_ANSWERS = {

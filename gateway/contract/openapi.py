@@ -603,8 +603,9 @@ def _responses(  # noqa: C901, PLR0912 - one pass over the statuses a route can 
     for status, example in spec.response_examples.items():
         content = responses.get(str(status), {}).get("content", {})
         for media_type, media in content.items():
-            if media_type != PROBLEM_JSON and "example" not in media:
-                media["example"] = example
+            # A document illustrates the JSON media type; a string, the other one (JOSE).
+            if media_type != PROBLEM_JSON and ("json" in media_type) != isinstance(example, str):
+                media.setdefault("example", example)
     for key, response in responses.items():
         headers = response.setdefault("headers", {})
         headers["X-Request-Id"] = REQUEST_ID_HEADER
