@@ -74,7 +74,7 @@ OAUTH_ERRORS = (
 COMPACT_JWS = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$"
 AUDIT_ACTIONS = {
     AuditAction.TOKEN_ISSUED: "an access token was requested (issued or refused)",
-    AuditAction.REQUEST_REFUSED: "a request was refused before reaching a route",
+    AuditAction.REQUEST_REFUSED: "reserved for a refusal outside any route (not written today)",
     AuditAction.PARTICIPANT_READ: "a participant read its own registry entry",
     AuditAction.PARTICIPANT_SHOWN: "one participant's registry entry was read",
     AuditAction.PARTICIPANT_LISTED: "the participants registry was listed",
@@ -87,7 +87,7 @@ AUDIT_ACTIONS = {
     AuditAction.DECISION_CORRECTED: "a prefecture corrected a decision",
     AuditAction.IMPORT_CREATED: "a prefecture imported a backlog file",
     AuditAction.IMPORT_READ: "a prefecture read an import's report",
-    AuditAction.IMPORT_LINE: "one line of a backlog import was accepted",
+    AuditAction.IMPORT_LINE: "one line of a backlog import, with its result",
     AuditAction.SUBSCRIPTIONS_REPLACED: "a fund replaced its set of subscriptions",
     AuditAction.SUBSCRIPTIONS_READ: "a fund read its subscription counts",
     AuditAction.RETENTION_PURGED: "the retention purge crypto-shredded identity data",
@@ -644,6 +644,10 @@ def _augment(  # noqa: C901 - one pass over the route's operations
             continue
         known = spec or Operation(route.name.replace(":", "_"))
         operation["operationId"] = known.operation_id
+        description = str(operation.get("description", "")).strip()
+        if operation.get("summary") == route.name.replace("_", " ").title() and description:
+            # FastAPI's summary is the route name (an audit action): the docstring says more.
+            operation["summary"] = description.splitlines()[0].rstrip(".")
         if route.name == AuditAction.TOKEN_ISSUED:
             _token_request(operation)
         parameters: list[Any] = operation.setdefault("parameters", [])
