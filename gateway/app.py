@@ -12,6 +12,8 @@ from gateway.auth.router import discovery
 from gateway.auth.router import router as token_router
 from gateway.batches.router import outbox_router
 from gateway.batches.router import router as batches_router
+from gateway.contract import openapi
+from gateway.contract.router import router as contract_router
 from gateway.decisions.router import router as decisions_router
 from gateway.identities.service import IdentityKeys
 from gateway.imports.router import router as imports_router
@@ -37,7 +39,9 @@ person, in signed batches, and answers the funds' status checks. Every request n
 access token from `/oauth2/token` (client credentials, `private_key_jwt`, optional DPoP)
 and states its purpose in the `Purpose` header; funds also name the agent (`Agent-Id`)
 and may name a case (`Case-Reference`); a delegate names the participant it acts for
-(`On-Behalf-Of`). Errors are RFC 9457 problem documents.
+(`On-Behalf-Of`). Errors are RFC 9457 problem documents; each `type` is a page of its
+own (`/problems/<slug>`). The JSON Schemas of the signed batch payload and of the
+receipt are at `/schemas/batch-payload.json` and `/schemas/receipt.json`.
 """
 
 
@@ -84,6 +88,8 @@ def create_app(
     app.include_router(outbox_router)
     app.include_router(auditing_router)
     app.include_router(status_router)
+    app.include_router(contract_router)
+    openapi.install(app, lambda: (state.policy.version, state.policy.policy))
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

@@ -335,6 +335,10 @@ def test_the_built_wheel_holds_the_product_only(tmp_path: Path) -> None:
     }
     assert packages == {"gateway", "audit", "policies", "connectors"}
     assert "policies/default.yaml" in names
+    assert {
+        "gateway/contract/schemas/batch-payload.json",
+        "gateway/contract/schemas/receipt.json",
+    } <= set(names)
     assert not [name for name in names if "pair" in name.rsplit("/", 1)[-1]]
 
 

@@ -8,8 +8,13 @@ from typing import TYPE_CHECKING, Any
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 
-from gateway.auth.jose import UnreadableToken, read_unverified, refused_algorithm
-from gateway.auth.jwks import SIGNING_ALGORITHMS, key_set
+from gateway.auth.jose import (
+    PARTICIPANT_JWS,
+    UnreadableToken,
+    read_unverified,
+    refused_algorithm,
+)
+from gateway.auth.jwks import verification_key_set
 from gateway.auth.models import MAX_JTI_LENGTH
 from gateway.auth.repository import claim_once
 from gateway.errors import OAuthError
@@ -71,7 +76,9 @@ def authenticate_client(  # noqa: C901, PLR0912 - one linear sequence of checks,
     if audit is not None:
         audit.acting_for = participant.id  # an attempt in its name is its CODAF's to see
     try:
-        token = jwt.decode(assertion, key_set(participant.jwks), algorithms=SIGNING_ALGORITHMS)
+        token = jwt.decode(
+            assertion, verification_key_set(participant.jwks), registry=PARTICIPANT_JWS
+        )
     except JoseError as error:
         raise _invalid_client(
             "the assertion's signature does not verify with the client's registered keys"

@@ -17,6 +17,7 @@ from fastapi.security import SecurityScopes
 
 from gateway.auth import dpop, tokens
 from gateway.auth.caller import Caller
+from gateway.auth.jwks import SIGNING_ALGORITHMS
 from gateway.auth.scopes import SCOPES_BY_KIND, Scope
 from gateway.errors import Forbidden, InvalidField, Unauthenticated
 from gateway.participants import repository
@@ -41,7 +42,7 @@ def _access_token(request: Request) -> tuple[str, str]:
     if not header:
         raise Unauthenticated(
             "an access token is required: Authorization: Bearer (or DPoP) <token>",
-            headers={"WWW-Authenticate": 'Bearer, DPoP algs="ES256 Ed25519 PS256 RS256"'},
+            headers={"WWW-Authenticate": f'Bearer, DPoP algs="{" ".join(SIGNING_ALGORITHMS)}"'},
         )
     scheme, _, token = header.partition(" ")
     if scheme.lower() not in {"bearer", "dpop"} or not token.strip():

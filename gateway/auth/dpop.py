@@ -11,8 +11,13 @@ from urllib.parse import urlsplit, urlunsplit
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from gateway.auth.jose import UnreadableToken, read_unverified, refused_algorithm
-from gateway.auth.jwks import SIGNING_ALGORITHMS, InvalidKeyError, key_set, normalise_signing_jwks
+from gateway.auth.jose import (
+    PARTICIPANT_JWS,
+    UnreadableToken,
+    read_unverified,
+    refused_algorithm,
+)
+from gateway.auth.jwks import InvalidKeyError, normalise_signing_jwks, verification_key_set
 from gateway.auth.models import MAX_JTI_LENGTH
 from gateway.auth.repository import claim_once
 
@@ -66,9 +71,9 @@ def verify_proof(  # noqa: C901 - one linear sequence of checks, each with its o
         jwks = normalise_signing_jwks(header.get("jwk"))
     except InvalidKeyError as error:
         raise InvalidDPoPProof(f"the proof's jwk header is not a public key: {error}") from error
-    keys = key_set(jwks)
+    keys = verification_key_set(jwks)
     try:
-        claims = jwt.decode(proof, keys, algorithms=SIGNING_ALGORITHMS).claims
+        claims = jwt.decode(proof, keys, registry=PARTICIPANT_JWS).claims
     except JoseError as error:
         raise InvalidDPoPProof("the DPoP proof's signature does not verify") from error
     registry = jwt.JWTClaimsRegistry(

@@ -7,9 +7,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from joserfc import jws
+from joserfc._rfc7515.model import JWSAlgModel
 from joserfc.errors import JoseError
 
 from gateway.auth.jwks import SIGNING_ALGORITHMS
+
+
+class ParticipantRegistry(jws.JWSRegistry):
+    """The JWS algorithms a participant may sign with, ``EdDSA`` included.
+
+    joserfc warns on every use of RFC 8037's ``EdDSA`` (RFC 9864 prefers ``Ed25519``);
+    it is the name other stacks write, so it is accepted here without the warning,
+    rather than by silencing warnings process-wide around each call.
+    """
+
+    def get_alg(self, name: str) -> JWSAlgModel:
+        if name == "EdDSA" and self.allowed and name in self.allowed:
+            return self.algorithms[name]
+        return super().get_alg(name)
+
+
+# Client assertions and DPoP proofs: small tokens, joserfc's default size limits.
+PARTICIPANT_JWS = ParticipantRegistry(algorithms=list(SIGNING_ALGORITHMS))
 
 
 class UnreadableToken(ValueError):

@@ -8,8 +8,13 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 
 # Asymmetric algorithms accepted in client assertions and DPoP proofs. "none" and the
-# HMAC family are never accepted: a shared secret is not a participant's own key.
-SIGNING_ALGORITHMS = ("ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "Ed25519")
+# HMAC family are never accepted: a shared secret is not a participant's own key. An
+# Ed25519 key signs under either name: RFC 9864's "Ed25519", or RFC 8037's "EdDSA", which
+# Java (Nimbus) and .NET (jose-jwt, Microsoft.IdentityModel) libraries write.
+SIGNING_ALGORITHMS = (
+    "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "Ed25519", "EdDSA",
+)  # fmt: skip
+ED25519_NAMES = frozenset({"Ed25519", "EdDSA"})
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 MIN_RSA_BITS = 2048
 SIGNING_CURVES = frozenset({"P-256", "P-384", "P-521", "Ed25519"})
@@ -86,3 +91,19 @@ def normalise_encryption_jwk(raw: Any) -> dict[str, Any]:
 
 def key_set(jwks: dict[str, Any]) -> KeySet:
     return KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+
+
+def verification_key_set(jwks: dict[str, Any]) -> KeySet:
+    """A participant's keys, to verify what it signed.
+
+    An Ed25519 key registered with ``alg`` ``Ed25519`` (or ``EdDSA``) verifies a JWS
+    under either name: the two name the same signature, and a key bound to one would
+    not be found for the other.
+    """
+    keys = [
+        {name: value for name, value in key.items() if name != "alg"}
+        if key.get("alg") in ED25519_NAMES
+        else key
+        for key in jwks.get("keys", [])
+    ]
+    return key_set({"keys": keys})

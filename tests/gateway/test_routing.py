@@ -39,6 +39,8 @@ PUBLIC_PATHS = frozenset(
         "/.well-known/jwks.json",
         "/oauth2/token",
         "/openapi.json",
+        "/schemas/{name}",  # the JSON Schemas of what is signed
+        "/problems/{slug}",  # the page of each problem type
     }
 )
 AUDITED_PREFIXES = ("/v1/", "/oauth2/")
@@ -165,6 +167,8 @@ def test_the_public_routes_answer_without_a_token(anonymous: TestClient) -> None
     assert metadata["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
     assert anonymous.get("/.well-known/jwks.json").json()["keys"]
     assert anonymous.get("/openapi.json").json()["openapi"]
+    assert anonymous.get("/schemas/receipt.json").json()["title"] == "Receipt claims"
+    assert anonymous.get("/problems/invalid-token").status_code == 200
 
 
 def test_the_token_endpoint_refuses_a_request_without_client_assertion(

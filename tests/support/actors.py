@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, OKPKey
 
 from connectors import wire
 from connectors.fund import VerifiedBatch, verify_batch
@@ -52,9 +52,10 @@ class Client:
 
     id: str
     kind: str
-    key: ECKey
+    key: ECKey | OKPKey
     kid: str
     departements: list[str] = field(default_factory=list)
+    alg: str = "ES256"  # what its client assertions, DPoP proofs and receipts are signed with
 
     @property
     def purpose(self) -> str:
@@ -81,11 +82,18 @@ def register(
     prefix: str | None = None,
     encryption_jwk: dict[str, Any] | None = None,
     push_endpoint: str | None = None,
+    key: ECKey | OKPKey | None = None,
+    alg: str = "ES256",
+    registered_alg: str | None = None,
 ) -> Client:
-    key = new_key()
+    """Register a participant; ``key`` (a new P-256 key by default) signs with ``alg``, and
+    its public JWK is registered with ``registered_alg`` as its ``alg`` member if given."""
+    key = key or new_key()
     kid = uuid.uuid4().hex[:12]
     public = key.as_dict(private=False)
     public["kid"] = kid
+    if registered_alg is not None:
+        public["alg"] = registered_alg
     participant_id = f"{prefix or kind}-{uuid.uuid4().hex[:8]}"
     if departements is None:
         departements = [] if national or acts_for else ["75"]
@@ -106,7 +114,7 @@ def register(
     )
     service.register(session, spec)
     session.flush()
-    return Client(participant_id, kind, key, kid, departements)
+    return Client(participant_id, kind, key, kid, departements, alg)
 
 
 def set_status(

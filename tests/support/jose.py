@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import rfc8785
 from joserfc import jws, jwt
 from joserfc.errors import SecurityWarning
+from jwcrypto import jwk as cjwk  # type: ignore[import-untyped]
+from jwcrypto import jws as cjws
 
 from connectors import wire
 from gateway.auth.assertions import ASSERTION_TYPE
@@ -33,6 +35,22 @@ if TYPE_CHECKING:
 JOSE = wire.JOSE_MEDIA_TYPE  # the media type of batches and receipts
 _BATCH_REGISTRY = jws.JWSRegistry(algorithms=["EdDSA"])
 _BATCH_REGISTRY.max_payload_length = 1024**3  # whole batches
+
+
+def sign(header: dict[str, Any], payload: bytes, key: Any) -> str:
+    """A compact JWS of ``payload``, as the participant's own stack would sign it.
+
+    ``EdDSA`` (RFC 8037's name, which Java and .NET libraries write) is signed with
+    jwcrypto, an implementation independent of the gateway's; any other with joserfc.
+    """
+    if header.get("alg") == "EdDSA":
+        token = cjws.JWS(payload)
+        token.add_signature(
+            cjwk.JWK(**key.as_dict(private=True)), alg=None, protected=json.dumps(header)
+        )
+        signed: str = token.serialize(compact=True)
+        return signed
+    return jws.serialize_compact(header, payload, key, algorithms=[header["alg"]])
 
 
 def assertion(
@@ -60,8 +78,10 @@ def assertion(
     body.update(claims)
     for name in drop:
         body.pop(name, None)
-    head = {"alg": "ES256", "kid": client.kid, **(header or {})}
+    head = {"alg": client.alg, "kid": client.kid, **(header or {})}
     signing_key = key if key is not None else client.key
+    if head["alg"] == "EdDSA" and algorithms is None:
+        return sign(head, json.dumps(body).encode(), signing_key)
     return jwt.encode(head, body, signing_key, algorithms=algorithms or [head["alg"]])
 
 
@@ -75,7 +95,7 @@ def token_form(client_assertion: str, **extra: str) -> dict[str, str]:
 
 
 def dpop_proof(
-    key: ECKey,
+    key: ECKey | OKPKey,
     method: str,
     url: str,
     *,
@@ -94,6 +114,8 @@ def dpop_proof(
         body["ath"] = access_token_hash(access_token)
     body.update(claims)
     head = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False), **(header or {})}
+    if head["alg"] == "EdDSA":
+        return sign(head, json.dumps(body).encode(), key)
     return jwt.encode(head, body, key, algorithms=[head["alg"]])
 
 
@@ -133,8 +155,8 @@ def signed_receipt(
         "outcomes": [{"record_id": r["record_id"], "outcome": outcome} for r in payload["records"]],
         **over,
     }
-    header = {"alg": "ES256", "kid": fund.kid}
-    return jws.serialize_compact(header, json.dumps(claims).encode(), fund.key).encode()
+    header = {"alg": fund.alg, "kid": fund.kid}
+    return sign(header, json.dumps(claims).encode(), fund.key).encode()
 
 
 # -- compact JWS by hand --------------------------------------------------------------
