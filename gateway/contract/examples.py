@@ -182,8 +182,13 @@ INVALID_RECEIPT = {
 
 STATUS_CHECKS = {
     "checks": [
-        {"identity": {"agdref_number": "7512345678"}},
-        {"identity": {"social_security_number": {"number": "295109912611193", "type": "nia"}}},
+        {"identity": {"agdref_number": "7512345678", "residence_departement": "75"}},
+        {
+            "identity": {
+                "social_security_number": {"number": "295109912611193", "type": "nia"},
+                "residence_departement": "75",
+            }
+        },
     ]
 }
 STATUS_ANSWERS = {
@@ -226,7 +231,7 @@ EVENT_PAGE = {
         {
             "id": 4242,
             "event_id": "01936f30-0000-7000-8000-000000004242",
-            "occurred_at": "2026-02-20T10:05:01Z",
+            "occurred_at": "2026-02-20T10:05:01.000000Z",
             "action": "receipt:recorded",
             "outcome": "success",
             "participant_id": "cpam-75",
@@ -237,6 +242,9 @@ EVENT_PAGE = {
             "object_ids": [BATCH_ID],
             "subject_pseudonyms": [],
             "detail": {"seq": 3, "outcomes": {"rights-ended": 2}, "again": False},
+            "participant_kind": "fund",
+            "request_id": "5f2b9c0e8d7a4b1c9e3f6a2d1b0c4e7f",
+            "leaf_index": 4241,
         }
     ],
     "next_after_id": None,

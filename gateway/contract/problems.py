@@ -183,11 +183,12 @@ CATALOGUE = _entries(
         "Name one of your départements, or leave departement out if you have only one.",
     ),
     ProblemType(
-        "not-your-batch",
+        "on-behalf-of-required",
         403,
         "Not allowed",
-        "The batch exists but is addressed to another fund. The attempt is audited.",
-        "List your own batches with GET /v1/batches.",
+        "A delegate (a participant registered only to act for funds) has no data rights of "
+        "its own: it asked in its own name. The attempt is audited.",
+        "Name the fund you act for in the On-Behalf-Of header.",
     ),
     ProblemType(
         "not-a-fund-or-auditor",

@@ -76,7 +76,13 @@ def emitted_slugs() -> set[str]:
 def test_the_scan_finds_the_slugs_of_each_kind() -> None:
     found = emitted_slugs()
     # a class attribute, a slug= argument, an OAuth error code, a literal type URI
-    assert {"rate-limited", "not-your-batch", "invalid-client", "not-ready", "http-"} <= found
+    assert {
+        "rate-limited",
+        "on-behalf-of-required",
+        "invalid-client",
+        "not-ready",
+        "http-",
+    } <= found
     assert {"internal-error", "invalid-request", "invalid-receipt", "insufficient-scope"} <= found
     assert len(found) >= 30
 
