@@ -41,9 +41,12 @@ async def post_import(
     """Import a backlog file (NDJSON, or CSV with the documented columns), streamed.
 
     Every line gets a result: accepted, duplicate, or rejected with the field and the
-    rule. With ``dry_run`` nothing is stored but the report.
+    rule. With ``dry_run`` nothing is stored but the report. A CSV file whose header line
+    is missing or names the wrong columns is refused as a whole (400, naming the header
+    and what is wrong with it), and nothing is stored.
     """
     chosen = upload_format(request, file_format)
+    audit.detail = {"format": str(chosen), "dry_run": dry_run}
     await anyio.to_thread.run_sync(end_authentication, session)
     runner = ImportRunner(
         state.sessions, caller, state.identity_keys, state.policy, str(chosen), dry_run, audit
