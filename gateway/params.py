@@ -26,9 +26,11 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 from pydantic_core import PydanticCustomError
 
-# The largest integer both databases store (a signed 64-bit BIGINT, SQLite's INTEGER).
+# The largest integers the columns hold: a BIGINT (SQLite's INTEGER), and on PostgreSQL
+# an INTEGER (batch sequences, line numbers). A cursor is bounded by its column's type.
 MAX_INT64 = 2**63 - 1
 MIN_INT64 = -(2**63)
+MAX_INT32 = 2**31 - 1
 # C0 controls (NUL included) and DEL; tab, line feed and carriage return too: no
 # parameter of the API is a multi-line text.
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -14,7 +14,7 @@ import functools
 import inspect
 import logging
 import uuid
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -128,11 +128,27 @@ def _refuse_unstorable_body() -> None:
         )
 
 
+ITEMS_CHECKED = "_gateway_items_checked_one_by_one"
+Endpoint = TypeVar("Endpoint", bound="Callable[..., Any]")
+
+
+def checks_items_one_by_one(endpoint: Endpoint) -> Endpoint:
+    """Mark an endpoint whose body is a list of items it validates and answers one by one.
+
+    The JSON safety net then leaves the body to it: a malformed item gets its own errors
+    by position, and the others their answers, as the endpoint documents.
+    """
+    setattr(endpoint, ITEMS_CHECKED, True)
+    return endpoint
+
+
 def _guarded(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     """The endpoint, first refusing a JSON body its model accepted but no column can store.
 
     FastAPI still reads the endpoint's own signature (through ``__wrapped__``).
     """
+    if getattr(endpoint, ITEMS_CHECKED, False):
+        return endpoint
     if inspect.iscoroutinefunction(endpoint):
 
         @functools.wraps(endpoint)

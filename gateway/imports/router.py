@@ -14,7 +14,7 @@ from gateway.imports import repository
 from gateway.imports.models import LineOutcome
 from gateway.imports.runner import ImportRunner
 from gateway.imports.schemas import ImportFormat, ImportLineOut, ImportOut, ImportReport
-from gateway.params import MAX_INT64
+from gateway.params import MAX_INT32
 from gateway.routing import Audit, DbSession, State, TransactionRoute, end_authentication
 from gateway.streaming import OPENAPI_BODY, blocking_chunks, upload_format
 
@@ -74,7 +74,7 @@ def get_import(
     session: DbSession,
     audit: Audit,
     outcome: LineOutcome | None = None,
-    after_line: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
+    after_line: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> ImportReport:
     """The import's summary and one page of its line-by-line report."""
