@@ -32,6 +32,10 @@ router = APIRouter(prefix="/v1/audit", route_class=TransactionRoute, tags=["audi
 NOTE = "text/plain; charset=utf-8"
 SAFE = SAFE_TEXT_PATTERN
 EVENT_ID = r"^[0-9a-f-]{1,36}$"
+# ``format=csv`` answers a spreadsheet: declared beside the JSON answer.
+CSV_TOO: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
 
 
 def _b64(value: bytes) -> str:
@@ -263,7 +267,7 @@ def _table(rows: list[dict[str, Any]], output: str, payload: dict[str, Any]) -> 
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
 
 
-@router.get("/reports/funds", name=AuditAction.FUND_REPORT_READ)
+@router.get("/reports/funds", name=AuditAction.FUND_REPORT_READ, responses=CSV_TOO)
 def fund_reports(
     caller: AuditorCaller,
     session: DbSession,
@@ -286,7 +290,7 @@ def fund_reports(
     return _table(rows, output, {"since": start, "until": end, "funds": rows})
 
 
-@router.get("/reports/prefectures", name=AuditAction.PREFECTURE_REPORT_READ)
+@router.get("/reports/prefectures", name=AuditAction.PREFECTURE_REPORT_READ, responses=CSV_TOO)
 def prefecture_reports(
     caller: AuditorCaller,
     session: DbSession,

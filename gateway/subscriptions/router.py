@@ -24,6 +24,8 @@ router = APIRouter(prefix="/v1/subscriptions", route_class=TransactionRoute, tag
     name=AuditAction.SUBSCRIPTIONS_REPLACED,
     response_model=SubscriptionSetOut,
     openapi_extra=OPENAPI_BODY,
+    # The upload's malformed lines (``invalid-lines``) come back as a problem document.
+    responses={422: {"content": {"application/problem+json": {"schema": {"type": "object"}}}}},
 )
 async def put_subscriptions(
     request: Request,
