@@ -49,7 +49,16 @@ _TOO_LONG = "\ud800"
 
 
 class ImportFileError(ValueError):
-    """The file as a whole cannot be read (a CSV header that is missing or wrong)."""
+    """The file as a whole cannot be read (a CSV header that is missing or wrong).
+
+    ``rule`` names the fault: ``header-missing``, ``header-too-long``,
+    ``header-encoding``, ``header-malformed``, ``missing-columns``, ``unknown-columns``
+    or ``duplicate-columns``.
+    """
+
+    def __init__(self, message: str, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
 
 
 @dataclass(frozen=True)
@@ -270,16 +279,22 @@ def _header(
 ) -> tuple[str, list[str]]:
     """The delimiter and the column names; raise ImportFileError if they cannot be used."""
     if header_line is None:
-        raise ImportFileError("the file is empty: a CSV import starts with its header line")
+        raise ImportFileError(
+            "the file is empty: a CSV import starts with its header line", "header-missing"
+        )
     if _TOO_LONG in header_line:
-        raise ImportFileError(f"the header line is longer than {MAX_LINE_BYTES} bytes")
+        raise ImportFileError(
+            f"the header line is longer than {MAX_LINE_BYTES} bytes", "header-too-long"
+        )
     if _undecodable(header_line):
-        raise ImportFileError("the header line is not UTF-8: save the file as UTF-8")
+        raise ImportFileError(
+            "the header line is not UTF-8: save the file as UTF-8", "header-encoding"
+        )
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     try:
         names = next(csv.reader([header_line], delimiter=delimiter, strict=True))
     except csv.Error as error:
-        raise ImportFileError(f"malformed CSV header line: {error}") from error
+        raise ImportFileError(f"malformed CSV header line: {error}", "header-malformed") from error
     header = [name.strip().lower() for name in names]
     unknown = [name for name in header if name not in columns]
     missing = [name for name in required if name not in header]
@@ -293,8 +308,11 @@ def _header(
             problems.append(f"missing column(s) {', '.join(missing)}")
         if len(set(header)) != len(header):
             problems.append("a column appears twice")
+        faults = (("missing-columns", missing), ("unknown-columns", unknown))
+        rule = next((name for name, found in faults if found), "duplicate-columns")
         raise ImportFileError(
-            "wrong CSV header: " + "; ".join(problems) + f". Columns: {', '.join(columns)}"
+            "wrong CSV header: " + "; ".join(problems) + f". Columns: {', '.join(columns)}",
+            rule,
         )
     return delimiter, header
 

@@ -9,9 +9,12 @@ commit.
 
 from __future__ import annotations
 
+import contextvars
+import functools
+import inspect
 import logging
 import uuid
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +26,8 @@ from starlette.exceptions import HTTPException
 from audit.actions import AuditOutcome
 from gateway.auditlog.writer import AuditDraft, append
 from gateway.errors import GatewayError
+from gateway.logs import log_error
+from gateway.params import CONTROL, HEADER_CONTROL, json_problem, printable
 from gateway.state import AppState, app_state
 
 if TYPE_CHECKING:
@@ -31,6 +36,12 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
 log = logging.getLogger("gateway.request")
+# What the request's JSON body holds that no column can (a NUL, an integer past 64 bits),
+# found before the route runs and refused after the body's own rules have spoken.
+_unstorable: contextvars.ContextVar[tuple[str, str, str] | None] = contextvars.ContextVar(
+    "unstorable", default=None
+)
+JSON_TYPES = ("application/json",)
 
 
 def request_id(request: Request) -> str:
@@ -43,10 +54,19 @@ def _failure(error: BaseException) -> tuple[AuditOutcome, dict[str, Any]]:
         error = error.__cause__  # raised while FastAPI read the body, e.g. by BodySizeLimit
     if isinstance(error, GatewayError):
         outcome = AuditOutcome.REFUSED if error.status < 500 else AuditOutcome.ERROR  # noqa: PLR2004
-        return outcome, {"status": error.status, "problem": error.slug}
+        detail: dict[str, Any] = {"status": error.status, "problem": error.slug}
+        if error.errors:
+            detail["fields"] = sorted({printable(e.field) for e in error.errors})[:50]
+            detail["rules"] = sorted({printable(e.rule) for e in error.errors})[:50]
+        return outcome, detail
     if isinstance(error, RequestValidationError):
-        fields = sorted({".".join(str(part) for part in e.get("loc", ())) for e in error.errors()})
-        return AuditOutcome.REFUSED, {"status": 400, "problem": "invalid-request", "fields": fields}
+        # Field names may come from the caller (a member of its JSON): kept printable.
+        fields = sorted(
+            {printable(".".join(str(part) for part in e.get("loc", ()))) for e in error.errors()}
+        )
+        rules = sorted({printable(str(e.get("type", "invalid"))) for e in error.errors()})
+        detail = {"status": 400, "problem": "invalid-request", "fields": fields[:50]}
+        return AuditOutcome.REFUSED, {**detail, "rules": rules[:50]}
     if isinstance(error, HTTPException):
         outcome = AuditOutcome.REFUSED if error.status_code < 500 else AuditOutcome.ERROR  # noqa: PLR2004
         return outcome, {"status": error.status_code, "problem": "http-error"}
@@ -60,12 +80,109 @@ def _record_failure(state: AppState, draft: AuditDraft, error: BaseException) ->
         append(session, draft)
 
 
+def _control_character(location: str, name: str, what: str) -> RequestValidationError:
+    return RequestValidationError(
+        [
+            {
+                "type": "control-character",
+                "loc": (location, printable(name)),
+                "msg": f"control characters (such as NUL) are not allowed in {what}",
+            }
+        ]
+    )
+
+
+def refuse_control_characters(request: Request) -> None:
+    """Refuse a control character in a query string name or value, or in a header.
+
+    The safety net under every route's own parameter rules: the refusal names the
+    parameter even where the route declares no such parameter.
+    """
+    for name, value in request.query_params.multi_items():
+        if CONTROL.search(name) or CONTROL.search(value):
+            raise _control_character("query", name, "a query parameter")
+    for raw_name, raw_value in request.scope["headers"]:
+        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+        if HEADER_CONTROL.search(name) or HEADER_CONTROL.search(value):
+            raise _control_character("header", name, "a header")
+
+
+async def _json_problem(request: Request) -> tuple[str, str, str] | None:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in JSON_TYPES and not content_type.endswith("+json"):
+        return None
+    try:
+        # Parsed once: FastAPI reads the same cached document to validate it.
+        document = await request.json()
+    except (ValueError, RecursionError):
+        return None  # FastAPI refuses it as it reads it
+    return json_problem(document)
+
+
+def _refuse_unstorable_body() -> None:
+    found = _unstorable.get()
+    if found is not None:
+        where, rule, message = found
+        raise RequestValidationError(
+            [{"type": rule, "loc": ("body", *where.split(".")), "msg": message}]
+        )
+
+
+ITEMS_CHECKED = "_gateway_items_checked_one_by_one"
+Endpoint = TypeVar("Endpoint", bound="Callable[..., Any]")
+
+
+def checks_items_one_by_one(endpoint: Endpoint) -> Endpoint:
+    """Mark an endpoint whose body is a list of items it validates and answers one by one.
+
+    The JSON safety net then leaves the body to it: a malformed item gets its own errors
+    by position, and the others their answers, as the endpoint documents.
+    """
+    setattr(endpoint, ITEMS_CHECKED, True)
+    return endpoint
+
+
+def _guarded(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """The endpoint, first refusing a JSON body its model accepted but no column can store.
+
+    FastAPI still reads the endpoint's own signature (through ``__wrapped__``).
+    """
+    if getattr(endpoint, ITEMS_CHECKED, False):
+        return endpoint
+    if inspect.iscoroutinefunction(endpoint):
+
+        @functools.wraps(endpoint)
+        async def guarded_async(*args: Any, **kwargs: Any) -> Any:
+            _refuse_unstorable_body()
+            return await endpoint(*args, **kwargs)
+
+        return guarded_async
+
+    @functools.wraps(endpoint)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        _refuse_unstorable_body()
+        return endpoint(*args, **kwargs)
+
+    return guarded
+
+
 class TransactionRoute(APIRoute):
-    """An ``APIRoute`` whose name is the audit action of its requests."""
+    """An ``APIRoute`` whose name is the audit action of its requests.
+
+    Before the route runs, control characters in the query string and headers are
+    refused (``refuse_control_characters``); a JSON body is refused if it holds a text
+    with a control character, an integer past 64 bits or a number that is not finite,
+    once the body's own rules have passed (so a rule of the model, more precise, speaks
+    first). Both refusals are 400 problems naming the field and the rule, and audited.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, _guarded(endpoint), **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         action = self.name
+        reads_body = self.body_field is not None
 
         async def run(request: Request) -> Response:
             state = app_state(request)
@@ -74,6 +191,8 @@ class TransactionRoute(APIRoute):
             session = state.sessions()
             request.state.db = session
             try:
+                refuse_control_characters(request)
+                _unstorable.set(await _json_problem(request) if reads_body else None)
                 response = await handler(request)
                 append(session, draft)
                 await run_in_threadpool(session.commit)
@@ -81,8 +200,8 @@ class TransactionRoute(APIRoute):
                 await run_in_threadpool(session.rollback)
                 try:
                     await run_in_threadpool(_record_failure, state, draft, error)
-                except Exception:
-                    log.exception("could not record the audit event of a failed request")
+                except Exception as failed:  # noqa: BLE001 - logged, and the request's error goes on
+                    log_error(log, "could not record the audit event of a failed request", failed)
                     raise error from None
                 raise
             finally:

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.errors import FieldError, GatewayError, PayloadTooLarge
+from gateway.logs import log_error
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -66,8 +67,8 @@ class RequestContext:
         except Exception as error:
             # Answered here rather than by Starlette's outermost error middleware, so that
             # the 500 carries the request id like every other response.
-            logging.getLogger("gateway.error").exception(
-                "unhandled error", exc_info=error, extra={"request_id": request_id}
+            log_error(
+                logging.getLogger("gateway.error"), "unhandled error", error, request_id=request_id
             )
             if responded:
                 raise

@@ -23,12 +23,19 @@ from gateway.auditlog import repository as audit_log_repository
 from gateway.auditlog import service as audit_log
 from gateway.auth.dependencies import AuditorCaller
 from gateway.errors import Forbidden, InvalidField, NotFound
+from gateway.params import MAX_INT64, SAFE_TEXT_PATTERN, Instant, SafeText
 from gateway.participants.models import ParticipantKind
 from gateway.routing import Audit, DbSession, State, TransactionRoute
 from gateway.storage.base import utcnow
 
 router = APIRouter(prefix="/v1/audit", route_class=TransactionRoute, tags=["audit"])
 NOTE = "text/plain; charset=utf-8"
+SAFE = SAFE_TEXT_PATTERN
+EVENT_ID = r"^[0-9a-f-]{1,36}$"
+# ``format=csv`` answers a spreadsheet: declared beside the JSON answer.
+CSV_TOO: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
 
 
 def _b64(value: bytes) -> str:
@@ -45,7 +52,7 @@ def get_checkpoint(
     caller: AuditorCaller,
     session: DbSession,
     audit: Audit,
-    tree_size: Annotated[int | None, Query(ge=1)] = None,
+    tree_size: Annotated[int | None, Query(ge=1, le=MAX_INT64)] = None,
 ) -> PlainTextResponse:
     """The latest signed checkpoint (or the one of ``tree_size``), as a C2SP signed note."""
     del caller
@@ -71,9 +78,9 @@ def get_inclusion_proof(
     caller: AuditorCaller,
     session: DbSession,
     audit: Audit,
-    tree_size: Annotated[int, Query(ge=1)],
-    index: Annotated[int | None, Query(ge=0)] = None,
-    event_id: Annotated[str | None, Query(max_length=36)] = None,
+    tree_size: Annotated[int, Query(ge=1, le=MAX_INT64)],
+    index: Annotated[int | None, Query(ge=0, le=MAX_INT64)] = None,
+    event_id: Annotated[SafeText | None, Query(max_length=36, pattern=EVENT_ID)] = None,
 ) -> InclusionProof:
     """Proof that an event (by log ``index`` or ``event_id``) is in the tree of ``tree_size``.
 
@@ -112,8 +119,8 @@ def get_consistency_proof(
     caller: AuditorCaller,
     session: DbSession,
     audit: Audit,
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int, Query(ge=1)],
+    first: Annotated[int, Query(ge=1, le=MAX_INT64)],
+    second: Annotated[int, Query(ge=1, le=MAX_INT64)],
 ) -> ConsistencyProof:
     """Proof that the tree of size ``first`` is a prefix of the tree of size ``second``."""
     del caller
@@ -149,16 +156,16 @@ def list_events(
     session: DbSession,
     state: State,
     audit: Audit,
-    participant: Annotated[str | None, Query(max_length=64)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
-    purpose: Annotated[str | None, Query(max_length=64)] = None,
-    outcome: Annotated[str | None, Query(max_length=16)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    agdref_number: Annotated[str | None, Query(max_length=16)] = None,
-    nir: Annotated[str | None, Query(max_length=32)] = None,
-    departement: Annotated[str | None, Query(max_length=3)] = None,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    participant: Annotated[SafeText | None, Query(max_length=64, pattern=SAFE)] = None,
+    action: Annotated[SafeText | None, Query(max_length=64, pattern=SAFE)] = None,
+    purpose: Annotated[SafeText | None, Query(max_length=64, pattern=SAFE)] = None,
+    outcome: Annotated[SafeText | None, Query(max_length=16, pattern=SAFE)] = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
+    agdref_number: Annotated[SafeText | None, Query(max_length=16, pattern=SAFE)] = None,
+    nir: Annotated[SafeText | None, Query(max_length=32, pattern=SAFE)] = None,
+    departement: Annotated[SafeText | None, Query(max_length=3, pattern=SAFE)] = None,
+    after_id: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Any:
@@ -224,8 +231,8 @@ def get_subject_report(
     session: DbSession,
     state: State,
     audit: Audit,
-    agdref_number: Annotated[str | None, Query(max_length=16)] = None,
-    nir: Annotated[str | None, Query(max_length=32)] = None,
+    agdref_number: Annotated[SafeText | None, Query(max_length=16, pattern=SAFE)] = None,
+    nir: Annotated[SafeText | None, Query(max_length=32, pattern=SAFE)] = None,
 ) -> dict[str, Any]:
     """One person's access report (GDPR art. 15): decisions, recipients, fields, accesses.
 
@@ -265,14 +272,14 @@ def _table(rows: list[dict[str, Any]], output: str, payload: dict[str, Any]) -> 
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
 
 
-@router.get("/reports/funds", name=AuditAction.FUND_REPORT_READ)
+@router.get("/reports/funds", name=AuditAction.FUND_REPORT_READ, responses=CSV_TOO)
 def fund_reports(
     caller: AuditorCaller,
     session: DbSession,
     audit: Audit,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    fund_id: Annotated[str | None, Query(max_length=64)] = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
+    fund_id: Annotated[SafeText | None, Query(max_length=64, pattern=SAFE)] = None,
     unacknowledged_after_days: Annotated[int, Query(ge=0, le=3650)] = 7,
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Any:
@@ -288,13 +295,13 @@ def fund_reports(
     return _table(rows, output, {"since": start, "until": end, "funds": rows})
 
 
-@router.get("/reports/prefectures", name=AuditAction.PREFECTURE_REPORT_READ)
+@router.get("/reports/prefectures", name=AuditAction.PREFECTURE_REPORT_READ, responses=CSV_TOO)
 def prefecture_reports(
     caller: AuditorCaller,
     session: DbSession,
     audit: Audit,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Any:
     """Per prefecture of the auditor's territory: decisions, corrections, imports."""

@@ -16,6 +16,7 @@ from gateway.batches.models import Batch
 from gateway.batches.schemas import BatchList, BatchOut, Outbox, OutboxLine, ReceiptOut
 from gateway.batches.storage import open_content
 from gateway.errors import Forbidden, NotFound
+from gateway.params import MAX_INT32, SAFE_TEXT_PATTERN, SafeText
 from gateway.participants import repository as participants
 from gateway.participants.models import ParticipantKind
 from gateway.routing import Audit, DbSession, State, TransactionRoute
@@ -41,7 +42,7 @@ def list_batches(
     caller: FundCaller,
     session: DbSession,
     audit: Audit,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> BatchList:
     """The caller's batches after ``after_seq``, oldest first."""
@@ -128,7 +129,7 @@ def get_outbox(
     caller: AnyCaller,
     session: DbSession,
     audit: Audit,
-    fund_id: Annotated[str | None, Query(max_length=64)] = None,
+    fund_id: Annotated[SafeText | None, Query(max_length=64, pattern=SAFE_TEXT_PATTERN)] = None,
 ) -> Outbox:
     """Records owed, per fund and state: a fund sees its own; an auditor its territory's.
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
-from pydantic import AwareDatetime
 
 from audit.actions import AuditAction
 from gateway.auth.dependencies import PrefectureCaller, PrefectureWriter
@@ -19,10 +18,12 @@ from gateway.decisions.schemas import (
     DecisionSummary,
 )
 from gateway.errors import InvalidField, NotFound
+from gateway.params import SAFE_TEXT_PATTERN, Instant, SafeText
 from gateway.routing import Audit, DbSession, State, TransactionRoute
 
 router = APIRouter(prefix="/v1/decisions", route_class=TransactionRoute, tags=["decisions"])
 DECISION_ID = r"^[0-9a-f-]{36}$"
+SAFE = SAFE_TEXT_PATTERN
 
 
 @router.post(
@@ -78,12 +79,12 @@ def list_decisions(
     audit: Audit,
     kind: DecisionKind | None = None,
     decision_status: Annotated[DecisionStatus | None, Query(alias="status")] = None,
-    departement: Annotated[str | None, Query(max_length=3)] = None,
-    reference: Annotated[str | None, Query(max_length=64)] = None,
+    departement: Annotated[SafeText | None, Query(max_length=3, pattern=SAFE)] = None,
+    reference: Annotated[SafeText | None, Query(max_length=64, pattern=SAFE)] = None,
     # Aware: a naive time would be a guess, and the database stores UTC instants.
-    created_from: AwareDatetime | None = None,
-    created_before: AwareDatetime | None = None,
-    after: Annotated[str | None, Query(max_length=200)] = None,
+    created_from: Instant | None = None,
+    created_before: Instant | None = None,
+    after: Annotated[SafeText | None, Query(max_length=200, pattern=SAFE)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> DecisionPage:
     """The caller's decisions, oldest first, without identities; filter and page."""

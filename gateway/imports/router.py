@@ -14,6 +14,7 @@ from gateway.imports import repository
 from gateway.imports.models import LineOutcome
 from gateway.imports.runner import ImportRunner
 from gateway.imports.schemas import ImportFormat, ImportLineOut, ImportOut, ImportReport
+from gateway.params import MAX_INT32
 from gateway.routing import Audit, DbSession, State, TransactionRoute, end_authentication
 from gateway.streaming import OPENAPI_BODY, blocking_chunks, upload_format
 
@@ -40,9 +41,12 @@ async def post_import(
     """Import a backlog file (NDJSON, or CSV with the documented columns), streamed.
 
     Every line gets a result: accepted, duplicate, or rejected with the field and the
-    rule. With ``dry_run`` nothing is stored but the report.
+    rule. With ``dry_run`` nothing is stored but the report. A CSV file whose header line
+    is missing or names the wrong columns is refused as a whole (400, naming the header
+    and what is wrong with it), and nothing is stored.
     """
     chosen = upload_format(request, file_format)
+    audit.detail = {"format": str(chosen), "dry_run": dry_run}
     await anyio.to_thread.run_sync(end_authentication, session)
     runner = ImportRunner(
         state.sessions, caller, state.identity_keys, state.policy, str(chosen), dry_run, audit
@@ -70,7 +74,7 @@ def get_import(
     session: DbSession,
     audit: Audit,
     outcome: LineOutcome | None = None,
-    after_line: Annotated[int, Query(ge=0)] = 0,
+    after_line: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> ImportReport:
     """The import's summary and one page of its line-by-line report."""

@@ -36,7 +36,7 @@ from gateway.decisions.schemas import REFERENCE, DecisionIn
 from gateway.disclosures import repository as disclosures_repository
 from gateway.disclosures import service as disclosures
 from gateway.disclosures.service import FundCache
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, InvalidField
 from gateway.identities import repository as identities_repository
 from gateway.identities import service as identities
 from gateway.imports import repository as imports_repository
@@ -64,6 +64,16 @@ def _safe_reference(line: _Line) -> str | None:
         return line.payload.reference
     reference = line.record.reference
     return reference if reference is not None and re.fullmatch(REFERENCE, reference) else None
+
+
+class UnusableHeader(InvalidField):
+    """The CSV header line is missing, unreadable or names the wrong columns."""
+
+    slug = "unusable-csv-header"
+    title = "The CSV header cannot be used"
+
+    def __init__(self, error: ImportFileError) -> None:
+        super().__init__("header", error.rule, str(error))
 
 
 @dataclass
@@ -100,6 +110,16 @@ class ImportRunner:
         self._event_base = as_row(replace(self.audit, action=AuditAction.IMPORT_LINE))
 
     def run(self, chunks: Iterable[bytes]) -> str:
+        """Import the file; returns the import's id.
+
+        A CSV header that cannot be used refuses the file before anything is stored
+        (``UnusableHeader``: a 400 naming the header's fault).
+        """
+        records = READERS[self.file_format](chunks)
+        try:
+            first = next(records, None)  # a CSV reader reads its header line first
+        except ImportFileError as error:
+            raise UnusableHeader(error) from error
         with self.sessions.begin() as session:
             session.add(
                 DecisionImport(
@@ -111,11 +131,8 @@ class ImportRunner:
                     request_id=self.audit.request_id,
                 )
             )
-        records = READERS[self.file_format](chunks)
         try:
-            self._pipeline(records)
-        except ImportFileError as error:
-            self._close(ImportStatus.FAILED, str(error))
+            self._pipeline(itertools.chain([first] if first is not None else [], records))
         except BaseException:
             self._close(
                 ImportStatus.FAILED,

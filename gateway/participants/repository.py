@@ -80,6 +80,24 @@ def regimes_without_fund(session: Session, regimes: Collection[str]) -> list[str
     return sorted(set(regimes) - present)
 
 
+def active_operators(session: Session) -> list[str]:
+    """The ids of the active operators, locked until the transaction ends.
+
+    Locked so that two operators suspending each other at once cannot both succeed and
+    leave the gateway without one (SQLite's write lock serialises them anyway).
+    """
+    statement = (
+        select(Participant.id)
+        .where(
+            Participant.kind == ParticipantKind.OPERATOR,
+            Participant.status == ParticipantStatus.ACTIVE,
+        )
+        .order_by(Participant.id)
+        .with_for_update()
+    )
+    return list(session.scalars(statement))
+
+
 def list_all(session: Session, kind: ParticipantKind | None = None) -> list[Participant]:
     """For the host's command line only, which is not a tenant."""
     statement = select(Participant).order_by(Participant.id)

@@ -66,12 +66,17 @@ def show(
     response_model=ParticipantOut,
 )
 def suspend(
-    participant_id: ParticipantId, _caller: OperatorCaller, session: DbSession, audit: Audit
+    participant_id: ParticipantId, caller: OperatorCaller, session: DbSession, audit: Audit
 ) -> ParticipantOut:
-    """Suspend a participant: its tokens stop working at once."""
+    """Suspend a participant: its tokens stop working at once.
+
+    An operator cannot suspend itself, nor the last active operator (409).
+    """
     audit.object_ids = [participant_id[:64]]
     return service.describe(
-        service.set_status(session, participant_id, ParticipantStatus.SUSPENDED)
+        service.set_status(
+            session, participant_id, ParticipantStatus.SUSPENDED, by=caller.participant_id
+        )
     )
 
 

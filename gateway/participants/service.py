@@ -9,6 +9,7 @@ from gateway.participants import repository
 from gateway.participants.models import (
     Delegation,
     Participant,
+    ParticipantKind,
     ParticipantStatus,
     ParticipantTerritory,
 )
@@ -51,14 +52,42 @@ def register(session: Session, spec: ParticipantSpec) -> Participant:
     return participant
 
 
-def set_status(session: Session, participant_id: str, status: ParticipantStatus) -> Participant:
+def set_status(
+    session: Session,
+    participant_id: str,
+    status: ParticipantStatus,
+    *,
+    by: str | None = None,
+) -> Participant:
+    """Suspend or reactivate a participant; ``by`` is the operator asking, if one is.
+
+    An operator cannot suspend itself, nor the last active operator (over the API or on
+    the host's command line): the gateway would be left with no one to administer it.
+    """
     participant = repository.get(session, participant_id)
     if participant is None:
         raise NotFound(f"no participant {participant_id!r}")
+    if status == ParticipantStatus.SUSPENDED and participant.kind == ParticipantKind.OPERATOR:
+        _keep_an_operator(session, participant, by)
     participant.status = status
     participant.updated_at = utcnow()
     session.flush()
     return participant
+
+
+def _keep_an_operator(session: Session, participant: Participant, by: str | None) -> None:
+    if by is not None and participant.id == by:
+        raise Conflict(
+            f"{participant.id} cannot suspend itself: another operator must",
+            slug="cannot-suspend-self",
+        )
+    active = repository.active_operators(session)
+    if active == [participant.id]:
+        raise Conflict(
+            f"{participant.id} is the last active operator: register or reactivate another "
+            "operator first",
+            slug="last-active-operator",
+        )
 
 
 def describe(participant: Participant) -> ParticipantOut:

@@ -13,7 +13,14 @@ from audit.actions import AuditAction
 from gateway import tenancy
 from gateway.auth.dependencies import StatusChecker
 from gateway.errors import InvalidField
-from gateway.routing import Audit, DbSession, State, TransactionRoute, end_authentication
+from gateway.routing import (
+    Audit,
+    DbSession,
+    State,
+    TransactionRoute,
+    checks_items_one_by_one,
+    end_authentication,
+)
 from gateway.status import limits, service, stream
 from gateway.status.schemas import NOTE, ChecksIn, ChecksOut
 from gateway.streaming import CONTENT_TYPES, UploadFormat, blocking_chunks
@@ -29,6 +36,7 @@ router = APIRouter(prefix="/v1/status-checks", route_class=TransactionRoute, tag
 
 
 @router.post("", name=AuditAction.STATUS_REQUESTED, response_model=ChecksOut)
+@checks_items_one_by_one
 def post_checks(
     body: ChecksIn, caller: StatusChecker, session: DbSession, state: State, audit: Audit
 ) -> Response:

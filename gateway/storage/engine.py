@@ -15,7 +15,12 @@ READ_ONLY = "gateway_read_only"
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
-    """Build an engine; on SQLite, make transactions real (see ``_sqlite_transactions``)."""
+    """Build an engine; on SQLite, make transactions real (see ``_sqlite_transactions``).
+
+    Statement parameters are hidden from the engine's errors and logs: they are the
+    callers' values (identifiers, search terms), which no log may hold.
+    """
+    kwargs.setdefault("hide_parameters", True)
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         database = url.database

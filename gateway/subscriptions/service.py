@@ -94,8 +94,15 @@ def replace_set(
     file_format: SubscriptionFormat,
     chunks: Iterable[bytes],
     request_id: str | None,
+    *,
+    allow_empty: bool = False,
 ) -> SubscriptionUpload:
-    """Replace the fund's set with the upload's; raise InvalidLines naming every bad line."""
+    """Replace the fund's set with the upload's; raise InvalidLines naming every bad line.
+
+    An upload without a single line ends every subscription only if ``allow_empty`` says
+    so; otherwise it is refused (an empty file is more often a failed export than a fund
+    that holds no file any more).
+    """
     fund_id = caller.acting_for
     upload = SubscriptionUpload(
         id=new_id(),
@@ -140,6 +147,13 @@ def replace_set(
             "previous subscriptions stay in force"
             + (f" (the first {len(shown)} errors are listed)" if len(shown) < bad_lines else ""),
             errors=shown,
+        )
+    if upload.lines == 0 and not allow_empty:
+        raise InvalidField(
+            "body",
+            "empty-upload",
+            "the upload has no line; to end every subscription, say allow_empty=true. The "
+            "previous subscriptions stay in force",
         )
     repository.add(session, pending)
     session.add(upload)

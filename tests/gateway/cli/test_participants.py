@@ -294,6 +294,19 @@ def test_suspend_an_unknown_participant_fails_without_audit(cli: Cli) -> None:
     assert cli.events("participant:suspended") == []
 
 
+def test_the_last_active_operator_cannot_be_suspended(cli: Cli, add: Callable[..., str]) -> None:
+    add("ops-1", "operator")
+    add("ops-2", "operator")
+    assert cli.run("participants", "suspend", "ops-1") == "ops-1 is suspended"
+    refused = cli.run("participants", "suspend", "ops-2", code=1)
+    assert "ops-2 is the last active operator" in refused
+    assert cli.show("ops-2")["status"] == "active"
+    assert [event.object_ids for event in cli.events("participant:suspended")] == [["ops-1"]]
+    # Once another operator is active again, the rule no longer holds ops-2 back.
+    assert cli.run("participants", "reactivate", "ops-1") == "ops-1 is active"
+    assert cli.run("participants", "suspend", "ops-2") == "ops-2 is suspended"
+
+
 # -- PostgreSQL ------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from gateway.auditlog.models import AuditEvent
@@ -369,9 +369,11 @@ def test_an_empty_file_is_an_empty_report(prefecture: Prefecture) -> None:
         body = summary(prefecture.import_file(content))
         assert totals(body) == ("completed", 0, 0, 0, 0)
         assert full_report(prefecture, body["id"])["report"] == []
-    body = summary(prefecture.import_file(b"", "csv"))
-    assert totals(body) == ("failed", 0, 0, 0, 0)
-    assert "empty" in body["error"]
+    # A CSV file without its header line is no import at all: refused, nothing recorded.
+    response = prefecture.import_file(b"", "csv")
+    refused = field_problem(response, 400, "header", "header-missing")
+    assert refused["type"] == "/problems/unusable-csv-header"
+    assert "empty" in refused["detail"]
 
 
 # -- CSV ------------------------------------------------------------------------------
@@ -498,60 +500,97 @@ def test_a_csv_line_in_another_encoding_and_a_truncated_last_line(
     ]
 
 
+def imports_of(session: Session, prefecture: Prefecture) -> list[DecisionImport]:
+    statement = select(DecisionImport).where(DecisionImport.prefecture_id == prefecture.id)
+    return list(session.scalars(statement))
+
+
+def assert_refused_header(
+    session: Session, prefecture: Prefecture, response: httpx2.Response, rule: str
+) -> dict[str, Any]:
+    """A 400 naming the header and ``rule``; no import, line or decision stored; audited."""
+    body = field_problem(response, 400, "header", rule)
+    assert body["type"] == "/problems/unusable-csv-header"
+    assert imports_of(session, prefecture) == []
+    assert session.scalar(select(func.count()).select_from(ImportLine)) == 0
+    event = event_of(session, response)
+    assert (event.action, event.outcome) == ("import:created", "refused")
+    assert event.detail["status"] == 400
+    assert event.detail["problem"] == "unusable-csv-header"
+    assert event.detail["fields"] == ["header"]
+    assert event.detail["rules"] == [rule]
+    assert event.detail["format"] == "csv"
+    return body
+
+
 @pytest.mark.parametrize(
-    ("header", "words"),
+    ("header", "rule", "words"),
     [
-        (["reference", "kind", "decision_date", "surname"], ["unknown column(s) surname"]),
-        (["reference", "kind"], ["missing column(s) decision_date"]),
-        (["reference", "kind", "decision_date", "kind"], ["a column appears twice"]),
-        (["référence;type;date"], ["unknown column(s)", "missing column(s) reference"]),
+        (
+            ["reference", "kind", "decision_date", "surname"],
+            "unknown-columns",
+            ["unknown column(s) surname"],
+        ),
+        (["reference", "kind"], "missing-columns", ["missing column(s) decision_date"]),
+        (
+            ["reference", "kind", "decision_date", "kind"],
+            "duplicate-columns",
+            ["a column appears twice"],
+        ),
+        (
+            ["référence;type;date"],
+            "missing-columns",
+            ["unknown column(s)", "missing column(s) reference"],
+        ),
     ],
     ids=["unknown", "missing", "twice", "wrong-names"],
 )
-def test_a_wrong_csv_header_fails_the_import_with_a_clear_error(
-    prefecture: Prefecture, session: Session, header: list[str], words: list[str]
+def test_a_wrong_csv_header_refuses_the_import_naming_the_header_and_the_rule(
+    prefecture: Prefecture, session: Session, header: list[str], rule: str, words: list[str]
 ) -> None:
     before = counts(session)
     content = csv_file([["C-0001", "oqtf", days_ago(3), "x"]], header=header)
-    response = prefecture.import_file(content, "csv")
-    # The import is recorded and answered, as failed: the file could not be read at all.
-    body = summary(response)
-    assert totals(body) == ("failed", 0, 0, 0, 0)
-    assert body["error"].startswith("wrong CSV header: ")
-    for word in words:
-        assert word in body["error"]
-    assert "Columns: reference, departement, kind" in body["error"]
-    assert counts(session) == before
-    report = full_report(prefecture, body["id"])
-    assert report["status"] == "failed"
-    assert report["report"] == []
-    event = event_of(session, response)
-    assert (event.action, event.outcome) == ("import:created", "success")
-    assert event.detail["status"] == "failed"
+    for dry_run in (False, True):
+        response = prefecture.import_file(content, "csv", dry_run=dry_run)
+        # The file cannot be read at all: a client error, never a "created" import.
+        body = assert_refused_header(session, prefecture, response, rule)
+        assert body["detail"].startswith("wrong CSV header: ")
+        for word in words:
+            assert word in body["detail"]
+        assert "Columns: reference, departement, kind" in body["detail"]
+        assert counts(session) == before
 
 
 @pytest.mark.parametrize(
-    ("content", "error"),
+    ("content", "rule", "error"),
     [
         (
             "référence;kind;decision_date\nR-1;oqtf;2024-01-01\n".encode("latin-1"),
+            "header-encoding",
             "the header line is not UTF-8",
         ),
-        (b"reference;kind;decision_date;" + b"x" * (70 * 1024), "the header line is longer"),
+        (
+            b"reference;kind;decision_date;" + b"x" * (70 * 1024),
+            "header-too-long",
+            "the header line is longer",
+        ),
         (
             b"\xef\xbb\xbf\r\n",
+            "missing-columns",
             "wrong CSV header: missing column(s) reference, kind, decision_date.",
         ),
+        (b"", "header-missing", "the file is empty"),
+        (b'"reference,kind\n', "header-malformed", "malformed CSV header line"),
     ],
-    ids=["latin-1", "too-long", "blank"],
+    ids=["latin-1", "too-long", "blank", "empty", "unclosed-quote"],
 )
-def test_an_unreadable_csv_header_fails_the_import_never_the_server(
-    prefecture: Prefecture, content: bytes, error: str
+def test_an_unreadable_csv_header_is_a_400_never_the_server(
+    prefecture: Prefecture, session: Session, content: bytes, rule: str, error: str
 ) -> None:
-    body = summary(prefecture.import_file(content, "csv"))
-    assert totals(body) == ("failed", 0, 0, 0, 0)
-    assert body["error"].startswith(error), body["error"]
-    assert "xxxxxxxx" not in body["error"]
+    response = prefecture.import_file(content, "csv")
+    body = assert_refused_header(session, prefecture, response, rule)
+    assert body["detail"].startswith(error), body["detail"]
+    assert "xxxxxxxx" not in response.text
 
 
 def test_a_csv_line_over_64_kib_is_refused_and_the_next_one_read(prefecture: Prefecture) -> None:

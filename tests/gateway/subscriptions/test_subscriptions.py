@@ -151,13 +151,71 @@ def test_a_wrong_csv_header_or_a_missing_format_is_a_clear_400(fund: Fund) -> No
     assert response.json()["errors"][0]["field"] == "format"
 
 
-def test_an_empty_upload_ends_every_subscription(fund: Fund, session: Session) -> None:
+def _refused_upload(session: Session, response: Any, rule: str) -> None:
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert {"field": "body", "rule": rule} in [
+        {"field": e["field"], "rule": e["rule"]} for e in response.json()["errors"]
+    ]
+    event = session.scalars(
+        select(AuditEvent).where(AuditEvent.request_id == response.headers["x-request-id"])
+    ).one()
+    assert (event.action, event.outcome) == ("subscriptions:replaced", "refused")
+    assert (event.detail["status"], event.detail["fields"], event.detail["rules"]) == (
+        400,
+        ["body"],
+        [rule],
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "file_format"),
+    [(b"", "ndjson"), (b"\n  \r\n", "ndjson"), (b"", "csv"), (b"valid_from\r\n", "csv")],
+    ids=["empty", "blank-lines", "empty-csv", "csv-header-only"],
+)
+def test_an_upload_without_a_line_is_refused_and_the_set_stays(
+    fund: Fund, session: Session, content: bytes, file_format: str
+) -> None:
     assert (
         fund.subscribe(ndjson({"agdref_number": AGDREF, "valid_from": day(-30)})).status_code == 200
     )
-    response = fund.subscribe(b"")
+    before = fund.subscriptions()
+    rule = "csv-header" if content == b"" and file_format == "csv" else "empty-upload"
+    _refused_upload(session, fund.subscribe(content, file_format), rule)
+    assert fund.subscriptions() == before
+    assert len(stored(session, fund.id)) == 1
+
+
+def test_a_missing_body_is_refused_even_when_emptying_is_allowed(
+    fund: Fund, session: Session
+) -> None:
+    assert (
+        fund.subscribe(ndjson({"agdref_number": AGDREF, "valid_from": day(-30)})).status_code == 200
+    )
+    for params in ({"format": "ndjson"}, {"format": "ndjson", "allow_empty": "true"}):
+        request = fund.http.build_request(
+            "PUT", SUBSCRIPTIONS, params=params, headers=fund.headers()
+        )
+        del request.headers["content-length"]  # no body at all, not even an empty one
+        _refused_upload(session, fund.http.send(request), "required")
+    assert len(stored(session, fund.id)) == 1
+
+
+def test_an_empty_upload_ends_every_subscription_only_when_it_says_so(
+    fund: Fund, session: Session
+) -> None:
+    assert (
+        fund.subscribe(ndjson({"agdref_number": AGDREF, "valid_from": day(-30)})).status_code == 200
+    )
+    response = fund.http.put(
+        SUBSCRIPTIONS,
+        content=b"",
+        params={"format": "ndjson", "allow_empty": "true"},
+        headers=fund.headers(),
+    )
     assert response.status_code == 200, response.text
     assert response.json()["people"] == 0
+    assert response.json()["lines"] == 0
     assert stored(session, fund.id) == []
 
 
