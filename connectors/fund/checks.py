@@ -2,7 +2,8 @@
 
 Reads a CSV (the identity columns of a backlog import: ``agdref_number``, ``ssn_number``
 with ``ssn_type``, ``birth_name``, ``usage_name``, ``first_names`` separated by ``|``,
-``sex``, ``birth_date``, ``place_of_birth``; other columns are kept as they are) or
+``sex``, ``birth_date``, ``place_of_birth``, and ``residence_departement``, which a fund
+with a territory gives for every person; other columns are kept as they are) or
 NDJSON (one identity object per line), sends the people in chunks of at most 10,000 to
 ``POST /v1/status-checks``, and writes each input row followed by ``result``, ``match``,
 ``decision_reference``, ``decision_kind_class``, ``notification_date``, ``effect_date``

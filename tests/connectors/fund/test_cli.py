@@ -90,10 +90,10 @@ def test_fund_check_sends_a_file_of_affiliates_and_writes_the_answers(
     served.post(1)  # a decision about the person with AGDREF number 7512345678
     affiliates = tmp_path / "affiliates.csv"
     affiliates.write_text(
-        "member;agdref_number;birth_name\n"
-        "M-1;7512345678;N'Diaye\n"
-        "M-2;7599999999;Martin\n"
-        "M-3;12AB;Broken\n"
+        "member;agdref_number;birth_name;residence_departement\n"
+        "M-1;7512345678;N'Diaye;75\n"
+        "M-2;7599999999;Martin;75\n"
+        "M-3;12AB;Broken;75\n"
     )
     answers = tmp_path / "answers.csv"
     shown = invoke(
