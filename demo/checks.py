@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 PURPOSE = "residence-regularity-check"
 SWEEP = 12_000  # more than one request may list: the sweep is streamed
 PROBES = 20
+RESIDENT = {"residence_departement": "75"}  # the CPAM of Paris checks the people of Paris
 
 
 def status_checks(fund: GatewayClient, expect: Callable[[str, bool], None]) -> None:
@@ -28,13 +29,26 @@ def status_checks(fund: GatewayClient, expect: Callable[[str, bool], None]) -> N
         purpose=PURPOSE,
         agent_id="desk-07",
         case_reference="affiliation-2026-1188",
-        json={"checks": [{"identity": {"agdref_number": "7500000001"}}]},
+        json={"checks": [{"identity": RESIDENT | {"agdref_number": "7500000001"}}]},
     )
     answer = desk.json()["answers"][0]
     expect(
         f"an affiliation desk checks one person: {answer['result']} ({answer['match']} match, "
         f"decision {answer['decision']['reference'] if answer['decision'] else '-'})",
         desk.status_code == httpx.codes.OK and answer["result"] == "adverse_decision",
+    )
+    unstated = fund.request(
+        "POST",
+        "/v1/status-checks",
+        purpose=PURPOSE,
+        agent_id="desk-07",
+        json={"checks": [{"identity": {"agdref_number": "7500000001"}}]},
+    )
+    rules = [e["rule"] for a in unstated.json().get("answers", []) for e in a["errors"]]
+    expect(
+        "a check that does not say where the person lives is refused: a fund with a "
+        f"territory cannot leave it by staying silent ({', '.join(rules)})",
+        unstated.status_code == httpx.codes.OK and rules == ["residence-departement-required"],
     )
     by_name(fund, expect)
     sweep(fund, expect)
@@ -43,7 +57,7 @@ def status_checks(fund: GatewayClient, expect: Callable[[str, bool], None]) -> N
         "/v1/status-checks",
         purpose="marketing",
         agent_id="desk-07",
-        json={"checks": [{"identity": {"agdref_number": "7500000001"}}]},
+        json={"checks": [{"identity": RESIDENT | {"agdref_number": "7500000001"}}]},
     )
     expect(
         f"a check for another purpose is refused: {wrong.status_code}",
@@ -63,6 +77,7 @@ def status_checks(fund: GatewayClient, expect: Callable[[str, bool], None]) -> N
                         "sex": "M",
                         "birth_date": "1980",
                         "place_of_birth": "99109",
+                        **RESIDENT,
                     }
                 }
                 for n in range(PROBES)
@@ -101,6 +116,7 @@ def by_name(fund: GatewayClient, expect: Callable[[str, bool], None]) -> None:
                         "sex": "F",
                         "birth_date": "1994-06-02",
                         "place_of_birth": "99350",
+                        **RESIDENT,
                     }
                 },
                 # A namesake of PP-2026-0003's Nguyễn Thi Lan, born the same year.
@@ -111,6 +127,7 @@ def by_name(fund: GatewayClient, expect: Callable[[str, bool], None]) -> None:
                         "sex": "F",
                         "birth_date": "2001-08-19",
                         "place_of_birth": "99243",
+                        **RESIDENT,
                     }
                 },
             ]
@@ -137,7 +154,8 @@ def by_name(fund: GatewayClient, expect: Callable[[str, bool], None]) -> None:
 def sweep(fund: GatewayClient, expect: Callable[[str, bool], None]) -> None:
     """A periodic sweep of more affiliates than one request lists, as an NDJSON stream."""
     body = "".join(
-        json.dumps({"identity": {"agdref_number": f"75{n:08d}"}}) + "\n" for n in range(SWEEP)
+        json.dumps({"identity": RESIDENT | {"agdref_number": f"75{n:08d}"}}) + "\n"
+        for n in range(SWEEP)
     )  # the demo's decisions concern some of these numbers
     started = time.perf_counter()
     response = fund.request(

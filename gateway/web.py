@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
 PROBLEM_JSON = "application/problem+json"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 log = logging.getLogger("gateway.access")
+
+
+def instance_of(path: str) -> str:
+    """The problem's ``instance``: the request path as a URI reference (percent-encoded)."""
+    return quote(path, safe="/!$&'()*+,;=:@-._~")
 
 
 def problem_response(
@@ -77,7 +83,7 @@ class RequestContext:
                 "title": "Internal error",
                 "status": 500,
                 "detail": "the gateway could not complete the request; it has been logged",
-                "instance": scope.get("path"),
+                "instance": instance_of(scope.get("path", "")),
             }
             await problem_response(body, 500)(scope, receive, send_with_id)
         finally:
@@ -129,7 +135,7 @@ class BodySizeLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         error = PayloadTooLarge(f"the body exceeds {max_bytes} bytes")
-        response = problem_response(error.problem(scope.get("path")), error.status)
+        response = problem_response(error.problem(instance_of(scope.get("path", ""))), error.status)
         await response(scope, receive, send)
 
 
@@ -152,7 +158,9 @@ def _validation_errors(error: RequestValidationError) -> list[FieldError]:
 def install_error_handlers(app: FastAPI) -> None:
     async def gateway_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, GatewayError)  # noqa: S101 - registered for this type
-        return problem_response(error.problem(request.url.path), error.status, error.headers)
+        return problem_response(
+            error.problem(instance_of(request.url.path)), error.status, error.headers
+        )
 
     async def validation_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)  # noqa: S101 - registered for this type
@@ -162,7 +170,7 @@ def install_error_handlers(app: FastAPI) -> None:
             "title": "The request breaks a rule",
             "status": 400,
             "detail": "; ".join(f"{e.field}: {e.message}" for e in errors),
-            "instance": request.url.path,
+            "instance": instance_of(request.url.path),
             "errors": [e.as_dict() for e in errors],
         }
         return problem_response(body, 400)
@@ -177,7 +185,7 @@ def install_error_handlers(app: FastAPI) -> None:
             "title": str(error.detail) if error.status_code < 500 else "Error",  # noqa: PLR2004
             "status": error.status_code,
             "detail": str(error.detail),
-            "instance": request.url.path,
+            "instance": instance_of(request.url.path),
         }
         return problem_response(body, error.status_code, dict(error.headers or {}))
 

@@ -186,7 +186,13 @@ OPERATIONS: dict[str, Operation] = {
     AuditAction.PARTICIPANT_READ: Operation("getOwnParticipant"),
     AuditAction.PARTICIPANT_LISTED: Operation("listParticipants"),
     AuditAction.PARTICIPANT_SHOWN: Operation("getParticipant"),
-    AuditAction.PARTICIPANT_SUSPENDED: Operation("suspendParticipant"),
+    AuditAction.PARTICIPANT_SUSPENDED: Operation(
+        "suspendParticipant",
+        {
+            409: "The operator itself, or the last active one (cannot-suspend-self, "
+            "last-active-operator)."
+        },
+    ),
     AuditAction.PARTICIPANT_REACTIVATED: Operation("reactivateParticipant"),
     AuditAction.DECISION_CREATED: Operation(
         "postDecision",

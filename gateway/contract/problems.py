@@ -168,6 +168,29 @@ CATALOGUE = _entries(
         "Nothing can be done for it until the operator reactivates it.",
     ),
     ProblemType(
+        "cannot-suspend-self",
+        409,
+        "Conflict",
+        "An operator asked to suspend itself: it would lock itself out.",
+        "Have another operator suspend this one, if that is the intent.",
+    ),
+    ProblemType(
+        "last-active-operator",
+        409,
+        "Conflict",
+        "Suspending this operator would leave the gateway with no active operator.",
+        "Register or reactivate another operator first.",
+    ),
+    ProblemType(
+        "unusable-csv-header",
+        400,
+        "Bad request",
+        "The first line of a CSV import is not a usable header: missing, not UTF-8, too long, "
+        "malformed, or with missing, unknown or repeated columns (the errors name which). "
+        "Nothing was stored.",
+        "Send the documented columns once each, in a UTF-8 header line.",
+    ),
+    ProblemType(
         "wrong-participant-kind",
         403,
         "Not allowed",

@@ -285,6 +285,8 @@ class Affiliate:
 
 
 def affiliate(identity: dict[str, Any], expected_reference: str | None) -> Affiliate:
+    """A person of the fund's territory (75), as a fund with a territory always says."""
+    identity = {**identity, "residence_departement": "75"}
     return Affiliate(identity, identity["social_security_number"]["number"], expected_reference)
 
 

@@ -297,6 +297,9 @@ def test_a_nul_in_a_decision_is_refused_and_nothing_is_stored(
     assert decisions_stored(session) == before
 
 
+RESIDENT = {"residence_departement": "93"}  # the fund's territory
+
+
 def test_a_huge_integer_or_a_nul_in_a_status_check_is_answered_by_position(
     client: TestClient, fund: Fund, session: Session
 ) -> None:
@@ -304,10 +307,13 @@ def test_a_huge_integer_or_a_nul_in_a_status_check_is_answered_by_position(
         STATUS_CHECKS,
         json={
             "checks": [
-                {"identity": {"agdref_number": "7512345678"}},
-                {"identity": {"agdref_number": "75\x0012345678"}},
-                {"identity": {"agdref_number": 10**30}},
-                {"identity": {"agdref_number": "7512345678"}, "case_reference": "C\x00-1"},
+                {"identity": {"agdref_number": "7512345678", **RESIDENT}},
+                {"identity": {"agdref_number": "75\x0012345678", **RESIDENT}},
+                {"identity": {"agdref_number": 10**30, **RESIDENT}},
+                {
+                    "identity": {"agdref_number": "7512345678", **RESIDENT},
+                    "case_reference": "C\x00-1",
+                },
             ]
         },
         headers=fund.headers(),

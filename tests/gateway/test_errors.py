@@ -9,16 +9,19 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from gateway.auditlog.models import AuditEvent
 from gateway.logs import JSONFormatter
 from gateway.routing import TransactionRoute
-from gateway.web import PROBLEM_JSON
+from gateway.web import PROBLEM_JSON, instance_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -304,3 +307,11 @@ def test_access_log_of_a_matched_path_names_its_template_not_its_values(
     assert json.loads(formatted)["route"] == "/v1/decisions/{decision_id}"
     assert json.loads(formatted)["status"] == 401
     assert "1840775123456" not in formatted
+
+
+@given(path=st.text(min_size=1, max_size=40))
+def test_a_problem_names_its_request_as_a_uri_reference(path: str) -> None:
+    instance = instance_of("/v1/decisions/" + path)
+    assert instance.startswith("/v1/decisions/")
+    assert all(c.isascii() and c.isprintable() and c not in ' "<>\\^`{|}' for c in instance)
+    assert unquote(instance) == "/v1/decisions/" + path
