@@ -507,3 +507,20 @@ def test_a_fund_national_by_registration_receives_and_checks_everywhere_and_is_r
     ).json()
     (row,) = report["funds"]
     assert (row["national"], row["departements"]) == (True, [])
+
+
+def test_checks_that_leave_the_residence_unsaid_are_counted_and_flag_the_agent(
+    client: TestClient, settings: Settings, participant: Register
+) -> None:
+    fund = participant("fund", departements=["75"])
+    headers = _headers(client, settings, fund, agent_id="agent-silent")
+    unsaid = [{"identity": {"agdref_number": f"75{n:08d}"}} for n in range(5)]
+    response = client.post("/v1/status-checks", json={"checks": unsaid}, headers=headers)
+    assert response.status_code == 200, response.text
+    codaf = _headers(client, settings, participant("auditor", departements=["75"]))
+    report = client.get("/v1/audit/reports/funds", params={"fund_id": fund.id}, headers=codaf)
+    (row,) = report.json()["funds"]
+    assert row["status_checks_without_departement"] == 5
+    (flagged,) = row["fishing_flags"]
+    assert (flagged["agent_id"], flagged["reasons"]) == ("agent-silent", ["residence-unstated"])
+    assert (row["national"], row["departements"]) == (False, ["75"])
