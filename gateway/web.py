@@ -12,8 +12,11 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from audit.actions import AuditAction, AuditOutcome
+from gateway.auditlog.writer import AuditDraft, append
 from gateway.errors import FieldError, GatewayError, PayloadTooLarge
 from gateway.logs import log_error
 
@@ -135,8 +138,35 @@ class BodySizeLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         error = PayloadTooLarge(f"the body exceeds {max_bytes} bytes")
+        await run_in_threadpool(_record_refusal, scope, error, {"limit": max_bytes})
         response = problem_response(error.problem(instance_of(scope.get("path", ""))), error.status)
         await response(scope, receive, send)
+
+
+def _record_refusal(scope: Scope, error: GatewayError, detail: dict[str, Any]) -> None:
+    """Audit a request refused before any route took it (``request:refused``).
+
+    Nothing is known of the caller yet: the event holds the method, the status, the problem
+    and ``detail``, never the path (it may carry an identifier).
+    """
+    state = getattr(getattr(scope.get("app"), "state", None), "gateway", None)
+    if state is None:  # a bare ASGI app in tests, without the gateway's state
+        return
+    draft = AuditDraft(
+        action=AuditAction.REQUEST_REFUSED,
+        request_id=scope.get("state", {}).get("request_id"),
+        outcome=AuditOutcome.REFUSED,
+        detail={"method": scope["method"], "status": error.status, "problem": error.slug, **detail},
+    )
+    try:
+        with state.sessions.begin() as session:
+            append(session, draft)
+    except Exception as failure:  # noqa: BLE001 - the refusal is answered all the same
+        log_error(
+            logging.getLogger("gateway.error"),
+            "could not record the audit event of a refused request",
+            failure,
+        )
 
 
 def _validation_errors(error: RequestValidationError) -> list[FieldError]:

@@ -74,7 +74,10 @@ OAUTH_ERRORS = (
 COMPACT_JWS = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$"
 AUDIT_ACTIONS = {
     AuditAction.TOKEN_ISSUED: "an access token was requested (issued or refused)",
-    AuditAction.REQUEST_REFUSED: "reserved for a refusal outside any route (not written today)",
+    AuditAction.REQUEST_REFUSED: (
+        "a request refused before any route took it (a declared body over the size "
+        "limit): method, status, problem, never the path"
+    ),
     AuditAction.PARTICIPANT_READ: "a participant read its own registry entry",
     AuditAction.PARTICIPANT_SHOWN: "one participant's registry entry was read",
     AuditAction.PARTICIPANT_LISTED: "the participants registry was listed",

@@ -18,10 +18,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from audit.events import event_document
 from gateway.auditlog.models import AuditEvent
 from gateway.logs import JSONFormatter
 from gateway.routing import TransactionRoute
 from gateway.web import PROBLEM_JSON, instance_of
+from tests.support.audit import events_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -89,6 +91,26 @@ def test_declared_body_over_the_limit_is_a_413_problem(
     body = _problem(response, 413)
     assert body["type"] == "/problems/payload-too-large"
     assert str(settings.max_body_bytes) in str(body["detail"])
+
+
+def test_a_body_refused_before_any_route_is_audited(
+    client: TestClient, settings: Settings, session: Session
+) -> None:
+    response = client.post(
+        "/v1/decisions/" + "7512345678",  # a path may carry an identifier
+        content=b"{}",
+        headers={"content-length": str(settings.max_body_bytes + 1)},
+    )
+    assert response.status_code == 413
+    (event,) = events_of(session, response)
+    assert (event.action, event.outcome) == ("request:refused", "refused")
+    assert event.detail == {
+        "method": "POST",
+        "status": 413,
+        "problem": "payload-too-large",
+        "limit": settings.max_body_bytes,
+    }
+    assert "7512345678" not in json.dumps(event_document(event))
 
 
 def test_body_at_the_limit_passes_the_size_check(client: TestClient, settings: Settings) -> None:
