@@ -111,7 +111,7 @@ class AuditSpool:
                     self._pending = True
                     raise
             if added:
-                log.warning("spooled audit events appended", extra={"events": added})
+                log.info("spooled audit events appended", extra={"events": added})
             return added
         finally:
             self._replaying.release()
