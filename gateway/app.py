@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from gateway import health
 from gateway.auditing.router import router as auditing_router
+from gateway.auditlog.spool import AuditSpool
 from gateway.auth.router import discovery
 from gateway.auth.router import router as token_router
 from gateway.batches.router import outbox_router
@@ -67,6 +68,7 @@ def create_app(
         policy_source=PolicySource(
             settings.policy_file or DEFAULT_POLICY, settings.policy_reload_seconds
         ),
+        spool=AuditSpool(settings.audit_spool_dir),
     )
     app = FastAPI(
         title="Residence decisions gateway",

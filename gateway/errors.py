@@ -12,6 +12,7 @@ Exception tree::
     ├── Conflict (409)
     ├── PayloadTooLarge (413)
     └── ServiceUnavailable (503)
+        └── DatabaseUnavailable (503): the database is out of reach; Retry-After
 """
 
 from __future__ import annotations
@@ -144,3 +145,14 @@ class ServiceUnavailable(GatewayError):
     status = 503
     slug = "not-ready"
     title = "Not ready"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    slug = "database-unavailable"
+    title = "Database unavailable"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "the gateway cannot reach its database; nothing was done: retry later",
+            headers={"Retry-After": str(retry_after)},
+        )

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from gateway.state import app_state
 from gateway.storage import migrate
 from gateway.storage.engine import READ_ONLY, ping
+from gateway.storage.outage import RETRY_AFTER_SECONDS, unavailable_cause
 
 router = APIRouter(tags=["operations"])
 
@@ -32,6 +33,13 @@ def readyz(request: Request) -> JSONResponse:
     except Exception as error:  # noqa: BLE001 - any failure means not ready
         checks.setdefault("database", f"unreachable ({type(error).__name__})")
         checks.setdefault("migrations", "unknown")
+        cause = unavailable_cause(error)
+        if cause is not None:
+            state.outages.failed(cause)
+    if checks["database"] == "ok":
+        state.outages.recovered()
+        # Audit events spooled during an outage go in once the database answers again.
+        state.spool.replay_soon(state.sessions, state.outages)
     checks["keys"] = "ok" if state.keys.entries else "missing"
     # A refused policy change does not make the instance unready: the last valid policy
     # stays in force, and every replica would otherwise leave the load balancer at once.
@@ -54,4 +62,9 @@ def readyz(request: Request) -> JSONResponse:
         "detail": "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"),
         "checks": checks,
     }
-    return JSONResponse(problem, status_code=503, media_type="application/problem+json")
+    return JSONResponse(
+        problem,
+        status_code=503,
+        media_type="application/problem+json",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

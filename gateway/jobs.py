@@ -128,6 +128,13 @@ def sign_audit_checkpoint(sessions: sessionmaker[Session], settings: Settings) -
     return signed.tree_size if signed is not None else 0
 
 
+def replay_audit_spool(sessions: sessionmaker[Session], settings: Settings) -> int:
+    """Append the audit events this host spooled while the database was unavailable."""
+    from gateway.auditlog.spool import AuditSpool  # noqa: PLC0415
+
+    return AuditSpool(settings.audit_spool_dir).replay(sessions)
+
+
 def apply_retention(sessions: sessionmaker[Session], settings: Settings) -> purge.PurgeReport:
     """The retention purge under the configured policy (read afresh: it may have changed)."""
     report = purge.run(
@@ -146,6 +153,7 @@ JOBS: dict[str, tuple[Callable[[sessionmaker[Session], Settings], object], int]]
     "seal-express": (seal_express, 0),  # interval from the settings
     "seal-regular": (seal_regular, 0),
     "push-batches": (push_batches, 0),
+    "replay-audit-spool": (replay_audit_spool, 60),
     "sequence-audit-log": (sequence_audit_log, 0),
     "sign-audit-checkpoint": (sign_audit_checkpoint, 0),
 }

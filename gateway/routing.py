@@ -25,10 +25,11 @@ from starlette.exceptions import HTTPException
 
 from audit.actions import AuditOutcome
 from gateway.auditlog.writer import AuditDraft, append
-from gateway.errors import GatewayError
+from gateway.errors import DatabaseUnavailable, GatewayError
 from gateway.logs import log_error
 from gateway.params import CONTROL, HEADER_CONTROL, json_problem, printable
 from gateway.state import AppState, app_state
+from gateway.storage.outage import RETRY_AFTER_SECONDS, unavailable_cause
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -73,11 +74,41 @@ def _failure(error: BaseException) -> tuple[AuditOutcome, dict[str, Any]]:
     return AuditOutcome.ERROR, {"status": 500, "problem": "internal-error"}
 
 
+def record_durably(state: AppState, draft: AuditDraft, *, database_down: bool = False) -> None:
+    """Append ``draft`` in a transaction of its own, or spool it if the database is down.
+
+    A refusal leaves its trace either way (``gateway.auditlog.spool``).
+    """
+    if not database_down:
+        try:
+            with state.sessions.begin() as session:
+                append(session, draft)
+        except Exception as error:
+            cause = unavailable_cause(error)
+            if cause is None:
+                raise
+            state.outages.failed(cause)
+        else:
+            return
+    state.spool.write(draft)
+
+
 def _record_failure(state: AppState, draft: AuditDraft, error: BaseException) -> None:
     draft.outcome, detail = _failure(error)
     draft.detail = {**draft.detail, **detail}
-    with state.sessions.begin() as session:
-        append(session, draft)
+    record_durably(state, draft, database_down=isinstance(error, DatabaseUnavailable))
+
+
+def _quietly(action: Callable[[], object], failing: bool) -> None:
+    """Run ``action`` (a rollback, a close), ignoring its failure if the database failed.
+
+    The connection is then gone, and the pool drops it.
+    """
+    try:
+        action()
+    except Exception:
+        if not failing:
+            raise
 
 
 def _control_character(location: str, name: str, what: str) -> RequestValidationError:
@@ -190,6 +221,7 @@ class TransactionRoute(APIRoute):
             request.state.audit = draft
             session = state.sessions()
             request.state.db = session
+            down = False
             try:
                 refuse_control_characters(request)
                 _unstorable.set(await _json_problem(request) if reads_body else None)
@@ -197,15 +229,25 @@ class TransactionRoute(APIRoute):
                 append(session, draft)
                 await run_in_threadpool(session.commit)
             except BaseException as error:
-                await run_in_threadpool(session.rollback)
+                cause = unavailable_cause(error)
+                down = cause is not None
+                await run_in_threadpool(_quietly, session.rollback, down)
+                failure: BaseException = error
+                if cause is not None:
+                    # Not a bug: one line per cause (rate-limited), a 503 with Retry-After.
+                    state.outages.failed(cause, request_id=draft.request_id)
+                    failure = DatabaseUnavailable(RETRY_AFTER_SECONDS)
                 try:
-                    await run_in_threadpool(_record_failure, state, draft, error)
+                    await run_in_threadpool(_record_failure, state, draft, failure)
                 except Exception as failed:  # noqa: BLE001 - logged, and the request's error goes on
                     log_error(log, "could not record the audit event of a failed request", failed)
-                    raise error from None
-                raise
+                if failure is error:
+                    raise
+                raise failure from None
             finally:
-                await run_in_threadpool(session.close)
+                await run_in_threadpool(_quietly, session.close, down)
+            state.outages.recovered()
+            state.spool.replay_soon(state.sessions, state.outages)
             return response
 
         return run

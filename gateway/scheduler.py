@@ -9,8 +9,13 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from gateway.jobs import JOBS, interval_of
 from gateway.storage.engine import make_engine, make_sessionmaker
+from gateway.storage.outage import OutageReporter, unavailable_cause
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy.orm import Session, sessionmaker
+
     from gateway.settings import Settings
 
 log = logging.getLogger("gateway.worker")
@@ -26,9 +31,10 @@ def run(settings: Settings, *, once: bool = False) -> None:
                 job(sessions, settings)
             return
         scheduler = BlockingScheduler(timezone="UTC")
+        outages = OutageReporter()
         for name, (job, _) in JOBS.items():
             scheduler.add_job(
-                job,
+                _reporting(name, job, outages),
                 "interval",
                 seconds=interval_of(name, settings),
                 args=[sessions, settings],
@@ -40,3 +46,26 @@ def run(settings: Settings, *, once: bool = False) -> None:
         scheduler.start()
     finally:
         engine.dispose()
+
+
+def _reporting(
+    name: str, job: Callable[[sessionmaker[Session], Settings], object], outages: OutageReporter
+) -> Callable[[sessionmaker[Session], Settings], object]:
+    """``job``, logging a database outage as one line per cause, not a traceback per run.
+
+    The next run after the outage does the work.
+    """
+
+    def run(sessions: sessionmaker[Session], settings: Settings) -> object:
+        try:
+            done = job(sessions, settings)
+        except Exception as error:
+            cause = unavailable_cause(error)
+            if cause is None:
+                raise
+            outages.failed(cause, job=name)
+            return None
+        outages.recovered()
+        return done
+
+    return run

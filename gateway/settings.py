@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 MAX_ACCESS_TOKEN_LIFETIME_S = 300
 
@@ -24,6 +26,10 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///var/gateway.db",
         description="SQLAlchemy URL (SQLite file by default; postgresql+psycopg://...)",
+    )
+    allow_sqlite: bool = Field(
+        default=False,
+        description="Allow a SQLite database in production (a small site on one host).",
     )
     key_dir: Path = Field(
         default=Path("var/keys"),
@@ -91,6 +97,29 @@ class Settings(BaseSettings):
     policy_reload_seconds: float = Field(
         default=30, ge=0, description="How often the policy file is checked for changes; 0: never."
     )
+    audit_spool_dir: Path = Field(
+        default=Path("var/audit-spool"),
+        description="Where audit events wait while the database is unavailable (local disk).",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _parseable_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(
+                "not a database URL: expected postgresql+psycopg://USER@HOST/NAME or sqlite:///PATH"
+            ) from None
+        if url.get_backend_name() not in {"sqlite", "postgresql"}:
+            raise ValueError(
+                f"unsupported database {url.get_backend_name()!r}: expected postgresql or sqlite"
+            )
+        return value
+
+    @property
+    def on_sqlite(self) -> bool:
+        return make_url(self.database_url).get_backend_name() == "sqlite"
 
     @field_validator("public_base_url")
     @classmethod

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
+
+from gateway.storage.outage import OutageReporter
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from gateway.auditlog.spool import AuditSpool
     from gateway.identities.service import IdentityKeys
     from gateway.keys import GatewayKeys
     from gateway.policy_source import PolicySource
@@ -26,6 +29,8 @@ class AppState:
     sessions: sessionmaker[Session]
     identity_keys: IdentityKeys
     policy_source: PolicySource
+    spool: AuditSpool
+    outages: OutageReporter = field(default_factory=OutageReporter)
 
     @property
     def policy(self) -> LoadedPolicy:

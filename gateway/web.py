@@ -16,9 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from audit.actions import AuditAction, AuditOutcome
-from gateway.auditlog.writer import AuditDraft, append
-from gateway.errors import FieldError, GatewayError, PayloadTooLarge
+from gateway.auditlog.writer import AuditDraft
+from gateway.errors import DatabaseUnavailable, FieldError, GatewayError, PayloadTooLarge
 from gateway.logs import log_error
+from gateway.routing import record_durably
+from gateway.storage.outage import RETRY_AFTER_SECONDS, unavailable_cause
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -76,6 +78,10 @@ class RequestContext:
         except Exception as error:
             # Answered here rather than by Starlette's outermost error middleware, so that
             # the 500 carries the request id like every other response.
+            cause = unavailable_cause(error)
+            if cause is not None:
+                await self._unavailable(scope, receive, send_with_id, cause, responded=responded)
+                return
             log_error(
                 logging.getLogger("gateway.error"), "unhandled error", error, request_id=request_id
             )
@@ -101,6 +107,21 @@ class RequestContext:
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
+
+    @staticmethod
+    async def _unavailable(
+        scope: Scope, receive: Receive, send: Send, cause: str, *, responded: bool
+    ) -> None:
+        """The database failed outside a route's own handling (a streamed answer, say)."""
+        state = getattr(getattr(scope.get("app"), "state", None), "gateway", None)
+        request_id = scope.get("state", {}).get("request_id")
+        if state is not None:
+            state.outages.failed(cause, request_id=request_id)
+        if responded:
+            return  # the answer has begun: it ends short, as the client will see
+        error = DatabaseUnavailable(RETRY_AFTER_SECONDS)
+        body = error.problem(instance_of(scope.get("path", "")))
+        await problem_response(body, error.status, error.headers)(scope, receive, send)
 
 
 class BodySizeLimit:
@@ -159,8 +180,7 @@ def _record_refusal(scope: Scope, error: GatewayError, detail: dict[str, Any]) -
         detail={"method": scope["method"], "status": error.status, "problem": error.slug, **detail},
     )
     try:
-        with state.sessions.begin() as session:
-            append(session, draft)
+        record_durably(state, draft)
     except Exception as failure:  # noqa: BLE001 - the refusal is answered all the same
         log_error(
             logging.getLogger("gateway.error"),

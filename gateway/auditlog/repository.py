@@ -48,6 +48,14 @@ def add_event(session: Session, row: dict[str, Any]) -> AuditEvent:
     return event
 
 
+def known_event_ids(session: Session, event_ids: list[str]) -> set[str]:
+    """Those of ``event_ids`` already in the event table."""
+    found = session.scalars(
+        select(AuditEvent.event_id).where(one_of(session, AuditEvent.event_id, event_ids))
+    )
+    return set(found)
+
+
 def copy_events(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert events and queue them for the log, by COPY on PostgreSQL (the hot paths)."""
     insert_rows(session, AuditEvent, rows)

@@ -10,6 +10,7 @@ from rich.console import Console
 from gateway.cli import audit, fund, keys, participants, policy, retention, status
 from gateway.cli.context import settings
 from gateway.cli.imports import import_command
+from gateway.settings import Settings
 
 app = typer.Typer(help="The residence decisions gateway.", no_args_is_help=True)
 db = typer.Typer(help="The database schema.", no_args_is_help=True)
@@ -59,22 +60,10 @@ def serve(
     port: Annotated[int, typer.Option()] = 8000,
     workers: Annotated[int, typer.Option(help="Processes; each is stateless.")] = 1,
 ) -> None:
-    """Run the HTTP API."""
+    """Run the HTTP API (refuses to start on a configuration production must not run)."""
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
-    from gateway import logs  # noqa: PLC0415
-    from gateway.keys import GatewayKeys, KeyStoreError  # noqa: PLC0415
-    from gateway.settings import Environment  # noqa: PLC0415
-
-    config = settings()
-    logs.configure(config.log_level)
-    try:
-        loaded = GatewayKeys.load(config.key_dir)
-        if config.environment == Environment.PRODUCTION:
-            loaded.check_production(config.key_dir)
-    except KeyStoreError as error:
-        console.print(f"[red]refusing to start: {error}")
-        raise typer.Exit(1) from error
+    _checked_start(needs_keys=True)
     uvicorn.run(
         "gateway.app:create_app",
         factory=True,
@@ -92,12 +81,45 @@ def serve(
 def worker(
     once: Annotated[bool, typer.Option(help="Run every job once and exit.")] = False,
 ) -> None:
-    """Run the scheduled jobs (APScheduler); safe to run on several hosts."""
-    from gateway import logs, scheduler  # noqa: PLC0415
+    """Run the scheduled jobs (APScheduler); safe to run on several hosts.
 
-    config = settings()
-    logs.configure(config.log_level)
+    Refuses to start on a configuration production must not run (keys, SQLite).
+    """
+    from gateway import scheduler  # noqa: PLC0415
+
+    config = _checked_start(needs_keys=False)
     scheduler.run(config, once=once)
+
+
+def _checked_start(*, needs_keys: bool) -> Settings:
+    """The settings of a long-running command, after the start-up checks (``gateway.startup``).
+
+    Refused: exit status 1 and one line on stderr, after the warnings; otherwise the
+    warnings (unknown ``GATEWAY_`` variables) go to the log.
+    """
+    import logging  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from gateway import logs, startup  # noqa: PLC0415
+
+    warnings = startup.unknown_variables(os.environ)
+    try:
+        try:
+            config = Settings()
+        except ValidationError as error:
+            raise startup.StartRefused(startup.invalid_settings(error)) from None
+        startup.check(config, needs_keys=needs_keys)
+    except startup.StartRefused as error:
+        for warning in warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        typer.echo(f"refusing to start: {error}", err=True)
+        raise typer.Exit(1) from None
+    logs.configure(config.log_level)
+    for warning in warnings:
+        logging.getLogger("gateway.startup").warning(warning)
+    return config
 
 
 @app.command()

@@ -143,7 +143,8 @@ STATUS_TEXT = {
     422: "The uploaded document is well-formed but refused; errors[] names each rule.",
     429: "Rate limit reached; retry after Retry-After seconds.",
     500: "The gateway failed; the error is logged under the X-Request-Id.",
-    503: "Not ready.",
+    503: "The database is unavailable (database-unavailable): nothing was done; retry after "
+    "Retry-After seconds.",
 }
 
 
@@ -590,6 +591,8 @@ def _responses(  # noqa: C901, PLR0912 - one pass over the statuses a route can 
     if has_body:
         statuses.setdefault(413, STATUS_TEXT[413])
     statuses.setdefault(500, STATUS_TEXT[500])
+    if scopes is not None or token:  # the routes that use the database
+        statuses.setdefault(503, STATUS_TEXT[503])
     for status, text in sorted(statuses.items()):
         schema = "OAuthProblem" if token and status in {400, 401} else "Problem"
         response = _problem(text, spec.response_examples.get(status), schema)
@@ -605,6 +608,13 @@ def _responses(  # noqa: C901, PLR0912 - one pass over the statuses a route can 
             response["headers"] = {
                 "Retry-After": {
                     "description": "Seconds until the window ends.",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            }
+        if status == 503:  # noqa: PLR2004
+            response["headers"] = {
+                "Retry-After": {
+                    "description": "Seconds to wait before trying again.",
                     "schema": {"type": "integer", "minimum": 1},
                 }
             }

@@ -325,6 +325,16 @@ CATALOGUE = _entries(
         "missing; checks names which.",
         "Try again later (another replica may answer); operators read the checks.",
     ),
+    ProblemType(
+        "database-unavailable",
+        503,
+        "Database unavailable",
+        "The gateway cannot reach its database (stopped, restarting, failing over, or the "
+        "connection was lost during the request). Nothing the request asked for was done; "
+        "its refusal is audited all the same.",
+        "Send the same request again after Retry-After seconds: posting a decision again "
+        "under the same reference is idempotent.",
+    ),
 )
 HTTP_SLUG_PREFIX = "http-"
 

@@ -31,14 +31,19 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         _sqlite_transactions(engine)
         return engine
+    # Each connection is checked as it leaves the pool: those a restart or an outage broke
+    # are dropped and replaced, so the gateway recovers without a restart of its own.
     kwargs.setdefault("pool_pre_ping", True)
     # psycopg prepares a statement after a few runs, and PostgreSQL may then keep a generic
     # plan made while a table was still empty: a sequential scan that grows with the table.
     # Custom plans keep each lookup on its index as tables fill up (the import's hot path).
     # JIT compiling pays off for long analytical queries, never for these short ones: it
     # cost status checks 70 to 100 ms a query when the planner misjudged a lookup.
+    # A server out of reach is reported within seconds (a 503), not after the system's
+    # TCP timeout.
     kwargs.setdefault(
-        "connect_args", {"options": "-c plan_cache_mode=force_custom_plan -c jit=off"}
+        "connect_args",
+        {"options": "-c plan_cache_mode=force_custom_plan -c jit=off", "connect_timeout": 5},
     )
     return create_engine(url, **kwargs)
 

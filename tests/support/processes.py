@@ -115,15 +115,23 @@ class Served:
 
 
 @contextmanager
-def serve(database_url: str, directory: Path, **participants: dict[str, Any]) -> Iterator[Served]:
+def serve(
+    database_url: str,
+    directory: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    **participants: dict[str, Any],
+) -> Iterator[Served]:
     """``gateway serve`` on ``database_url`` (migrated) with development keys made in
     ``directory``, and ``participants`` registered first: each name maps to ``register``'s
-    arguments, ``kind`` included. The server's log is ``directory / "server.log"``."""
+    arguments, ``kind`` included. ``env`` adds settings. The server's log is
+    ``directory / "server.log"``."""
     key_dir = directory / "keys"
     GatewayKeys.init(key_dir, Environment.DEVELOPMENT)
     with sessions_on(database_url) as sessions, sessions.begin() as session:
         clients = {name: register(session, **options) for name, options in participants.items()}
-    with gateway_process(database_url, key_dir, log_path=directory / "server.log") as (url, _):
+    log_path = directory / "server.log"
+    with gateway_process(database_url, key_dir, log_path=log_path, env=env) as (url, _):
         yield Served(url, database_url, GatewayKeys.load(key_dir), clients)
 
 

@@ -167,8 +167,12 @@ def test_the_particular_statuses_are_declared(document: dict[str, Any]) -> None:
     assert "410" in paths["/v1/batches/{batch_id}"]["get"]["responses"]
     assert "503" in paths["/readyz"]["get"]["responses"]
     token = paths["/oauth2/token"]["post"]["responses"]
-    assert set(token) == {"200", "400", "401", "413", "500"}
+    assert set(token) == {"200", "400", "401", "413", "500", "503"}
     assert "WWW-Authenticate" in token["401"]["headers"]
+    # Every route that uses the database may answer 503 while it is unavailable.
+    assert "Retry-After" in token["503"]["headers"]
+    assert "Retry-After" in paths["/v1/decisions"]["post"]["responses"]["503"]["headers"]
+    assert "503" not in paths["/healthz"]["get"]["responses"]
 
 
 def test_the_problem_schema_is_rfc_9457_with_field_errors(document: dict[str, Any]) -> None:
