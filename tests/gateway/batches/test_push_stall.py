@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.app import create_app
 from gateway.batches import delivery, repository
 from gateway.batches.models import Batch, DeliveryAttempt
+from gateway.jobs import PushJob
 from gateway.keys import GatewayKeys
 from gateway.participants.models import Participant, Regime
 from gateway.settings import Environment, Settings
@@ -219,6 +220,31 @@ def test_a_run_waits_for_no_fund_beyond_one_bounded_attempt(stage: Stage) -> Non
     # healthy one was done before the slow one's attempt was cut.
     assert max(stage.endpoints.times(healthy.id).values()) - started < 1.0
     assert stage.states(slow) == ["sealed", "sealed"]
+
+
+@pytest.mark.slow
+def test_the_workers_push_job_returns_at_once_and_leaves_a_fund_under_way_to_its_task(
+    stage: Stage,
+) -> None:
+    settings = stage.settings(push_attempt_seconds=1.5, push_timeout_seconds=5)
+    slow = stage.fund("a-slow", Regime.CAF, "slow")
+    healthy = stage.fund("b-healthy", Regime.URSSAF, "ok")
+    stage.batches(1)
+    job = PushJob()
+    try:
+        started = time.monotonic()
+        assert job(stage.sessions, settings) == 2  # both funds' tasks started
+        assert time.monotonic() - started < 0.5  # and the run did not wait for them
+        wait_for(lambda: stage.states(healthy) == ["acknowledged"], 1.0, "the healthy fund")
+        stage.batches(1)
+        # The next run: the healthy fund is served again, the slow one is left to its task.
+        assert job(stage.sessions, settings) == 1
+        wait_for(lambda: stage.states(healthy) == ["acknowledged"] * 2, 1.0, "its next batch")
+        assert time.monotonic() - started < 1.5  # all while the slow attempt was under way
+    finally:
+        job.close()
+    assert stage.endpoints.seqs(slow.id) == [1]
+    assert [a.accepted for a in stage.attempts(slow)] == [False]
 
 
 # -- (b) the lock: one connection, released, taken over ----------------------------------
