@@ -1,16 +1,22 @@
-"""Posting one batch to a fund's push endpoint, and reading what came back.
+"""Posting batches to a fund's push endpoint, and reading what came back.
 
 Transport only: what the answer means (a valid receipt, or not) is the gateway's to
 decide. Every failure (refused connection, timeout, TLS, an unexpected status) comes
 back as a ``PushResult`` with a short error, never as an exception.
+
+One attempt is bounded in total: connecting, sending the batch and reading the whole
+answer end within ``attempt_s`` seconds, however the endpoint paces its bytes (an
+answer trickled a byte at a time never holds an attempt longer). ``timeout_s`` still
+bounds each step (connecting, each write, each read) on its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 import httpx
 
@@ -34,36 +40,84 @@ class PushResult:
         return self.status_code == httpx.codes.OK and self.error is None
 
 
-def client(
-    *,
-    timeout_s: float,
-    client_cert: Path | None = None,
-    client_key: Path | None = None,
-    transport: httpx.BaseTransport | None = None,
-) -> httpx.Client:
-    """An HTTP client for pushes: the timeout, and a client certificate for mutual TLS."""
-    tls: ssl.SSLContext | bool = True
+def tls_context(client_cert: Path | None = None, client_key: Path | None = None) -> ssl.SSLContext:
+    """What verifies endpoints: the default trust, and a client certificate if given.
+
+    Made once and shared by every channel: loading the trusted roots takes a good part of
+    a second. The certificate is for mutual TLS.
+    """
+    context = httpx.create_ssl_context()
     if client_cert is not None:
-        tls = ssl.create_default_context()
-        tls.load_cert_chain(client_cert, client_key)
-    return httpx.Client(
-        timeout=httpx.Timeout(timeout_s),
-        verify=tls,
-        transport=transport,
-        follow_redirects=False,
-    )
+        context.load_cert_chain(client_cert, client_key)
+    return context
 
 
-def push_batch(
-    http: httpx.Client,
+class Channel:
+    """Pushes from one thread: an event loop and an HTTP client of its own.
+
+    Kept across the batches pushed to a fund in a row (one connection, kept alive). Not
+    shared between threads; close it (or use it as a context manager) when done.
+    """
+
+    def __init__(
+        self,
+        *,
+        attempt_s: float,
+        timeout_s: float,
+        tls: ssl.SSLContext | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.attempt_s = attempt_s
+        self._runner = asyncio.Runner()
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(min(timeout_s, attempt_s)),
+            verify=tls or tls_context(),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def push_batch(
+        self, endpoint: str, *, batch_id: str, seq: int, digest: str, content: bytes
+    ) -> PushResult:
+        """POST the batch's exact bytes; the fund's answer, or why there is none.
+
+        Within ``attempt_s`` seconds in all, however the endpoint paces its bytes.
+        """
+        return self._runner.run(
+            _push(
+                self._http,
+                endpoint,
+                self.attempt_s,
+                batch_id=batch_id,
+                seq=seq,
+                digest=digest,
+                content=content,
+            )
+        )
+
+    def close(self) -> None:
+        try:
+            self._runner.run(self._http.aclose())
+        finally:
+            self._runner.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+async def _push(
+    http: httpx.AsyncClient,
     endpoint: str,
+    attempt_s: float,
     *,
     batch_id: str,
     seq: int,
     digest: str,
     content: bytes,
 ) -> PushResult:
-    """POST the batch's exact bytes; the fund's answer, or why there is none."""
     started = time.perf_counter()
 
     def elapsed() -> int:
@@ -77,18 +131,23 @@ def push_batch(
         wire.DIGEST_HEADER: digest,
     }
     try:
-        with http.stream("POST", endpoint, content=content, headers=headers) as response:
-            body = b""
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_ANSWER_BYTES:
-                    return PushResult(response.status_code, b"", "answer too large", elapsed())
+        # The deadline cancels whatever is under way (connecting, sending, reading), and
+        # the cancelled request's connection is closed, never reused.
+        async with asyncio.timeout(attempt_s):
+            async with http.stream("POST", endpoint, content=content, headers=headers) as response:
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_ANSWER_BYTES:
+                        return PushResult(response.status_code, b"", "answer too large", elapsed())
+    except TimeoutError:
+        return PushResult(None, b"", f"timed out: no whole answer in {attempt_s:g} s", elapsed())
     except httpx.TimeoutException:
         return PushResult(None, b"", "timed out", elapsed())
     except httpx.HTTPError as error:
         return PushResult(None, b"", f"{type(error).__name__}: {str(error)[:200]}", elapsed())
     if response.status_code != httpx.codes.OK:
         return PushResult(
-            response.status_code, body, f"answered HTTP {response.status_code}", elapsed()
+            response.status_code, bytes(body), f"answered HTTP {response.status_code}", elapsed()
         )
-    return PushResult(response.status_code, body, None, elapsed())
+    return PushResult(response.status_code, bytes(body), None, elapsed())

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session, sessionmaker
 
+    from gateway.batches.delivery import Pusher
     from gateway.settings import Settings
 
 log = logging.getLogger("gateway.jobs")
@@ -76,19 +77,33 @@ def seal_regular(sessions: sessionmaker[Session], settings: Settings) -> int:
 
 
 def push_batches(sessions: sessionmaker[Session], settings: Settings) -> int:
-    """Push each push fund's due batches, in order (``gateway.batches.delivery``)."""
+    """Push each push fund's due batches, in order, and wait (``gateway.batches.delivery``)."""
     from gateway.batches.delivery import deliver  # noqa: PLC0415
 
-    attempts = deliver(sessions, settings)
-    if attempts:
-        log.info(
-            "batches pushed",
-            extra={
-                "accepted": sum(1 for a in attempts if a.accepted),
-                "failed": sum(1 for a in attempts if not a.accepted),
-            },
-        )
-    return len(attempts)
+    return len(deliver(sessions, settings))
+
+
+class PushJob:
+    """The worker's push job: one ``Pusher`` kept across runs.
+
+    A run starts serving the funds not already being served and returns at once: a fund
+    still being served never holds back the next run for the others.
+    """
+
+    def __init__(self) -> None:
+        self._pusher: Pusher | None = None
+
+    def __call__(self, sessions: sessionmaker[Session], settings: Settings) -> int:
+        from gateway.batches.delivery import Pusher  # noqa: PLC0415
+
+        if self._pusher is None:
+            self._pusher = Pusher(sessions, settings)
+        return len(self._pusher.start())
+
+    def close(self) -> None:
+        """Wait for the attempts under way (each is bounded), then stop the pool."""
+        if self._pusher is not None:
+            self._pusher.close()
 
 
 def sequence_audit_log(sessions: sessionmaker[Session], _settings: Settings) -> int:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from gateway.jobs import JOBS, interval_of
+from gateway.jobs import JOBS, PushJob, interval_of
 from gateway.storage.engine import make_engine, make_sessionmaker
 from gateway.storage.outage import OutageReporter, unavailable_cause
 
@@ -24,6 +24,7 @@ log = logging.getLogger("gateway.worker")
 def run(settings: Settings, *, once: bool = False) -> None:
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
+    pushing = PushJob()  # funds served across runs, none waiting for another
     try:
         if once:
             for name, (job, _) in JOBS.items():
@@ -34,7 +35,7 @@ def run(settings: Settings, *, once: bool = False) -> None:
         outages = OutageReporter()
         for name, (job, _) in JOBS.items():
             scheduler.add_job(
-                _reporting(name, job, outages),
+                _reporting(name, pushing if name == "push-batches" else job, outages),
                 "interval",
                 seconds=interval_of(name, settings),
                 args=[sessions, settings],
@@ -45,6 +46,7 @@ def run(settings: Settings, *, once: bool = False) -> None:
         log.info("worker started", extra={"jobs": sorted(JOBS)})
         scheduler.start()
     finally:
+        pushing.close()
         engine.dispose()
 
 

@@ -69,7 +69,22 @@ class Settings(BaseSettings):
     push_interval_seconds: int = Field(
         default=15, ge=1, description="How often the worker pushes to push funds."
     )
-    push_timeout_seconds: float = Field(default=30, gt=0, description="Per push attempt.")
+    push_timeout_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="Each step of a push attempt: connecting, each write, each read.",
+    )
+    push_attempt_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="One push attempt in all (connect, send, the whole answer); then it fails.",
+    )
+    push_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="Push funds served at once, each on a thread and a database connection.",
+    )
     push_max_attempts: int = Field(
         default=8, ge=1, description="Consecutive failures before a push fund is parked."
     )

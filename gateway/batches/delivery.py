@@ -9,21 +9,38 @@ growing, jittered delay (capped) before the next one; after
 and probed every ``push_backoff_cap_seconds`` until it answers, when delivery resumes in
 order. Every attempt is a ``delivery_attempts`` row and an audit event.
 
-One in flight per fund: a run holds the fund's delivery lock (a PostgreSQL advisory
-lock; on SQLite one worker is enough) while it pushes, and no transaction is open while
-the endpoint answers. A crash during the POST leaves no attempt recorded; the next run
-sends the same bytes again, which the fund's receiver answers with the same receipt: at
-least once on the wire, exactly once in the fund's sequence.
+Bounded: one attempt (connecting, sending, the whole answer) ends within
+``push_attempt_seconds``, however the endpoint paces its bytes; an attempt cut short is a
+failed attempt like any other. Funds are served concurrently, on a pool of
+``push_concurrency`` threads, one task per fund at a time: a slow or parked fund holds one
+thread for at most one attempt's bound and never delays another. The worker keeps its
+``Pusher`` across runs, so that a run starts serving the funds not already being served
+and returns at once; ``deliver`` (``gateway push``, ``gateway worker --once``) waits for
+the funds it started.
+
+One in flight per fund: the fund's run holds its delivery lock, a PostgreSQL advisory lock
+taken on one connection kept for the run (its transactions run on it too) and released on
+that same connection; a worker that dies releases it with its connection. Within one
+process a fund is served by one thread at a time whatever the backend (the exclusion on
+SQLite, where one worker is enough). No transaction is open while the endpoint answers.
+A crash during the POST leaves no attempt recorded; the next run sends the same bytes
+again, which the fund's receiver answers with the same receipt: at least once on the
+wire, exactly once in the fund's sequence.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from audit.actions import AuditAction, AuditOutcome
 from connectors import push
@@ -37,10 +54,9 @@ from gateway.participants import repository as participants
 from gateway.storage.base import utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     import httpx
-    from sqlalchemy.orm import Session, sessionmaker
 
     from gateway.identities.crypto import IdentityCipher
     from gateway.settings import Settings
@@ -67,25 +83,43 @@ def backoff(settings: Settings, failures: int, rng: random.Random) -> timedelta:
     return timedelta(seconds=ceiling / 2 + rng.uniform(0, ceiling / 2))
 
 
-@contextmanager
-def _fund_lock(sessions: sessionmaker[Session], fund_id: str) -> Iterator[bool]:
-    """Hold the fund's delivery lock (PostgreSQL, connection-level) for the block.
+# (database, fund) pairs being served in this process: one thread per fund at a time.
+_SERVING: set[tuple[str, str]] = set()
+_SERVING_LOCK = threading.Lock()
 
-    Connection-level rather than transaction-level, so that no transaction stays open
-    while the fund's endpoint answers: on SQLite that would hold the only write lock.
+
+@contextmanager
+def _fund_lock(
+    sessions: sessionmaker[Session], fund_id: str
+) -> Iterator[sessionmaker[Session] | None]:
+    """Hold the fund's delivery lock for the block: sessions for the fund's run, or None.
+
+    None when another thread of this process or another worker is serving the fund. On
+    PostgreSQL the run's sessions are bound to the connection holding the advisory lock,
+    so that the lock is taken, kept and released on one connection.
     """
-    with sessions() as session:
-        if session.get_bind().dialect.name != "postgresql":
-            yield True
-            return
-        taken = repository.try_push_lock(session, fund_id)
-        session.commit()
-        try:
-            yield taken
-        finally:
-            if taken:
-                repository.release_push_lock(session, fund_id)
-                session.commit()
+    bind = sessions.kw["bind"]
+    serving = (bind.engine.url.render_as_string(hide_password=True), fund_id)
+    with _SERVING_LOCK:
+        if serving in _SERVING:
+            mine = False
+        else:
+            _SERVING.add(serving)
+            mine = True
+    if not mine:
+        yield None
+        return
+    try:
+        with repository.push_lock(bind, fund_id) as (taken, connection):
+            if not taken:
+                yield None
+            elif connection is None or connection is bind:
+                yield sessions
+            else:
+                yield sessionmaker(class_=sessions.class_, **{**sessions.kw, "bind": connection})
+    finally:
+        with _SERVING_LOCK:
+            _SERVING.discard(serving)
 
 
 @dataclass(frozen=True)
@@ -215,62 +249,156 @@ def _apply(
 def deliver_fund(
     sessions: sessionmaker[Session],
     settings: Settings,
-    http: httpx.Client,
     fund_id: str,
     *,
     cipher: IdentityCipher,
+    channel: Callable[[], push.Channel],
     now: datetime | None = None,
     rng: random.Random | None = None,
 ) -> list[Attempted]:
-    """Push the fund's due batches in order until one fails or none is left."""
+    """Push the fund's due batches in order until one fails or none is left.
+
+    Through a ``channel()`` opened at the first due batch.
+    """
     rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
     attempts: list[Attempted] = []
-    with _fund_lock(sessions, fund_id) as mine:
-        if not mine:
-            return attempts  # another worker is pushing to this fund
-        for _ in range(MAX_BATCHES_PER_RUN):
-            when = now or utcnow()
-            due = _due(sessions, cipher, fund_id, when)
-            if due is None:
-                break
-            result = push.push_batch(
-                http,
-                due.endpoint,
-                batch_id=due.batch_id,
-                seq=due.seq,
-                digest=due.digest,
-                content=due.content,
-            )
-            attempted = _outcome(sessions, settings, fund_id, due, result, when, rng)
-            attempts.append(attempted)
-            if not attempted.accepted:
-                break
+    with _fund_lock(sessions, fund_id) as locked:
+        if locked is None:
+            return attempts  # another worker, or another thread, is pushing to this fund
+        opened: push.Channel | None = None
+        try:
+            for _ in range(MAX_BATCHES_PER_RUN):
+                when = now or utcnow()
+                due = _due(locked, cipher, fund_id, when)
+                if due is None:
+                    break
+                opened = opened or channel()
+                result = opened.push_batch(
+                    due.endpoint,
+                    batch_id=due.batch_id,
+                    seq=due.seq,
+                    digest=due.digest,
+                    content=due.content,
+                )
+                attempted = _outcome(locked, settings, fund_id, due, result, when, rng)
+                attempts.append(attempted)
+                if not attempted.accepted:
+                    break
+        finally:
+            if opened is not None:
+                opened.close()
     return attempts
+
+
+class Pusher:
+    """Serves the push funds on a pool of ``push_concurrency`` threads, one task per fund.
+
+    ``start`` submits every push fund not already being served and returns at once; a
+    fund whose attempt is still under way is left to it. ``close`` waits for the tasks
+    under way (each attempt is bounded by ``push_attempt_seconds``).
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        cipher: IdentityCipher | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self._transport = transport
+        self._cipher = cipher
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._tls = push.tls_context(settings.push_client_cert, settings.push_client_key)
+        # Sessions bound to one connection (not an engine) cannot be shared by threads.
+        workers = settings.push_concurrency if isinstance(sessions.kw["bind"], Engine) else 1
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push")
+        self._tasks: dict[str, Future[list[Attempted]]] = {}
+        self._lock = threading.Lock()
+
+    def start(self, *, now: datetime | None = None) -> list[Future[list[Attempted]]]:
+        """Start serving every push fund not being served; the tasks started, fund order."""
+        if self._cipher is None:
+            self._cipher = GatewayKeys.load(self.settings.key_dir).identity_cipher()
+        with self.sessions() as session:
+            funds = repository.push_funds(session)
+        started: list[Future[list[Attempted]]] = []
+        with self._lock:
+            for fund_id in funds:
+                task = self._tasks.get(fund_id)
+                if task is not None and not task.done():
+                    continue
+                task = self._pool.submit(self._serve, fund_id, self._cipher, now)
+                task.add_done_callback(_report)
+                self._tasks[fund_id] = task
+                started.append(task)
+        return started
+
+    def _channel(self) -> push.Channel:
+        return push.Channel(
+            attempt_s=self.settings.push_attempt_seconds,
+            timeout_s=self.settings.push_timeout_seconds,
+            tls=self._tls,
+            transport=self._transport,
+        )
+
+    def _serve(self, fund_id: str, cipher: IdentityCipher, now: datetime | None) -> list[Attempted]:
+        return deliver_fund(
+            self.sessions,
+            self.settings,
+            fund_id,
+            cipher=cipher,
+            channel=self._channel,
+            now=now,
+            rng=self._rng,
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _report(task: Future[list[Attempted]]) -> None:
+    """Log what a fund's task did; a task that failed does not stop the others."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.error("push run failed", exc_info=error)
+        return
+    attempts = task.result()
+    if attempts:
+        log.info(
+            "batches pushed",
+            extra={
+                "fund": attempts[0].fund_id,
+                "accepted": sum(1 for a in attempts if a.accepted),
+                "failed": sum(1 for a in attempts if not a.accepted),
+            },
+        )
 
 
 def deliver(
     sessions: sessionmaker[Session],
     settings: Settings,
     *,
-    transport: httpx.BaseTransport | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
     now: datetime | None = None,
     rng: random.Random | None = None,
     cipher: IdentityCipher | None = None,
 ) -> list[Attempted]:
-    """One delivery run over every push fund (the batch bytes opened with ``cipher``)."""
-    if cipher is None:
-        cipher = GatewayKeys.load(settings.key_dir).identity_cipher()
-    with sessions() as session:
-        funds = repository.push_funds(session)
-    attempts: list[Attempted] = []
-    with push.client(
-        timeout_s=settings.push_timeout_seconds,
-        client_cert=settings.push_client_cert,
-        client_key=settings.push_client_key,
-        transport=transport,
-    ) as http:
-        for fund_id in funds:
-            attempts += deliver_fund(
-                sessions, settings, http, fund_id, cipher=cipher, now=now, rng=rng
-            )
-    return attempts
+    """One delivery run over every push fund (the batch bytes opened with ``cipher``).
+
+    Funds are served concurrently; waits for them all. The attempts, in fund order.
+    """
+    with Pusher(sessions, settings, transport=transport, cipher=cipher, rng=rng) as pusher:
+        tasks = pusher.start(now=now)
+        return [attempt for task in tasks for attempt in task.result()]

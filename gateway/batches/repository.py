@@ -2,16 +2,19 @@
 
 A fund's own batches and outbox are filtered by ``tenancy.fund_rows``, an auditor's
 outbox by ``tenancy.auditor_rows``. The locks are here too: sealing takes a per-fund
-transaction lock, pushing a per-fund connection lock (PostgreSQL advisory locks; SQLite
-has a single writer).
+transaction lock, pushing a per-fund lock held on one dedicated connection for the
+fund's whole run (PostgreSQL advisory locks; SQLite has a single writer).
 """
 
 from __future__ import annotations
 
+import logging
 import zlib
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from gateway import tenancy
 from gateway.batches.models import Batch, BatchState, DeliveryAttempt, PushState, Receipt
@@ -21,7 +24,7 @@ from gateway.participants.models import Participant, ParticipantKind, Participan
 from gateway.storage.bulk import one_of
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Collection, Iterator, Sequence
     from datetime import datetime
 
     from sqlalchemy import Row
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 
     from gateway.auth.caller import Caller
 
+log = logging.getLogger("gateway.delivery")
 _SEALING_LOCK = 0x5EA1  # the first key of the two-key advisory lock: sealing
 _PUSHING_LOCK = 0x9054  # the first key of the two-key advisory lock: pushing
 
@@ -214,17 +218,70 @@ def deliver_records(session: Session, batch_id: str, now: datetime) -> None:
 # -- push delivery -----------------------------------------------------------------------
 
 
-def try_push_lock(session: Session, fund_id: str) -> bool:
-    """Take the fund's delivery lock on the session's connection; False if another holds it."""
+@contextmanager
+def push_lock(bind: Engine | Connection, fund_id: str) -> Iterator[tuple[bool, Connection | None]]:
+    """Hold the fund's delivery lock for the block, on one connection kept for it.
+
+    PostgreSQL: a session-level advisory lock, taken on a connection of its own (or on
+    ``bind`` when it is a connection) and released on that same connection when the
+    block ends. Yields (False, None) when another worker holds the lock, else (True, the
+    connection), for the block's transactions. No transaction stays open while the lock
+    is held. Should the worker die, the server releases the lock with the connection;
+    should the release not answer true (the connection was lost, or the lock was not
+    this connection's), the connection is discarded rather than pooled, so that no pooled
+    connection ever holds a lock. SQLite: yields (True, None) after taking nothing; the
+    caller's in-process exclusion is the lock (one worker per SQLite database).
+    """
+    if bind.dialect.name != "postgresql":
+        yield True, None
+        return
+    own = isinstance(bind, Engine)
+    connection = bind.connect() if isinstance(bind, Engine) else bind
     params = {"namespace": _PUSHING_LOCK, "key": _lock_key(fund_id)}
-    return bool(
-        session.execute(text("SELECT pg_try_advisory_lock(:namespace, :key)"), params).scalar_one()
+    taken = False
+    try:
+        taken = bool(
+            connection.execute(
+                text("SELECT pg_try_advisory_lock(:namespace, :key)"), params
+            ).scalar_one()
+        )
+        if own:
+            connection.commit()  # the lock outlives the transaction; nothing left open
+        yield taken, connection if taken else None
+    finally:
+        if taken:
+            _release_push_lock(connection, params, discard=own)
+        if own:
+            connection.close()
+
+
+def _release_push_lock(connection: Connection, params: dict[str, int], *, discard: bool) -> None:
+    released = False
+    try:
+        if connection.in_transaction() and discard:
+            connection.rollback()  # a failed block's transaction, before the release
+        released = bool(
+            connection.execute(
+                text("SELECT pg_advisory_unlock(:namespace, :key)"), params
+            ).scalar_one()
+        )
+        if discard:
+            connection.commit()
+    except DBAPIError:
+        log.warning("push lock release failed; the connection is discarded", exc_info=True)
+    if not released:
+        log.warning("push lock was not held at release; the connection is discarded")
+        if discard:
+            connection.invalidate()
+
+
+def held_push_locks(session: Session) -> int:
+    """How many push locks this database's sessions hold (all of them, every worker)."""
+    statement = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = :namespace"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     )
-
-
-def release_push_lock(session: Session, fund_id: str) -> None:
-    params = {"namespace": _PUSHING_LOCK, "key": _lock_key(fund_id)}
-    session.execute(text("SELECT pg_advisory_unlock(:namespace, :key)"), params)
+    return int(session.execute(statement, {"namespace": _PUSHING_LOCK}).scalar_one())
 
 
 def push_funds(session: Session) -> list[str]:
