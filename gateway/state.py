@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from gateway.identities.service import IdentityKeys
+    from gateway.key_source import KeySource
     from gateway.keys import GatewayKeys
     from gateway.policy_source import PolicySource
     from gateway.settings import Settings
@@ -21,11 +22,19 @@ if TYPE_CHECKING:
 @dataclass
 class AppState:
     settings: Settings
-    keys: GatewayKeys
+    key_source: KeySource
     engine: Engine
     sessions: sessionmaker[Session]
-    identity_keys: IdentityKeys
     policy_source: PolicySource
+
+    @property
+    def keys(self) -> GatewayKeys:
+        """The keys in force now (re-read when the keyring changed and still loads)."""
+        return self.key_source.current()
+
+    @property
+    def identity_keys(self) -> IdentityKeys:
+        return self.key_source.identity_keys()
 
     @property
     def policy(self) -> LoadedPolicy:

@@ -45,7 +45,7 @@ def test_keys_init_refuses_a_second_time(cli: Cli) -> None:
 def test_keys_rotate_adds_active_keys_and_keeps_the_old_ones(cli: Cli) -> None:
     cli.run("keys", "init")
     old = GatewayKeys.load(cli.key_dir)
-    output = cli.run("keys", "rotate")
+    output = cli.run("keys", "rotate", "--publish-ahead", "0")  # signing at once
     rotated = GatewayKeys.load(cli.key_dir)
     added = [e for e in rotated.entries if e.kid not in {o.kid for o in old.entries}]
     assert {e.use for e in added} == set(KeyUse)
@@ -68,7 +68,7 @@ def test_keys_rotate_adds_active_keys_and_keeps_the_old_ones(cli: Cli) -> None:
 def test_keys_rotate_one_use_changes_only_that_key(cli: Cli) -> None:
     cli.run("keys", "init")
     old = GatewayKeys.load(cli.key_dir)
-    cli.run("keys", "rotate", "--use", "token")
+    cli.run("keys", "rotate", "--use", "token", "--publish-ahead", "0")
     rotated = GatewayKeys.load(cli.key_dir)
     assert len(rotated.entries) == len(old.entries) + 1
     assert rotated.active(KeyUse.TOKEN)[0].kid != old.active(KeyUse.TOKEN)[0].kid
