@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
@@ -49,7 +49,7 @@ class JwksCache:
         self._etag: str | None = None
         self._fresh_until = 0.0
 
-    def __enter__(self) -> JwksCache:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -79,7 +79,9 @@ class JwksCache:
         response.raise_for_status()
         document = response.json()
         if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-            raise ValueError("the gateway's JWKS is not a JSON object with a list of keys")
+            raise ValueError(  # noqa: TRY004 - a malformed document, as a JSON decode error is
+                "the gateway's JWKS is not a JSON object with a list of keys"
+            )
         self._document = document
         self._etag = response.headers.get("ETag")
         self._fresh_until = self._clock() + fresh_for

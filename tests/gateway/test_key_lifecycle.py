@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -136,7 +136,9 @@ def test_the_jwks_max_age_stays_well_under_the_publish_ahead_time(
 
 def test_a_funds_jwks_cache_honours_max_age_and_revalidates(client: TestClient) -> None:
     clock = _Clock()
-    with JwksCache("http://testserver/.well-known/jwks.json", http=client, clock=clock) as cache:
+    url = "http://testserver/.well-known/jwks.json"
+    http: Any = client  # an httpx client, on the test's app
+    with JwksCache(url, http=http, clock=clock) as cache:
         document = cache.get()
         assert cache.get() is document
         assert cache.fetches == 1
