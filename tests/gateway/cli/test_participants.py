@@ -356,8 +356,8 @@ def test_participants_keys_add_and_retire_are_audited(cli: Cli, add: Callable[..
     assert cli.show("pref-75")["key_ids"] == ["pref-75-next"]
     last = cli.run("participants", "keys", "retire", "pref-75", "pref-75-next", code=1)
     assert "register the next one first" in last
-    (added_event,) = cli.events("participant:key-added")
-    (retired_event,) = cli.events("participant:key-retired")
+    (added_event,) = cli.events("credential:added")
+    (retired_event,) = cli.events("credential:retired")
     assert added_event.object_ids == retired_event.object_ids == ["pref-75"]
     assert (added_event.detail["kid"], retired_event.detail["kid"]) == ("pref-75-next", old_kid)
     assert retired_event.detail["via"] == "cli"

@@ -30,7 +30,7 @@ def test_a_participant_adds_its_next_key_and_retires_the_old_one(
     assert added.json()["key_ids"] == [old.kid, "next-2025"]
     event = event_of(session, added)
     assert (event.action, event.outcome, event.object_ids) == (
-        "participant:key-added",
+        "credential:added",
         "success",
         [old.id],
     )
@@ -50,7 +50,7 @@ def test_a_participant_adds_its_next_key_and_retires_the_old_one(
     assert retired.json()["key_ids"] == ["next-2025"]
     event = event_of(session, retired)
     assert (event.action, event.outcome, event.detail["kid"]) == (
-        "participant:key-retired",
+        "credential:retired",
         "success",
         old.kid,
     )
