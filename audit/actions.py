@@ -14,6 +14,8 @@ class AuditAction(StrEnum):
     PARTICIPANT_CREATED = "participant:created"
     PARTICIPANT_SUSPENDED = "participant:suspended"
     PARTICIPANT_REACTIVATED = "participant:reactivated"
+    PARTICIPANT_KEY_ADDED = "credential:added"
+    PARTICIPANT_KEY_RETIRED = "credential:retired"
     DECISION_CREATED = "decision:created"
     DECISION_READ = "decision:read"
     DECISION_LISTED = "decision:listed"

@@ -16,8 +16,8 @@ from gateway.batches.router import router as batches_router
 from gateway.contract import openapi
 from gateway.contract.router import router as contract_router
 from gateway.decisions.router import router as decisions_router
-from gateway.identities.service import IdentityKeys
 from gateway.imports.router import router as imports_router
+from gateway.key_source import KeySource
 from gateway.keys import GatewayKeys
 from gateway.participants.router import router as participants_router
 from gateway.policy_source import PolicySource
@@ -55,16 +55,19 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Tests may pass their own engine or session factory."""
     settings = settings or Settings()
-    keys = keys or GatewayKeys.load(settings.key_dir)
+    key_source = (
+        KeySource.fixed(keys, settings.key_dir)
+        if keys is not None
+        else KeySource(settings.key_dir, settings.key_reload_seconds)
+    )
     if settings.environment == Environment.PRODUCTION:
-        keys.check_production(settings.key_dir)
+        key_source.current().check_production(settings.key_dir)
     engine = engine or make_engine(settings.database_url)
     state = AppState(
         settings=settings,
-        keys=keys,
+        key_source=key_source,
         engine=engine,
         sessions=sessions or make_sessionmaker(engine),
-        identity_keys=IdentityKeys.from_store(keys),
         policy_source=PolicySource(
             settings.policy_file or DEFAULT_POLICY, settings.policy_reload_seconds
         ),

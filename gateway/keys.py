@@ -8,8 +8,13 @@ Layout of the key directory (private files are created mode 0600)::
     secrets/<name>.key              base64 of a random secret (pseudonym, blind-index)
     secrets/identity-kek-<id>.key   base64 of a key-encryption key of identity data
 
-Rotation adds a new active key per use; retired keys stay in the keyring and in the
-published JWKS so that anything they signed can still be verified. Rotating the identity
+Rotation adds a new key per use, published at once but signing only from its activation
+time (``activates_at``, a configurable time ahead, so that every fund and auditor caching
+the JWKS has it before anything is signed with it); the key it replaces retires then
+(``retires_at``) and stays in the keyring, and in the published JWKS for a configurable
+time, so that anything it signed can still be verified. Whether a key is pending, active
+or retired is computed from those times on each use: every process reading the same
+keyring agrees, without a restart. Rotating the identity
 key-encryption key (KEK) likewise adds a new active one; the retired ones stay loaded so
 that data keys wrapped under them can still be unwrapped (see ``gateway.identities.crypto``).
 """
@@ -23,7 +28,8 @@ import os
 import re
 import secrets
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -64,22 +70,69 @@ class KeyStoreError(Exception):
     """The key directory is missing, incomplete or not fit for the environment."""
 
 
+class KeyStatus(StrEnum):
+    PENDING = "pending"  # published, not signing yet
+    ACTIVE = "active"  # signing for its use
+    RETIRED = "retired"  # replaced; published for verification until its retention ends
+
+
 @dataclass(frozen=True)
 class KeyEntry:
+    """One signing key's metadata; ``status`` and ``active`` are as of when it was read."""
+
     kid: str
     use: KeyUse
     alg: str
     created_at: str
-    active: bool
+    activates_at: str
+    retires_at: str | None = None
+    status: KeyStatus = KeyStatus.ACTIVE
+
+    @property
+    def active(self) -> bool:
+        return self.status == KeyStatus.ACTIVE
+
+    def status_at(self, now: datetime) -> KeyStatus:
+        if now < _instant(self.activates_at):
+            return KeyStatus.PENDING
+        if self.retires_at is not None and now >= _instant(self.retires_at):
+            return KeyStatus.RETIRED
+        return KeyStatus.ACTIVE
 
     def as_dict(self) -> dict[str, Any]:
+        """What the keyring stores: the times, never the status (it follows from them)."""
         return {
             "kid": self.kid,
             "use": str(self.use),
             "alg": self.alg,
             "created_at": self.created_at,
-            "active": self.active,
+            "activates_at": self.activates_at,
+            "retires_at": self.retires_at,
         }
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _entry_of(raw: dict[str, Any]) -> KeyEntry:
+    """A keyring record, with its activation and retirement times.
+
+    One written before those times (with ``active`` only) is active or retired since it
+    was made; one marked ``active: false`` is retired.
+    """
+    created = raw["created_at"]
+    retires = raw.get("retires_at")
+    if retires is None and not raw.get("active", True):
+        retires = created
+    return KeyEntry(
+        raw["kid"],
+        KeyUse(raw["use"]),
+        raw["alg"],
+        created,
+        raw.get("activates_at", created),
+        retires,
+    )
 
 
 @dataclass(frozen=True)
@@ -124,7 +177,7 @@ class GatewayKeys:
         identity_kek_values: dict[str, bytes] | None = None,
     ) -> None:
         self.environment = environment
-        self.entries = entries
+        self._entries = entries
         self.identity_keks = identity_keks or []
         self._private = private
         self._secrets = secret_values
@@ -147,17 +200,37 @@ class GatewayKeys:
         return cls.load(key_dir)
 
     @classmethod
-    def rotate(cls, key_dir: Path, uses: list[KeyUse] | None = None) -> list[KeyEntry]:
-        """Add a new active key for each use; the old ones stay published, inactive."""
+    def rotate(
+        cls,
+        key_dir: Path,
+        uses: list[KeyUse] | None = None,
+        *,
+        publish_ahead: timedelta = timedelta(0),
+    ) -> list[KeyEntry]:
+        """Add a new key for each use, signing ``publish_ahead`` from now.
+
+        Until then it is only published; from then on it signs, and the key it replaces
+        retires (published still, for verification). A use whose next key is still
+        pending cannot be rotated again.
+        """
         current = cls.load(key_dir)
-        chosen = set(uses or list(KeyUse))
+        chosen = [use for use in KeyUse if use in set(uses or list(KeyUse))]
+        now = utcnow()
+        for use in chosen:
+            waiting = [e for e in current.entries if e.use == use and e.status_at(now) == "pending"]
+            if waiting:
+                raise KeyStoreError(
+                    f"the next {use} key {waiting[0].kid} is still waiting to sign "
+                    f"(from {waiting[0].activates_at}); rotate again once it is active"
+                )
+        activates = (now + publish_ahead).isoformat()
         entries = [
-            KeyEntry(e.kid, e.use, e.alg, e.created_at, active=e.active and e.use not in chosen)
+            replace(e, retires_at=activates) if e.use in chosen and e.retires_at is None else e
             for e in current.entries
         ]
-        added = [_new_key(key_dir, use) for use in KeyUse if use in chosen]
+        added = [_new_key(key_dir, use, activates) for use in chosen]
         _write_keyring(key_dir, current.environment, entries + added, current.identity_keks)
-        return added
+        return [cls.load(key_dir).entry(e.kid) for e in added]
 
     @classmethod
     def rotate_identity_kek(cls, key_dir: Path) -> str:
@@ -183,10 +256,7 @@ class GatewayKeys:
             raise KeyStoreError(f"no keys in {key_dir}: run 'gateway keys init'")
         document = json.loads(path.read_text())
         environment = Environment(document["environment"])
-        entries = [
-            KeyEntry(e["kid"], KeyUse(e["use"]), e["alg"], e["created_at"], bool(e["active"]))
-            for e in document["keys"]
-        ]
+        entries = [_entry_of(e) for e in document["keys"]]
         private: dict[str, ECKey | OKPKey] = {}
         for entry in entries:
             raw = json.loads((key_dir / "private" / f"{entry.kid}.json").read_text())
@@ -209,7 +279,7 @@ class GatewayKeys:
 
     def _check_complete(self) -> None:
         for use in KeyUse:
-            if not any(e.active and e.use == use for e in self.entries):
+            if not any(e.active and e.use == use for e in self.entries_at(utcnow())):
                 raise KeyStoreError(f"no active {use} key")
         for name, value in self._secrets.items():
             if len(value) < SECRET_BYTES:
@@ -231,13 +301,29 @@ class GatewayKeys:
 
     # -- use ----------------------------------------------------------------------
 
-    def active(self, use: KeyUse) -> tuple[KeyEntry, ECKey | OKPKey]:
-        entry = next(e for e in reversed(self.entries) if e.active and e.use == use)
+    @property
+    def entries(self) -> list[KeyEntry]:
+        """Every signing key, with its status now."""
+        return self.entries_at(utcnow())
+
+    def entries_at(self, now: datetime) -> list[KeyEntry]:
+        return [replace(e, status=e.status_at(now)) for e in self._entries]
+
+    def entry(self, kid: str) -> KeyEntry:
+        return next(e for e in self.entries if e.kid == kid)
+
+    def active(self, use: KeyUse, now: datetime | None = None) -> tuple[KeyEntry, ECKey | OKPKey]:
+        """The key that signs for ``use`` now: the last activated of those not retired."""
+        at = now or utcnow()
+        signing = [e for e in self.entries_at(at) if e.active and e.use == use]
+        if not signing:
+            raise KeyStoreError(f"no active {use} key")
+        entry = max(signing, key=lambda e: _instant(e.activates_at))
         return entry, self._private[entry.kid]
 
     def verification_keys(self, use: KeyUse) -> KeySet:
-        """Every key of that use, active or retired, public parts only."""
-        return KeySet([self._public(e) for e in self.entries if e.use == use])
+        """Every key of that use, pending, active or retired, public parts only."""
+        return KeySet([self._public(e) for e in self._entries if e.use == use])
 
     def secret(self, name: str) -> bytes:
         return self._secrets[name]
@@ -262,24 +348,39 @@ class GatewayKeys:
         key_type = ECKey if public["kty"] == "EC" else OKPKey
         return key_type.import_key(public)
 
-    def public_jwks(self) -> dict[str, Any]:
-        """The published JWKS: every signing key with its kid, use, alg and gateway use."""
+    def public_jwks(
+        self, *, keep_retired: timedelta | None = None, now: datetime | None = None
+    ) -> dict[str, Any]:
+        """The published JWKS: every signing key with its kid, use, alg and gateway use.
+
+        Pending keys are in it (so that verifiers have them before they sign), and retired
+        ones, for ``keep_retired`` after they retired (for ever if None).
+        """
+        at = now or utcnow()
         keys = []
-        for entry in self.entries:
+        for entry in self._entries:
+            if (
+                keep_retired is not None
+                and entry.retires_at is not None
+                and at >= _instant(entry.retires_at) + keep_retired
+            ):
+                continue
             public = self._public(entry).as_dict(private=False)
             public[KEY_USE_MEMBER] = str(entry.use)
             keys.append(public)
         return {"keys": keys}
 
 
-def _new_key(key_dir: Path, use: KeyUse) -> KeyEntry:
+def _new_key(key_dir: Path, use: KeyUse, activates_at: str | None = None) -> KeyEntry:
     key = _generate(use)
     created = utcnow()
     kid = f"{use}-{created:%Y%m%d}-{key.thumbprint()[:10]}"
     private = key.as_dict(private=True)
     private["kid"] = kid
     _write_private(key_dir / "private" / f"{kid}.json", json.dumps(private).encode())
-    return KeyEntry(kid, use, ALGORITHMS[use], created.isoformat(), active=True)
+    return KeyEntry(
+        kid, use, ALGORITHMS[use], created.isoformat(), activates_at or created.isoformat()
+    )
 
 
 def _new_identity_kek(key_dir: Path, taken: set[str] | None = None) -> IdentityKekEntry:

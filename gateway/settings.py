@@ -112,6 +112,28 @@ class Settings(BaseSettings):
     policy_reload_seconds: float = Field(
         default=30, ge=0, description="How often the policy file is checked for changes; 0: never."
     )
+    key_reload_seconds: float = Field(
+        default=5, ge=0, description="How often the keyring is checked for changes; 0: never."
+    )
+    key_publish_ahead_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        description="How long a new signing key is published before it signs (keys rotate).",
+    )
+    key_retired_publish_days: int = Field(
+        default=0,
+        ge=0,
+        description="How long a retired key stays in the JWKS after it retired; 0: for ever.",
+    )
+    key_max_age_days: int = Field(
+        default=365, ge=1, description="The age at which a signing key should have been replaced."
+    )
+    jwks_max_age_seconds: int = Field(
+        default=300,
+        ge=0,
+        description="Cache-Control max-age of the JWKS; never above a quarter of the "
+        "publish-ahead time.",
+    )
     audit_spool_dir: Path = Field(
         default=Path("var/audit-spool"),
         description="Where audit events wait while the database is unavailable (local disk).",
@@ -140,6 +162,11 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @property
+    def jwks_cache_seconds(self) -> int:
+        """The JWKS's max-age: a verifier caching it sees a new key well before it signs."""
+        return min(self.jwks_max_age_seconds, self.key_publish_ahead_seconds // 4)
 
     @property
     def issuer(self) -> str:

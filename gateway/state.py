@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from gateway.auditlog.spool import AuditSpool
     from gateway.identities.service import IdentityKeys
+    from gateway.key_source import KeySource
     from gateway.keys import GatewayKeys
     from gateway.policy_source import PolicySource
     from gateway.settings import Settings
@@ -24,13 +25,21 @@ if TYPE_CHECKING:
 @dataclass
 class AppState:
     settings: Settings
-    keys: GatewayKeys
+    key_source: KeySource
     engine: Engine
     sessions: sessionmaker[Session]
-    identity_keys: IdentityKeys
     policy_source: PolicySource
     spool: AuditSpool
     outages: OutageReporter = field(default_factory=OutageReporter)
+
+    @property
+    def keys(self) -> GatewayKeys:
+        """The keys in force now (re-read when the keyring changed and still loads)."""
+        return self.key_source.current()
+
+    @property
+    def identity_keys(self) -> IdentityKeys:
+        return self.key_source.identity_keys()
 
     @property
     def policy(self) -> LoadedPolicy:

@@ -177,6 +177,7 @@ def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of check
 
 
 AnyCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.PARTICIPANTS_READ])]
+KeyHolder = Annotated[Caller, Security(authenticate, scopes=[Scope.KEYS_WRITE])]
 OperatorCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.ADMIN])]
 FundCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.BATCHES_READ])]
 PrefectureCaller = Annotated[Caller, Security(authenticate, scopes=[Scope.DECISIONS_READ])]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel
 
 from gateway.auth import assertions, dpop, tokens
@@ -123,6 +126,21 @@ def metadata(request: Request) -> dict[str, object]:
 
 
 @discovery.get("/.well-known/jwks.json", name="discovery:jwks")
-def jwks(request: Request) -> dict[str, object]:
-    """The gateway's public keys: token, batch and checkpoint signing, active and retired."""
-    return app_state(request).keys.public_jwks()
+def jwks(request: Request) -> Response:
+    """The gateway's public keys: token, batch and checkpoint; pending, active and retired.
+
+    Cacheable for well under the time a new key is published before it signs.
+    """
+    state = app_state(request)
+    days = state.settings.key_retired_publish_days
+    document = state.keys.public_jwks(keep_retired=timedelta(days=days) if days else None)
+    body = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {
+        "Cache-Control": f"public, max-age={state.settings.jwks_cache_seconds}",
+        "ETag": etag,
+    }
+    asked = request.headers.get("If-None-Match", "")
+    if etag in {tag.strip().removeprefix("W/") for tag in asked.split(",")} or asked == "*":
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)

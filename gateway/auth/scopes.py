@@ -14,11 +14,14 @@ class Scope(StrEnum):
     SUBSCRIPTIONS_WRITE = "subscriptions:write"
     AUDIT_READ = "audit:read"
     PARTICIPANTS_READ = "participants:read"
+    KEYS_WRITE = "keys:write"  # its own registered keys: add the next one, retire the old
     ADMIN = "admin"
 
 
 SCOPES_BY_KIND: dict[str, frozenset[Scope]] = {
-    "prefecture": frozenset({Scope.DECISIONS_WRITE, Scope.DECISIONS_READ, Scope.PARTICIPANTS_READ}),
+    "prefecture": frozenset(
+        {Scope.DECISIONS_WRITE, Scope.DECISIONS_READ, Scope.PARTICIPANTS_READ, Scope.KEYS_WRITE}
+    ),
     "fund": frozenset(
         {
             Scope.BATCHES_READ,
@@ -26,8 +29,9 @@ SCOPES_BY_KIND: dict[str, frozenset[Scope]] = {
             Scope.STATUS_CHECK,
             Scope.SUBSCRIPTIONS_WRITE,
             Scope.PARTICIPANTS_READ,
+            Scope.KEYS_WRITE,
         }
     ),
-    "auditor": frozenset({Scope.AUDIT_READ, Scope.PARTICIPANTS_READ}),
-    "operator": frozenset({Scope.ADMIN, Scope.PARTICIPANTS_READ}),
+    "auditor": frozenset({Scope.AUDIT_READ, Scope.PARTICIPANTS_READ, Scope.KEYS_WRITE}),
+    "operator": frozenset({Scope.ADMIN, Scope.PARTICIPANTS_READ, Scope.KEYS_WRITE}),
 }

@@ -17,9 +17,14 @@ from gateway.cli.context import operator, settings, transaction
 from gateway.errors import GatewayError
 from gateway.participants import repository, service
 from gateway.participants.models import ParticipantKind, ParticipantStatus, Regime
-from gateway.participants.schemas import ParticipantSpec
+from gateway.participants.schemas import ParticipantKeyIn, ParticipantSpec
 
 app = typer.Typer(help="Register and manage participants.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="A participant's registered signing keys: add the next one, retire the old one.",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
 console = Console()
 
 
@@ -138,3 +143,67 @@ def suspend(participant_id: str) -> None:
 def reactivate(participant_id: str) -> None:
     """Lift a suspension."""
     _set_status(participant_id, ParticipantStatus.ACTIVE, AuditAction.PARTICIPANT_REACTIVATED)
+
+
+@keys_app.command("add")
+def add_key(
+    participant_id: str,
+    jwk: Annotated[Path, typer.Option(help="File with the next public JWK.")],
+) -> None:
+    """Register a participant's next key; its current keys keep working until retired."""
+    try:
+        key = ParticipantKeyIn(jwk=_read_json(jwk)).jwk
+    except ValidationError as error:
+        for item in error.errors():
+            console.print(f"[red]jwk: {item['msg']}")
+        raise typer.Exit(2) from error
+    config = settings()
+    try:
+        with transaction(config.database_url) as session:
+            participant = service.add_key(session, participant_id, key)
+            record(
+                session,
+                AuditAction.PARTICIPANT_KEY_ADDED,
+                object_ids=[participant_id],
+                detail={**operator(), "kid": key["kid"]},
+            )
+            kids = service.describe(participant).key_ids
+    except GatewayError as error:
+        console.print(f"[red]{error.detail}")
+        raise typer.Exit(1) from error
+    console.print(f"added key {key['kid']} to {participant_id}; its keys: {', '.join(kids)}")
+
+
+@keys_app.command("retire")
+def retire_key(participant_id: str, kid: str) -> None:
+    """Retire one of a participant's keys: what it signs is refused from now on."""
+    config = settings()
+    try:
+        with transaction(config.database_url) as session:
+            participant = service.retire_key(session, participant_id, kid)
+            record(
+                session,
+                AuditAction.PARTICIPANT_KEY_RETIRED,
+                object_ids=[participant_id],
+                detail={**operator(), "kid": kid},
+            )
+            kids = service.describe(participant).key_ids
+    except GatewayError as error:
+        console.print(f"[red]{error.detail}")
+        raise typer.Exit(1) from error
+    console.print(f"retired key {kid} of {participant_id}; its keys: {', '.join(kids)}")
+
+
+@keys_app.command("list")
+def list_keys(participant_id: str) -> None:
+    """A participant's registered public keys (kid, type, algorithm)."""
+    config = settings()
+    with transaction(config.database_url) as session:
+        participant = repository.get(session, participant_id)
+        if participant is None:
+            console.print(f"[red]no participant {participant_id!r}")
+            raise typer.Exit(1)
+        table = Table("kid", "kty", "crv", "alg", title=f"keys of {participant_id}")
+        for key in participant.jwks.get("keys", []):
+            table.add_row(key["kid"], key["kty"], key.get("crv", ""), key.get("alg", ""))
+    console.print(table)

@@ -66,6 +66,7 @@ SCOPE_DESCRIPTIONS = {
     Scope.AUDIT_READ: "Query the audit trail, its proofs and reports (auditors)",
     Scope.PARTICIPANTS_READ: "Read the participants registry as far as one may see it (all)",
     Scope.ADMIN: "Suspend and reactivate participants (operators)",
+    Scope.KEYS_WRITE: "Add and retire one's own registered keys; an operator, anyone's (all)",
 }
 OAUTH_ERRORS = (
     "invalid_request", "invalid_client", "unsupported_grant_type", "invalid_scope",
@@ -84,6 +85,10 @@ AUDIT_ACTIONS = {
     AuditAction.PARTICIPANT_CREATED: "a participant was registered",
     AuditAction.PARTICIPANT_SUSPENDED: "a participant was suspended",
     AuditAction.PARTICIPANT_REACTIVATED: "a participant was reactivated",
+    AuditAction.PARTICIPANT_KEY_ADDED: "a participant's next signing key was registered",
+    AuditAction.PARTICIPANT_KEY_RETIRED: (
+        "a participant's signing key was retired (refused from then on)"
+    ),
     AuditAction.DECISION_CREATED: "a prefecture posted a decision",
     AuditAction.DECISION_READ: "a prefecture read one of its decisions",
     AuditAction.DECISION_LISTED: "a prefecture listed its decisions",
@@ -179,7 +184,21 @@ OPERATIONS: dict[str, Operation] = {
         {503: "Not ready: database, migrations or keys (checks names which)."},
     ),
     "discovery:metadata": Operation("getAuthorizationServerMetadata"),
-    "discovery:jwks": Operation("getGatewayKeys"),
+    "discovery:jwks": Operation(
+        "getGatewayKeys",
+        response_headers={
+            "Cache-Control": {
+                "description": "public, max-age well under the time a new key is published "
+                "before it signs: a verifier that honours it has every key before its use.",
+                "schema": {"type": "string"},
+            },
+            "ETag": {
+                "description": "The key set's tag; send it in If-None-Match to get a 304 "
+                "while the set is unchanged.",
+                "schema": {"type": "string"},
+            },
+        },
+    ),
     "contract:schema": Operation("getSchema", {404: "No schema of that name."}),
     "contract:problem": Operation("getProblemType", {404: "No problem type of that slug."}),
     AuditAction.TOKEN_ISSUED: Operation(
@@ -198,6 +217,23 @@ OPERATIONS: dict[str, Operation] = {
         },
     ),
     AuditAction.PARTICIPANT_REACTIVATED: Operation("reactivateParticipant"),
+    AuditAction.PARTICIPANT_KEY_ADDED: Operation(
+        "addParticipantKey",
+        {
+            403: "Not the participant itself (in its own name) nor an operator "
+            "(not-key-holder), or a missing scope.",
+            409: "The kid or the key is registered already (key-exists), or the participant "
+            "has as many keys as allowed (too-many-keys).",
+        },
+    ),
+    AuditAction.PARTICIPANT_KEY_RETIRED: Operation(
+        "retireParticipantKey",
+        {
+            403: "Not the participant itself (in its own name) nor an operator "
+            "(not-key-holder), or a missing scope.",
+            409: "The participant's only key: register the next one first (last-key).",
+        },
+    ),
     AuditAction.DECISION_CREATED: Operation(
         "postDecision",
         {409: "The reference was used before with another body (reference-reused)."},

@@ -182,6 +182,35 @@ CATALOGUE = _entries(
         "Register or reactivate another operator first.",
     ),
     ProblemType(
+        "not-key-holder",
+        403,
+        "Not allowed",
+        "A participant's keys are added and retired by the participant itself, in its own "
+        "name (not as a delegate), or by an operator.",
+        "Call in your own name about your own keys, or ask the operator.",
+    ),
+    ProblemType(
+        "key-exists",
+        409,
+        "Conflict",
+        "The key, or another key with its kid, is registered for the participant already.",
+        "Register a new key pair, with a kid of its own.",
+    ),
+    ProblemType(
+        "too-many-keys",
+        409,
+        "Conflict",
+        "The participant has as many registered keys as allowed.",
+        "Retire a key that is no longer used first.",
+    ),
+    ProblemType(
+        "last-key",
+        409,
+        "Conflict",
+        "Retiring this key would leave the participant with no key to authenticate with.",
+        "Register the next key first, authenticate with it, then retire this one.",
+    ),
+    ProblemType(
         "unusable-csv-header",
         400,
         "Bad request",

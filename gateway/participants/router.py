@@ -7,16 +7,24 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from audit.actions import AuditAction
-from gateway.auth.dependencies import AnyCaller, OperatorCaller
-from gateway.errors import NotFound
+from gateway.auth.caller import Caller
+from gateway.auth.dependencies import AnyCaller, KeyHolder, OperatorCaller
+from gateway.auth.scopes import Scope
+from gateway.errors import Forbidden, NotFound
 from gateway.participants import repository, service
 from gateway.participants.models import ParticipantKind, ParticipantStatus
-from gateway.participants.schemas import PARTICIPANT_ID, ParticipantOut, ParticipantPage
+from gateway.participants.schemas import (
+    PARTICIPANT_ID,
+    ParticipantKeyIn,
+    ParticipantOut,
+    ParticipantPage,
+)
 from gateway.routing import Audit, DbSession, TransactionRoute
 
 router = APIRouter(prefix="/v1/participants", route_class=TransactionRoute, tags=["participants"])
 # Checked before any lookup: a NUL in an id would make PostgreSQL fail, and the audit too.
 ParticipantId = Annotated[str, Path(pattern=PARTICIPANT_ID)]
+KeyId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
 
 
 @router.get("/me", name=AuditAction.PARTICIPANT_READ, response_model=ParticipantOut)
@@ -90,3 +98,62 @@ def reactivate(
 ) -> ParticipantOut:
     audit.object_ids = [participant_id[:64]]
     return service.describe(service.set_status(session, participant_id, ParticipantStatus.ACTIVE))
+
+
+def _key_holder(caller: Caller, participant_id: str) -> None:
+    """A participant manages its own keys, in its own name; an operator, anyone's."""
+    if caller.kind == ParticipantKind.OPERATOR and Scope.ADMIN in caller.scopes:
+        return
+    if caller.participant_id == participant_id == caller.acting_for:
+        return
+    raise Forbidden(
+        f"only {participant_id[:64]} itself or an operator manages its keys",
+        slug="not-key-holder",
+    )
+
+
+@router.post(
+    "/{participant_id}/keys",
+    name=AuditAction.PARTICIPANT_KEY_ADDED,
+    response_model=ParticipantOut,
+    status_code=201,
+)
+def add_key(
+    participant_id: ParticipantId,
+    body: ParticipantKeyIn,
+    caller: KeyHolder,
+    session: DbSession,
+    audit: Audit,
+) -> ParticipantOut:
+    """Register the participant's next signing key.
+
+    Both keys authenticate until the old one is retired. By the participant itself (with
+    a token got with its current key) or an operator.
+    """
+    audit.object_ids = [participant_id[:64]]
+    _key_holder(caller, participant_id)
+    participant = service.add_key(session, participant_id, body.jwk)
+    audit.detail = {"kid": body.jwk["kid"][:128]}
+    return service.describe(participant)
+
+
+@router.delete(
+    "/{participant_id}/keys/{kid}",
+    name=AuditAction.PARTICIPANT_KEY_RETIRED,
+    response_model=ParticipantOut,
+)
+def retire_key(
+    participant_id: ParticipantId,
+    kid: KeyId,
+    caller: KeyHolder,
+    session: DbSession,
+    audit: Audit,
+) -> ParticipantOut:
+    """Retire one of the participant's keys: its client assertions are refused from now on.
+
+    Tokens already issued live out their few minutes. Never the last key.
+    """
+    audit.object_ids = [participant_id[:64]]
+    audit.detail = {"kid": kid}
+    _key_holder(caller, participant_id)
+    return service.describe(service.retire_key(session, participant_id, kid))

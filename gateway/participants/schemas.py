@@ -79,6 +79,25 @@ class ParticipantSpec(BaseModel):
         return self
 
 
+class ParticipantKeyIn(BaseModel):
+    """The next public signing key of a participant (one JWK; its kid, or its thumbprint)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    jwk: dict[str, Any] = Field(description="One public signing JWK.")
+
+    @field_validator("jwk")
+    @classmethod
+    def _jwk(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if "keys" in value:
+            raise ValueError("one JWK, not a JWKS")
+        try:
+            (key,) = normalise_signing_jwks(value)["keys"]
+        except InvalidKeyError as error:
+            raise ValueError(str(error)) from error
+        return dict(key)
+
+
 class ParticipantOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from gateway.auth.jwks import key_set
 from gateway.errors import Conflict, InvalidField, NotFound
 from gateway.participants import repository
 from gateway.participants.models import (
@@ -88,6 +89,64 @@ def _keep_an_operator(session: Session, participant: Participant, by: str | None
             "operator first",
             slug="last-active-operator",
         )
+
+
+MAX_KEYS = 5  # the registered signing keys of one participant: the current, the next, spares
+
+
+def _thumbprint(jwk: dict[str, Any]) -> str:
+    return key_set({"keys": [jwk]}).keys[0].thumbprint()
+
+
+def add_key(session: Session, participant_id: str, jwk: dict[str, Any]) -> Participant:
+    """Register a participant's next signing key (a normalised public JWK) beside the others.
+
+    Both authenticate until the old one is retired: the overlap in which the participant
+    moves its systems to the new key.
+    """
+    participant = repository.get(session, participant_id)
+    if participant is None:
+        raise NotFound(f"no participant {participant_id!r}")
+    keys = list(participant.jwks.get("keys", []))
+    thumbprint = _thumbprint(jwk)
+    for known in keys:
+        if known["kid"] == jwk["kid"] or _thumbprint(known) == thumbprint:
+            raise Conflict(
+                f"{participant_id} has this key, or a key with kid {jwk['kid']!r}, already",
+                slug="key-exists",
+            )
+    if len(keys) >= MAX_KEYS:
+        raise Conflict(
+            f"{participant_id} has {len(keys)} keys, the most allowed: retire one first",
+            slug="too-many-keys",
+        )
+    participant.jwks = {"keys": [*keys, jwk]}
+    participant.updated_at = utcnow()
+    session.flush()
+    return participant
+
+
+def retire_key(session: Session, participant_id: str, kid: str) -> Participant:
+    """Remove a key: client assertions signed with it are refused from now on.
+
+    The last key is never retired: the participant could not authenticate any more.
+    """
+    participant = repository.get(session, participant_id)
+    if participant is None:
+        raise NotFound(f"no participant {participant_id!r}")
+    keys = list(participant.jwks.get("keys", []))
+    kept = [key for key in keys if key.get("kid") != kid]
+    if len(kept) == len(keys):
+        raise NotFound(f"{participant_id} has no key {kid!r}")
+    if not kept:
+        raise Conflict(
+            f"{kid!r} is the only key of {participant_id}: register the next one first",
+            slug="last-key",
+        )
+    participant.jwks = {"keys": kept}
+    participant.updated_at = utcnow()
+    session.flush()
+    return participant
 
 
 def describe(participant: Participant) -> ParticipantOut:

@@ -123,6 +123,11 @@ FUND_75 = frozenset({"fund-75", "delegate-for-75"})
 CODAF_75 = frozenset({"auditor-75", "auditor-national"})
 
 
+def _next_key(world: World) -> dict[str, Any]:
+    del world
+    return {"jwk": new_key().as_dict(private=False)}
+
+
 def _check_of(world: World) -> dict[str, Any]:
     return {"checks": [{"identity": {"agdref_number": world.ids["agdref"]}}]}
 
@@ -198,6 +203,11 @@ PROBES = (
           frozenset({"operator"}), None, ask_owners=False),
     Probe(A.PARTICIPANT_REACTIVATED, "POST", "/v1/participants/{fund}/reactivate",
           frozenset({"operator"}), '"status":"active"'),
+    # A participant's keys: its own, in its own name, or an operator's to manage.
+    Probe(A.PARTICIPANT_KEY_ADDED, "POST", "/v1/participants/{fund}/keys",
+          frozenset({"fund-75", "operator"}), '"{fund}"', body=_next_key),
+    Probe(A.PARTICIPANT_KEY_RETIRED, "DELETE", "/v1/participants/{fund}/keys/{fund_kid}",
+          frozenset({"fund-75", "operator"}), None, ask_owners=False),
     # Auditors.
     Probe(A.AUDIT_EVENTS_LISTED, "GET", "/v1/audit/events", CODAF_75, "{event}",
           params={"participant": "{prefecture}", "limit": "1000"}),
@@ -297,6 +307,7 @@ def world(
             "import": imported.json()["id"],
             "batch": batches[-1]["id"],
             "fund": actors["fund-75"].id,
+            "fund_kid": actors["fund-75"].kid,
             "prefecture": actors["prefecture-75"].id,
             "agdref": agdref,
             "event": event_of(session, posted).event_id,

@@ -45,7 +45,7 @@ def test_keys_init_refuses_a_second_time(cli: Cli) -> None:
 def test_keys_rotate_adds_active_keys_and_keeps_the_old_ones(cli: Cli) -> None:
     cli.run("keys", "init")
     old = GatewayKeys.load(cli.key_dir)
-    output = cli.run("keys", "rotate")
+    output = cli.run("keys", "rotate", "--publish-ahead", "0")  # signing at once
     rotated = GatewayKeys.load(cli.key_dir)
     added = [e for e in rotated.entries if e.kid not in {o.kid for o in old.entries}]
     assert {e.use for e in added} == set(KeyUse)
@@ -68,7 +68,7 @@ def test_keys_rotate_adds_active_keys_and_keeps_the_old_ones(cli: Cli) -> None:
 def test_keys_rotate_one_use_changes_only_that_key(cli: Cli) -> None:
     cli.run("keys", "init")
     old = GatewayKeys.load(cli.key_dir)
-    cli.run("keys", "rotate", "--use", "token")
+    cli.run("keys", "rotate", "--use", "token", "--publish-ahead", "0")
     rotated = GatewayKeys.load(cli.key_dir)
     assert len(rotated.entries) == len(old.entries) + 1
     assert rotated.active(KeyUse.TOKEN)[0].kid != old.active(KeyUse.TOKEN)[0].kid
@@ -165,3 +165,33 @@ def test_keys_show_lists_identity_kek_ids_never_their_values(cli: Cli) -> None:
         assert base64.b64decode(value).hex() not in output
     for name in ("pseudonym", "blind-index"):
         assert (cli.key_dir / "secrets" / f"{name}.key").read_text() not in output
+
+
+def test_keys_rotate_publishes_the_next_key_before_it_signs(cli: Cli) -> None:
+    cli.run("keys", "init")
+    old = GatewayKeys.load(cli.key_dir)
+    output = cli.run("keys", "rotate", "--use", "batch")  # the default: a day ahead
+    rotated = GatewayKeys.load(cli.key_dir)
+    (added,) = [e for e in rotated.entries if e.kid not in {o.kid for o in old.entries}]
+    assert added.status == "pending"
+    assert f"signing from {added.activates_at}" in output
+    assert rotated.active(KeyUse.BATCH)[0].kid == old.active(KeyUse.BATCH)[0].kid
+    assert added.kid in {key["kid"] for key in rotated.public_jwks()["keys"]}
+    assert "pending" in cli.run("keys", "show")
+    again = cli.run("keys", "rotate", "--use", "batch", code=1)
+    assert "still waiting to sign" in again
+    assert len(cli.events("keys:rotated")) == 1
+
+
+def test_keys_check_fails_when_a_key_expires_soon(cli: Cli) -> None:
+    cli.run("keys", "init")
+    fine = cli.run("keys", "check", "--within-days", "30")
+    assert "no signing key expires within 30 days" in fine
+    due = cli.run("keys", "check", "--within-days", "400", code=1)
+    assert "token key" in due
+    assert "gateway keys rotate --use token" in due
+    # A next key waiting for its turn is the answer: that use is no longer due.
+    cli.run("keys", "rotate", "--use", "token")
+    after = cli.run("keys", "check", "--within-days", "400", code=1)
+    assert "token key" not in after
+    assert "batch key" in after

@@ -339,3 +339,25 @@ def test_add_and_list_on_postgresql(postgres_cli: Cli) -> None:
     assert cli.show("cpam-13")["status"] == "suspended"
     events = cli.events("participant:created")
     assert [(e.object_ids, e.detail["via"]) for e in events] == [(["cpam-13"], "cli")]
+
+
+def test_participants_keys_add_and_retire_are_audited(cli: Cli, add: Callable[..., str]) -> None:
+    add("pref-75", "prefecture", "-d", "75")
+    (old_kid,) = cli.show("pref-75")["key_ids"]
+    next_key = ECKey.generate_key("P-256", private=True)
+    jwk = cli.jwk_file("next", {**next_key.as_dict(private=False), "kid": "pref-75-next"})
+    added = cli.run("participants", "keys", "add", "pref-75", "--jwk", jwk)
+    assert "added key pref-75-next to pref-75" in added
+    assert cli.show("pref-75")["key_ids"] == [old_kid, "pref-75-next"]
+    assert "pref-75-next" in cli.run("participants", "keys", "list", "pref-75")
+    assert "already" in cli.run("participants", "keys", "add", "pref-75", "--jwk", jwk, code=1)
+    retired = cli.run("participants", "keys", "retire", "pref-75", old_kid)
+    assert f"retired key {old_kid} of pref-75" in retired
+    assert cli.show("pref-75")["key_ids"] == ["pref-75-next"]
+    last = cli.run("participants", "keys", "retire", "pref-75", "pref-75-next", code=1)
+    assert "register the next one first" in last
+    (added_event,) = cli.events("credential:added")
+    (retired_event,) = cli.events("credential:retired")
+    assert added_event.object_ids == retired_event.object_ids == ["pref-75"]
+    assert (added_event.detail["kid"], retired_event.detail["kid"]) == ("pref-75-next", old_kid)
+    assert retired_event.detail["via"] == "cli"
