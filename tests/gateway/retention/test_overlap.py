@@ -31,7 +31,7 @@ DUE = 1200  # decisions whose identity data is past retention: two chunks
 
 
 def test_a_purge_while_another_runs_does_nothing_and_says_so(
-    database_url: str, engine: Engine, settings: Settings
+    database_url: str, engine: Engine, settings: Settings, sessions: sessionmaker[Session]
 ) -> None:
     elsewhere = make_sessionmaker(engine)  # another worker's connection
     with single_flight(elsewhere, purge.JOB) as held:
@@ -51,8 +51,8 @@ def test_a_purge_while_another_runs_does_nothing_and_says_so(
         assert output == f"Purge not run: {purge.SKIPPED}."
         shown = json.loads(invoke("retention", "purge", "--json", env=env))
         assert shown["skipped"] == purge.SKIPPED
-        # A dry run changes nothing: it runs whoever purges.
-        dry = purge.run(elsewhere, POLICY, dry_run=True, now=later(IDENTITY_DAYS + 1))
+        # A dry run changes nothing: it runs whoever purges (in the test's transaction).
+        dry = purge.run(sessions, POLICY, dry_run=True, now=later(IDENTITY_DAYS + 1))
         assert dry.skipped is None
         assert dry.classes["identity_data"]["purged"] == 0
     with single_flight(elsewhere, purge.JOB) as free:
