@@ -155,6 +155,9 @@ def apply_retention(sessions: sessionmaker[Session], settings: Settings) -> purg
     report = purge.run(
         sessions, load_file(settings.policy_file or DEFAULT_POLICY), actor={"via": "worker"}
     )
+    if report.skipped is not None:
+        log.info("retention not applied", extra={"reason": report.skipped})
+        return report
     log.info(
         "retention applied",
         extra={name: c["purged"] for name, c in report.classes.items()},

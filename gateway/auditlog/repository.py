@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from audit.tree import Coordinate
 
 _SEQUENCER_LOCK = (0x0A0D, 1)  # the sequencer's advisory lock
+_CHECKPOINT_LOCK = (0x0A0D, 2)  # the checkpoint signer's advisory lock
 _NODES_PER_QUERY = 500
 
 
@@ -75,6 +76,19 @@ def lock_sequencer(session: Session) -> None:
         session.execute(
             text("SELECT pg_advisory_xact_lock(:a, :b)"),
             {"a": _SEQUENCER_LOCK[0], "b": _SEQUENCER_LOCK[1]},
+        )
+
+
+def lock_checkpoints(session: Session) -> None:
+    """One checkpoint signer at a time, until the transaction ends.
+
+    A PostgreSQL advisory lock, waited for: signing takes milliseconds. SQLite has one
+    writer.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:a, :b)"),
+            {"a": _CHECKPOINT_LOCK[0], "b": _CHECKPOINT_LOCK[1]},
         )
 
 

@@ -8,6 +8,8 @@
   them, and a committed event is always logged, however late it commits.
 - **Checkpoints.** ``sign_checkpoint`` signs the current size and root as a C2SP signed
   note (``audit.checkpoints``) with the gateway's Ed25519 checkpoint key; all are kept.
+  Signers take turns (a PostgreSQL advisory lock; SQLite has one writer), so two workers
+  signing at once never collide on a size: the second finds the checkpoint signed.
 - **Proofs.** Inclusion and consistency proofs (RFC 9162) come from stored subtree
   hashes, one query each (``audit.tree``).
 
@@ -42,6 +44,7 @@ __all__ = [
     "consistency_proof",
     "export",
     "inclusion_proof",
+    "latest_checkpoint_size",
     "needs_checkpoint",
     "sequence",
     "sign_checkpoint",
@@ -116,10 +119,20 @@ def needs_checkpoint(session: Session) -> bool:
     return size > 0 and (latest is None or latest < size)
 
 
+def latest_checkpoint_size(session: Session) -> int | None:
+    """The tree size of the latest checkpoint, if any."""
+    return repository.latest_checkpoint_size(session)
+
+
 def sign_checkpoint(
     session: Session, *, origin: str, key_name: str, kid: str, key: OKPKey
 ) -> Checkpoint | None:
-    """Sign and keep a checkpoint of the log as it is, unless it has not grown since the last."""
+    """Sign and keep a checkpoint of the log as it is, unless it has not grown since the last.
+
+    One signer at a time: a second one waits for the first to commit, then finds the
+    checkpoint of that size signed (None), or signs the log as it has grown since.
+    """
+    repository.lock_checkpoints(session)
     size, root_hash = size_and_root(session)
     latest = repository.latest_checkpoint_size(session)
     if latest is not None and latest >= size:

@@ -71,7 +71,16 @@ def pending_count(session: Session) -> int:
 def pending_records(
     session: Session, fund_id: str, ranks: Collection[int] | None, limit: int
 ) -> Sequence[Row[Any]]:
-    """The fund's next records, most urgent and oldest first; no identity data yet."""
+    """The fund's next records, most urgent and oldest first, locked; no identity data yet.
+
+    On PostgreSQL the disclosure rows are locked until the transaction ends (``FOR UPDATE
+    OF disclosures SKIP LOCKED``): what is selected is what gets sealed. A correction that
+    wants to cancel one of them waits for the batch to commit, then finds it sealed and
+    sends a rectification instead; a row a correction is cancelling right now is skipped
+    (it is being cancelled; if that correction rolls back, the next batch takes it). Only
+    the disclosure rows are locked, never the decisions, so the sealer waits for nobody.
+    SQLite has one writer: nothing changes under the sealer there.
+    """
     statement = (
         select(
             Disclosure.id,
@@ -100,6 +109,7 @@ def pending_records(
         .where(Disclosure.fund_id == fund_id, Disclosure.state == DisclosureState.PENDING)
         .order_by(Disclosure.priority_rank, Disclosure.created_at, Disclosure.id)
         .limit(limit)
+        .with_for_update(of=Disclosure, skip_locked=True)
     )
     if ranks is not None:
         statement = statement.where(Disclosure.priority_rank.in_(list(ranks)))

@@ -2,17 +2,22 @@
 
 One batch is one transaction: the batch row (its exact signed bytes) and the state of
 its disclosures commit together or not at all, so a crash leaves the whole batch or
-nothing. The final update only moves records that are still pending; if a correction
-cancelled one meanwhile, the batch is rolled back and built again. The batch's ``seq``
-is the fund's last plus one, taken under a per-fund lock (``pg_try_advisory_xact_lock``
-on PostgreSQL: a second worker skips a fund being sealed rather than wait; SQLite has a
-single writer), with the unique ``(fund_id, seq)`` constraint behind it. The format is
-in ``docs/batches.md``.
+nothing. The records are selected locked (``FOR UPDATE OF disclosures SKIP LOCKED`` on
+PostgreSQL; SQLite has a single writer), so a correction arriving meanwhile cannot cancel
+a record being sealed: it waits for the batch, then rectifies what was sent; what arrives
+while a batch is built goes into the next one. The final update still checks that every
+record moved from pending; should one not have, the batch is rolled back and built again,
+a bounded number of times, then the fund waits for the next run (a warning, never an
+error). The batch's ``seq`` is the fund's last plus one, taken under a per-fund lock
+(``pg_try_advisory_xact_lock`` on PostgreSQL: a second worker skips a fund being sealed
+rather than wait; SQLite has a single writer), with the unique ``(fund_id, seq)``
+constraint behind it. The format is in ``docs/batches.md``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import warnings
 from collections import OrderedDict
@@ -54,7 +59,9 @@ if TYPE_CHECKING:
     from gateway.participants.models import Participant
     from policies.loader import LoadedPolicy
 
-MAX_CONFLICTS = 5
+log = logging.getLogger("gateway.sealing")
+
+MAX_CONFLICTS = 5  # batches of one fund rebuilt in a row before it waits for the next run
 
 
 @dataclass(frozen=True)
@@ -271,9 +278,11 @@ def seal_one(
 ) -> SealedBatch | None:
     """Seal the fund's next batch in the caller's transaction; None if nothing is pending.
 
-    Raises ``SealingConflict`` (the caller rolls back and tries again) if a record stopped
-    being pending meanwhile: the records are not row-locked, the fund's lock keeps other
-    sealers away, and the state check in the final update catches a concurrent correction.
+    The records are row-locked as they are selected (``repository.pending_records``) and
+    the fund's lock keeps other sealers away, so they are still pending when the final
+    update moves them. Should one not be (a row changed by something that ignored the
+    locks), this raises ``SealingConflict``: the caller rolls back and builds the batch
+    again from what is pending then.
     """
     rows = repository.pending_records(session, fund.id, ranks, max_records)
     if not rows:
@@ -346,7 +355,11 @@ def _seal_fund(
     ranks: Collection[int] | None,
     max_records: int,
 ) -> list[SealedBatch]:
-    """The fund's batches, one transaction each, until nothing of ``ranks`` is pending."""
+    """The fund's batches, one transaction each, until nothing of ``ranks`` is pending.
+
+    Never raises for a conflict: after ``MAX_CONFLICTS`` rebuilt batches in a row the fund
+    is left, with a warning, and its records wait for the next run.
+    """
     sealed: list[SealedBatch] = []
     conflicts = 0
     while True:
@@ -366,13 +379,18 @@ def _seal_fund(
                     ranks=ranks,
                     max_records=max_records,
                 )
-        except SealingConflict:
+        except SealingConflict as conflict:
             conflicts += 1
             if conflicts > MAX_CONFLICTS:
-                raise
+                log.warning(
+                    "sealing left for the next run: records kept changing",
+                    extra={"fund_id": fund_id, "conflicts": conflicts, "detail": str(conflict)},
+                )
+                break
             continue  # rolled back: build the batch again from what is pending now
         if batch is None:
             break
+        conflicts = 0
         sealed.append(batch)
     return sealed
 

@@ -23,15 +23,25 @@ app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 def checkpoint() -> None:
     """Append queued events to the log and sign a checkpoint now (the worker does it too)."""
     from gateway import jobs  # noqa: PLC0415 - needs the database
+    from gateway.auditlog import service as audit_log  # noqa: PLC0415
     from gateway.storage.engine import make_engine, make_sessionmaker  # noqa: PLC0415
 
     config = settings()
     engine = make_engine(config.database_url)
     try:
-        size = jobs.sign_audit_checkpoint(make_sessionmaker(engine), config)
+        sessions = make_sessionmaker(engine)
+        size = jobs.sign_audit_checkpoint(sessions, config)
+        if not size:
+            with sessions() as session:
+                latest = audit_log.latest_checkpoint_size(session)
     finally:
         engine.dispose()
-    typer.echo(f"checkpoint of size {size}" if size else "the log has not grown: no checkpoint")
+    if size:
+        typer.echo(f"checkpoint of size {size}")
+    elif latest:
+        typer.echo(f"the checkpoint of size {latest} is already signed: the log has not grown")
+    else:
+        typer.echo("the log is empty: no checkpoint")
 
 
 @app.command()

@@ -56,6 +56,9 @@ def purge(
     if json_output:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
+    if report.skipped is not None:
+        console.print(f"Purge not run: {report.skipped}.")
+        return
     title = f"Purge {report.id} under {report.policy_version}" + (" (dry run)" if dry_run else "")
     table = Table(title=title)
     for column in ("class", "retention (days)", "cutoff", "due", "purged"):

@@ -20,13 +20,18 @@ Per class of data (``retention`` in the policy):
   report says so rather than pretend.
 
 Work goes in chunks, one transaction each, so a long purge never holds locks for long and
-a crash loses nothing: the next run picks up where this one stopped. On PostgreSQL
-``SKIP LOCKED`` lets two workers purge at once without waiting on each other. Every run,
-dry or not, writes a ``purge_runs`` row and an audit event.
+a crash loses nothing: the next run picks up where this one stopped. A purge is
+single-flight: on PostgreSQL it holds an advisory lock while it runs
+(``gateway.storage.locks``), and a purge started meanwhile (another worker, or
+``gateway retention purge``) does nothing and says so in its report (``skipped``); the
+chunks also lock their rows with ``SKIP LOCKED``. A dry run changes nothing and takes no
+lock. Every run that is not skipped, dry or not, writes a ``purge_runs`` row and an
+audit event.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,11 +41,14 @@ from gateway.auditlog.writer import record
 from gateway.retention import repository
 from gateway.storage.base import utcnow
 from gateway.storage.ids import new_id
+from gateway.storage.locks import single_flight
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from policies.loader import LoadedPolicy
+
+log = logging.getLogger("gateway.retention")
 
 
 @dataclass
@@ -50,15 +58,23 @@ class PurgeReport:
     dry_run: bool
     as_of: datetime
     classes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: str | None = None  # why nothing was done: another purge was running
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        found = {
             "id": self.id,
             "policy_version": self.policy_version,
             "dry_run": self.dry_run,
             "as_of": self.as_of.isoformat(),
             "classes": self.classes,
         }
+        if self.skipped is not None:
+            found["skipped"] = self.skipped
+        return found
+
+
+JOB = "retention-purge"
+SKIPPED = "another purge is running; it does this work"
 
 
 def run(
@@ -69,10 +85,30 @@ def run(
     now: datetime | None = None,
     actor: dict[str, str] | None = None,
 ) -> PurgeReport:
-    """Apply the policy's retention as of ``now``; the report of what was (or would be) done."""
+    """Apply the policy's retention as of ``now``; the report of what was (or would be) done.
+
+    While another purge runs, nothing is done: the report says so (``skipped``).
+    """
     now = now or utcnow()
-    retention = loaded.policy.retention
     report = PurgeReport(new_id(), loaded.version, dry_run, now)
+    if dry_run:
+        return _run(sessions, loaded, report, actor)
+    with single_flight(sessions, JOB) as ours:
+        if not ours:
+            report.skipped = SKIPPED
+            log.info("retention purge skipped: another purge is running")
+            return report
+        return _run(sessions, loaded, report, actor)
+
+
+def _run(
+    sessions: sessionmaker[Session],
+    loaded: LoadedPolicy,
+    report: PurgeReport,
+    actor: dict[str, str] | None,
+) -> PurgeReport:
+    now, dry_run = report.as_of, report.dry_run
+    retention = loaded.policy.retention
     with sessions.begin() as session:
         repository.start_run(
             session,
