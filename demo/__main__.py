@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from audit.actions import AuditAction
-from demo import access, checks, delivery, evidence, intake, stewardship
+from demo import access, checks, delivery, evidence, intake, rotation, stewardship
 from demo.stage import Outcome, Server, client, console, free_port, participants
 from gateway.auditlog.writer import record
 from gateway.keys import GatewayKeys
@@ -30,6 +30,7 @@ def run(*, keep: bool = False) -> int:
         key_dir=workdir / "keys",
         public_base_url=base_url,
         environment=Environment.DEVELOPMENT,
+        key_reload_seconds=0.2,
     )
     outcome = Outcome()
     engine = make_engine(settings.database_url)
@@ -50,7 +51,7 @@ def run(*, keep: bool = False) -> int:
                     detail={"via": "demo", "kind": participant.spec.kind},
                 )
         console.print(f"{len(cast)} participants registered from their public JWK files")
-        with Server(settings, keys, port):
+        with Server(settings, port):
             console.print(f"API listening on {base_url}")
             access.authenticated_calls(base_url, cast, outcome)
             by_id = {p.id: p for p in cast}
@@ -58,6 +59,7 @@ def run(*, keep: bool = False) -> int:
             ids = intake.scene(base_url, by_id["pref-75"], workdir, outcome)
             stewardship.scene(base_url, sessions, by_id, ids, workdir, outcome)
             delivery.scene(base_url, settings, keys, sessions, by_id, ids, workdir, outcome)
+            rotation.scene(base_url, settings, sessions, by_id, workdir, outcome)
             console.rule("[bold]Status checks: desks, by name, a streamed sweep, misuse")
             with client(base_url, by_id["cpam-75"]) as cpam:
                 checks.status_checks(cpam, outcome.expect)

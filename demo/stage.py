@@ -26,7 +26,6 @@ from gateway.participants.schemas import ParticipantSpec
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from gateway.keys import GatewayKeys
     from gateway.settings import Settings
 
 console = Console()
@@ -139,9 +138,10 @@ def free_port() -> int:
 class Server:
     """The real API on a loopback port, in a thread, for the demo's lifetime."""
 
-    def __init__(self, settings: Settings, keys: GatewayKeys, port: int) -> None:
+    def __init__(self, settings: Settings, port: int) -> None:
+        # The app reads the key directory itself, and re-reads it when it changes.
         config = uvicorn.Config(
-            create_app(settings, keys=keys), host="127.0.0.1", port=port, log_level="warning"
+            create_app(settings), host="127.0.0.1", port=port, log_level="warning"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
