@@ -8,6 +8,8 @@ import csv
 import io
 import json
 import re
+import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from connectors.client import GatewayClient
 from gateway.auditlog.models import AuditEvent
 from gateway.cli.main import app
 from gateway.decisions.models import Decision
@@ -824,10 +827,123 @@ def served(tmp_path: Path) -> Iterator[Served]:
         yield running
 
 
+@pytest.fixture
+def worker(served: Served) -> Iterator[list[tuple[str, int]]]:
+    """The worker's import job in a thread, every 50 ms, on the served database; yields
+    the (status, lines_done) it sees after each run, for progress to be observed."""
+    stop = threading.Event()
+    seen: list[tuple[str, int]] = []
+    keys = IdentityKeys.from_store(served.keys)
+
+    def watch() -> None:
+        with sessions_on(served.database_url) as sessions:
+            while not stop.wait(0.02):
+                with sessions() as session:
+                    seen.extend(
+                        (found.status, found.lines_done)
+                        for found in session.scalars(select(DecisionImport))
+                    )
+
+    def work() -> None:
+        with sessions_on(served.database_url) as sessions:
+            while not stop.wait(0.05):
+                run_pending_imports(sessions, keys, POLICY, batch_size=100)
+
+    threads = [threading.Thread(target=work), threading.Thread(target=watch)]
+    for thread in threads:
+        thread.start()
+    yield seen
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+
+
+def cp1252_file(rows: int) -> bytes:
+    """As Excel saves a CSV on a French Windows: Windows-1252, semicolons, CRLF."""
+    header = "reference;kind;decision_date;agdref_number;birth_name;first_names;sex;birth_date"
+    lines = [header]
+    lines.extend(
+        f"X-{n:05d};renewal-refusal;{days_ago(40)};75{n:08d};Lefèvre;Hélène|François;F;1985-04-17"
+        for n in range(rows)
+    )
+    lines[3] = f"X-00002;renewal-refusal;{tomorrow()};7500000002;Lefèvre;Hélène;F;1985"  # rejected
+    return ("\r\n".join(lines) + "\r\n").encode("cp1252")
+
+
+def import_args(served: Served, tmp_path: Path, *extra: str) -> list[str]:
+    prefecture = served.clients["prefecture"]
+    key_path = tmp_path / "prefecture.jwk"
+    key_path.write_text(json.dumps(prefecture.key.as_dict(private=True)))
+    return [
+        "import",
+        *extra,
+        "--client-id",
+        prefecture.id,
+        "--key",
+        str(key_path),
+        "--url",
+        served.base_url,
+        "--poll",
+        "0.05",
+    ]
+
+
+@pytest.mark.slow  # starts the gateway in its own process
+def test_the_import_command_sends_an_excel_file_and_follows_the_job(
+    served: Served, worker: list[tuple[str, int]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = 1500
+    store = ImportRunner._store  # noqa: SLF001
+
+    def paced(runner: ImportRunner, lines: list[Any]) -> None:
+        store(runner, lines)
+        time.sleep(0.05)  # a database slower than this test's: progress has time to show
+
+    monkeypatch.setattr(ImportRunner, "_store", paced)
+    backlog = tmp_path / "excel.csv"
+    backlog.write_bytes(cp1252_file(rows))
+    assert b"Lef\xe8vre" in backlog.read_bytes()
+    started = time.monotonic()
+    result = CliRunner().invoke(app, import_args(served, tmp_path, str(backlog)))
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 3, result.output  # one line rejected
+    assert "(windows-1252)" in result.output  # --encoding auto found it
+    assert re.search(rf"done\W+{rows}\W+{rows - 1}\W+0\W+1\W", result.output), result.output
+    assert "1 line(s) rejected" in result.output
+    # Progress was seen increasing through the batches, then complete.
+    done = sorted({lines for status, lines in worker if status == "running"})
+    assert len([n for n in done if 0 < n < rows + 1]) >= 3, done
+    assert elapsed < 60
+    with sessions_on(served.database_url) as sessions, sessions() as session:
+        (imported,) = session.scalars(select(DecisionImport)).all()
+        assert (imported.encoding, imported.lines_done, imported.lines_total) == (
+            "windows-1252",
+            rows + 1,
+            rows + 1,
+        )
+        line = session.get_one(ImportLine, (imported.id, 2))
+    with GatewayClient(
+        served.base_url, served.clients["prefecture"].id, served.clients["prefecture"].key
+    ) as client:
+        stored = client.request(
+            "GET", f"/v1/decisions/{line.decision_id}", purpose="decision-transmission"
+        ).json()
+    person = stored["versions"][0]["identity"]
+    assert (person["birth_name"], person["first_names"]) == ("Lefèvre", ["Hélène", "François"])
+
+    # The same file again, as a dry run: every line a duplicate but the rejected one.
+    again = CliRunner().invoke(
+        app, import_args(served, tmp_path, str(backlog), "--encoding", "cp1252", "--dry-run")
+    )
+    assert again.exit_code == 3, again.output
+    assert re.search(rf"done\W+{rows}\W+0\W+{rows - 1}\W+1\W", again.output), again.output
+
+
 @pytest.mark.slow  # starts the gateway in its own process
 def test_the_import_command_sends_a_csv_file_and_writes_the_report(
-    served: Served, tmp_path: Path
+    served: Served, worker: list[tuple[str, int]], tmp_path: Path
 ) -> None:
+    del worker
     base_url, database_url = served.base_url, served.database_url
     prefecture = served.clients["prefecture"]
     key_path = tmp_path / "prefecture.jwk"
@@ -861,8 +977,8 @@ def test_the_import_command_sends_a_csv_file_and_writes_the_report(
             str(report_path),
         ],
     )
-    assert result.exit_code == 0, result.output
-    assert re.search(r"completed\W+4\W+2\W+1\W+1\W", result.output), result.output
+    assert result.exit_code == 3, result.output  # a line was rejected
+    assert re.search(r"done\W+4\W+2\W+1\W+1\W", result.output), result.output
     assert "report written to" in result.output
     with sessions_on(database_url) as sessions, sessions() as session:
         (done,) = session.scalars(select(DecisionImport)).all()
@@ -900,5 +1016,16 @@ def test_the_import_command_sends_a_csv_file_and_writes_the_report(
             "--dry-run",
         ],
     )
-    assert again.exit_code == 0, again.output
+    assert again.exit_code == 3, again.output
     assert "dry run" in again.output
+
+    # A file with no rejected line: exit code 0.
+    clean = tmp_path / "clean.csv"
+    clean.write_bytes(csv_file([csv_row(decision("C-0001", "renewal-refusal"))]))
+    ok = CliRunner().invoke(
+        app,
+        ["import", str(clean), "--client-id", prefecture.id, "--key", str(key_path),
+         "--url", base_url, "--poll", "0.05"],
+    )  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    assert re.search(r"done\W+1\W+0\W+1\W+0\W", ok.output), ok.output
