@@ -158,11 +158,15 @@ class GatewayClient:
         dry_run: bool = False,
         on_bytes: Callable[[int], None] | None = None,
         chunk_size: int = 256 * 1024,
+        encoding: str = "utf-8",
     ) -> httpx.Response:
-        """Stream a backlog file to ``POST /v1/decision-imports``; the answer is its summary.
+        """Stream a backlog file to ``POST /v1/decision-imports``: 202, the import queued.
 
-        The gateway answers once every line is stored and reported, so the read timeout
-        is lifted for this one request.
+        ``wait_for_import`` follows it to the end.
+
+        ``encoding`` other than UTF-8 goes as the Content-Type's charset. The gateway
+        answers once the file is stored; storing a large file takes a while, so the read
+        timeout is lifted for this one request.
         """
 
         def chunks() -> Iterator[bytes]:
@@ -172,14 +176,48 @@ class GatewayClient:
                         on_bytes(len(chunk))
                     yield chunk
 
+        content_type = IMPORT_CONTENT_TYPES[file_format]
+        if encoding.lower() not in {"utf-8", "utf8"}:
+            content_type += f"; charset={encoding}"
         return self.request(
             "POST",
             f"/v1/decision-imports?format={file_format}&dry_run={str(dry_run).lower()}",
             purpose=purpose,
             content=chunks(),
-            headers={"Content-Type": IMPORT_CONTENT_TYPES[file_format]},
+            headers={"Content-Type": content_type},
             timeout=httpx.Timeout(None, connect=10.0),
         )
+
+    def import_status(self, import_id: str, *, purpose: str) -> dict[str, Any]:
+        """An import's progress and counts (and the first line of its report)."""
+        response = self.request("GET", f"/v1/decision-imports/{import_id}?limit=1", purpose=purpose)
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+    def wait_for_import(
+        self,
+        import_id: str,
+        *,
+        purpose: str,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+        poll_seconds: float = 0.5,
+        timeout_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        """Poll an import until the worker is done with it (or it failed); its summary.
+
+        ``on_progress`` gets each answer, ``lines_done`` of ``lines_total`` and the counts.
+        """
+        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+        while True:
+            body = self.import_status(import_id, purpose=purpose)
+            if on_progress is not None:
+                on_progress(body)
+            if body["status"] in {"done", "failed"}:
+                return body
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"import {import_id} still {body['status']}")
+            time.sleep(poll_seconds)
 
     def import_report(self, import_id: str, *, purpose: str) -> Iterator[dict[str, Any]]:
         """Every line of an import's report, page after page."""

@@ -6,22 +6,14 @@ size. A record either carries the document to validate or the errors that stoppe
 a bad line never stops the others. Only a broken CSV header stops the whole file
 (``ImportFileError``), since then no line can be read.
 
-CSV columns (UTF-8, optional BOM; comma or semicolon, detected on the header line)::
-
-    reference, departement, kind, withdrawn_document, removal_measures, public_order,
-    decision_date, notification_date, effect_date, permit_category, permit_number,
-    permit_expiry_date, legal_basis, agdref_number, ssn_number, ssn_type, birth_name,
-    usage_name, first_names, sex, birth_date, place_of_birth, nationality,
-    residence_departement
-
-``reference``, ``kind`` and ``decision_date`` are required columns; the others may be
-left out of the header. Lists (``removal_measures``, ``first_names``) are separated by
-``|``. ``public_order`` is true/false, 1/0 or oui/non. An NDJSON line is one JSON object
-shaped like the body of ``POST /v1/decisions``.
+The CSV format (columns, separators, encodings, examples) is documented in
+``docs/imports.md``. An NDJSON line is one JSON object shaped like the body of
+``POST /v1/decisions``.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 from dataclasses import dataclass, field
@@ -43,6 +35,19 @@ REQUIRED_COLUMNS = ("reference", "kind", "decision_date")
 MAX_LINE_BYTES = 64 * 1024
 TRUE_WORDS = frozenset({"true", "1", "oui", "yes", "o", "y"})
 FALSE_WORDS = frozenset({"false", "0", "non", "no", "n", ""})
+UTF8_BOM = b"\xef\xbb\xbf"
+# The encodings a file may be read in, by the names (and aliases) a charset may give.
+ENCODINGS = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "windows-1252": "windows-1252",
+    "cp1252": "windows-1252",
+    "iso-8859-1": "iso-8859-1",
+    "latin-1": "iso-8859-1",
+    "latin1": "iso-8859-1",
+    "iso-8859-15": "iso-8859-15",
+    "latin-9": "iso-8859-15",
+}
 # Stands for an over-long line in the CSV reader's text: a lone high surrogate, which
 # decoding (even with surrogateescape, \udc80-\udcff) never produces.
 _TOO_LONG = "\ud800"
@@ -93,6 +98,25 @@ class RawRecord:
     reference: str | None = None
 
 
+def detect_encoding(chunks: Iterable[bytes]) -> str:
+    """The encoding of a file: UTF-8 (its BOM, or valid throughout), else Windows-1252.
+
+    Windows-1252 is what Excel saves a CSV file in on a French Windows.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    first = True
+    try:
+        for chunk in chunks:
+            if first and chunk.startswith(UTF8_BOM):
+                return "utf-8"
+            first = first and not chunk
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "windows-1252"
+    return "utf-8"
+
+
 def physical_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
     """Split a byte stream into numbered lines (without their end of line)."""
     chunks = iter(chunks)  # one iterator for both loops below, even over a list
@@ -129,25 +153,42 @@ def _too_long() -> LineError:
     return LineError("line", "too-long", f"a line may not exceed {MAX_LINE_BYTES} bytes")
 
 
-def _decode(raw: bytes, line: int) -> tuple[str | None, RawRecord | None]:
+def _named(encoding: str) -> str:
+    return "UTF-8" if encoding == "utf-8" else encoding
+
+
+def _decode(raw: bytes, line: int, encoding: str) -> tuple[str | None, RawRecord | None]:
     if len(raw) > MAX_LINE_BYTES:
         return None, RawRecord(line, None, [_too_long()])
     try:
-        return raw.decode("utf-8"), None
+        return raw.decode(encoding), None
     except UnicodeDecodeError as error:
         return None, RawRecord(
             line,
             None,
-            [LineError("line", "encoding", f"not UTF-8 (byte {error.start + 1} of the line)")],
+            [
+                LineError(
+                    "line",
+                    "encoding",
+                    f"not {_named(encoding)} (byte {error.start + 1} of the line)",
+                )
+            ],
         )
 
 
-def read_ndjson(chunks: Iterable[bytes]) -> Iterator[RawRecord]:
+def _first_line(line: int, given: bytes, encoding: str) -> tuple[bytes, str]:
+    """The line without a UTF-8 BOM, and the encoding: a BOM says UTF-8 whatever declared."""
+    if line == 1 and given.startswith(UTF8_BOM):
+        return given.removeprefix(UTF8_BOM), "utf-8"
+    return given, encoding
+
+
+def read_ndjson(chunks: Iterable[bytes], *, encoding: str = "utf-8") -> Iterator[RawRecord]:
     for line, given in physical_lines(chunks):
-        raw = given.removeprefix(b"\xef\xbb\xbf") if line == 1 else given
+        raw, encoding = _first_line(line, given, encoding)
         if not raw.strip():
             continue
-        text, refused = _decode(raw, line)
+        text, refused = _decode(raw, line, encoding)
         if refused is not None:
             yield refused
             continue
@@ -257,17 +298,18 @@ def csv_identity(row: dict[str, str]) -> dict[str, Any]:
     return identity
 
 
-def _text_lines(chunks: Iterable[bytes], starts: list[int]) -> Iterator[str]:
+def _text_lines(chunks: Iterable[bytes], starts: list[int], encoding: list[str]) -> Iterator[str]:
     # Undecodable bytes become lone surrogates, so one bad line does not stop the csv
-    # reader; the record holding them is refused afterwards.
+    # reader; the record holding them is refused afterwards. ``encoding`` holds the one
+    # in use: a BOM on the first line makes it UTF-8.
     for line, given in physical_lines(chunks):
-        raw = given.removeprefix(b"\xef\xbb\xbf") if line == 1 else given
+        raw, encoding[0] = _first_line(line, given, encoding[0])
         starts.append(line)
         if len(raw) > MAX_LINE_BYTES:
             # Only its start may have been read: the record holding it is refused.
             yield _TOO_LONG + "\n"
             continue
-        yield raw.decode("utf-8", errors="surrogateescape") + "\n"
+        yield raw.decode(encoding[0], errors="surrogateescape") + "\n"
 
 
 def _undecodable(text: str) -> bool:
@@ -275,7 +317,7 @@ def _undecodable(text: str) -> bool:
 
 
 def _header(
-    header_line: str | None, columns: tuple[str, ...], required: tuple[str, ...]
+    header_line: str | None, columns: tuple[str, ...], required: tuple[str, ...], encoding: str
 ) -> tuple[str, list[str]]:
     """The delimiter and the column names; raise ImportFileError if they cannot be used."""
     if header_line is None:
@@ -288,7 +330,9 @@ def _header(
         )
     if _undecodable(header_line):
         raise ImportFileError(
-            "the header line is not UTF-8: save the file as UTF-8", "header-encoding"
+            f"the header line is not {_named(encoding)}: save the file as UTF-8, or declare "
+            "its encoding (Content-Type: text/csv; charset=windows-1252 for Excel's)",
+            "header-encoding",
         )
     delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
     try:
@@ -323,11 +367,16 @@ def read_csv(
     columns: tuple[str, ...] = CSV_COLUMNS,
     required: tuple[str, ...] = REQUIRED_COLUMNS,
     to_document: Callable[[dict[str, str]], dict[str, Any]] = csv_document,
+    encoding: str = "utf-8",
 ) -> Iterator[RawRecord]:
-    """CSV records as documents: decisions, unless other ``columns`` and ``to_document``."""
+    """CSV records as documents: decisions, unless other ``columns`` and ``to_document``.
+
+    ``encoding`` is the file's (``ENCODINGS``); a UTF-8 BOM makes it UTF-8.
+    """
     starts: list[int] = []
-    lines = _text_lines(chunks, starts)
-    delimiter, header = _header(next(lines, None), columns, required)
+    in_use = [encoding]
+    lines = _text_lines(chunks, starts, in_use)
+    delimiter, header = _header(next(lines, None), columns, required, in_use[0])
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     while True:
         consumed = len(starts)
@@ -349,7 +398,7 @@ def read_csv(
             yield RawRecord(line, None, [_too_long()])
             continue
         if any(_undecodable(value) for value in values):
-            yield RawRecord(line, None, [LineError("line", "encoding", "not UTF-8")])
+            yield RawRecord(line, None, [LineError("line", "encoding", f"not {_named(in_use[0])}")])
             continue
         if len(values) != len(header):
             yield RawRecord(

@@ -12,7 +12,7 @@ import httpx
 
 from audit.actions import AuditAction
 from demo import access, checks, delivery, evidence, intake, rotation, stewardship
-from demo.stage import Outcome, Server, client, console, free_port, participants
+from demo.stage import ImportWorker, Outcome, Server, client, console, free_port, participants
 from gateway.auditlog.writer import record
 from gateway.keys import GatewayKeys
 from gateway.participants import service
@@ -51,7 +51,7 @@ def run(*, keep: bool = False) -> int:
                     detail={"via": "demo", "kind": participant.spec.kind},
                 )
         console.print(f"{len(cast)} participants registered from their public JWK files")
-        with Server(settings, port):
+        with Server(settings, port), ImportWorker(sessions, keys):
             console.print(f"API listening on {base_url}")
             access.authenticated_calls(base_url, cast, outcome)
             by_id = {p.id: p for p in cast}

@@ -246,17 +246,52 @@ def backlog_file(workdir: Path) -> Path:
     return path
 
 
+def _imported(
+    prefecture: GatewayClient, path: Path, *, dry_run: bool = False, show: bool = False
+) -> dict[str, Any]:
+    """Upload (202, queued at once), then follow the worker's progress to the end."""
+    accepted = prefecture.import_file(path, file_format="csv", purpose=PURPOSE, dry_run=dry_run)
+    queued = accepted.json()
+    seen: list[int] = []
+
+    def progress(body: dict[str, Any]) -> None:
+        if show and body["lines_done"] not in seen:
+            seen.append(body["lines_done"])
+            console.print(
+                f"    {body['status']:<8} line {body['lines_done']:>3} of {body['lines_total']}:"
+                f" {body['accepted']} accepted, {body['duplicate']} duplicate,"
+                f" {body['rejected']} rejected"
+            )
+
+    body = prefecture.wait_for_import(
+        queued["id"], purpose=PURPOSE, on_progress=progress, poll_seconds=0.05
+    )
+    body["answered"] = accepted.status_code
+    body["queued"] = queued["status"]
+    body["location"] = accepted.headers.get("location", "")
+    return body
+
+
 def import_backlog(
     prefecture: GatewayClient, workdir: Path, expect: Callable[[str, bool], None]
 ) -> None:
     path = backlog_file(workdir)
-    dry = prefecture.import_file(path, file_format="csv", purpose=PURPOSE, dry_run=True).json()
+    dry = _imported(prefecture, path, dry_run=True)
     expect(
         f"dry run of {path.name}: {dry['accepted']} would be accepted, {dry['rejected']} "
         "rejected, nothing stored",
-        dry["status"] == "completed" and dry["rejected"] == BAD_LINES,
+        dry["status"] == "done" and dry["rejected"] == BAD_LINES,
     )
-    summary = prefecture.import_file(path, file_format="csv", purpose=PURPOSE).json()
+    console.print(f"  importing {path.name}: stored at once, then processed by the worker")
+    summary = _imported(prefecture, path, show=True)
+    expect(
+        f"the upload is answered {summary['answered']} ({summary['queued']}) with its "
+        f"Location, and the worker's progress is followed to {summary['status']}",
+        summary["answered"] == httpx.codes.ACCEPTED
+        and summary["queued"] == "queued"
+        and summary["location"].endswith(summary["id"])
+        and summary["lines_done"] == summary["lines_total"],
+    )
     report = [
         line
         for line in prefecture.import_report(summary["id"], purpose=PURPOSE)
@@ -278,7 +313,7 @@ def import_backlog(
         "every bad line is reported with its field and rule, the good ones stored",
         summary["accepted"] == GOOD_LINES and len(report) == BAD_LINES,
     )
-    again = prefecture.import_file(path, file_format="csv", purpose=PURPOSE).json()
+    again = _imported(prefecture, path)
     expect(
         f"the same file again: {again['duplicate']} duplicates, {again['accepted']} new",
         again["duplicate"] == GOOD_LINES and again["accepted"] == 0,

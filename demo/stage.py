@@ -20,12 +20,18 @@ from rich.console import Console
 
 from connectors.client import GatewayClient
 from gateway.app import create_app
+from gateway.identities.service import IdentityKeys
+from gateway.imports.runner import run_pending_imports
 from gateway.participants.models import ParticipantKind, Regime
 from gateway.participants.schemas import ParticipantSpec
+from policies.loader import DEFAULT_POLICY, load_file
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from gateway.keys import GatewayKeys
     from gateway.settings import Settings
 
 console = Console()
@@ -158,6 +164,32 @@ class Server:
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+class ImportWorker:
+    """The worker's import job (what ``gateway worker`` runs) in a thread, polling often.
+
+    Batches of 10 lines, so that the demo's small backlog shows its progress.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], keys: GatewayKeys) -> None:
+        self.sessions = sessions
+        self.keys = IdentityKeys.from_store(keys)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        policy = load_file(DEFAULT_POLICY)
+        while not self.stop.wait(0.1):
+            run_pending_imports(self.sessions, self.keys, policy, batch_size=10)
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
 
 
 def client(base_url: str, participant: DemoParticipant) -> GatewayClient:

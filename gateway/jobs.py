@@ -150,6 +150,31 @@ def replay_audit_spool(sessions: sessionmaker[Session], settings: Settings) -> i
     return AuditSpool(settings.audit_spool_dir).replay(sessions)
 
 
+def process_imports(sessions: sessionmaker[Session], settings: Settings) -> int:
+    """Process the imports posted (and resume those whose worker stopped), one at a time.
+
+    Each import has one worker at a time (a lease in its row, renewed every batch), so
+    every worker may run this job.
+    """
+    from gateway.identities.service import IdentityKeys  # noqa: PLC0415
+    from gateway.imports.repository import claimable  # noqa: PLC0415
+    from gateway.imports.runner import run_pending_imports  # noqa: PLC0415
+    from gateway.keys import GatewayKeys  # noqa: PLC0415
+    from gateway.storage.base import utcnow  # noqa: PLC0415
+
+    with sessions() as session:
+        if not claimable(session, utcnow(), limit=1):
+            return 0
+    finished = run_pending_imports(
+        sessions,
+        IdentityKeys.from_store(GatewayKeys.load(settings.key_dir)),
+        load_file(settings.policy_file or DEFAULT_POLICY),
+        lease_seconds=settings.import_lease_seconds,
+    )
+    log.info("imports processed", extra={"imports": finished})
+    return finished
+
+
 def apply_retention(sessions: sessionmaker[Session], settings: Settings) -> purge.PurgeReport:
     """The retention purge under the configured policy (read afresh: it may have changed)."""
     report = purge.run(
@@ -174,6 +199,7 @@ JOBS: dict[str, tuple[Callable[[sessionmaker[Session], Settings], object], int]]
     "replay-audit-spool": (replay_audit_spool, 60),
     "sequence-audit-log": (sequence_audit_log, 0),
     "sign-audit-checkpoint": (sign_audit_checkpoint, 0),
+    "process-imports": (process_imports, 0),
 }
 
 
@@ -185,5 +211,6 @@ def interval_of(name: str, settings: Settings) -> int:
         "push-batches": settings.push_interval_seconds,
         "sequence-audit-log": settings.audit_sequence_seconds,
         "sign-audit-checkpoint": settings.audit_checkpoint_seconds,
+        "process-imports": settings.import_poll_seconds,
     }
     return configured.get(name) or JOBS[name][1]

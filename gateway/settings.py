@@ -109,6 +109,14 @@ class Settings(BaseSettings):
     audit_checkpoint_seconds: int = Field(
         default=60, ge=1, description="How often a checkpoint of the log is signed."
     )
+    import_poll_seconds: int = Field(
+        default=2, ge=1, description="How often the worker looks for imports to process."
+    )
+    import_lease_seconds: int = Field(
+        default=60,
+        ge=5,
+        description="How long an import's worker may be silent before another resumes it.",
+    )
     policy_reload_seconds: float = Field(
         default=30, ge=0, description="How often the policy file is checked for changes; 0: never."
     )

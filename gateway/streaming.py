@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import anyio.from_thread
 
+from connectors.importers import ENCODINGS
 from gateway.errors import InvalidField
 
 if TYPE_CHECKING:
@@ -48,6 +49,23 @@ def upload_format(request: Request, given: UploadFormat | None) -> UploadFormat:
             "say format=ndjson or format=csv, or send the matching Content-Type",
         )
     return chosen
+
+
+def upload_charset(request: Request) -> str:
+    """The file's encoding, from the Content-Type's ``charset``: UTF-8 unless it says."""
+    parameters = request.headers.get("content-type", "").split(";")[1:]
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            given = value.strip().strip('"').lower()
+            if given not in ENCODINGS:
+                raise InvalidField(
+                    "charset",
+                    "unsupported-charset",
+                    f"charset may be one of {', '.join(sorted(set(ENCODINGS.values())))}",
+                )
+            return ENCODINGS[given]
+    return "utf-8"
 
 
 async def _next_chunk(stream: AsyncIterator[bytes]) -> bytes | None:

@@ -1,7 +1,12 @@
-"""``gateway import``: a prefecture sends a backlog file, with a progress bar and a summary.
+"""``gateway import``: a prefecture sends a backlog file, follows its processing, gets a summary.
 
 It runs on the prefecture's side, as its own client of the API: its client id and
-private key, a token by ``private_key_jwt``, the file streamed over HTTP.
+private key, a token by ``private_key_jwt``, the file streamed over HTTP. The gateway
+stores the file and answers at once (202); the command then polls the import and shows
+the worker's real progress, line by line, until it is done.
+
+Exit codes: 0 every line accepted or a duplicate; 3 some lines rejected (the summary
+and ``--report`` say which); 1 the import could not be sent or failed; 2 a usage error.
 """
 
 from __future__ import annotations
@@ -9,18 +14,47 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from connectors.client import GatewayClient, TokenRequestFailed
+from connectors.importers import ENCODINGS, detect_encoding
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
 
 console = Console()
 PURPOSE = "decision-transmission"
+EXIT_REJECTED = 3  # the import ran, and some lines were rejected
+ENCODING_CHOICES = "utf-8, windows-1252 (cp1252), iso-8859-1, iso-8859-15 or auto"
+
+
+def _file_chunks(path: Path, size: int = 1024 * 1024) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(size):
+            yield chunk
+
+
+def _encoding(given: str, path: Path) -> str:
+    if given.lower() == "auto":
+        return detect_encoding(_file_chunks(path))
+    if given.lower() not in ENCODINGS:
+        console.print(f"[red]--encoding may be {ENCODING_CHOICES}")
+        raise typer.Exit(2)
+    return ENCODINGS[given.lower()]
 
 
 def _private_key(path: Path) -> ECKey | OKPKey | RSAKey:
@@ -56,43 +90,31 @@ def import_command(
     report: Annotated[
         Path | None, typer.Option(help="Write the line-by-line report to this CSV file.")
     ] = None,
+    encoding: Annotated[
+        str,
+        typer.Option(
+            help="The file's encoding: utf-8, cp1252 (Excel on Windows), iso-8859-1, "
+            "iso-8859-15, or auto (UTF-8 if it has a BOM or is valid UTF-8, else cp1252).",
+        ),
+    ] = "auto",
+    poll: Annotated[float, typer.Option(help="Seconds between two progress checks.")] = 0.5,
 ) -> None:
-    """Send a backlog file of decisions (NDJSON or CSV) and report every line."""
+    """Send a backlog file of decisions (NDJSON or CSV), follow it, report every line.
+
+    Exit codes: 0 every line accepted or a duplicate, 3 some lines rejected, 1 the import
+    could not be sent or failed.
+    """
     chosen = file_format or {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson"}.get(
         file.suffix.lower()
     )
     if chosen not in {"csv", "ndjson"}:
         console.print("[red]say --format ndjson or --format csv")
         raise typer.Exit(2)
+    charset = _encoding(encoding, file)
     private = _private_key(key)
-    with (
-        GatewayClient(url, client_id, private, alg=_algorithm(private)) as client,
-        Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            console=console,
-            transient=True,
-        ) as progress,
-    ):
-        task = progress.add_task(f"sending {file.name}", total=file.stat().st_size)
-        try:
-            response = client.import_file(
-                file,
-                file_format=chosen,
-                purpose=PURPOSE,
-                dry_run=dry_run,
-                on_bytes=lambda sent: progress.advance(task, sent),
-            )
-        except TokenRequestFailed as error:
-            console.print(f"[red]{error}")
-            raise typer.Exit(1) from error
-        progress.update(task, description="stored, fetching the report")
-        body = response.json()
-        if response.status_code >= 400:  # noqa: PLR2004
-            console.print(f"[red]{response.status_code} {body.get('detail', body)}")
-            raise typer.Exit(1)
+    with GatewayClient(url, client_id, private, alg=_algorithm(private)) as client:
+        body = _send(client, file, chosen, charset, dry_run=dry_run)
+        body = _follow(client, body, poll)
         lines = list(client.import_report(body["id"], purpose=PURPOSE)) if report else []
     summary = Table(
         "import",
@@ -130,5 +152,69 @@ def import_command(
                     )
                     writer.writerow(base + extra)
         console.print(f"report written to {report}")
-    if body["status"] != "completed":
+    if body["status"] != "done":
         raise typer.Exit(1)
+    if body["rejected"]:
+        console.print(f"[yellow]{body['rejected']} line(s) rejected")
+        raise typer.Exit(EXIT_REJECTED)
+
+
+def _send(
+    client: GatewayClient, file: Path, file_format: str, encoding: str, *, dry_run: bool
+) -> dict[str, Any]:
+    """Upload the file with a bar of the bytes sent; the 202's body."""
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"sending {file.name}", total=file.stat().st_size)
+        try:
+            response = client.import_file(
+                file,
+                file_format=file_format,
+                purpose=PURPOSE,
+                dry_run=dry_run,
+                encoding=encoding,
+                on_bytes=lambda sent: progress.advance(task, sent),
+            )
+        except TokenRequestFailed as error:
+            console.print(f"[red]{error}")
+            raise typer.Exit(1) from error
+    body: dict[str, Any] = response.json()
+    if response.status_code >= 400:  # noqa: PLR2004
+        console.print(f"[red]{response.status_code} {body.get('detail', body)}")
+        for problem in body.get("errors", []):
+            console.print(f"[red]  {problem.get('field')}: {problem.get('rule')}")
+        raise typer.Exit(1)
+    console.print(f"{file.name} stored ({encoding}): import {body['id']} {body['status']}")
+    return body
+
+
+def _follow(client: GatewayClient, body: dict[str, Any], poll: float) -> dict[str, Any]:
+    """Poll the import until it is done, with a bar of the lines the worker processed."""
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("queued", total=body.get("lines_total") or None)
+
+        def show(current: dict[str, Any]) -> None:
+            progress.update(
+                task,
+                completed=current["lines_done"],
+                total=current.get("lines_total") or None,
+                description=f"{current['status']}: {current['accepted']} accepted, "
+                f"{current['duplicate']} duplicate, {current['rejected']} rejected",
+            )
+
+        return client.wait_for_import(
+            body["id"], purpose=PURPOSE, on_progress=show, poll_seconds=poll
+        )

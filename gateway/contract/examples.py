@@ -249,3 +249,45 @@ EVENT_PAGE = {
     ],
     "next_after_id": None,
 }
+
+_IMPORT = {
+    "id": "4b1d9a52-8f3e-4c1a-9d7e-2f6b8c0a1e35",
+    "format": "csv",
+    "dry_run": False,
+    "encoding": "windows-1252",
+    "size_bytes": 5_242_880,
+    "lines_total": 20_001,
+    "error": None,
+    "created_at": "2026-03-02T09:14:03Z",
+    "finished_at": None,
+}
+IMPORT_QUEUED: dict[str, Any] = {
+    **_IMPORT,
+    "status": "queued",
+    "lines_done": 0,
+    "lines": 0,
+    "accepted": 0,
+    "duplicate": 0,
+    "rejected": 0,
+    "started_at": None,
+}
+IMPORT_RUNNING: dict[str, Any] = {
+    **_IMPORT,
+    "status": "running",
+    "lines_done": 8_001,
+    "lines": 8_000,
+    "accepted": 7_912,
+    "duplicate": 80,
+    "rejected": 8,
+    "started_at": "2026-03-02T09:14:04Z",
+    "report": [
+        {
+            "line": 2,
+            "outcome": "accepted",
+            "reference": "BACKLOG-2023-0001",
+            "decision_id": "0f8e4c1a-5b2d-4e9f-8a7c-3d6b1e2f4a59",
+            "errors": [],
+        }
+    ],
+    "next_line": 2,
+}

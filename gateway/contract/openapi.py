@@ -254,8 +254,23 @@ OPERATIONS: dict[str, Operation] = {
             "purged (identity-purged)."
         },
     ),
-    AuditAction.IMPORT_CREATED: Operation("importDecisions"),
-    AuditAction.IMPORT_READ: Operation("getImport"),
+    AuditAction.IMPORT_CREATED: Operation(
+        "importDecisions",
+        {
+            400: "Unusable CSV header (unusable-csv-header, refused before the rest is "
+            "read), an unsupported charset, or no format."
+        },
+        response_examples={202: examples.IMPORT_QUEUED},
+        response_headers={
+            "Location": {
+                "description": "The import: GET it for its progress and its report.",
+                "schema": {"type": "string", "format": "uri-reference"},
+            }
+        },
+    ),
+    AuditAction.IMPORT_READ: Operation(
+        "getImport", response_examples={200: examples.IMPORT_RUNNING}
+    ),
     AuditAction.SUBSCRIPTIONS_REPLACED: Operation(
         "replaceSubscriptions",
         {422: "Malformed lines (invalid-lines): nothing stored, the previous set stays."},

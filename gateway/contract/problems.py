@@ -214,10 +214,12 @@ CATALOGUE = _entries(
         "unusable-csv-header",
         400,
         "Bad request",
-        "The first line of a CSV import is not a usable header: missing, not UTF-8, too long, "
+        "The first line of a CSV import is not a usable header: missing, not in the declared "
+        "encoding (UTF-8 unless the Content-Type's charset says otherwise), too long, "
         "malformed, or with missing, unknown or repeated columns (the errors name which). "
         "Nothing was stored.",
-        "Send the documented columns once each, in a UTF-8 header line.",
+        "Send the documented columns once each (docs/imports.md), and declare the file's "
+        "encoding if it is not UTF-8 (text/csv; charset=windows-1252).",
     ),
     ProblemType(
         "wrong-participant-kind",

@@ -1,22 +1,21 @@
-"""Import routes: post a backlog file (streamed), read its report."""
+"""Import routes: post a backlog file (stored, processed by the worker), read its report."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from audit.actions import AuditAction
 from gateway.auth.dependencies import PrefectureCaller, PrefectureWriter
 from gateway.errors import NotFound
-from gateway.imports import repository
+from gateway.imports import repository, upload
 from gateway.imports.models import LineOutcome
-from gateway.imports.runner import ImportRunner
 from gateway.imports.schemas import ImportFormat, ImportLineOut, ImportOut, ImportReport
 from gateway.params import MAX_INT32
 from gateway.routing import Audit, DbSession, State, TransactionRoute, end_authentication
-from gateway.streaming import OPENAPI_BODY, blocking_chunks, upload_format
+from gateway.streaming import OPENAPI_BODY, blocking_chunks, upload_charset, upload_format
 
 router = APIRouter(prefix="/v1/decision-imports", route_class=TransactionRoute, tags=["imports"])
 IMPORT_ID = r"^[0-9a-f-]{36}$"
@@ -26,11 +25,12 @@ IMPORT_ID = r"^[0-9a-f-]{36}$"
     "",
     name=AuditAction.IMPORT_CREATED,
     response_model=ImportOut,
-    status_code=status.HTTP_201_CREATED,
+    status_code=status.HTTP_202_ACCEPTED,
     openapi_extra=OPENAPI_BODY,
 )
 async def post_import(
     request: Request,
+    response: Response,
     caller: PrefectureWriter,
     session: DbSession,
     state: State,
@@ -38,33 +38,44 @@ async def post_import(
     file_format: Annotated[ImportFormat | None, Query(alias="format")] = None,
     dry_run: bool = False,
 ) -> ImportOut:
-    """Import a backlog file (NDJSON, or CSV with the documented columns), streamed.
+    """Import a backlog file (NDJSON, or CSV with the documented columns, `docs/imports.md`).
 
-    Every line gets a result: accepted, duplicate, or rejected with the field and the
-    rule. With ``dry_run`` nothing is stored but the report. A CSV file whose header line
-    is missing or names the wrong columns is refused as a whole (400, naming the header
-    and what is wrong with it), and nothing is stored.
+    The file is stored (sealed) as it streams in, and the answer is 202 with the import
+    `queued`: a worker then processes it in batches. `GET` the `Location` for its
+    progress (`lines_done` of `lines_total`, the counts, `status` `running`, then `done`)
+    and its line-by-line report: accepted, duplicate, or rejected with the field and the
+    rule. With `dry_run` nothing is stored but the report. A CSV file whose header line
+    is missing or names the wrong columns is refused as a whole at once (400, naming the
+    header and what is wrong with it), and nothing is stored. A CSV file in another
+    encoding than UTF-8 says so in its Content-Type (`text/csv; charset=windows-1252`).
     """
     chosen = upload_format(request, file_format)
-    audit.detail = {"format": str(chosen), "dry_run": dry_run}
+    encoding = upload_charset(request)
+    audit.detail = {"format": str(chosen), "dry_run": dry_run, "encoding": encoding}
     await anyio.to_thread.run_sync(end_authentication, session)
-    runner = ImportRunner(
-        state.sessions, caller, state.identity_keys, state.policy, str(chosen), dry_run, audit
+    stored = await anyio.to_thread.run_sync(
+        lambda: upload.receive(
+            session,
+            state.identity_keys,
+            caller,
+            audit,
+            blocking_chunks(request.stream()),
+            file_format=str(chosen),
+            encoding=encoding,
+            dry_run=dry_run,
+        )
     )
-    import_id = await anyio.to_thread.run_sync(runner.run, blocking_chunks(request.stream()))
-    found = await anyio.to_thread.run_sync(repository.get_for, session, caller, import_id)
-    assert found is not None  # noqa: S101 - just written
-    audit.object_ids = [import_id]
+    audit.object_ids = [stored.id]
     audit.detail = {
         "format": str(chosen),
         "dry_run": dry_run,
-        "lines": found.lines,
-        "accepted": found.accepted,
-        "duplicate": found.duplicate,
-        "rejected": found.rejected,
-        "status": found.status,
+        "encoding": encoding,
+        "bytes": stored.size_bytes,
+        "lines_total": stored.lines_total,
+        "status": stored.status,
     }
-    return ImportOut.model_validate(found)
+    response.headers["Location"] = f"{router.prefix}/{stored.id}"
+    return ImportOut.model_validate(stored)
 
 
 @router.get("/{import_id}", name=AuditAction.IMPORT_READ, response_model=ImportReport)
@@ -77,7 +88,11 @@ def get_import(
     after_line: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> ImportReport:
-    """The import's summary and one page of its line-by-line report."""
+    """The import's progress and summary, and one page of its line-by-line report.
+
+    While the worker processes the file, `status` is `queued`, then `running`, and
+    `lines_done` of `lines_total` says how far it is; the report grows batch by batch.
+    """
     audit.object_ids = [import_id]
     found = repository.get_for(session, caller, import_id)
     if found is None:

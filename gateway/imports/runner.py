@@ -1,19 +1,25 @@
-"""Running an import: stream in, validate, store in batches, report every line.
+"""Processing an import: read the stored upload, validate, store in batches, report every line.
 
-The import is a job that owns its transactions: one to open the import, then one per
-batch of lines (the batch's decisions, its report lines and its audit events commit
-together, so no line is ever half-stored), then one to close it. A crash mid-file leaves
-the batches already committed; posting the file again reports those lines as duplicates
-and stores the rest.
+``run_pending_imports`` is the worker's job. It takes an import's lease (one worker at
+a time per import, whatever the number of workers), then owns its transactions: one per
+batch of lines (the batch's decisions, its report lines, its audit events, the import's
+counts and its cursor, the last line processed, commit together, while the lease is
+renewed and checked), then one to close it. A crash mid-file leaves the batches already
+committed and the cursor after them; once the lease expires, the next run resumes after
+the cursor, so no line is reported or stored twice.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
+import os
 import queue
 import re
+import socket
 import threading
 from dataclasses import asdict, dataclass, field, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -21,7 +27,6 @@ from sqlalchemy.exc import IntegrityError
 
 from audit.actions import AuditAction, AuditOutcome
 from connectors.importers import (
-    ImportFileError,
     LineError,
     RawRecord,
     read_csv,
@@ -36,11 +41,13 @@ from gateway.decisions.schemas import REFERENCE, DecisionIn
 from gateway.disclosures import repository as disclosures_repository
 from gateway.disclosures import service as disclosures
 from gateway.disclosures.service import FundCache
-from gateway.errors import GatewayError, InvalidField
+from gateway.errors import GatewayError
 from gateway.identities import repository as identities_repository
 from gateway.identities import service as identities
+from gateway.identities.crypto import Sealed
 from gateway.imports import repository as imports_repository
-from gateway.imports.models import DecisionImport, ImportStatus, LineOutcome
+from gateway.imports import upload
+from gateway.imports.models import ImportStatus, LineOutcome
 from gateway.storage.base import utcnow
 from gateway.storage.ids import new_id
 
@@ -56,6 +63,13 @@ if TYPE_CHECKING:
 BATCH_SIZE = 500
 PIPELINE_DEPTH = 2  # batches prepared ahead of the writer: bounds memory
 READERS = {"ndjson": read_ndjson, "csv": read_csv}
+LEASE_SECONDS = 60  # renewed every batch; a worker silent this long is taken over
+MAX_ATTEMPTS = 5  # runs that stopped on an error before the import is failed
+log = logging.getLogger("gateway.imports")
+
+
+class LeaseLost(RuntimeError):
+    """Another worker took the import over (this one was silent past its lease)."""
 
 
 def _safe_reference(line: _Line) -> str | None:
@@ -64,16 +78,6 @@ def _safe_reference(line: _Line) -> str | None:
         return line.payload.reference
     reference = line.record.reference
     return reference if reference is not None and re.fullmatch(REFERENCE, reference) else None
-
-
-class UnusableHeader(InvalidField):
-    """The CSV header line is missing, unreadable or names the wrong columns."""
-
-    slug = "unusable-csv-header"
-    title = "The CSV header cannot be used"
-
-    def __init__(self, error: ImportFileError) -> None:
-        super().__init__("header", error.rule, str(error))
 
 
 @dataclass
@@ -97,8 +101,15 @@ class ImportRunner:
     file_format: str
     dry_run: bool
     audit: AuditDraft
+    import_id: str
+    owner: str  # the lease holder: every batch checks it still is
+    encoding: str = "utf-8"
     batch_size: int = BATCH_SIZE
-    import_id: str = field(default_factory=new_id)
+    lease_seconds: float = LEASE_SECONDS
+    resume_after: int = 0  # the last line processed by an earlier run
+    # Held around each use of the database: the reading thread fetches stored chunks while
+    # the writing thread stores batches, and their sessions may share one connection.
+    db_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # A dry run stores nothing, so a later batch cannot find the decisions of earlier ones
     # in the database: it finds them here (reference -> digest), as a real run would.
     _dry_run_accepted: dict[str, str] = field(default_factory=dict, init=False, repr=False)
@@ -109,40 +120,42 @@ class ImportRunner:
         # What every line's audit event shares with the request that brought the file.
         self._event_base = as_row(replace(self.audit, action=AuditAction.IMPORT_LINE))
 
-    def run(self, chunks: Iterable[bytes]) -> str:
-        """Import the file; returns the import's id.
+    def process(self, chunks: Iterable[bytes]) -> None:
+        """Process the file's lines after ``resume_after``, batch by batch, then close it.
 
-        A CSV header that cannot be used refuses the file before anything is stored
-        (``UnusableHeader``: a 400 naming the header's fault).
+        Raises ``LeaseLost`` if another worker took the import over meanwhile: the batch
+        in hand is then not stored.
         """
-        records = READERS[self.file_format](chunks)
-        try:
-            first = next(records, None)  # a CSV reader reads its header line first
-        except ImportFileError as error:
-            raise UnusableHeader(error) from error
+        records = READERS[self.file_format](chunks, encoding=self.encoding)
+        if self.resume_after:
+            records = self._skip_done(records)
+        self._pipeline(records)
         with self.sessions.begin() as session:
-            session.add(
-                DecisionImport(
-                    id=self.import_id,
-                    prefecture_id=self.caller.acting_for,
-                    format=self.file_format,
-                    dry_run=self.dry_run,
-                    status=ImportStatus.RUNNING,
-                    request_id=self.audit.request_id,
+            if not imports_repository.close(
+                session, self.import_id, ImportStatus.DONE, None, self.owner
+            ):
+                raise LeaseLost(self.import_id)
+            imports_repository.delete_chunks(session, self.import_id)
+
+    def _skip_done(self, records: Iterator[RawRecord]) -> Iterator[RawRecord]:
+        """The records after the cursor.
+
+        A dry run stored nothing, so what its earlier lines accepted is found again from
+        its report, for the duplicates of later lines.
+        """
+        accepted: set[int] = set()
+        if self.dry_run:
+            with self.sessions() as session:
+                accepted = imports_repository.line_numbers(
+                    session, self.import_id, LineOutcome.ACCEPTED
                 )
-            )
-        try:
-            self._pipeline(itertools.chain([first] if first is not None else [], records))
-        except BaseException:
-            self._close(
-                ImportStatus.FAILED,
-                "the upload broke off: lines after the last "
-                "reported one were not read; post the file again to complete it",
-            )
-            raise
-        else:
-            self._close(ImportStatus.COMPLETED, None)
-        return self.import_id
+        for record in records:
+            if record.line > self.resume_after:
+                yield record
+            elif record.line in accepted:
+                line = self._validate(record)
+                if line.payload is not None:
+                    self._dry_run_accepted[line.payload.reference] = line.digest or ""
 
     def _pipeline(self, records: Iterator[RawRecord]) -> None:
         """Prepare batches in this thread while a writer thread stores the previous one.
@@ -175,6 +188,10 @@ class ImportRunner:
     # -- one batch -----------------------------------------------------------------
 
     def _store(self, lines: list[_Line]) -> None:
+        with self.db_lock:
+            self._store_unlocked(lines)
+
+    def _store_unlocked(self, lines: list[_Line]) -> None:
         try:
             with self.sessions.begin() as session:
                 self._write(session, self._classify(session, lines))
@@ -259,6 +276,11 @@ class ImportRunner:
         return line
 
     def _write(self, session: Session, lines: list[_Line]) -> None:
+        # The lease first: a worker that lost it writes nothing.
+        if not imports_repository.renew(
+            session, self.import_id, self.owner, utcnow() + timedelta(seconds=self.lease_seconds)
+        ):
+            raise LeaseLost(self.import_id)
         accepted = [line for line in lines if line.outcome == LineOutcome.ACCEPTED]
         if accepted and not self.dry_run:
             built = [line.rows for line in accepted if line.rows is not None]
@@ -315,7 +337,15 @@ class ImportRunner:
         counts = {
             outcome: sum(1 for line in lines if line.outcome == outcome) for outcome in LineOutcome
         }
-        imports_repository.add_counts(session, self.import_id, counts)
+        if not imports_repository.add_counts(
+            session,
+            self.import_id,
+            counts,
+            last_line=max(line.record.line for line in lines),
+            owner=self.owner,
+            until=utcnow() + timedelta(seconds=self.lease_seconds),
+        ):
+            raise LeaseLost(self.import_id)
 
     def _event(self, line: _Line) -> dict[str, Any]:
         """The audit event row of one line: who imported, which line, which subject."""
@@ -334,6 +364,127 @@ class ImportRunner:
             },
         }
 
-    def _close(self, status: ImportStatus, error: str | None) -> None:
-        with self.sessions.begin() as session:
-            imports_repository.close(session, self.import_id, status, error)
+
+def worker_name() -> str:
+    """The name of this process as a lease holder: host, pid and a random part."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{new_id()[:8]}"
+
+
+def stored_chunks(
+    sessions: sessionmaker[Session], keys: IdentityKeys, import_id: str, lock: threading.Lock
+) -> Iterator[bytes]:
+    """The stored upload, chunk after chunk, each read in a short session of its own."""
+    for seq in itertools.count():
+        with lock, sessions() as session:
+            found = imports_repository.chunk(session, import_id, seq)
+            if found is None:
+                return
+            sealed = Sealed(found.ciphertext, found.nonce, found.wrapped_key, found.kek_id)
+        yield upload.open_chunk(keys, import_id, seq, sealed)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    import_id: str
+    context: dict[str, Any]
+    file_format: str
+    encoding: str
+    dry_run: bool
+    lines_done: int
+    attempts: int
+
+
+def _claim_next(
+    sessions: sessionmaker[Session], owner: str, lease_seconds: float
+) -> _Claimed | None:
+    now = utcnow()
+    with sessions.begin() as session:
+        for import_id in imports_repository.claimable(session, now):
+            until = now + timedelta(seconds=lease_seconds)
+            if not imports_repository.claim(session, import_id, owner, now, until):
+                continue
+            found = imports_repository.get(session, import_id)
+            assert found is not None  # noqa: S101 - just claimed
+            return _Claimed(
+                found.id,
+                found.context or {},
+                found.format,
+                found.encoding,
+                found.dry_run,
+                found.lines_done,
+                found.attempts,
+            )
+    return None
+
+
+def run_pending_imports(
+    sessions: sessionmaker[Session],
+    keys: IdentityKeys,
+    policy: LoadedPolicy,
+    *,
+    owner: str | None = None,
+    batch_size: int = BATCH_SIZE,
+    lease_seconds: float = LEASE_SECONDS,
+    limit: int | None = None,
+) -> int:
+    """Process queued imports, and resume those whose worker stopped, until none is left.
+
+    Returns how many imports it finished. An error stops the run: the import keeps its
+    cursor and gives its lease back, so the next run resumes it; after ``MAX_ATTEMPTS``
+    runs the import is failed. Safe on several workers at once: each import has one
+    lease holder, and a worker that lost its lease stores nothing more.
+    """
+    owner = owner or worker_name()
+    finished = 0
+    while limit is None or finished < limit:
+        claimed = _claim_next(sessions, owner, lease_seconds)
+        if claimed is None:
+            return finished
+        if claimed.attempts > MAX_ATTEMPTS:
+            with sessions.begin() as session:
+                imports_repository.close(
+                    session,
+                    claimed.import_id,
+                    ImportStatus.FAILED,
+                    f"processing stopped on an error {MAX_ATTEMPTS} times: the lines "
+                    "reported so far stand; post the rest of the file again",
+                    owner,
+                )
+                imports_repository.delete_chunks(session, claimed.import_id)
+            log.error("import failed", extra={"import_id": claimed.import_id})
+            continue
+        lock = threading.Lock()
+        runner = ImportRunner(
+            sessions,
+            upload.caller_of(claimed.context),
+            keys,
+            policy,
+            claimed.file_format,
+            claimed.dry_run,
+            upload.audit_of(claimed.context, AuditAction.IMPORT_LINE),
+            import_id=claimed.import_id,
+            owner=owner,
+            encoding=claimed.encoding,
+            batch_size=batch_size,
+            lease_seconds=lease_seconds,
+            resume_after=claimed.lines_done,
+            db_lock=lock,
+        )
+        log.info(
+            "import started" if not claimed.lines_done else "import resumed",
+            extra={"import_id": claimed.import_id, "after_line": claimed.lines_done},
+        )
+        try:
+            runner.process(stored_chunks(sessions, keys, claimed.import_id, lock))
+        except LeaseLost:
+            log.warning(
+                "import taken over by another worker", extra={"import_id": claimed.import_id}
+            )
+            continue
+        except BaseException:
+            with sessions.begin() as session:
+                imports_repository.release(session, claimed.import_id, owner)
+            raise
+        log.info("import done", extra={"import_id": claimed.import_id})
+        finished += 1
+    return finished

@@ -34,13 +34,20 @@ class ImportOut(BaseModel):
     id: str
     format: ImportFormat
     dry_run: bool
-    status: ImportStatus
-    lines: int
+    status: ImportStatus = Field(
+        description="queued (stored, waiting for a worker), running, done or failed."
+    )
+    encoding: str = Field(description="The encoding the file is read in.")
+    size_bytes: int = Field(description="The size of the file as received.")
+    lines_total: int | None = Field(description="The file's physical lines, header included.")
+    lines_done: int = Field(description="The last physical line processed: the progress.")
+    lines: int = Field(description="Lines reported so far (blank lines are not).")
     accepted: int
     duplicate: int
     rejected: int
-    error: str | None = Field(description="Why the file as a whole could not be read.")
+    error: str | None = Field(description="Why the file as a whole could not be processed.")
     created_at: datetime
+    started_at: datetime | None
     finished_at: datetime | None
 
 

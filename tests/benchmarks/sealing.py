@@ -29,6 +29,7 @@ from gateway.batches.sealing import seal
 from gateway.batches.storage import open_content
 from gateway.disclosures.models import Disclosure
 from gateway.identities.service import IdentityKeys
+from gateway.imports.runner import run_pending_imports
 from gateway.keys import GatewayKeys
 from gateway.participants.models import ParticipantKind, Regime
 from gateway.participants.schemas import ParticipantSpec
@@ -101,11 +102,12 @@ def main() -> None:
                 headers={"Content-Type": "application/x-ndjson"},
                 timeout=httpx.Timeout(None, connect=10.0),
             )
-            if response.status_code != httpx.codes.CREATED:
-                raise SystemExit(f"import failed: {response.status_code} {response.text}")
+            if response.status_code != httpx.codes.ACCEPTED:
+                raise SystemExit(f"import refused: {response.status_code} {response.text}")
         engine = make_engine(url)
         sessions = make_sessionmaker(engine)
         keys = GatewayKeys.load(key_dir)
+        run_pending_imports(sessions, IdentityKeys.from_store(keys), load_file(DEFAULT_POLICY))
         with sessions() as session:
             pending = session.scalar(select(func.count()).select_from(Disclosure)) or 0
         if args.database == "postgresql":

@@ -31,7 +31,15 @@ from gateway.auditlog import service as audit_log
 from gateway.auditlog.models import AuditEvent, AuditLogLeaf
 from gateway.participants.models import Regime
 from gateway.routing import TransactionRoute
-from tests.support.actors import Client, Prefecture, api_headers, new_key, seal, token_for
+from tests.support.actors import (
+    Client,
+    Prefecture,
+    api_headers,
+    new_key,
+    run_imports,
+    seal,
+    token_for,
+)
 from tests.support.audit import event_of, events_of
 from tests.support.factories import decision, identity
 from tests.support.jose import JOSE, assertion, token_form
@@ -76,6 +84,7 @@ class World:
 
     headers: dict[str, dict[str, str]]
     ids: dict[str, str]
+    run_imports: Callable[[], object] = lambda: None  # the worker's import job
 
     def fill(self, template: str) -> str:
         return template.format(**self.ids)
@@ -96,6 +105,9 @@ class Probe:
     content_type: str | None = None
     purpose: str | None = None  # instead of each caller's usual purpose
     ask_owners: bool = True  # False where an owner's success would change the world
+    # Where the answer is only an acknowledgement (202), what to judge instead: the work
+    # done, read back once the worker has done it.
+    then: Callable[[TestClient, World, str, httpx2.Response], httpx2.Response] | None = None
 
     def send(self, client: TestClient, world: World, actor: str) -> httpx2.Response:
         headers = dict(world.headers[actor])
@@ -104,7 +116,7 @@ class Probe:
         if self.content_type is not None:
             headers["Content-Type"] = self.content_type
         params = {name: world.fill(value) for name, value in self.params.items()}
-        return client.request(
+        response = client.request(
             self.method,
             world.fill(self.path),
             params=params,
@@ -112,6 +124,17 @@ class Probe:
             content=self.content(world) if self.content is not None else None,
             headers=headers,
         )
+        return self.then(client, world, actor, response) if self.then else response
+
+
+def _processed(
+    client: TestClient, world: World, actor: str, response: httpx2.Response
+) -> httpx2.Response:
+    """An accepted import, once processed: what it accepted of territory 75's."""
+    if response.status_code != 202:
+        return response
+    world.run_imports()
+    return client.get(response.headers["location"], headers=world.headers[actor])
 
 
 def _everyone_but(*actors: str) -> frozenset[str]:
@@ -172,7 +195,7 @@ PROBES = (
           body=_decision_in_75, ask_owners=False),
     Probe(A.IMPORT_CREATED, "POST", "/v1/decision-imports", PREFECTURE_75, '"accepted":1',
           params={"format": "ndjson"}, content_type="application/x-ndjson",
-          content=_import_in_75, ask_owners=False),
+          content=_import_in_75, ask_owners=False, then=_processed),
     Probe(A.IMPORT_READ, "GET", "/v1/decision-imports/{import}", PREFECTURE_75, "{import}"),
     # Funds: their batches, receipts, outbox, subscriptions, checks.
     Probe(A.BATCH_LISTED, "GET", "/v1/batches", FUND_75, "{batch}", params={"limit": "500"}),
@@ -279,10 +302,11 @@ def world(
     reference = f"ISO-75-{secrets.token_hex(4)}"
     posted = prefecture.post(decision(reference, kind="permit-withdrawal", identity=person))
     assert posted.status_code == 201, posted.text
-    imported = prefecture.import_file(
-        json.dumps(decision(f"IMP-75-{secrets.token_hex(4)}", identity=person)).encode()
+    imported = prefecture.imported(
+        json.dumps(decision(f"IMP-75-{secrets.token_hex(4)}", identity=person)).encode(),
+        sessions,
+        gateway_keys,
     )
-    assert imported.status_code == 201, imported.text
     seal(sessions, gateway_keys)
     fund = headers["fund-75"]
     batches = client.get("/v1/batches", params={"limit": 1000}, headers=fund).json()["batches"]
@@ -300,11 +324,12 @@ def world(
     with sessions() as opened:
         tree_size = opened.scalar(select(func.count()).select_from(AuditLogLeaf))
     return World(
+        run_imports=lambda: run_imports(sessions, gateway_keys),
         headers=headers,
         ids={
             "decision": posted.json()["id"],
             "reference": reference,
-            "import": imported.json()["id"],
+            "import": imported["id"],
             "batch": batches[-1]["id"],
             "fund": actors["fund-75"].id,
             "fund_kid": actors["fund-75"].kid,

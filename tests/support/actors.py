@@ -15,6 +15,7 @@ from connectors import wire
 from connectors.fund import VerifiedBatch, verify_batch
 from gateway.batches import sealing
 from gateway.identities.service import IdentityKeys
+from gateway.imports.runner import run_pending_imports
 from gateway.participants import service
 from gateway.participants.models import ParticipantKind, ParticipantStatus, Regime
 from gateway.participants.schemas import ParticipantSpec
@@ -215,6 +216,25 @@ class Prefecture:
 
     def report(self, import_id: str, **params: Any) -> httpx2.Response:
         return self.http.get(f"{IMPORTS}/{import_id}", params=params, headers=self.headers())
+
+    def imported(
+        self, content: bytes, sessions: sessionmaker[Session], keys: GatewayKeys, **params: Any
+    ) -> dict[str, Any]:
+        """Post a file (202, queued), run the worker's import job, and read the import."""
+        response = self.import_file(content, **params)
+        assert response.status_code == 202, response.text
+        assert response.json()["status"] == "queued"
+        run_imports(sessions, keys)
+        read = self.report(response.json()["id"], limit=1)
+        assert read.status_code == 200, read.text
+        body: dict[str, Any] = read.json()
+        assert body["status"] == "done", body
+        return body
+
+
+def run_imports(sessions: sessionmaker[Session], keys: GatewayKeys) -> int:
+    """The worker's import job, in this process: every queued import processed."""
+    return run_pending_imports(sessions, IdentityKeys.from_store(keys), POLICY)
 
 
 def make_prefecture(

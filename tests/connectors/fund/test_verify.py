@@ -202,9 +202,10 @@ def test_an_encrypted_batch_is_decrypted_with_the_funds_key_and_then_verified(
         json.dumps(decision(f"BIG-{n}", identity=identity(agdref_number=f"75{n:08d}")))
         for n in range(150)
     ]
-    imported = world.prefecture.import_file(("\n".join(lines) + "\n").encode())
-    assert imported.status_code == 201, imported.text
-    assert imported.json()["accepted"] == 150
+    imported = world.prefecture.imported(
+        ("\n".join(lines) + "\n").encode(), world.sessions, world.keys
+    )
+    assert imported["accepted"] == 150
     (sealed,) = world.seal()
     content = world.download(sealed.id)
     assert content.count(b".") == 4

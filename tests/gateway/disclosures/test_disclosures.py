@@ -154,15 +154,16 @@ def test_a_data_correction_before_sealing_sends_the_corrected_version_instead(
 
 @pytest.mark.usefixtures("funds")
 def test_an_import_records_disclosures_like_a_post(
-    prefecture: Prefecture, session: Session
+    prefecture: Prefecture,
+    session: Session,
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
 ) -> None:
     lines = [
         decision(f"IMP-{n}", identity=identity(residence_departement="93", agdref_number=None))
         for n in range(3)
     ]
     content = "\n".join(json.dumps(line) for line in lines).encode()
-    response = prefecture.import_file(content)
-    assert response.status_code == 201, response.text
-    assert response.json()["accepted"] == 3
+    assert prefecture.imported(content, sessions, gateway_keys)["accepted"] == 3
     found = list(session.scalars(select(Disclosure).where(Disclosure.policy_version == VERSION)))
     assert len(found) == 6

@@ -5,24 +5,27 @@ file, and the ``gateway import`` command against a real server."""
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import re
+import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from connectors.client import GatewayClient
 from gateway.auditlog.models import AuditEvent
 from gateway.cli.main import app
 from gateway.decisions.models import Decision
-from gateway.imports import router as imports_router
-from gateway.imports.models import DecisionImport, ImportLine
-from gateway.imports.runner import ImportRunner
+from gateway.identities.service import IdentityKeys
+from gateway.imports.models import DecisionImport, ImportChunk, ImportLine
+from gateway.imports.runner import ImportRunner, run_pending_imports
 from gateway.storage import migrate
-from tests.support.actors import Prefecture, Register, make_prefecture
+from tests.support.actors import POLICY, Prefecture, Register, make_prefecture
 from tests.support.audit import assert_no_clear_identity, event_of
 from tests.support.database import counts, sessions_on
 from tests.support.factories import (
@@ -41,8 +44,9 @@ if TYPE_CHECKING:
 
     import httpx2
     from fastapi.testclient import TestClient
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
+    from gateway.keys import GatewayKeys
     from gateway.settings import Settings
 
 BATCH = 2  # lines per transaction in these tests, so that a few lines make several batches
@@ -148,10 +152,29 @@ def bad_nir() -> dict[str, Any]:
 # -- reading results ------------------------------------------------------------------
 
 
-def summary(response: httpx2.Response) -> dict[str, Any]:
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
+Summary = Callable[["httpx2.Response"], dict[str, Any]]
+
+
+@pytest.fixture
+def summary(
+    prefecture: Prefecture, sessions: sessionmaker[Session], gateway_keys: GatewayKeys
+) -> Summary:
+    """Check the upload's 202 (queued, with its Location), run the import job as the
+    worker would, and return the import as then read (its summary, its report's start)."""
+    keys = IdentityKeys.from_store(gateway_keys)
+
+    def processed(response: httpx2.Response) -> dict[str, Any]:
+        assert response.status_code == 202, response.text
+        queued: dict[str, Any] = response.json()
+        assert queued["status"] == "queued"
+        assert (queued["lines"], queued["lines_done"], queued["finished_at"]) == (0, 0, None)
+        assert response.headers["location"] == f"/v1/decision-imports/{queued['id']}"
+        run_pending_imports(sessions, keys, POLICY, batch_size=BATCH)
+        body = full_report(prefecture, queued["id"], limit=1)
+        assert body["lines_done"] == body["lines_total"] == queued["lines_total"]
+        return body
+
+    return processed
 
 
 def full_report(prefecture: Prefecture, import_id: str, **params: Any) -> dict[str, Any]:
@@ -181,20 +204,11 @@ def totals(body: dict[str, Any]) -> tuple[str, int, int, int, int]:
 # -- fixtures -------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The router builds the runner with the dataclass default, fixed when the class was
-    # defined: patching the module's BATCH_SIZE would not reach it.
-    monkeypatch.setattr(
-        imports_router, "ImportRunner", functools.partial(ImportRunner, batch_size=BATCH)
-    )
-
-
 # -- NDJSON ---------------------------------------------------------------------------
 
 
 def test_an_ndjson_file_with_good_and_bad_lines_is_reported_line_by_line(
-    prefecture: Prefecture, session: Session
+    prefecture: Prefecture, session: Session, summary: Summary
 ) -> None:
     first = decision("B-0001", "permit-withdrawal", withdrawn_document="receipt")
     second = decision("B-0002", "first-permit-refusal", removal_measures=["oqtf"])
@@ -218,7 +232,7 @@ def test_an_ndjson_file_with_good_and_bad_lines_is_reported_line_by_line(
     body = summary(prefecture.import_file(content))
     assert body["format"] == "ndjson"
     assert body["dry_run"] is False
-    assert totals(body) == ("completed", 13, 2, 2, 9)
+    assert totals(body) == ("done", 13, 2, 2, 9)
     assert body["error"] is None
     assert body["finished_at"] is not None
     assert counts(session) == {name: n + 2 for name, n in before.items()}
@@ -258,7 +272,7 @@ def test_an_ndjson_file_with_good_and_bad_lines_is_reported_line_by_line(
 
 
 def test_lines_already_posted_are_duplicates_and_a_reposted_file_is_all_duplicates(
-    prefecture: Prefecture, session: Session
+    prefecture: Prefecture, session: Session, summary: Summary
 ) -> None:
     posted = prefecture.created(decision("B-0001"))
     content = ndjson(
@@ -269,7 +283,7 @@ def test_lines_already_posted_are_duplicates_and_a_reposted_file_is_all_duplicat
         decision("B-0004", decision_date="2023-02-30"),  # not a date
     )
     body = summary(prefecture.import_file(content))
-    assert totals(body) == ("completed", 5, 2, 1, 2)
+    assert totals(body) == ("done", 5, 2, 1, 2)
     report = full_report(prefecture, body["id"])
     assert outcomes(report) == [
         (1, "duplicate", "B-0001", []),
@@ -284,7 +298,7 @@ def test_lines_already_posted_are_duplicates_and_a_reposted_file_is_all_duplicat
 
     again = summary(prefecture.import_file(content))
     assert again["id"] != body["id"]
-    assert totals(again) == ("completed", 5, 0, 3, 2)
+    assert totals(again) == ("done", 5, 0, 3, 2)
     assert [line[1] for line in outcomes(full_report(prefecture, again["id"]))] == [
         "duplicate",
         "rejected",
@@ -300,7 +314,7 @@ def test_lines_already_posted_are_duplicates_and_a_reposted_file_is_all_duplicat
 
 
 def test_a_dry_run_stores_no_decision_but_a_report(
-    prefecture: Prefecture, session: Session
+    prefecture: Prefecture, session: Session, summary: Summary
 ) -> None:
     content = ndjson(
         decision("B-0001"),
@@ -313,7 +327,7 @@ def test_a_dry_run_stores_no_decision_but_a_report(
     before = counts(session)
     body = summary(prefecture.import_file(content, dry_run="true"))
     assert body["dry_run"] is True
-    assert totals(body) == ("completed", 5, 2, 1, 2)
+    assert totals(body) == ("done", 5, 2, 1, 2)
     assert counts(session) == before
     report = full_report(prefecture, body["id"])
     assert outcomes(report) == [
@@ -341,6 +355,7 @@ def test_a_dry_run_stores_no_decision_but_a_report(
 
 def test_bad_encoding_long_or_deep_lines_and_a_truncated_last_line_are_reported(
     prefecture: Prefecture,
+    summary: Summary,
 ) -> None:
     content = (
         ndjson(
@@ -353,7 +368,7 @@ def test_bad_encoding_long_or_deep_lines_and_a_truncated_last_line_are_reported(
         + b'{"reference": "B-0006", "kind": "oqtf", "decision'  # cut off, no end of line
     )
     body = summary(prefecture.import_file(content))
-    assert totals(body) == ("completed", 6, 2, 0, 4)
+    assert totals(body) == ("done", 6, 2, 0, 4)
     assert outcomes(full_report(prefecture, body["id"])) == [
         (1, "accepted", "B-0001", []),
         (2, "rejected", None, [("line", "encoding")]),
@@ -364,10 +379,10 @@ def test_bad_encoding_long_or_deep_lines_and_a_truncated_last_line_are_reported(
     ]
 
 
-def test_an_empty_file_is_an_empty_report(prefecture: Prefecture) -> None:
+def test_an_empty_file_is_an_empty_report(prefecture: Prefecture, summary: Summary) -> None:
     for content in (b"", b"\n\r\n  \n", b"\xef\xbb\xbf"):
         body = summary(prefecture.import_file(content))
-        assert totals(body) == ("completed", 0, 0, 0, 0)
+        assert totals(body) == ("done", 0, 0, 0, 0)
         assert full_report(prefecture, body["id"])["report"] == []
     # A CSV file without its header line is no import at all: refused, nothing recorded.
     response = prefecture.import_file(b"", "csv")
@@ -385,7 +400,7 @@ def test_an_empty_file_is_an_empty_report(prefecture: Prefecture) -> None:
     ids=["comma", "semicolon-bom", "semicolon", "comma-bom"],
 )
 def test_a_csv_file_is_read_whatever_its_delimiter_and_bom(
-    prefecture: Prefecture, delimiter: str, bom: bool, line_end: str
+    prefecture: Prefecture, delimiter: str, bom: bool, line_end: str, summary: Summary
 ) -> None:
     names = identity(
         birth_name="Мухаммед", usage_name='O"Brien; Jr', first_names=["Ben; Ali", "محمد"]
@@ -417,7 +432,7 @@ def test_a_csv_file_is_read_whatever_its_delimiter_and_bom(
     )
     body = summary(prefecture.import_file(content, "csv"))
     assert body["format"] == "csv"
-    assert totals(body) == ("completed", 7, 2, 0, 5)
+    assert totals(body) == ("done", 7, 2, 0, 5)
     report = full_report(prefecture, body["id"])
     assert outcomes(report) == [
         (2, "accepted", "C-0001", []),
@@ -448,7 +463,9 @@ def test_a_csv_file_is_read_whatever_its_delimiter_and_bom(
     assert prefecture.post(refusal).status_code == 200
 
 
-def test_a_csv_with_only_some_columns_and_a_content_type(prefecture: Prefecture) -> None:
+def test_a_csv_with_only_some_columns_and_a_content_type(
+    prefecture: Prefecture, summary: Summary
+) -> None:
     header = ["Reference", "kind", "decision_date", "agdref_number", "birth_name"]
     content = csv_file(
         [
@@ -466,7 +483,7 @@ def test_a_csv_with_only_some_columns_and_a_content_type(prefecture: Prefecture)
     )
     body = summary(response)
     assert body["format"] == "csv"
-    assert totals(body) == ("completed", 3, 2, 0, 1)
+    assert totals(body) == ("done", 3, 2, 0, 1)
     assert outcomes(full_report(prefecture, body["id"])) == [
         (2, "accepted", "C-0001", []),
         (3, "rejected", "C-0002", [("identity", "identity-insufficient")]),
@@ -476,6 +493,7 @@ def test_a_csv_with_only_some_columns_and_a_content_type(prefecture: Prefecture)
 
 def test_a_csv_line_in_another_encoding_and_a_truncated_last_line(
     prefecture: Prefecture,
+    summary: Summary,
 ) -> None:
     def line(body: dict[str, Any], encoding: str = "utf-8") -> bytes:
         out = io.StringIO()
@@ -491,7 +509,7 @@ def test_a_csv_line_in_another_encoding_and_a_truncated_last_line(
         + b'C-0004;;oqtf;;;non;2024-01-01;;;;;;"CESEDA'  # an open quote, cut off
     )
     body = summary(prefecture.import_file(content, "csv"))
-    assert totals(body) == ("completed", 4, 2, 0, 2)
+    assert totals(body) == ("done", 4, 2, 0, 2)
     assert outcomes(full_report(prefecture, body["id"])) == [
         (2, "accepted", "C-0001", []),
         (3, "rejected", None, [("line", "encoding")]),
@@ -593,13 +611,15 @@ def test_an_unreadable_csv_header_is_a_400_never_the_server(
     assert "xxxxxxxx" not in response.text
 
 
-def test_a_csv_line_over_64_kib_is_refused_and_the_next_one_read(prefecture: Prefecture) -> None:
+def test_a_csv_line_over_64_kib_is_refused_and_the_next_one_read(
+    prefecture: Prefecture, summary: Summary
+) -> None:
     long_row = {**csv_row(decision("C-0002")), "legal_basis": "L" * (70 * 1024)}
     content = csv_file(
         [csv_row(decision("C-0001")), long_row, csv_row(decision("C-0003"))], delimiter=";"
     )
     body = summary(prefecture.import_file(content, "csv"))
-    assert totals(body) == ("completed", 3, 2, 0, 1)
+    assert totals(body) == ("done", 3, 2, 0, 1)
     assert outcomes(full_report(prefecture, body["id"])) == [
         (2, "accepted", "C-0001", []),
         (3, "rejected", None, [("line", "too-long")]),
@@ -617,13 +637,15 @@ def test_an_import_must_say_its_format(prefecture: Prefecture, session: Session)
 # -- the report -----------------------------------------------------------------------
 
 
-def test_the_report_pages_by_line_and_filters_by_outcome(prefecture: Prefecture) -> None:
+def test_the_report_pages_by_line_and_filters_by_outcome(
+    prefecture: Prefecture, summary: Summary
+) -> None:
     lines = [
         decision(f"B-{n:04d}") if n % 3 else decision(f"B-{n:04d}", identity=bad_nir())
         for n in range(1, 11)
     ]
     body = summary(prefecture.import_file(ndjson(*lines)))
-    assert totals(body) == ("completed", 10, 7, 0, 3)
+    assert totals(body) == ("done", 10, 7, 0, 3)
 
     page = full_report(prefecture, body["id"], limit=4)
     assert [line["line"] for line in page["report"]] == [1, 2, 3, 4]
@@ -656,7 +678,11 @@ def test_the_report_pages_by_line_and_filters_by_outcome(prefecture: Prefecture)
 
 
 def test_another_prefecture_cannot_read_the_report(
-    prefecture: Prefecture, client: TestClient, settings: Settings, participant: Register
+    prefecture: Prefecture,
+    client: TestClient,
+    settings: Settings,
+    participant: Register,
+    summary: Summary,
 ) -> None:
     body = summary(prefecture.import_file(ndjson(decision("B-0001"))))
     other = make_prefecture(client, settings, participant, departements=["13"])
@@ -669,7 +695,7 @@ def test_another_prefecture_cannot_read_the_report(
 
 
 def test_each_line_of_an_import_is_an_audit_event_with_pseudonyms_only(
-    prefecture: Prefecture, session: Session
+    prefecture: Prefecture, session: Session, summary: Summary
 ) -> None:
     secret_names = ["Мухаммед", "Ben; Ali", "محمد", "N'Diaye"]
     person = identity(birth_name=secret_names[0], first_names=secret_names[1:3])
@@ -682,7 +708,7 @@ def test_each_line_of_an_import_is_an_audit_event_with_pseudonyms_only(
     )
     response = prefecture.import_file(content)
     body = summary(response)
-    assert totals(body) == ("completed", 5, 2, 1, 2)
+    assert totals(body) == ("done", 5, 2, 1, 2)
     report = {line["line"]: line for line in full_report(prefecture, body["id"])["report"]}
 
     events = session.scalars(
@@ -712,52 +738,67 @@ def test_each_line_of_an_import_is_an_audit_event_with_pseudonyms_only(
     assert by_line[4].detail["rules"] == ["json"]
     assert by_line[4].subject_pseudonyms == []
     (created,) = [e for e in events if e.action == "import:created"]
-    assert created.detail["lines"] == 5
+    assert (created.detail["lines_total"], created.detail["status"]) == (5, "queued")
+    # The worker's line events name the request that brought the file.
+    assert {e.request_id for e in line_events} == {created.request_id}
     assert_no_clear_identity(session, *secret_names, "7512345678", NIR_NORMALISED, "1985-04-17")
 
 
-def test_a_batch_that_fails_stores_none_of_its_lines_and_posting_again_completes(
-    prefecture: Prefecture, session: Session, monkeypatch: pytest.MonkeyPatch
+def test_a_batch_that_fails_stores_none_of_its_lines_and_the_next_run_resumes(
+    prefecture: Prefecture,
+    session: Session,
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    content = ndjson(*(decision(f"B-{n:04d}") for n in range(1, 6)))
+    keys = IdentityKeys.from_store(gateway_keys)
+    content = ndjson(*(decision(f"B-{n:04d}") for n in range(1, 8)))
     event = ImportRunner._event  # noqa: SLF001 - the fault goes where a batch is written
 
     def failing(runner: ImportRunner, line: Any) -> Any:
-        if line.record.line == 3:
+        if line.record.line == 5:
             raise RuntimeError("the database went away")
         return event(runner, line)
 
     monkeypatch.setattr(ImportRunner, "_event", failing)
     before = counts(session)
     response = prefecture.import_file(content)
-    problem(response, 500, "internal-error")
-    # The first batch (lines 1-2) is stored whole, the second (3-4) not at all.
-    (failed,) = session.scalars(select(DecisionImport)).all()
-    assert (failed.status, failed.lines, failed.accepted) == ("failed", 2, 2)
-    assert failed.error is not None
-    assert "post the file again" in failed.error
-    assert counts(session) == {name: n + 2 for name, n in before.items()}
-    stored = session.scalars(select(ImportLine).where(ImportLine.import_id == failed.id)).all()
-    assert sorted(line.line for line in stored) == [1, 2]
-    line_events = session.scalars(select(AuditEvent).where(AuditEvent.action == "import:line"))
-    assert sorted(e.detail["line"] for e in line_events) == [1, 2]
+    assert response.status_code == 202, response.text
+    import_id = response.json()["id"]
+    with pytest.raises(RuntimeError, match="went away"):
+        run_pending_imports(sessions, keys, POLICY, batch_size=BATCH)
+    # Batches 1-2 and 3-4 are stored whole, the third (5-6) not at all; the import keeps
+    # its cursor and gives its lease back.
+    halfway = full_report(prefecture, import_id)
+    assert totals(halfway) == ("running", 4, 4, 0, 0)
+    assert (halfway["lines_done"], halfway["lines_total"]) == (4, 7)
+    assert [line[0] for line in outcomes(halfway)] == [1, 2, 3, 4]
+    assert counts(session) == {name: n + 4 for name, n in before.items()}
 
+    # The next run resumes after line 4: nothing reported or stored twice.
     monkeypatch.setattr(ImportRunner, "_event", event)
-    again = summary(prefecture.import_file(content))
-    assert totals(again) == ("completed", 5, 3, 2, 0)
-    assert [line[1] for line in outcomes(full_report(prefecture, again["id"]))] == [
-        "duplicate",
-        "duplicate",
-        "accepted",
-        "accepted",
-        "accepted",
-    ]
+    assert run_pending_imports(sessions, keys, POLICY, batch_size=BATCH) == 1
+    done = full_report(prefecture, import_id)
+    assert totals(done) == ("done", 7, 7, 0, 0)
+    assert [line[:2] for line in outcomes(done)] == [(n, "accepted") for n in range(1, 8)]
+    assert counts(session) == {name: n + 7 for name, n in before.items()}
+    line_events = session.scalars(select(AuditEvent).where(AuditEvent.action == "import:line"))
+    assert sorted(e.detail["line"] for e in line_events) == list(range(1, 8))
+    imported = session.get_one(DecisionImport, import_id, populate_existing=True)
+    assert imported.attempts == 2
+    # Processed, the stored file is gone.
+    assert (
+        session.scalars(select(ImportChunk).where(ImportChunk.import_id == import_id)).all() == []
+    )
+    assert run_pending_imports(sessions, keys, POLICY) == 0
 
 
-def test_several_batches_store_every_line_once(prefecture: Prefecture, session: Session) -> None:
+def test_several_batches_store_every_line_once(
+    prefecture: Prefecture, session: Session, summary: Summary
+) -> None:
     content = ndjson(*(decision(f"B-{n:04d}") for n in range(1, 8)))
     body = summary(prefecture.import_file(content))
-    assert totals(body) == ("completed", 7, 7, 0, 0)
+    assert totals(body) == ("done", 7, 7, 0, 0)
     stored = session.scalars(
         select(ImportLine).where(ImportLine.import_id == body["id"]).order_by(ImportLine.line)
     ).all()
@@ -767,7 +808,7 @@ def test_several_batches_store_every_line_once(prefecture: Prefecture, session: 
 
     before = counts(session)
     again = summary(prefecture.import_file(content))
-    assert totals(again) == ("completed", 7, 0, 7, 0)
+    assert totals(again) == ("done", 7, 0, 7, 0)
     report = full_report(prefecture, again["id"])["report"]
     assert [line["decision_id"] for line in report] == [line.decision_id for line in stored]
     assert counts(session) == before
@@ -786,10 +827,123 @@ def served(tmp_path: Path) -> Iterator[Served]:
         yield running
 
 
+@pytest.fixture
+def worker(served: Served) -> Iterator[list[tuple[str, int]]]:
+    """The worker's import job in a thread, every 50 ms, on the served database; yields
+    the (status, lines_done) it sees after each run, for progress to be observed."""
+    stop = threading.Event()
+    seen: list[tuple[str, int]] = []
+    keys = IdentityKeys.from_store(served.keys)
+
+    def watch() -> None:
+        with sessions_on(served.database_url) as sessions:
+            while not stop.wait(0.02):
+                with sessions() as session:
+                    seen.extend(
+                        (found.status, found.lines_done)
+                        for found in session.scalars(select(DecisionImport))
+                    )
+
+    def work() -> None:
+        with sessions_on(served.database_url) as sessions:
+            while not stop.wait(0.05):
+                run_pending_imports(sessions, keys, POLICY, batch_size=100)
+
+    threads = [threading.Thread(target=work), threading.Thread(target=watch)]
+    for thread in threads:
+        thread.start()
+    yield seen
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+
+
+def cp1252_file(rows: int) -> bytes:
+    """As Excel saves a CSV on a French Windows: Windows-1252, semicolons, CRLF."""
+    header = "reference;kind;decision_date;agdref_number;birth_name;first_names;sex;birth_date"
+    lines = [header]
+    lines.extend(
+        f"X-{n:05d};renewal-refusal;{days_ago(40)};75{n:08d};Lefèvre;Hélène|François;F;1985-04-17"
+        for n in range(rows)
+    )
+    lines[3] = f"X-00002;renewal-refusal;{tomorrow()};7500000002;Lefèvre;Hélène;F;1985"  # rejected
+    return ("\r\n".join(lines) + "\r\n").encode("cp1252")
+
+
+def import_args(served: Served, tmp_path: Path, *extra: str) -> list[str]:
+    prefecture = served.clients["prefecture"]
+    key_path = tmp_path / "prefecture.jwk"
+    key_path.write_text(json.dumps(prefecture.key.as_dict(private=True)))
+    return [
+        "import",
+        *extra,
+        "--client-id",
+        prefecture.id,
+        "--key",
+        str(key_path),
+        "--url",
+        served.base_url,
+        "--poll",
+        "0.05",
+    ]
+
+
+@pytest.mark.slow  # starts the gateway in its own process
+def test_the_import_command_sends_an_excel_file_and_follows_the_job(
+    served: Served, worker: list[tuple[str, int]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = 1500
+    store = ImportRunner._store  # noqa: SLF001
+
+    def paced(runner: ImportRunner, lines: list[Any]) -> None:
+        store(runner, lines)
+        time.sleep(0.05)  # a database slower than this test's: progress has time to show
+
+    monkeypatch.setattr(ImportRunner, "_store", paced)
+    backlog = tmp_path / "excel.csv"
+    backlog.write_bytes(cp1252_file(rows))
+    assert b"Lef\xe8vre" in backlog.read_bytes()
+    started = time.monotonic()
+    result = CliRunner().invoke(app, import_args(served, tmp_path, str(backlog)))
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 3, result.output  # one line rejected
+    assert "(windows-1252)" in result.output  # --encoding auto found it
+    assert re.search(rf"done\W+{rows}\W+{rows - 1}\W+0\W+1\W", result.output), result.output
+    assert "1 line(s) rejected" in result.output
+    # Progress was seen increasing through the batches, then complete.
+    done = sorted({lines for status, lines in worker if status == "running"})
+    assert len([n for n in done if 0 < n < rows + 1]) >= 3, done
+    assert elapsed < 60
+    with sessions_on(served.database_url) as sessions, sessions() as session:
+        (imported,) = session.scalars(select(DecisionImport)).all()
+        assert (imported.encoding, imported.lines_done, imported.lines_total) == (
+            "windows-1252",
+            rows + 1,
+            rows + 1,
+        )
+        line = session.get_one(ImportLine, (imported.id, 2))
+    with GatewayClient(
+        served.base_url, served.clients["prefecture"].id, served.clients["prefecture"].key
+    ) as client:
+        stored = client.request(
+            "GET", f"/v1/decisions/{line.decision_id}", purpose="decision-transmission"
+        ).json()
+    person = stored["versions"][0]["identity"]
+    assert (person["birth_name"], person["first_names"]) == ("Lefèvre", ["Hélène", "François"])
+
+    # The same file again, as a dry run: every line a duplicate but the rejected one.
+    again = CliRunner().invoke(
+        app, import_args(served, tmp_path, str(backlog), "--encoding", "cp1252", "--dry-run")
+    )
+    assert again.exit_code == 3, again.output
+    assert re.search(rf"done\W+{rows}\W+0\W+{rows - 1}\W+1\W", again.output), again.output
+
+
 @pytest.mark.slow  # starts the gateway in its own process
 def test_the_import_command_sends_a_csv_file_and_writes_the_report(
-    served: Served, tmp_path: Path
+    served: Served, worker: list[tuple[str, int]], tmp_path: Path
 ) -> None:
+    del worker
     base_url, database_url = served.base_url, served.database_url
     prefecture = served.clients["prefecture"]
     key_path = tmp_path / "prefecture.jwk"
@@ -823,8 +977,8 @@ def test_the_import_command_sends_a_csv_file_and_writes_the_report(
             str(report_path),
         ],
     )
-    assert result.exit_code == 0, result.output
-    assert re.search(r"completed\W+4\W+2\W+1\W+1\W", result.output), result.output
+    assert result.exit_code == 3, result.output  # a line was rejected
+    assert re.search(r"done\W+4\W+2\W+1\W+1\W", result.output), result.output
     assert "report written to" in result.output
     with sessions_on(database_url) as sessions, sessions() as session:
         (done,) = session.scalars(select(DecisionImport)).all()
@@ -862,5 +1016,16 @@ def test_the_import_command_sends_a_csv_file_and_writes_the_report(
             "--dry-run",
         ],
     )
-    assert again.exit_code == 0, again.output
+    assert again.exit_code == 3, again.output
     assert "dry run" in again.output
+
+    # A file with no rejected line: exit code 0.
+    clean = tmp_path / "clean.csv"
+    clean.write_bytes(csv_file([csv_row(decision("C-0001", "renewal-refusal"))]))
+    ok = CliRunner().invoke(
+        app,
+        ["import", str(clean), "--client-id", prefecture.id, "--key", str(key_path),
+         "--url", base_url, "--poll", "0.05"],
+    )  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    assert re.search(r"done\W+1\W+0\W+1\W+0\W", ok.output), ok.output

@@ -18,6 +18,7 @@ from gateway.decisions.models import DecisionVersion
 from gateway.disclosures.models import Disclosure, DisclosureState
 from gateway.identities.models import Identity
 from gateway.imports.models import DecisionImport, ImportLine
+from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.retention import purge
 from gateway.retention.models import PurgeRun
@@ -174,14 +175,15 @@ def test_a_dry_run_counts_and_changes_nothing_and_every_run_is_reported(
 
 
 def test_import_reports_lose_their_lines_after_retention_and_keep_their_counts(
-    prefecture: Prefecture, sessions: sessionmaker[Session], session: Session
+    prefecture: Prefecture,
+    sessions: sessionmaker[Session],
+    session: Session,
+    gateway_keys: GatewayKeys,
 ) -> None:
     content = (
         b"\n".join(json.dumps(decision(f"RET-IMP-{n}")).encode() for n in range(3)) + b"\n{broken"
     )
-    response = prefecture.import_file(content)
-    assert response.status_code == 201, response.text
-    import_id = response.json()["id"]
+    import_id = prefecture.imported(content, sessions, gateway_keys)["id"]
 
     def lines() -> int:
         statement = select(ImportLine).where(ImportLine.import_id == import_id)
