@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from audit.actions import AuditAction
+from gateway.auth import possession
 from gateway.auth.caller import Caller
 from gateway.auth.dependencies import AnyCaller, KeyHolder, OperatorCaller
 from gateway.auth.scopes import Scope
-from gateway.errors import Forbidden, NotFound
+from gateway.errors import Forbidden, InvalidField, NotFound
 from gateway.participants import repository, service
 from gateway.participants.models import ParticipantKind, ParticipantStatus
 from gateway.participants.schemas import (
@@ -19,7 +21,7 @@ from gateway.participants.schemas import (
     ParticipantOut,
     ParticipantPage,
 )
-from gateway.routing import Audit, DbSession, TransactionRoute
+from gateway.routing import Audit, DbSession, State, TransactionRoute
 
 router = APIRouter(prefix="/v1/participants", route_class=TransactionRoute, tags=["participants"])
 # Checked before any lookup: a NUL in an id would make PostgreSQL fail, and the audit too.
@@ -123,15 +125,30 @@ def add_key(
     body: ParticipantKeyIn,
     caller: KeyHolder,
     session: DbSession,
+    state: State,
     audit: Audit,
 ) -> ParticipantOut:
     """Register the participant's next signing key.
 
     Both keys authenticate until the old one is retired. By the participant itself (with
-    a token got with its current key) or an operator.
+    a token got with its current key, and a proof signed with the new key that it holds
+    it: `docs/operations.md`, Key lifecycle) or an operator.
     """
     audit.object_ids = [participant_id[:64]]
     _key_holder(caller, participant_id)
+    if body.proof is None and caller.kind != ParticipantKind.OPERATOR:
+        raise InvalidField(
+            "proof", "required", "a participant proves it holds the key it adds: send proof"
+        )
+    if body.proof is not None:
+        possession.verify_possession(
+            session,
+            state.settings,
+            participant_id=participant_id,
+            jwk=body.jwk,
+            proof=body.proof,
+            now=int(time.time()),
+        )
     participant = service.add_key(session, participant_id, body.jwk)
     audit.detail = {"kid": body.jwk["kid"][:128]}
     return service.describe(participant)

@@ -85,6 +85,15 @@ class ParticipantKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     jwk: dict[str, Any] = Field(description="One public signing JWK.")
+    proof: str | None = Field(
+        default=None,
+        max_length=8192,
+        pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$",
+        description="A JWT signed with the new key (header typ `key-possession+jwt`; claims "
+        "iss: the participant's id, aud: the gateway's issuer, iat, exp at most 60 s ahead, "
+        "jti used once): required when a participant adds its own key, optional for an "
+        "operator.",
+    )
 
     @field_validator("jwk")
     @classmethod

@@ -42,7 +42,7 @@ from tests.support.actors import (
 )
 from tests.support.audit import event_of, events_of
 from tests.support.factories import decision, identity
-from tests.support.jose import JOSE, assertion, token_form
+from tests.support.jose import JOSE, assertion, possession_proof, token_form
 
 if TYPE_CHECKING:
     import httpx2
@@ -147,8 +147,10 @@ CODAF_75 = frozenset({"auditor-75", "auditor-national"})
 
 
 def _next_key(world: World) -> dict[str, Any]:
-    del world
-    return {"jwk": new_key().as_dict(private=False)}
+    """A new key for the fund of 75, with the proof that its holder has it."""
+    key = new_key()
+    proof = possession_proof(world.ids["issuer"], world.ids["fund"], key)
+    return {"jwk": key.as_dict(private=False), "proof": proof}
 
 
 def _check_of(world: World) -> dict[str, Any]:
@@ -339,6 +341,7 @@ def world(
             "tree_size": str(tree_size),
             "before": str(before),
             "fund_prefix": actors["fund-75"].id[:-1],
+            "issuer": settings.issuer,
         },
     )
 

@@ -85,6 +85,31 @@ def assertion(
     return jwt.encode(head, body, signing_key, algorithms=algorithms or [head["alg"]])
 
 
+def possession_proof(
+    audience: str,
+    participant_id: str,
+    key: Any,
+    *,
+    kid: str | None = None,
+    typ: str = "key-possession+jwt",
+    lifetime: int = 60,
+    **claims: Any,
+) -> str:
+    """A participant's proof that it holds ``key``, the key it registers as its next one;
+    ``audience``: the gateway's issuer (``settings.issuer``)."""
+    now = int(time.time())
+    body = {
+        "iss": participant_id,
+        "aud": audience,
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": uuid.uuid4().hex,
+        **claims,
+    }
+    header = {"alg": "ES256", "typ": typ, **({"kid": kid} if kid else {})}
+    return sign(header, json.dumps(body).encode(), key)
+
+
 def token_form(client_assertion: str, **extra: str) -> dict[str, str]:
     return {
         "grant_type": "client_credentials",

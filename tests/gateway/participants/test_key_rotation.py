@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from tests.support.actors import api_headers, new_key, token_for
 from tests.support.audit import event_of
-from tests.support.jose import assertion, token_form
+from tests.support.jose import assertion, possession_proof, token_form
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -25,7 +25,9 @@ def test_a_participant_adds_its_next_key_and_retires_the_old_one(
     headers = api_headers(token_for(client, settings, old), old)
     key = new_key()
     jwk = {**key.as_dict(private=False), "kid": "next-2025"}
-    added = client.post(f"/v1/participants/{old.id}/keys", json={"jwk": jwk}, headers=headers)
+    proof = possession_proof(settings.issuer, old.id, key)
+    body = {"jwk": jwk, "proof": proof}
+    added = client.post(f"/v1/participants/{old.id}/keys", json=body, headers=headers)
     assert added.status_code == 201, added.text
     assert added.json()["key_ids"] == [old.kid, "next-2025"]
     event = event_of(session, added)
@@ -41,7 +43,8 @@ def test_a_participant_adds_its_next_key_and_retires_the_old_one(
     new_headers = api_headers(token_for(client, settings, new), new)
     assert client.get("/v1/participants/me", headers=headers).status_code == 200
     assert client.get("/v1/participants/me", headers=new_headers).status_code == 200
-    twice = client.post(f"/v1/participants/{old.id}/keys", json={"jwk": jwk}, headers=headers)
+    again = {"jwk": jwk, "proof": possession_proof(settings.issuer, old.id, key)}
+    twice = client.post(f"/v1/participants/{old.id}/keys", json=again, headers=headers)
     assert twice.status_code == 409
     assert twice.json()["type"].endswith("/key-exists")
 
@@ -90,3 +93,38 @@ def test_an_operator_manages_anyones_keys_and_no_one_else_does(
     retired = client.delete(f"/v1/participants/{fund.id}/keys/{fund.kid}", headers=by_operator)
     assert retired.status_code == 200
     assert fund.kid not in retired.json()["key_ids"]
+
+
+def test_a_participant_adding_its_own_key_proves_it_holds_it(
+    client: TestClient, settings: Settings, participant: Register, session: Session
+) -> None:
+    holder = participant("fund", departements=["75"])
+    headers = api_headers(token_for(client, settings, holder), holder)
+    key, stranger = new_key(), new_key()
+    jwk = {**key.as_dict(private=False), "kid": "next"}
+    path = f"/v1/participants/{holder.id}/keys"
+    cases = [
+        (None, "required"),
+        (possession_proof(settings.issuer, holder.id, stranger), "signature"),  # not the new key
+        (possession_proof(settings.issuer, "someone-else", key), "claims"),
+        (possession_proof(settings.issuer, holder.id, key, aud="https://elsewhere"), "claims"),
+        (possession_proof(settings.issuer, holder.id, key, typ="JWT"), "typ"),
+        (possession_proof(settings.issuer, holder.id, key, lifetime=3600), "lifetime"),
+    ]
+    for proof, rule in cases:
+        body = {"jwk": jwk} | ({"proof": proof} if proof else {})
+        refused = client.post(path, json=body, headers=headers)
+        assert refused.status_code == 400, (rule, refused.text)
+        assert refused.json()["errors"][0]["field"] == "proof"
+        assert refused.json()["errors"][0]["rule"] == rule, refused.text
+        assert event_of(session, refused).outcome == "refused"
+    body = {"jwk": jwk, "proof": possession_proof(settings.issuer, holder.id, key)}
+    assert client.post(path, json=body, headers=headers).status_code == 201
+    # A proof is used once: sent again, it is refused before anything else is looked at.
+    replayed = client.post(path, json=body, headers=headers)
+    assert replayed.status_code == 400
+    assert replayed.json()["errors"][0]["rule"] == "replayed"
+    assert client.get(f"/v1/participants/{holder.id}", headers=headers).json()["key_ids"] == [
+        holder.kid,
+        "next",
+    ]
