@@ -23,6 +23,7 @@ class AuditAction(StrEnum):
     IMPORT_CREATED = "import:created"
     IMPORT_READ = "import:read"
     IMPORT_LINE = "import:line"
+    IMPORT_PROCESSED = "import:processed"
     SUBSCRIPTIONS_REPLACED = "subscriptions:replaced"
     SUBSCRIPTIONS_READ = "subscriptions:read"
     RETENTION_PURGED = "retention:purged"

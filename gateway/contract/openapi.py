@@ -96,6 +96,10 @@ AUDIT_ACTIONS = {
     AuditAction.IMPORT_CREATED: "a prefecture imported a backlog file",
     AuditAction.IMPORT_READ: "a prefecture read an import's report",
     AuditAction.IMPORT_LINE: "one line of a backlog import, with its result",
+    AuditAction.IMPORT_PROCESSED: (
+        "the worker finished processing an import (its counts), or refused it because the "
+        "prefecture was suspended since posting it"
+    ),
     AuditAction.SUBSCRIPTIONS_REPLACED: "a fund replaced its set of subscriptions",
     AuditAction.SUBSCRIPTIONS_READ: "a fund read its subscription counts",
     AuditAction.RETENTION_PURGED: "the retention purge crypto-shredded identity data",

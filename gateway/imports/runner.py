@@ -48,6 +48,7 @@ from gateway.identities.crypto import Sealed
 from gateway.imports import repository as imports_repository
 from gateway.imports import upload
 from gateway.imports.models import ImportStatus, LineOutcome
+from gateway.participants import repository as participants_repository
 from gateway.storage.base import utcnow
 from gateway.storage.ids import new_id
 
@@ -453,10 +454,14 @@ def run_pending_imports(
                 imports_repository.delete_chunks(session, claimed.import_id)
             log.error("import failed", extra={"import_id": claimed.import_id})
             continue
+        caller = upload.caller_of(claimed.context)
+        if not _caller_still_active(sessions, caller):
+            _close_refused(sessions, claimed, owner)
+            continue
         lock = threading.Lock()
         runner = ImportRunner(
             sessions,
-            upload.caller_of(claimed.context),
+            caller,
             keys,
             policy,
             claimed.file_format,
@@ -485,6 +490,56 @@ def run_pending_imports(
             with sessions.begin() as session:
                 imports_repository.release(session, claimed.import_id, owner)
             raise
+        with sessions.begin() as session:
+            done = imports_repository.get(session, claimed.import_id)
+            counts = {
+                "lines": done.lines if done else None,
+                "accepted": done.accepted if done else None,
+                "duplicate": done.duplicate if done else None,
+                "rejected": done.rejected if done else None,
+            }
+            _audit_processed(session, claimed, AuditOutcome.SUCCESS, {"status": "done", **counts})
         log.info("import done", extra={"import_id": claimed.import_id})
         finished += 1
     return finished
+
+
+def _caller_still_active(sessions: sessionmaker[Session], caller: Caller) -> bool:
+    """Whether the prefecture that posted the import, and the one it acted for, still are."""
+    with sessions() as session:
+        return all(
+            found is not None and found.active
+            for found in (
+                participants_repository.get(session, participant_id)
+                for participant_id in {caller.participant_id, caller.acting_for}
+            )
+        )
+
+
+def _close_refused(sessions: sessionmaker[Session], claimed: _Claimed, owner: str) -> None:
+    """Fail an import whose prefecture was suspended after posting it: nothing more stored."""
+    with sessions.begin() as session:
+        imports_repository.close(
+            session,
+            claimed.import_id,
+            ImportStatus.FAILED,
+            "the prefecture was suspended before its import was processed: the lines "
+            "reported so far stand, nothing more is stored",
+            owner,
+        )
+        imports_repository.delete_chunks(session, claimed.import_id)
+        _audit_processed(
+            session, claimed, AuditOutcome.REFUSED, {"status": "failed", "problem": "suspended"}
+        )
+    log.warning(
+        "import refused: its prefecture is suspended", extra={"import_id": claimed.import_id}
+    )
+
+
+def _audit_processed(
+    session: Session, claimed: _Claimed, outcome: AuditOutcome, detail: dict[str, Any]
+) -> None:
+    """The end of an import's processing, in the name of the prefecture that posted it."""
+    draft = upload.audit_of(claimed.context, AuditAction.IMPORT_PROCESSED)
+    draft.outcome, draft.object_ids, draft.detail = outcome, [claimed.import_id], detail
+    append_rows(session, [as_row(draft)])

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from audit.actions import AuditAction
+from gateway.auditlog.models import AuditEvent
 from gateway.auditlog.writer import AuditDraft
 from gateway.auth.caller import Caller
 from gateway.auth.scopes import SCOPES_BY_KIND
@@ -20,7 +21,8 @@ from gateway.identities.service import IdentityKeys
 from gateway.imports import upload
 from gateway.imports.models import DecisionImport, ImportChunk, ImportLine
 from gateway.imports.runner import ImportRunner, run_pending_imports
-from gateway.participants.models import ParticipantKind
+from gateway.participants import service
+from gateway.participants.models import ParticipantKind, ParticipantStatus
 from gateway.storage.base import utcnow
 from tests.support.actors import POLICY, register
 from tests.support.database import sessions_on
@@ -172,3 +174,43 @@ def test_two_workers_at_once_process_an_import_once(
         )
         with sessions() as session:
             assert session.get_one(DecisionImport, import_id).attempts == 1
+
+
+def _processed(sessions: sessionmaker[Session], import_id: str) -> list[Any]:
+    with sessions() as session:
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == AuditAction.IMPORT_PROCESSED)
+        ).all()
+        return [e for e in events if e.object_ids == [import_id]]
+
+
+def test_an_import_ends_with_an_audit_event_of_its_counts(
+    migrated_database_url: str, keys: IdentityKeys
+) -> None:
+    with sessions_on(migrated_database_url) as sessions:
+        import_id = _queue(sessions, keys, _file())
+        assert run_pending_imports(sessions, keys, POLICY, batch_size=BATCH) == 1
+        (event,) = _processed(sessions, import_id)
+        with sessions() as session:
+            posted_by = session.get_one(DecisionImport, import_id).prefecture_id
+        assert (event.outcome, event.participant_id) == ("success", posted_by)
+        assert event.detail == {
+            "status": "done", "lines": LINES, "accepted": LINES, "duplicate": 0, "rejected": 0,
+        }  # fmt: skip
+
+
+def test_the_import_of_a_prefecture_suspended_since_posting_it_is_refused(
+    migrated_database_url: str, keys: IdentityKeys
+) -> None:
+    with sessions_on(migrated_database_url) as sessions:
+        import_id = _queue(sessions, keys, _file())
+        with sessions.begin() as session:
+            posted = session.get_one(DecisionImport, import_id)
+            service.set_status(session, posted.prefecture_id, ParticipantStatus.SUSPENDED)
+        assert run_pending_imports(sessions, keys, POLICY, batch_size=BATCH) == 0
+        status, _, accepted, reported, _, chunks = _state(sessions, import_id)
+        assert (status, accepted, reported, chunks) == ("failed", 0, [], 0)
+        (event,) = _processed(sessions, import_id)
+        assert (event.outcome, event.detail["problem"]) == ("refused", "suspended")
+        with sessions() as session:
+            assert "suspended" in (session.get_one(DecisionImport, import_id).error or "")
