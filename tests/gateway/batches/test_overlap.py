@@ -105,9 +105,9 @@ def http(installation: Installation) -> Iterator[tuple[TestClient, Prefecture]]:
             decision(f"FLOW-{n}", identity=identity(residence_departement="93"))
             for n in range(DECISIONS)
         ]
-        response = prefecture.import_file("\n".join(json.dumps(line) for line in lines).encode())
-        assert response.status_code == 201, response.text
-        assert response.json()["accepted"] == DECISIONS
+        content = "\n".join(json.dumps(line) for line in lines).encode()
+        imported = prefecture.imported(content, installation.sessions, installation.keys)
+        assert imported["accepted"] == DECISIONS
         yield client, prefecture
 
 

@@ -79,9 +79,8 @@ def backlog(migrated_database_url: str, tmp_path: Path) -> Iterator[sessionmaker
         with TestClient(app, base_url=BASE_URL) as http:
             prefecture = make_prefecture(http, settings, participant, departements=["75"])
             content = "\n".join(json.dumps(decision(f"OLD-{n}")) for n in range(DUE))
-            response = prefecture.import_file(content.encode())
-            assert response.status_code == 201, response.text
-            assert response.json()["accepted"] == DUE
+            imported = prefecture.imported(content.encode(), sessions, keys)
+            assert imported["accepted"] == DUE
         yield sessions
     finally:
         engine.dispose()
