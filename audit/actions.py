@@ -24,6 +24,7 @@ class AuditAction(StrEnum):
     IMPORT_READ = "import:read"
     IMPORT_LINE = "import:line"
     IMPORT_PROCESSED = "import:processed"
+    METRICS_SCRAPED = "metrics:scraped"
     SUBSCRIPTIONS_REPLACED = "subscriptions:replaced"
     SUBSCRIPTIONS_READ = "subscriptions:read"
     RETENTION_PURGED = "retention:purged"

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 
 from audit.actions import AuditAction
-from demo import access, checks, delivery, evidence, intake, rotation, stewardship
+from demo import access, checks, delivery, evidence, intake, operations, rotation, stewardship
 from demo.stage import ImportWorker, Outcome, Server, client, console, free_port, participants
 from gateway.auditlog.writer import record
 from gateway.keys import GatewayKeys
@@ -19,6 +21,8 @@ from gateway.participants import service
 from gateway.settings import Environment, Settings
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine, make_sessionmaker
+
+METRICS_TOKEN = secrets.token_urlsafe(24)  # made for this run, like the keys
 
 
 def run(*, keep: bool = False) -> int:
@@ -31,6 +35,7 @@ def run(*, keep: bool = False) -> int:
         public_base_url=base_url,
         environment=Environment.DEVELOPMENT,
         key_reload_seconds=0.2,
+        metrics_token=SecretStr(METRICS_TOKEN),
     )
     outcome = Outcome()
     engine = make_engine(settings.database_url)
@@ -69,6 +74,7 @@ def run(*, keep: bool = False) -> int:
             with client(base_url, by_id["codaf-75"]) as auditor:
                 evidence.audit_log_scene(sessions, settings, auditor, jwks, workdir, outcome.expect)
                 evidence.reports_scene(auditor, outcome.expect)
+            operations.metrics_scene(base_url, METRICS_TOKEN, outcome)
         evidence.trail(sessions, outcome)
     finally:
         engine.dispose()

@@ -19,6 +19,7 @@ from gateway.decisions.router import router as decisions_router
 from gateway.imports.router import router as imports_router
 from gateway.key_source import KeySource
 from gateway.keys import GatewayKeys
+from gateway.metrics.router import router as metrics_router
 from gateway.participants.router import router as participants_router
 from gateway.policy_source import PolicySource
 from gateway.settings import Environment, Settings
@@ -83,6 +84,7 @@ def create_app(
     app.state.gateway = state
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics_router)
     app.include_router(discovery)
     app.include_router(token_router)
     app.include_router(participants_router)

@@ -27,6 +27,7 @@ from audit.actions import AuditOutcome
 from gateway.auditlog.writer import AuditDraft, append
 from gateway.errors import DatabaseUnavailable, GatewayError
 from gateway.logs import log_error
+from gateway.metrics import instruments
 from gateway.params import CONTROL, HEADER_CONTROL, json_problem, printable
 from gateway.state import AppState, app_state
 from gateway.storage.outage import RETRY_AFTER_SECONDS, unavailable_cause
@@ -96,6 +97,7 @@ def record_durably(state: AppState, draft: AuditDraft, *, database_down: bool = 
 def _record_failure(state: AppState, draft: AuditDraft, error: BaseException) -> None:
     draft.outcome, detail = _failure(error)
     draft.detail = {**draft.detail, **detail}
+    instruments.audited(str(draft.action), str(draft.outcome), str(detail.get("problem")))
     record_durably(state, draft, database_down=isinstance(error, DatabaseUnavailable))
 
 
@@ -246,6 +248,7 @@ class TransactionRoute(APIRoute):
                 raise failure from None
             finally:
                 await run_in_threadpool(_quietly, session.close, down)
+            instruments.audited(str(draft.action), str(draft.outcome))
             state.outages.recovered()
             state.spool.replay_soon(state.sessions, state.outages)
             return response

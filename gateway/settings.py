@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -141,6 +141,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Cache-Control max-age of the JWKS; never above a quarter of the "
         "publish-ahead time.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="The scrape token of /metrics (Authorization: Bearer); unset: no /metrics.",
     )
     audit_spool_dir: Path = Field(
         default=Path("var/audit-spool"),

@@ -19,6 +19,7 @@ from audit.actions import AuditAction, AuditOutcome
 from gateway.auditlog.writer import AuditDraft
 from gateway.errors import DatabaseUnavailable, FieldError, GatewayError, PayloadTooLarge
 from gateway.logs import log_error
+from gateway.metrics import instruments
 from gateway.routing import record_durably
 from gateway.storage.outage import RETRY_AFTER_SECONDS, unavailable_cause
 
@@ -96,15 +97,17 @@ class RequestContext:
             }
             await problem_response(body, 500)(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            elapsed = time.perf_counter() - started
+            instruments.answered(route, scope["method"], status, elapsed)
             log.info(
                 "request",
                 extra={
                     "request_id": request_id,
                     "method": scope["method"],
-                    "route": getattr(route, "path", None) or "unmatched",
+                    "route": route,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(elapsed * 1000, 2),
                 },
             )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Annotated
 
 import typer
@@ -64,6 +66,9 @@ def serve(
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
     _checked_start(needs_keys=True)
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Every server process writes its counts there; /metrics adds them up.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
     uvicorn.run(
         "gateway.app:create_app",
         factory=True,

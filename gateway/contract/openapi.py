@@ -100,6 +100,10 @@ AUDIT_ACTIONS = {
         "the worker finished processing an import (its counts), or refused it because the "
         "prefecture was suspended since posting it"
     ),
+    AuditAction.METRICS_SCRAPED: (
+        "/metrics was scraped (or refused a scrape without the right token); the metrics "
+        "name no one"
+    ),
     AuditAction.SUBSCRIPTIONS_REPLACED: "a fund replaced its set of subscriptions",
     AuditAction.SUBSCRIPTIONS_READ: "a fund read its subscription counts",
     AuditAction.RETENTION_PURGED: "the retention purge crypto-shredded identity data",

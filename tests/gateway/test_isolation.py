@@ -259,7 +259,12 @@ OWN_ONLY = {
     A.AUDIT_CHECKPOINT_READ: frozenset(AUDITORS),
     A.CONSISTENCY_PROOF_READ: frozenset(AUDITORS),
 }
-PUBLIC = {A.TOKEN_ISSUED, "discovery:metadata", "discovery:jwks", "health:live", "health:ready"}
+# Routes without a participant: discovery, health, the token endpoint, and the metrics
+# (behind a scrape token of their own, naming no one).
+PUBLIC = {
+    A.TOKEN_ISSUED, "discovery:metadata", "discovery:jwks", "health:live", "health:ready",
+    A.METRICS_SCRAPED,
+}  # fmt: skip
 
 
 def _headers(

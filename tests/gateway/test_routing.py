@@ -43,7 +43,7 @@ PUBLIC_PATHS = frozenset(
         "/problems/{slug}",  # the page of each problem type
     }
 )
-AUDITED_PREFIXES = ("/v1/", "/oauth2/")
+AUDITED_PREFIXES = ("/v1/", "/oauth2/", "/metrics")  # /metrics: behind a scrape token
 PARAMETER = re.compile(r"\{[^}]+\}")
 DUMMY_ID = "dummy-0001"
 ACTION_NAME = re.compile(r"^[a-z]+:[a-z]+$")
@@ -201,6 +201,6 @@ def test_every_api_route_is_a_transaction_route_named_after_its_audit_action(
         assert endpoint.name in actions, f"{endpoint.path}: {endpoint.name!r} not an AuditAction"
     names = [endpoint.name for endpoint in audited]
     assert len(set(names)) == len(names), "two routes share an audit action"
-    # Outside /v1 and /oauth2 live only public routes, which need no audit.
+    # Outside /v1, /oauth2 and /metrics live only public routes, which need no audit.
     outside = {e.path for e in endpoints(app) if not e.path.startswith(AUDITED_PREFIXES)}
     assert outside == PUBLIC_PATHS - {"/oauth2/token"}
