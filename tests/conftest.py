@@ -38,9 +38,11 @@ from tests.support.actors import (
     Fund,
     Prefecture,
     Register,
+    World,
     make_fund,
     make_prefecture,
     register,
+    token_for,
 )
 from tools.identity_pairs.generator import generate
 
@@ -225,6 +227,21 @@ def prefecture(client: TestClient, settings: Settings, participant: Register) ->
 def fund(client: TestClient, settings: Settings, participant: Register) -> Fund:
     """A CAF in Seine-Saint-Denis (département 93), with its token."""
     return make_fund(client, settings, participant, regime=Regime.CAF, departements=["93"])
+
+
+@pytest.fixture
+def world(
+    client: TestClient,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    gateway_keys: GatewayKeys,
+    participant: Register,
+) -> World:
+    """A prefecture of Paris and a CPAM in 75 it owes its decisions to, on ``client``."""
+    prefecture = make_prefecture(client, settings, participant, departements=["75"])
+    caller = participant("fund", regime=Regime.CPAM, departements=["75"])
+    token = token_for(client, settings, caller)
+    return World(client, settings, sessions, gateway_keys, participant, prefecture, caller, token)
 
 
 # -- databases and processes of a test's own --------------------------------------------

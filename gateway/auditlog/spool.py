@@ -26,6 +26,7 @@ from contextlib import suppress
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from audit.events import EVENT_FIELDS
 from gateway.auditlog import repository
 from gateway.auditlog.writer import as_row
 from gateway.logs import log_error
@@ -44,24 +45,7 @@ PENDING = "audit-*.jsonl"
 REPLAYING = "audit-*.replaying"
 REJECTED = "rejected.jsonl"
 BATCH = 500
-_FIELDS = frozenset(
-    {
-        "event_id",
-        "occurred_at",
-        "action",
-        "outcome",
-        "participant_id",
-        "participant_kind",
-        "acting_for",
-        "agent_id",
-        "case_reference",
-        "purpose",
-        "request_id",
-        "object_ids",
-        "subject_pseudonyms",
-        "detail",
-    }
-)
+_FIELDS = frozenset(EVENT_FIELDS)  # a spooled line is one event row, every field
 
 
 class AuditSpool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -18,6 +18,13 @@ from gateway.errors import GatewayError
 from gateway.participants import repository, service
 from gateway.participants.models import ParticipantKind, ParticipantStatus, Regime
 from gateway.participants.schemas import ParticipantKeyIn, ParticipantSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy.orm import Session
+
+    from gateway.participants.models import Participant
 
 app = typer.Typer(help="Register and manage participants.", no_args_is_help=True)
 keys_app = typer.Typer(
@@ -157,41 +164,38 @@ def add_key(
         for item in error.errors():
             console.print(f"[red]jwk: {item['msg']}")
         raise typer.Exit(2) from error
-    config = settings()
-    try:
-        with transaction(config.database_url) as session:
-            participant = service.add_key(session, participant_id, key)
-            record(
-                session,
-                AuditAction.PARTICIPANT_KEY_ADDED,
-                object_ids=[participant_id],
-                detail={**operator(), "kid": key["kid"]},
-            )
-            kids = service.describe(participant).key_ids
-    except GatewayError as error:
-        console.print(f"[red]{error.detail}")
-        raise typer.Exit(1) from error
+    kids = _change_keys(
+        participant_id, AuditAction.PARTICIPANT_KEY_ADDED, key["kid"],
+        lambda session: service.add_key(session, participant_id, key),
+    )  # fmt: skip
     console.print(f"added key {key['kid']} to {participant_id}; its keys: {', '.join(kids)}")
 
 
 @keys_app.command("retire")
 def retire_key(participant_id: str, kid: str) -> None:
     """Retire one of a participant's keys: what it signs is refused from now on."""
-    config = settings()
+    kids = _change_keys(
+        participant_id, AuditAction.PARTICIPANT_KEY_RETIRED, kid,
+        lambda session: service.retire_key(session, participant_id, kid),
+    )  # fmt: skip
+    console.print(f"retired key {kid} of {participant_id}; its keys: {', '.join(kids)}")
+
+
+def _change_keys(
+    participant_id: str,
+    action: AuditAction,
+    kid: str,
+    change: Callable[[Session], Participant],
+) -> list[str]:
+    """Apply ``change`` and audit it in one transaction; the participant's keys after it."""
     try:
-        with transaction(config.database_url) as session:
-            participant = service.retire_key(session, participant_id, kid)
-            record(
-                session,
-                AuditAction.PARTICIPANT_KEY_RETIRED,
-                object_ids=[participant_id],
-                detail={**operator(), "kid": kid},
-            )
-            kids = service.describe(participant).key_ids
+        with transaction(settings().database_url) as session:
+            participant = change(session)
+            record(session, action, object_ids=[participant_id], detail={**operator(), "kid": kid})
+            return service.describe(participant).key_ids
     except GatewayError as error:
         console.print(f"[red]{error.detail}")
         raise typer.Exit(1) from error
-    console.print(f"retired key {kid} of {participant_id}; its keys: {', '.join(kids)}")
 
 
 @keys_app.command("list")

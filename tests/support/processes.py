@@ -33,6 +33,26 @@ class GatewayNotReady(RuntimeError):
     """``gateway serve`` exited or did not answer /readyz in time."""
 
 
+def gateway_command(
+    database_url: str, key_dir: Path, *args: str, capture: bool = False, **extra: str
+) -> subprocess.Popen[bytes]:
+    """Start ``gateway ARGS`` on this database and keys; ``capture`` its errors when it is to
+    finish rather than be killed."""
+    env = {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_KEY_DIR": str(key_dir),
+        "GATEWAY_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE if capture else subprocess.DEVNULL,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

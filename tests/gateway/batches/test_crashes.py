@@ -12,7 +12,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 import warnings
@@ -49,7 +48,7 @@ from policies.loader import DEFAULT_POLICY, load_file
 from tests.support.actors import BASE_URL, Client, make_prefecture, register
 from tests.support.factories import decision, identity
 from tests.support.jose import signed_receipt
-from tests.support.processes import free_port
+from tests.support.processes import free_port, gateway_command
 
 # Whole processes killed and restarted, on hundreds of decisions: seconds each.
 pytestmark = pytest.mark.slow
@@ -70,23 +69,9 @@ class Gateway:
     keys: GatewayKeys
     funds: list[Client] = field(default_factory=list)
 
-    def env(self, **extra: str) -> dict[str, str]:
-        return {
-            **os.environ,
-            "GATEWAY_DATABASE_URL": self.url,
-            "GATEWAY_KEY_DIR": str(self.key_dir),
-            "GATEWAY_LOG_LEVEL": "WARNING",
-            **extra,
-        }
-
     def command(self, *args: str, capture: bool = False, **extra: str) -> subprocess.Popen[bytes]:
         """Start a command; ``capture`` its errors when it is to finish, not be killed."""
-        return subprocess.Popen(
-            [sys.executable, "-m", "gateway", *args],
-            env=self.env(**extra),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE if capture else subprocess.DEVNULL,
-        )
+        return gateway_command(self.url, self.key_dir, *args, capture=capture, **extra)
 
 
 @pytest.fixture

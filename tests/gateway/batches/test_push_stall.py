@@ -8,10 +8,8 @@ real HTTP servers on loopback.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +36,7 @@ from gateway.storage.engine import make_engine, make_sessionmaker
 from tests.support.actors import BASE_URL, Client, Prefecture, make_prefecture, register, seal
 from tests.support.endpoints import Endpoints
 from tests.support.factories import decision, identity
+from tests.support.processes import gateway_command
 
 
 @dataclass
@@ -109,19 +108,7 @@ class Stage:
 
     def gateway(self, *args: str, capture: bool = False, **extra: str) -> subprocess.Popen[bytes]:
         """Start a command; ``capture`` its errors when it is to finish, not be killed."""
-        env = {
-            **os.environ,
-            "GATEWAY_DATABASE_URL": self.url,
-            "GATEWAY_KEY_DIR": str(self.key_dir),
-            "GATEWAY_LOG_LEVEL": "WARNING",
-            **extra,
-        }
-        return subprocess.Popen(
-            [sys.executable, "-m", "gateway", *args],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE if capture else subprocess.DEVNULL,
-        )
+        return gateway_command(self.url, self.key_dir, *args, capture=capture, **extra)
 
 
 @pytest.fixture
