@@ -27,12 +27,16 @@ typecheck: $(STAMP)
 migrations-check: $(STAMP)
 	scratch=$$(mktemp -d) && GATEWAY_DATABASE_URL=sqlite:///$$scratch/check.db $(BIN)/gateway db check; status=$$?; rm -rf $$scratch; exit $$status
 
+# Tests run on every core (pytest-xdist); PYTEST_WORKERS=0 runs them in this process.
+PYTEST_WORKERS ?= auto
+PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
+
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest $(PARALLEL)
 
 # The edit loop's target: SQLite only, without the slow tests (processes, crashes, the demo).
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not slow and not postgresql"
+	$(BIN)/pytest $(PARALLEL) -m "not slow and not postgresql"
 
 # Branch coverage of the fast suite, per module, failing under the floor in pyproject.toml.
 # Not part of `make test`: measuring slows the run by about 70 % on two cores.

@@ -53,6 +53,11 @@ hypothesis.settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI") == "true":
     hypothesis.settings.load_profile("ci")
 
+# Commands' output is read as one line, whatever the terminal: the command line's consoles
+# take their width from COLUMNS when first imported, and pytest-xdist's workers would
+# otherwise give them 80 columns.
+os.environ["COLUMNS"] = "200"
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -60,11 +65,18 @@ BACKENDS = ["sqlite", "postgresql"]
 # The fixtures parametrised by backend, and those that reach the server themselves.
 BACKEND_FIXTURES = ("database_url", "empty_database_url")
 SERVER_FIXTURES = ("postgres_admin_url", "postgres_database")
+# Module fixtures whose every parameter is one expensive run that several tests read.
+SHARED_RUN_FIXTURES = ("fuzzed_app", "fuzz_run")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark ``postgresql`` every test on that backend or needing its server otherwise, so
-    that ``-m "not postgresql"`` runs SQLite alone (and needs no server)."""
+    that ``-m "not postgresql"`` runs SQLite alone (and needs no server).
+
+    Under parallel workers (pytest-xdist), the tests sharing one expensive module fixture
+    run on one worker (``xdist_group``: the schemathesis runs, one per backend and kind),
+    and the slow tests start first, so that the run does not end on one long test.
+    """
     for item in items:
         if not isinstance(item, pytest.Function):
             continue
@@ -72,6 +84,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         on_postgresql = any(params.get(name) == "postgresql" for name in BACKEND_FIXTURES)
         if on_postgresql or any(name in item.fixturenames for name in SERVER_FIXTURES):
             item.add_marker(pytest.mark.postgresql)
+        shared = [str(params[name]) for name in SHARED_RUN_FIXTURES if name in params]
+        if shared:
+            group = "-".join([item.module.__name__ if item.module else "", *shared])
+            item.add_marker(pytest.mark.xdist_group(group))
+    if getattr(config.option, "numprocesses", None):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def _postgres_available() -> str | None:

@@ -8,7 +8,9 @@ operator, a prefecture, a fund and an auditor. Every answer is checked: never a 
 error, a content type and a body the document declares for it, and a status it declares.
 
 Bounded for CI: a few examples per operation and mode, no deadline, derandomised (the
-same requests every run), no shrinking. Every finding is collected (one failing check
+same requests every run), no shrinking; one run per backend and kind of participant, so
+that parallel test workers share them out (``tests/conftest.py`` keeps each run's two
+tests on one worker). Every finding is collected (one failing check
 does not hide another) and reported as kind, operation, mode, check and status.
 """
 
@@ -43,6 +45,8 @@ from tests.support.factories import decision, identity
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from sqlalchemy.orm import Session, sessionmaker
 
     from gateway.keys import GatewayKeys
 
@@ -95,6 +99,14 @@ class Run:
     seconds: float
 
 
+@dataclass(frozen=True)
+class Target:
+    """The app under test and each kind of participant's request headers."""
+
+    app: Any
+    headers: dict[str, dict[str, str]]
+
+
 def _database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'fuzzed.db'}"
@@ -109,26 +121,30 @@ def _database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     scope="module",
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)],
 )
-def run(
+def fuzzed_app(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     key_dir: Path,
     gateway_keys: GatewayKeys,
-) -> Iterator[Run]:
-    """Every operation fuzzed as every kind of participant, once per backend."""
+) -> Iterator[Target]:
+    """The app on a database of each backend, with a participant of each kind."""
     for database_url in _database(request, tmp_path_factory.mktemp("fuzzed")):
         migrate.upgrade(database_url)
         engine = make_engine(database_url)
         try:
-            yield _fuzz(database_url, key_dir, gateway_keys, engine)
+            settings = Settings(
+                database_url=database_url, key_dir=key_dir, public_base_url=BASE_URL
+            )
+            app = create_app(settings, keys=gateway_keys, engine=engine)
+            with TestClient(app, base_url=BASE_URL) as http:
+                yield _populated(http, settings, make_sessionmaker(engine), gateway_keys)
         finally:
             engine.dispose()
 
 
-def _fuzz(database_url: str, key_dir: Path, keys: GatewayKeys, engine: Any) -> Run:
-    settings = Settings(database_url=database_url, key_dir=key_dir, public_base_url=BASE_URL)
-    app = create_app(settings, keys=keys, engine=engine)
-    sessions = make_sessionmaker(engine)
+def _populated(
+    http: TestClient, settings: Settings, sessions: sessionmaker[Session], keys: GatewayKeys
+) -> Target:
     with sessions.begin() as session:
         callers = {
             "operator": register(session, "operator", departements=[]),
@@ -136,30 +152,34 @@ def _fuzz(database_url: str, key_dir: Path, keys: GatewayKeys, engine: Any) -> R
             "fund": register(session, "fund", regime=Regime.CPAM, departements=["75"]),
             "auditor": register(session, "auditor", departements=["75"]),
         }
-    with TestClient(app, base_url=BASE_URL) as http:
-        headers = {
-            kind: api_headers(token_for(http, settings, caller), caller)
-            for kind, caller in callers.items()
-        }
-        # Something to find: a decision, sealed into a batch for the fund.
-        posted = http.post(
-            "/v1/decisions",
-            json=decision(f"FUZZ-{uuid.uuid4().hex[:8]}", identity=identity()),
-            headers=headers["prefecture"],
-        )
-        assert posted.status_code == 201, posted.text
-        seal(sessions, keys, fund_ids=[callers["fund"].id])
+    headers = {
+        kind: api_headers(token_for(http, settings, caller), caller)
+        for kind, caller in callers.items()
+    }
+    # Something to find: a decision, sealed into a batch for the fund.
+    posted = http.post(
+        "/v1/decisions",
+        json=decision(f"FUZZ-{uuid.uuid4().hex[:8]}", identity=identity()),
+        headers=headers["prefecture"],
+    )
+    assert posted.status_code == 201, posted.text
+    seal(sessions, keys, fund_ids=[callers["fund"].id])
+    return Target(http.app, headers)
 
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+
+@pytest.fixture(scope="module", params=KINDS)
+def fuzz_run(request: pytest.FixtureRequest, fuzzed_app: Target) -> Run:
+    """Every operation fuzzed as one kind of participant (on one backend)."""
+    kind: str = request.param
+    schema = schemathesis.openapi.from_asgi("/openapi.json", fuzzed_app.app)
     findings: set[Finding] = set()
     requests = 0
     started = time.perf_counter()
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result
         operation = result.ok()
-        for kind in KINDS:
-            for mode in MODES:
-                requests += _fuzz_operation(operation, kind, mode, headers[kind], findings)
+        for mode in MODES:
+            requests += _fuzz_operation(operation, kind, mode, fuzzed_app.headers[kind], findings)
     return Run(findings, requests, time.perf_counter() - started)
 
 
@@ -202,14 +222,14 @@ def _report(findings: list[Finding]) -> str:
     return "\n".join(sorted(str(finding) for finding in findings))
 
 
-def test_every_operation_answers_without_a_server_error_and_as_documented(run: Run) -> None:
+def test_every_operation_answers_without_a_server_error_and_as_documented(fuzz_run: Run) -> None:
     """No 5xx; each answer's content type and body are those the document declares."""
-    assert run.requests >= len(KINDS) * len(MODES) * 25
-    wrong = [finding for finding in run.findings if finding.check != STATUS_CHECK]
+    assert fuzz_run.requests >= len(MODES) * 25
+    wrong = [finding for finding in fuzz_run.findings if finding.check != STATUS_CHECK]
     assert not wrong, _report(wrong)
 
 
-def test_every_status_answered_is_declared_by_the_document(run: Run) -> None:
+def test_every_status_answered_is_declared_by_the_document(fuzz_run: Run) -> None:
     """Each status an operation answers is declared in its responses."""
-    undeclared = [finding for finding in run.findings if finding.check == STATUS_CHECK]
+    undeclared = [finding for finding in fuzz_run.findings if finding.check == STATUS_CHECK]
     assert not undeclared, _report(undeclared)
