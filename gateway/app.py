@@ -104,6 +104,7 @@ def create_app(
             "/v1/decision-imports": settings.max_import_bytes,
             "/v1/subscriptions": settings.max_import_bytes,
             "/v1/status-checks": 32 * 1024 * 1024,  # 10,000 checks
+            "/v1/status-checks/stream": settings.max_stream_bytes,  # up to 10 million checks
         },
     )
     app.add_middleware(RequestContext)

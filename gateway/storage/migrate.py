@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 
 from gateway.storage.engine import make_engine
 from gateway.storage.registry import metadata
@@ -51,6 +53,25 @@ def revisions(connection: Connection) -> tuple[str | None, str | None]:
     """(the database's revision, the code's head)."""
     current = MigrationContext.configure(connection).get_current_revision()
     return current, head()
+
+
+def schema_state(current: str | None, head: str | None) -> Literal["current", "behind", "ahead"]:
+    """Where the database's schema stands for this code.
+
+    ``behind``: a revision this code knows, before its head (``gateway db upgrade`` is
+    due). ``ahead``: a revision this code does not know, applied by a newer release whose
+    migrations ran before its code rolled out; this code keeps serving meanwhile, since a
+    release's migrations only add to what the previous release reads (docs/operations.md).
+    """
+    if current == head:
+        return "current"
+    if current is None:
+        return "behind"
+    try:
+        known = ScriptDirectory.from_config(config()).get_revision(current)
+    except (CommandError, RevisionError):
+        known = None
+    return "behind" if known is not None else "ahead"
 
 
 def differences(database_url: str) -> list[Any]:
