@@ -41,6 +41,7 @@ class EventFilters:
     """What an auditor narrows the events to; ``None`` is no filter."""
 
     participant: str | None = None
+    agent: str | None = None  # the agent a participant's calls named (Agent-Id)
     action: str | None = None
     purpose: str | None = None
     outcome: str | None = None
@@ -78,6 +79,7 @@ def events(
             )
         )
     for column, value in (
+        (AuditEvent.agent_id, filters.agent),
         (AuditEvent.action, filters.action),
         (AuditEvent.purpose, filters.purpose),
         (AuditEvent.outcome, filters.outcome),

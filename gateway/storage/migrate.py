@@ -33,10 +33,13 @@ def config(database_url: str | None = None) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     engine = make_engine(database_url)
     try:
-        with engine.begin() as connection:
+        # Not in a transaction of ours: the migrations' transaction is Alembic's, so that
+        # a migration may step outside it (an index built CONCURRENTLY on PostgreSQL).
+        with engine.connect() as connection:
             cfg = config(database_url)
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)
+            connection.commit()
     finally:
         engine.dispose()
 
