@@ -26,8 +26,7 @@ def upgrade() -> None:
             # A build interrupted earlier leaves an invalid index behind: built again.
             invalid = op.get_bind().scalar(
                 sa.text(
-                    "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = "
-                    "to_regclass(:name)"
+                    "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)"
                 ),
                 {"name": INDEX},
             )
