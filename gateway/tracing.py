@@ -224,14 +224,28 @@ class _HideQuery:
         await self.app(scope, receive, send)
 
 
+class RequestFailed(Exception):
+    """An error that left the application, as the server span records it: its class only."""
+
+
 class _RestoreQuery:
+    """Inside the instrumentation, outside the app's own middleware: the query string back.
+
+    An exception the app lets out (``RequestContext`` answers every other one, and logs
+    this one) reaches the instrumentation, which records its message and stack in the
+    server span, as ``RequestFailed`` naming its class: its message may quote a value.
+    """
+
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if _QUERY in scope:
             scope["query_string"] = scope.pop(_QUERY)
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        except Exception as error:  # noqa: BLE001 - let out again, by its class
+            raise RequestFailed(type(error).__name__) from None
 
 
 def instrument_app(app: FastAPI, provider: TracerProvider) -> None:

@@ -9,6 +9,7 @@ funds' push endpoints are real HTTP servers on loopback.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -22,6 +23,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
@@ -32,12 +35,14 @@ from opentelemetry.trace import SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from connectors.push import outgoing_traceparent
 from gateway import tracing
 from gateway.app import create_app
 from gateway.auditlog.models import AuditEvent
 from gateway.batches import delivery
+from gateway.cli.main import app as command_line
 from gateway.keys import GatewayKeys
 from gateway.logs import JSONFormatter
 from gateway.participants.models import Participant, Regime
@@ -110,7 +115,7 @@ def stage_factory(
     """``make(traced=True)``: the stage, its app and engine traced into ``exporter``."""
     with ExitStack() as stack:
 
-        def make(*, traced: bool = True) -> Stage:
+        def make(*, traced: bool = True, routers: tuple[APIRouter, ...] = ()) -> Stage:
             provider = TracerProvider()
             provider.add_span_processor(SimpleSpanProcessor(exporter))
             key_dir = tmp_path / "keys"
@@ -129,7 +134,11 @@ def stage_factory(
                 sessions=sessions,
                 tracer_provider=provider if traced else None,
             )
-            http = stack.enter_context(TestClient(app, base_url=BASE_URL))
+            for router in routers:
+                app.include_router(router)
+            http = stack.enter_context(
+                TestClient(app, base_url=BASE_URL, raise_server_exceptions=not routers)
+            )
 
             def participant(kind: str, **options: Any) -> Client:
                 with sessions.begin() as session:
@@ -456,6 +465,33 @@ def test_server_spans_are_named_by_route_template_without_path_values_or_query(
     assert read.json()["id"] == created["id"]
 
 
+def test_an_error_after_the_answer_began_is_recorded_by_its_class_only(
+    stage_factory: Callable[..., Stage],
+) -> None:
+    secret = "Dupont-Jean-1985"
+    broken = APIRouter()
+
+    @broken.get("/test/broken-stream")
+    def stream() -> StreamingResponse:
+        def chunks() -> Iterator[bytes]:
+            yield b"["
+            raise ValueError(f"no such person: {secret}")
+
+        return StreamingResponse(chunks(), media_type="application/json")
+
+    stage = stage_factory(routers=(broken,))
+    stage.exporter.clear()
+    with contextlib.suppress(Exception):  # the answer ends short, as the client sees
+        stage.http.get("/test/broken-stream")
+    [server] = [s for s in stage.exporter.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert server.name == "GET /test/broken-stream"
+    assert not server.status.is_ok
+    text = everything_in(server)
+    assert "RequestFailed" in text
+    assert "ValueError" in text
+    assert secret not in text
+
+
 # -- logs and configuration -----------------------------------------------------------------
 
 
@@ -510,3 +546,29 @@ def test_an_exporter_that_is_not_installed_is_refused_by_name(
 ) -> None:
     with pytest.raises(tracing.TracingRefused, match=says):
         tracing.build_provider(environ)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_server_asked_for_an_exporter_it_lacks_refuses_to_start(
+    tmp_path: Path, key_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn  # noqa: PLC0415
+
+    started: list[str] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *_a, **_k: started.append("serve"))
+    result = CliRunner().invoke(
+        command_line,
+        ["serve"],
+        env={
+            "COLUMNS": "300",
+            "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.db'}",
+            "GATEWAY_KEY_DIR": str(key_dir),
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        },
+    )
+    assert result.exit_code == 1, result.output
+    assert started == []
+    [line] = [line for line in result.output.splitlines() if line.startswith("refusing")]
+    assert "grpc" in line
+    assert "http/protobuf" in line
