@@ -48,6 +48,16 @@ class AuditAction(StrEnum):
     FUND_UNPARKED = "fund:unparked"
     KEYS_INITIALISED = "keys:initialised"
     KEYS_ROTATED = "keys:rotated"
+    # The auditors' console: a person's login (and each refused attempt), logout, the
+    # purpose stated, each page shown, and the operator's mapping of people to auditors.
+    CONSOLE_LOGIN = "console:login"
+    CONSOLE_LOGOUT = "console:logout"
+    CONSOLE_SESSION_ENDED = "console:session-ended"
+    CONSOLE_PURPOSE_STATED = "console:purpose-stated"
+    CONSOLE_REFUSED = "console:refused"
+    CONSOLE_OVERVIEW_SHOWN = "console:overview-shown"
+    CONSOLE_PERSON_ADDED = "console-person:added"
+    CONSOLE_PERSON_REMOVED = "console-person:removed"
 
 
 class AuditOutcome(StrEnum):

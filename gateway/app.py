@@ -13,6 +13,7 @@ from gateway.auth.router import discovery
 from gateway.auth.router import router as token_router
 from gateway.batches.router import outbox_router
 from gateway.batches.router import router as batches_router
+from gateway.console import install as install_console
 from gateway.contract import openapi
 from gateway.contract.router import router as contract_router
 from gateway.decisions.router import router as decisions_router
@@ -104,6 +105,7 @@ def create_app(
     app.include_router(status_router)
     app.include_router(contract_router)
     openapi.install(app, lambda: (state.policy.version, state.policy.policy))
+    install_console(app, settings)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

@@ -157,6 +157,49 @@ class Settings(BaseSettings):
         description="Where audit events wait while the database is unavailable (local disk).",
     )
 
+    console_oidc_issuer: str | None = Field(
+        default=None,
+        description="The auditors' console: its OpenID provider (issuer URL); unset: no console.",
+    )
+    console_oidc_client_id: str | None = Field(
+        default=None, description="The console's client id at its OpenID provider."
+    )
+    console_oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="The console's client secret (client_secret_basic); or a private key.",
+    )
+    console_oidc_private_key: Path | None = Field(
+        default=None,
+        description="The console's private JWK (private_key_jwt), instead of a client secret.",
+    )
+    console_oidc_scopes: str = Field(
+        default="openid", description="The scopes the console asks for (openid at least)."
+    )
+    console_idle_timeout_seconds: int = Field(
+        default=900, ge=10, le=86_400, description="A console session ends after this idleness."
+    )
+    console_session_lifetime_seconds: int = Field(
+        default=36_000,
+        ge=60,
+        le=7 * 86_400,
+        description="A console session ends this long after its login.",
+    )
+    console_login_seconds: int = Field(
+        default=600,
+        ge=30,
+        le=3600,
+        description="How long a login at the provider may take.",
+    )
+    console_vendor_dir: Path = Field(
+        default=Path("node_modules"),
+        description="Where the console's front-end packages are (@gouvfr/dsfr, chart.js).",
+    )
+    console_secure_cookies: bool = Field(
+        default=True,
+        description="Secure, __Host- cookies; off only for a console served in plain HTTP "
+        "on another host than the loopback.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _parseable_url(cls, value: str) -> str:
@@ -180,6 +223,11 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @property
+    def console_enabled(self) -> bool:
+        """The console is served once its OpenID provider and client id are set."""
+        return bool(self.console_oidc_issuer and self.console_oidc_client_id)
 
     @property
     def jwks_cache_seconds(self) -> int:

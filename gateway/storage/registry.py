@@ -5,6 +5,7 @@ from __future__ import annotations
 import gateway.auditlog.models
 import gateway.auth.models
 import gateway.batches.models
+import gateway.console.models
 import gateway.decisions.models
 import gateway.disclosures.models
 import gateway.identities.models
@@ -19,6 +20,7 @@ MODEL_MODULES = (
     gateway.auditlog.models,
     gateway.auth.models,
     gateway.batches.models,
+    gateway.console.models,
     gateway.decisions.models,
     gateway.disclosures.models,
     gateway.identities.models,

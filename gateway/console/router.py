@@ -1,0 +1,226 @@
+"""The console's routes under ``/console``.
+
+Pages that show data, the login's callback, the purpose and the logout are
+``TransactionRoute`` routes: each request leaves an audit event named after the route,
+attributed to the auditor participant and the person's mapping id (``agent_id``), with
+the purpose and what was shown. The home page and the start of a login show nothing and
+leave no event.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from audit.actions import AuditAction, AuditOutcome
+from gateway.console import oidc, repository, service
+from gateway.console.models import ConsoleLogin, ConsoleSession
+from gateway.console.web import (
+    ROOT,
+    CheckedForm,
+    ConsoleRefusal,
+    CurrentVisitor,
+    PurposefulVisitor,
+    cookie_names,
+    delete_cookie,
+    page,
+    set_cookie,
+    translator,
+    visitor_of,
+)
+from gateway.participants.models import ParticipantKind
+from gateway.routing import Audit, DbSession, State, TransactionRoute
+from gateway.storage.base import utcnow
+
+pages = APIRouter(prefix=ROOT, route_class=TransactionRoute, include_in_schema=False)
+plain = APIRouter(prefix=ROOT, include_in_schema=False)
+PROVIDER_ERROR = re.compile(r"^[a-z_]{1,40}$")
+NOTICES = {"logged_out", "session_ended"}
+
+
+@plain.get("/")
+def home(request: Request, state: State) -> Response:
+    """The welcome page and its login button; a logged-in person goes to the overview."""
+    raw = request.cookies.get(cookie_names(state.settings)[0])
+    if raw:
+        with state.sessions() as session:
+            if not isinstance(visitor_of(session, state.settings, raw, utcnow()), str):
+                return RedirectResponse(ROOT + "/overview", status_code=303)
+    notice = request.query_params.get("notice")
+    return page(request, "home.html", notice=notice if notice in NOTICES else None)
+
+
+@plain.get("/login")
+def login(request: Request, state: State) -> Response:
+    """Start a login at the provider: a fresh state, nonce and PKCE verifier, kept here."""
+    settings = state.settings
+    raw, secret_state, nonce, verifier = (service.new_secret() for _ in range(4))
+    try:
+        url = oidc.authorization_url(settings, secret_state, nonce, verifier)
+    except oidc.LoginRefused as refused:
+        return page(request, "refused.html", status=503, reason=refused.code)
+    now = utcnow()
+    with state.sessions.begin() as session:
+        repository.purge_expired(session, now)
+        repository.add_login(
+            session,
+            ConsoleLogin(
+                id_hash=service.digest(raw),
+                state=secret_state,
+                nonce=nonce,
+                code_verifier=verifier,
+                created_at=now,
+                expires_at=now + timedelta(seconds=settings.console_login_seconds),
+            ),
+        )
+    response = RedirectResponse(url, status_code=303)
+    set_cookie(response, settings, cookie_names(settings)[1], raw, settings.console_login_seconds)
+    return response
+
+
+def _refused(request: Request, state: State, audit: Audit, code: str, status: int) -> Response:
+    """The callback's refusal: its page, the attempt forgotten, the event refused."""
+    audit.outcome = AuditOutcome.REFUSED
+    audit.detail = {**audit.detail, "status": status, "problem": code}
+    response = page(request, "refused.html", status=status, reason=code)
+    delete_cookie(response, state.settings, cookie_names(state.settings)[1])
+    return response
+
+
+@pages.get("/callback", name=AuditAction.CONSOLE_LOGIN)
+def callback(request: Request, state: State, session: DbSession, audit: Audit) -> Response:  # noqa: PLR0911 - one refusal per rule
+    """The provider's answer: checked, the person mapped, a session opened."""
+    settings = state.settings
+    session_cookie, login_cookie = cookie_names(settings)
+    params = request.query_params
+    raw = request.cookies.get(login_cookie)
+    attempt = repository.take_login(session, service.digest(raw)) if raw else None
+    if attempt is None or attempt.expires_at <= utcnow():
+        return _refused(request, state, audit, "unknown-login", 400)
+    error = params.get("error")
+    if error is not None:
+        audit.detail["provider_error"] = error if PROVIDER_ERROR.match(error) else "other"
+        return _refused(request, state, audit, "provider-error", 403)
+    given_state = params.get("state", "")
+    if not hmac.compare_digest(given_state.encode(), attempt.state.encode()):
+        return _refused(request, state, audit, "bad-state", 400)
+    code = params.get("code")
+    if not code:
+        return _refused(request, state, audit, "code-refused", 400)
+    try:
+        id_token = oidc.exchange(settings, code, attempt.code_verifier)
+        claims = oidc.verify_id_token(settings, id_token, attempt.nonce)
+    except oidc.LoginRefused as refused:
+        return _refused(request, state, audit, refused.code, 403)
+    issuer, subject = str(claims["iss"]), str(claims["sub"])
+    audit.detail["person"] = service.person_pseudonym(state.identity_keys, issuer, subject)
+    person = repository.person_by_subject(session, issuer, subject)
+    if person is None:
+        return _refused(request, state, audit, "unmapped", 403)
+    audit.agent_id = person.id
+    audit.participant_id = audit.acting_for = person.auditor_id
+    audit.participant_kind = str(ParticipantKind.AUDITOR)
+    if service.usable_auditor(session, person) is None:
+        return _refused(request, state, audit, "auditor-inactive", 403)
+    now = utcnow()
+    repository.purge_expired(session, now)
+    opened = service.new_secret()
+    repository.add_session(
+        session,
+        ConsoleSession(
+            id_hash=service.digest(opened),
+            person_id=person.id,
+            csrf_token=service.new_secret(),
+            purpose=None,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(seconds=settings.console_session_lifetime_seconds),
+        ),
+    )
+    audit.detail["role"] = person.role
+    response = RedirectResponse(ROOT + "/purpose", status_code=303)
+    set_cookie(
+        response, settings, session_cookie, opened, settings.console_session_lifetime_seconds
+    )
+    delete_cookie(response, settings, login_cookie)
+    return response
+
+
+@plain.get("/purpose")
+def purpose_form(request: Request, state: State) -> Response:
+    """The closed list of purposes the policy allows auditors, to choose one from."""
+    raw = request.cookies.get(cookie_names(state.settings)[0])
+    with state.sessions() as session:
+        visitor = visitor_of(session, state.settings, raw, utcnow())
+        if isinstance(visitor, str):
+            return RedirectResponse(ROOT + "/", status_code=303)
+        rules = state.policy.policy.purposes.get("auditor") or []
+        purposes = [{"code": r.purpose, "legal_basis": r.legal_basis} for r in rules]
+        return page(request, "purpose.html", visitor=visitor, purposes=purposes)
+
+
+@pages.post("/purpose", name=AuditAction.CONSOLE_PURPOSE_STATED)
+def state_purpose(
+    visitor: CurrentVisitor, form: CheckedForm, state: State, session: DbSession, audit: Audit
+) -> Response:
+    """The person's purpose for what they see next: one the policy allows auditors."""
+    chosen = form.get("purpose")
+    allowed = state.policy.policy.purposes_for(str(ParticipantKind.AUDITOR))
+    if not isinstance(chosen, str) or chosen not in allowed:
+        raise ConsoleRefusal("purpose-not-allowed")
+    repository.set_purpose(session, visitor.id_hash, chosen)
+    audit.purpose = chosen
+    return RedirectResponse(ROOT + "/overview", status_code=303)
+
+
+@pages.post("/logout", name=AuditAction.CONSOLE_LOGOUT)
+def logout(
+    visitor: CurrentVisitor, form: CheckedForm, state: State, session: DbSession
+) -> Response:
+    """End the session here (the provider's own session is the provider's)."""
+    del form
+    repository.end_session(session, visitor.id_hash)
+    response = RedirectResponse(ROOT + "/?notice=logged_out", status_code=303)
+    delete_cookie(response, state.settings, cookie_names(state.settings)[0])
+    return response
+
+
+@pages.get("/overview", name=AuditAction.CONSOLE_OVERVIEW_SHOWN)
+def overview(
+    request: Request, visitor: PurposefulVisitor, session: DbSession, audit: Audit
+) -> Response:
+    """Per fund of the territory: records owed by state, delays, checks, fishing flags."""
+    given = request.query_params.get("days")
+    days = service.DEFAULT_PERIOD
+    if given is not None:
+        if not given.isdigit() or int(given) not in service.PERIODS:
+            raise ConsoleRefusal("invalid-request", 400)
+        days = int(given)
+    caller = service.caller_for(visitor.auditor, visitor.person, str(visitor.purpose))
+    shown = service.overview(session, caller, days)
+    audit.object_ids = [fund.id for fund in shown.funds]
+    audit.detail = {
+        "page": "overview",
+        "filters": {"days": days},
+        "funds": len(shown.funds),
+        "records_owed": sum(fund.owed for fund in shown.funds),
+        "fishing_flags": sum(fund.fishing_flags for fund in shown.funds),
+    }
+    t = translator(request)
+    context: dict[str, Any] = {
+        "funds": shown.funds,
+        "charts": shown.charts(t),
+        "states": service.STATES,
+        "periods": service.PERIODS,
+        "days": days,
+        "since": shown.since,
+        "until": shown.until,
+        "stale_days": service.STALE_DAYS,
+        "territory": service.territory_label(visitor.auditor, t),
+    }
+    return page(request, "overview.html", visitor=visitor, **context)
