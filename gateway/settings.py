@@ -176,7 +176,7 @@ class Settings(BaseSettings):
         default="openid", description="The scopes the console asks for (openid at least)."
     )
     console_idle_timeout_seconds: int = Field(
-        default=900, ge=10, le=86_400, description="A console session ends after this idleness."
+        default=900, ge=1, le=86_400, description="A console session ends after this idleness."
     )
     console_session_lifetime_seconds: int = Field(
         default=36_000,

@@ -19,7 +19,7 @@ from gateway.cli.context import operator, settings, transaction
 from gateway.console import repository
 from gateway.console.models import ConsolePerson
 from gateway.console.service import Role, person_pseudonym
-from gateway.keys import GatewayKeys
+from gateway.keys import GatewayKeys, KeyStoreError
 from gateway.participants import repository as participants
 from gateway.participants.models import ParticipantKind
 from gateway.storage.base import utcnow
@@ -41,7 +41,7 @@ def _pseudonym(issuer: str, subject: str) -> str:
 
     try:
         keys = IdentityKeys.from_store(GatewayKeys.load(settings().key_dir))
-    except (OSError, ValueError):
+    except (KeyStoreError, OSError, ValueError):
         return ""
     return person_pseudonym(keys, issuer, subject)
 
