@@ -102,6 +102,9 @@ def callback(request: Request, state: State, session: DbSession, audit: Audit) -
     attempt = repository.take_login(session, service.digest(raw)) if raw else None
     if attempt is None or attempt.expires_at <= utcnow():
         return _refused(request, state, audit, "unknown-login", 400)
+    given_issuer = params.get("iss")  # RFC 9207: the answer names its provider
+    if given_issuer is not None and given_issuer != settings.console_oidc_issuer:
+        return _refused(request, state, audit, "wrong-issuer", 403)
     error = params.get("error")
     if error is not None:
         audit.detail["provider_error"] = error if PROVIDER_ERROR.match(error) else "other"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,11 +20,13 @@ from sqlalchemy import select
 from audit.actions import AuditAction
 from connectors.client import GatewayClient
 from gateway.auditlog.models import AuditEvent
+from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
-from tests.support.actors import seal
+from gateway.settings import Environment
+from tests.support.actors import Client, register, seal
 from tests.support.database import sessions_on
 from tests.support.factories import decision, identity
-from tests.support.processes import Served, free_port, serve
+from tests.support.processes import Served, free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -39,11 +42,12 @@ CLIENT_SECRET = os.urandom(24).hex()
 PARIS = "auditrice-paris"
 MARSEILLE = "auditeur-marseille"
 UNMAPPED = "personne-inconnue"
+ACCOUNTS = (PARIS, MARSEILLE, UNMAPPED)
 ARTIFACTS = ROOT / "test-artifacts" / "console"
 
 
-class ProviderNotReady(RuntimeError):
-    """The OpenID provider exited or did not publish its discovery document in time."""
+class SiteNotReady(RuntimeError):
+    """The gateway or the OpenID provider exited, or did not answer in time."""
 
 
 @dataclass
@@ -117,90 +121,117 @@ def post_decisions(served: Served, count: int) -> None:
             assert response.status_code == 201, response.text
 
 
-@contextmanager
-def console_site(
-    database_url: str, directory: Path, backend: str, **extra_env: str
-) -> Iterator[Site]:
-    """The gateway with its console on ``database_url`` (migrated), and its provider.
+def _wait_for(url: str, process: subprocess.Popen[bytes], log_path: Path, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == httpx.codes.OK:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SiteNotReady(f"{what} did not start: {log_path.read_text()[-2000:]}")
+        time.sleep(0.1)
 
-    The provider's port is chosen first (the gateway's settings name it); the provider
-    starts once the gateway's own port, its redirect URI, is known.
-    """
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _map_people(
+    database_url: str, key_dir: Path, issuer: str, clients: dict[str, Client]
+) -> dict[str, str]:
+    """What the operator does: ``gateway console people add``, for each territory's auditor."""
     from typer.testing import CliRunner  # noqa: PLC0415 - the operator's commands
 
     from gateway.cli.main import app  # noqa: PLC0415
 
-    port = free_port()
-    issuer = f"http://127.0.0.1:{port}"
-    with serve(
-        database_url, directory, env=console_settings(issuer, **extra_env), **participants()
-    ) as served:
-        post_decisions(served, 3)
-        with sessions_on(database_url) as sessions:
-            seal(sessions, served.keys, max_records=2)
-        people = {}
-        env = {"GATEWAY_DATABASE_URL": database_url, "GATEWAY_KEY_DIR": str(directory / "keys")}
-        for login, auditor in (
-            (PARIS, served.clients["codaf_75"].id),
-            (MARSEILLE, served.clients["codaf_13"].id),
-        ):
-            added = CliRunner().invoke(
-                app,
-                ["console", "people", "add", login, "--auditor", auditor, "--issuer", issuer],
-                env=env,
-            )
-            assert added.exit_code == 0, added.output
-            people[login] = added.output.split()[1]
-        with oidc_provider(
-            port,
-            [f"{served.base_url}/console/callback"],
-            [PARIS, MARSEILLE, UNMAPPED],
-            directory / "provider.log",
-        ):
-            yield Site(
-                served=served,
-                issuer=issuer,
-                backend=backend,
-                paris_funds=[served.clients["cpam_75"].id, served.clients["caf_75"].id],
-                marseille_funds=[served.clients["cpam_13"].id],
-                people=people,
-            )
+    people = {}
+    env = {"GATEWAY_DATABASE_URL": database_url, "GATEWAY_KEY_DIR": str(key_dir)}
+    for login, auditor in ((PARIS, clients["codaf_75"].id), (MARSEILLE, clients["codaf_13"].id)):
+        added = CliRunner().invoke(
+            app,
+            ["console", "people", "add", login, "--auditor", auditor, "--issuer", issuer],
+            env=env,
+        )
+        assert added.exit_code == 0, added.output
+        people[login] = added.output.split()[1]
+    return people
 
 
 @contextmanager
-def oidc_provider(
-    port: int, redirect_uris: list[str], accounts: list[str], log_path: Path
-) -> Iterator[str]:
-    """``oidc-provider`` on loopback ``port`` until the block ends; yields its issuer once
-    its discovery document answers."""
+def console_site(
+    database_url: str, directory: Path, backend: str, *, decisions: int = 3, **extra_env: str
+) -> Iterator[Site]:
+    """``gateway serve`` with its console on ``database_url`` (migrated), and its provider.
+
+    Both ports are chosen first, so the gateway's settings name its provider and the
+    provider's client names the gateway's callback: both processes start at once.
+    """
+    key_dir = directory / "keys"
+    GatewayKeys.init(key_dir, Environment.DEVELOPMENT)
+    with sessions_on(database_url) as sessions, sessions.begin() as session:
+        clients = {name: register(session, **options) for name, options in participants().items()}
+    gateway_port, provider_port = free_port(), free_port()
+    base_url, issuer = f"http://127.0.0.1:{gateway_port}", f"http://127.0.0.1:{provider_port}"
+    people = _map_people(database_url, key_dir, issuer, clients)
     node = shutil.which("node")
     assert node is not None, "Node is needed for the console's OpenID provider"
-    issuer = f"http://127.0.0.1:{port}"
-    env = {
+    provider_env = {
         **os.environ,
-        "OIDC_PORT": str(port),
+        "OIDC_PORT": str(provider_port),
         "OIDC_CLIENT_ID": CLIENT_ID,
         "OIDC_CLIENT_SECRET": CLIENT_SECRET,
-        "OIDC_REDIRECT_URIS": " ".join(redirect_uris),
-        "OIDC_ACCOUNTS": " ".join(accounts),
+        "OIDC_REDIRECT_URIS": f"{base_url}/console/callback",
+        "OIDC_ACCOUNTS": " ".join(ACCOUNTS),
     }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [node, str(PROVIDER_SCRIPT)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    gateway_env = {
+        **os.environ,
+        **console_settings(issuer, **extra_env),
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_KEY_DIR": str(key_dir),
+        "GATEWAY_PUBLIC_BASE_URL": base_url,
+        "GATEWAY_LOG_LEVEL": "WARNING",
+    }
+    provider_log, server_log = directory / "provider.log", directory / "server.log"
+    with provider_log.open("wb") as provider_out, server_log.open("wb") as server_out:
+        provider = subprocess.Popen(
+            [node, str(PROVIDER_SCRIPT)],
+            cwd=ROOT,
+            env=provider_env,
+            stdout=provider_out,
+            stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    found = httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=1)
-                    if found.status_code == httpx.codes.OK:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise ProviderNotReady(log_path.read_text()[-2000:])
-                time.sleep(0.1)
-            yield issuer
+            server = subprocess.Popen(
+                [sys.executable, "-m", "gateway", "serve", "--port", str(gateway_port)],
+                env=gateway_env,
+                stdout=server_out,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                _wait_for(f"{base_url}/readyz", server, server_log, "the gateway")
+                discovery = f"{issuer}/.well-known/openid-configuration"
+                _wait_for(discovery, provider, provider_log, "the OpenID provider")
+                served = Served(base_url, database_url, GatewayKeys.load(key_dir), clients)
+                if decisions:
+                    post_decisions(served, decisions)
+                    with sessions_on(database_url) as sessions:
+                        seal(sessions, served.keys, max_records=2)
+                yield Site(
+                    served=served,
+                    issuer=issuer,
+                    backend=backend,
+                    paris_funds=[clients["cpam_75"].id, clients["caf_75"].id],
+                    marseille_funds=[clients["cpam_13"].id],
+                    people=people,
+                )
+            finally:
+                _stop(server)
         finally:
-            process.terminate()
-            process.wait(timeout=10)
+            _stop(provider)

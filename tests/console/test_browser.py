@@ -1,0 +1,281 @@
+"""The console in a real browser: Debian's Chromium, headless, driven by Playwright, logging
+in through the real login and consent pages of ``oidc-provider`` (run with Node), against
+a gateway served in its own process on SQLite and on PostgreSQL.
+
+On every console page: axe-core (from node_modules, evaluated in the page) finds no
+serious or critical violation, the browser reports no error (a CSP violation is one), and
+a screenshot is written to ``test-artifacts/console/`` (kept by CI), named by page.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from audit.actions import AuditAction, AuditOutcome
+from gateway.storage import migrate
+from tests.console.site import (
+    ARTIFACTS,
+    MARSEILLE,
+    NODE_MODULES,
+    PARIS,
+    UNMAPPED,
+    Site,
+    console_site,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from playwright.sync_api import Browser, Page
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("console-browser")]
+AXE = NODE_MODULES / "axe-core" / "axe.min.js"
+SERIOUS = {"serious", "critical"}
+IDLE_SECONDS = 2
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(found).exists():
+        pytest.fail("Chromium is needed for the browser tests: `make chromium` installs it")
+    return found
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True)
+        yield browser
+        browser.close()
+
+
+def _database(request: pytest.FixtureRequest, directory: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{directory / 'console.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    databases = request.getfixturevalue("postgres_database")()
+    url = next(databases)
+    migrate.upgrade(url)
+    yield url
+    databases.close()
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+)
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    directory = tmp_path_factory.mktemp(f"console-{request.param}")
+    for url in _database(request, directory):
+        with console_site(url, directory, str(request.param)) as served:
+            yield served
+
+
+class Tour:
+    """One person's browser on the console: its page, and what the browser reported."""
+
+    def __init__(self, browser: Browser, site: Site) -> None:
+        self.site = site
+        self.context = browser.new_context(locale="fr-FR")
+        self.page: Page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self._record(f"page error: {error}"))
+        self.callbacks: list[str] = []
+        self.page.on("request", self._request)
+
+    def _on_console(self) -> bool:
+        return self.page.url.startswith(self.site.base_url + "/console")
+
+    def _record(self, message: str) -> None:
+        if self._on_console():
+            self.errors.append(message)
+
+    def _console(self, message: Any) -> None:
+        source = message.location.get("url")
+        # A refusal is a page with its 4xx status, which the browser reports: not an error.
+        if message.type == "error" and source != self.page.url:
+            self._record(f"{message.text} ({source})")
+
+    def _request(self, request: Any) -> None:
+        if "/console/callback" in request.url:
+            self.callbacks.append(request.url)
+
+    def login(self, login: str) -> None:
+        """Through the provider's own login and consent pages."""
+        self.page.goto(self.site.base_url + "/console/")
+        self.page.get_by_role("link", name="Se connecter").click()
+        self.page.wait_for_url(self.site.issuer + "/interaction/**")
+        self.page.fill("input[name=login]", login)
+        self.page.fill("input[name=password]", "any password")
+        self.page.click("button[type=submit]")
+        self.page.wait_for_selector("button:has-text('Continue')")
+        self.page.click("button:has-text('Continue')")
+        self.page.wait_for_url(self.site.base_url + "/console/**")
+
+    def state_purpose(self) -> None:
+        self.page.wait_for_url("**/console/purpose")
+        self.page.click("label[for=finalite-1]")
+        self.page.click("button:has-text('Continuer')")
+        self.page.wait_for_url("**/console/overview")
+
+    def check(self, name: str) -> None:
+        """axe-core on the page, its screenshot, and no error reported by the browser."""
+        self.page.wait_for_load_state("load")
+        self.page.evaluate(AXE.read_text(encoding="utf-8") + "\n;true")
+        violations = self.page.evaluate(
+            """async () => (await axe.run(document)).violations.map(
+                v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length}))"""
+        )
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=ARTIFACTS / f"{name}-{self.site.backend}.png", full_page=True)
+        serious = [v for v in violations if v["impact"] in SERIOUS]
+        assert serious == [], f"{name}: {serious}"
+        assert self.errors == [], f"{name}: {self.errors}"
+
+    def funds_shown(self) -> str:
+        return self.page.locator("#tableau-caisses tbody").inner_text()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def tour(chromium: Browser, site: Site) -> Iterator[Tour]:
+    opened = Tour(chromium, site)
+    yield opened
+    opened.close()
+
+
+def test_an_auditor_logs_in_sees_the_territorys_funds_and_logs_out(tour: Tour, site: Site) -> None:
+    started = site.last_event_id()
+    home = tour.page.goto(site.base_url + "/console/")
+    assert home is not None
+    assert "default-src 'self'" in home.headers["content-security-policy"]
+    tour.check("accueil")
+
+    tour.login(PARIS)
+    tour.check("finalite")
+    tour.state_purpose()
+    tour.check("vue-ensemble")
+
+    shown = tour.funds_shown()
+    assert all(fund in shown for fund in site.paris_funds)
+    assert not any(fund in shown for fund in site.marseille_funds)
+    drawn = tour.page.evaluate(
+        "Array.from(document.querySelectorAll('canvas[data-chart]'))"
+        ".map(c => Chart.getChart(c) !== undefined)"
+    )
+    assert drawn == [True, True]
+    cookies = {c["name"]: c for c in tour.context.cookies()}
+    session = cookies["__Host-console-session"]
+    assert (session["httpOnly"], session["secure"], session["sameSite"]) == (True, True, "Lax")
+
+    tour.page.get_by_role("button", name="Se déconnecter").click()
+    tour.page.wait_for_url("**/console/?notice=logged_out")
+    assert "Vous êtes déconnecté" in tour.page.content()
+    tour.check("deconnexion")
+    assert "__Host-console-session" not in {c["name"] for c in tour.context.cookies()}
+
+    [overview] = site.events(AuditAction.CONSOLE_OVERVIEW_SHOWN, since_id=started)
+    assert overview.agent_id == site.people[PARIS]
+    assert sorted(overview.object_ids) == sorted(site.paris_funds)
+    assert overview.detail["records_owed"] == 6  # three decisions, owed to each fund
+    assert [e.outcome for e in site.events(AuditAction.CONSOLE_LOGOUT, since_id=started)] == [
+        AuditOutcome.SUCCESS
+    ]
+
+
+def test_an_auditor_of_another_territory_sees_none_of_them(tour: Tour, site: Site) -> None:
+    tour.login(MARSEILLE)
+    tour.state_purpose()
+    tour.check("vue-ensemble-autre-territoire")
+
+    shown = tour.funds_shown()
+    assert not any(fund in shown for fund in site.paris_funds)
+    assert all(fund in shown for fund in site.marseille_funds)
+    assert "Aucun" not in shown
+
+
+def test_a_person_nobody_mapped_is_refused_and_shown_nothing(tour: Tour, site: Site) -> None:
+    started = site.last_event_id()
+    tour.login(UNMAPPED)
+
+    assert "Accès refusé" in tour.page.content()
+    assert tour.page.locator("table").count() == 0
+    tour.check("refus")
+    assert "__Host-console-session" not in {c["name"] for c in tour.context.cookies()}
+    [event] = site.events(AuditAction.CONSOLE_LOGIN, since_id=started)
+    assert (event.outcome, event.detail["problem"]) == (AuditOutcome.REFUSED, "unmapped")
+
+
+def test_a_replayed_callback_is_refused_and_audited(tour: Tour, site: Site) -> None:
+    started = site.last_event_id()
+    tour.login(PARIS)
+    tour.state_purpose()
+    [callback] = tour.callbacks
+
+    answer = tour.page.goto(callback)
+
+    assert answer is not None
+    assert answer.status == 400
+    assert "Accès refusé" in tour.page.content()
+    outcomes = [
+        (e.outcome, e.detail.get("problem"))
+        for e in site.events(AuditAction.CONSOLE_LOGIN, since_id=started)
+    ]
+    assert outcomes == [(AuditOutcome.SUCCESS, None), (AuditOutcome.REFUSED, "unknown-login")]
+
+
+def test_a_post_without_its_csrf_token_is_refused(tour: Tour, site: Site) -> None:
+    tour.login(PARIS)
+    tour.state_purpose()
+    tour.page.evaluate("document.querySelector('input[name=csrf]').remove()")
+    tour.page.get_by_role("button", name="Se déconnecter").click()
+    tour.page.wait_for_load_state()
+
+    assert "Le formulaire a expiré" in tour.page.content()
+    tour.check("refus-csrf")
+    assert tour.page.goto(site.base_url + "/console/overview") is not None
+    assert tour.page.url.endswith("/console/overview")  # still logged in
+
+
+@pytest.fixture(scope="module")
+def short_idle_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A console whose sessions end after two idle seconds (SQLite, no decisions)."""
+    directory = tmp_path_factory.mktemp("console-idle")
+    url = f"sqlite:///{directory / 'console.db'}"
+    migrate.upgrade(url)
+    env = {"GATEWAY_CONSOLE_IDLE_TIMEOUT_SECONDS": str(IDLE_SECONDS)}
+    with console_site(url, directory, "sqlite", decisions=0, **env) as served:
+        yield served
+
+
+def test_an_idle_session_ends(chromium: Browser, short_idle_site: Site) -> None:
+    tour = Tour(chromium, short_idle_site)
+    try:
+        tour.login(PARIS)
+        tour.page.wait_for_url("**/console/purpose")
+        time.sleep(IDLE_SECONDS + 1)
+        tour.page.reload()
+
+        assert tour.page.url.endswith("/console/")
+        tour.page.goto(short_idle_site.base_url + "/console/overview")
+        assert tour.page.url.endswith("/console/?notice=session_ended")
+        assert "Votre session a pris fin" in tour.page.content()
+        tour.check("fin-de-session")
+    finally:
+        tour.close()
+
+
+def test_the_screenshots_are_kept_where_ci_finds_them() -> None:
+    assert ARTIFACTS.is_dir()
