@@ -26,7 +26,7 @@ frontend: $(NODE_STAMP)
 chromium:
 	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-demo: $(STAMP)
+demo: $(STAMP) frontend
 	$(BIN)/python -m demo
 
 test: lint typecheck migrations-check pytest
@@ -45,16 +45,17 @@ migrations-check: $(STAMP)
 PYTEST_WORKERS ?= auto
 PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
 
-pytest: $(STAMP)
+# The console's tests serve the front-end packages and drive Chromium.
+pytest: $(STAMP) frontend chromium
 	$(BIN)/pytest $(PARALLEL)
 
 # The edit loop's target: SQLite only, without the slow tests (processes, crashes, the demo).
-test-fast: $(STAMP)
+test-fast: $(STAMP) frontend
 	$(BIN)/pytest $(PARALLEL) -m "not slow and not postgresql"
 
 # Branch coverage of the fast suite, per module, failing under the floor in pyproject.toml.
 # Not part of `make test`: measuring slows the run by about 70 % on two cores.
-coverage: $(STAMP)
+coverage: $(STAMP) frontend
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest -q -m "not slow and not postgresql"
 	$(BIN)/coverage report

@@ -52,9 +52,7 @@ class AuditAction(StrEnum):
     # purpose stated, each page shown, and the operator's mapping of people to auditors.
     CONSOLE_LOGIN = "console:login"
     CONSOLE_LOGOUT = "console:logout"
-    CONSOLE_SESSION_ENDED = "console:session-ended"
     CONSOLE_PURPOSE_STATED = "console:purpose-stated"
-    CONSOLE_REFUSED = "console:refused"
     CONSOLE_OVERVIEW_SHOWN = "console:overview-shown"
     CONSOLE_PERSON_ADDED = "console-person:added"
     CONSOLE_PERSON_REMOVED = "console-person:removed"

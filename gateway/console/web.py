@@ -166,7 +166,6 @@ class ConsoleRefusal(GatewayError):
     """A console request refused: a page (or a redirect) for the browser, and audited."""
 
     status = 403
-    slug = "console-refused"
     title = "Refused"
 
     def __init__(self, reason: str, status: int = 403) -> None:

@@ -127,6 +127,25 @@ AUDIT_ACTIONS = {
     AuditAction.FUND_UNPARKED: "push delivery to a parked fund resumed",
     AuditAction.KEYS_INITIALISED: "the gateway's keys were created",
     AuditAction.KEYS_ROTATED: "the gateway's keys were rotated",
+    AuditAction.CONSOLE_LOGIN: (
+        "a person logged in to the auditors' console, or was refused with the rule "
+        "broken (state, nonce, issuer, audience, expiry, signature, an unmapped "
+        "person); named by their mapping id, or by a pseudonym when unmapped"
+    ),
+    AuditAction.CONSOLE_LOGOUT: "a person logged out of the console (their session ended)",
+    AuditAction.CONSOLE_PURPOSE_STATED: (
+        "a person stated in the console the purpose of what they see next"
+    ),
+    AuditAction.CONSOLE_OVERVIEW_SHOWN: (
+        "the console showed a person their territory's overview: the funds shown, the "
+        "period, the counts"
+    ),
+    AuditAction.CONSOLE_PERSON_ADDED: (
+        "the operator let a person log in to the console as an auditor, with a role"
+    ),
+    AuditAction.CONSOLE_PERSON_REMOVED: (
+        "the operator removed a person from the console, ending their sessions"
+    ),
 }
 AUDIT_OUTCOMES = {
     AuditOutcome.SUCCESS: "the action was done",
