@@ -20,7 +20,7 @@ from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import JWKRegistry, KeySet
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
@@ -29,6 +29,8 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 DISCOVERY_TTL_SECONDS = 3600
 ID_TOKEN_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"]
 HTTP_TIMEOUT_SECONDS = 10
+# A private key without "alg" signs the client assertion with its kind's usual algorithm.
+DEFAULT_ALGORITHMS = {"RSA": "RS256", "EC": "ES256", "OKP": "EdDSA"}
 MAX_ID_TOKEN_AGE_SECONDS = 600  # an ID token issued longer ago is not this login's
 
 
@@ -102,7 +104,9 @@ def _key_set(found: Provider, *, refresh: bool) -> KeySet:
 def _client(settings: Settings, found: Provider) -> OAuth2Client:
     redirect_uri = settings.public_base_url + "/console/callback"
     if settings.console_oidc_private_key is not None:
-        key = json.loads(settings.console_oidc_private_key.read_text())
+        document = json.loads(settings.console_oidc_private_key.read_text())
+        key = JWKRegistry.import_key(document)
+        alg = document.get("alg") or DEFAULT_ALGORITHMS.get(str(document.get("kty")), "RS256")
         client = OAuth2Client(
             client_id=settings.console_oidc_client_id,
             client_secret=key,
@@ -112,7 +116,7 @@ def _client(settings: Settings, found: Provider) -> OAuth2Client:
             code_challenge_method="S256",
             timeout=HTTP_TIMEOUT_SECONDS,
         )
-        client.register_client_auth_method(PrivateKeyJWT(found.token_endpoint, alg=key.get("alg")))
+        client.register_client_auth_method(PrivateKeyJWT(found.token_endpoint, alg=alg))
         return client
     secret = settings.console_oidc_client_secret
     return OAuth2Client(

@@ -119,7 +119,8 @@ def callback(request: Request, state: State, session: DbSession, audit: Audit) -
         id_token = oidc.exchange(settings, code, attempt.code_verifier)
         claims = oidc.verify_id_token(settings, id_token, attempt.nonce)
     except oidc.LoginRefused as refused:
-        return _refused(request, state, audit, refused.code, 403)
+        status = 503 if refused.code.startswith("provider-") else 403
+        return _refused(request, state, audit, refused.code, status)
     issuer, subject = str(claims["iss"]), str(claims["sub"])
     audit.detail["person"] = service.person_pseudonym(state.identity_keys, issuer, subject)
     person = repository.person_by_subject(session, issuer, subject)
@@ -132,6 +133,9 @@ def callback(request: Request, state: State, session: DbSession, audit: Audit) -
         return _refused(request, state, audit, "auditor-inactive", 403)
     now = utcnow()
     repository.purge_expired(session, now)
+    previous = request.cookies.get(session_cookie)
+    if previous:  # this browser's earlier session, whoever it was: ended, not left open
+        repository.end_session(session, service.digest(previous))
     opened = service.new_secret()
     repository.add_session(
         session,

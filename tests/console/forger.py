@@ -20,10 +20,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from joserfc import jwt
-from joserfc.jwk import RSAKey
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, RSAKey
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Forger:
     grants: dict[str, Grant] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    client_key: ECKey | None = None  # the client's public key, for private_key_jwt
 
     def __post_init__(self) -> None:
         self.key = RSAKey.import_key(self.key.as_dict(private=True), {"kid": "forger-1"})
@@ -73,9 +77,23 @@ class Forger:
             self.grants[code] = Grant(challenge, claims, key or self.key)
         return code
 
-    def exchange(self, form: dict[str, str], authorization: str | None) -> tuple[int, Any]:
+    def authenticated(self, form: dict[str, str], authorization: str | None) -> bool:
+        """The client, by its secret (HTTP Basic) or by a JWT its key signed."""
+        if form.get("client_assertion_type") == JWT_BEARER and self.client_key is not None:
+            try:
+                claims = jwt.decode(form.get("client_assertion", ""), self.client_key).claims
+            except (ValueError, JoseError):
+                return False
+            return (
+                claims.get("iss") == claims.get("sub") == self.client_id
+                and claims.get("aud") in (f"{self.issuer}/token", [f"{self.issuer}/token"])
+                and int(claims.get("exp", 0)) > time.time()
+            )
         expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
-        if authorization != f"Basic {expected}":
+        return authorization == f"Basic {expected}"
+
+    def exchange(self, form: dict[str, str], authorization: str | None) -> tuple[int, Any]:
+        if not self.authenticated(form, authorization):
             return 401, {"error": "invalid_client"}
         code = form.get("code", "")
         with self.lock:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from playwright.sync_api import Browser, Page
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("console-browser")]
+pytestmark = pytest.mark.slow
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"
 SERIOUS = {"serious", "critical"}
 IDLE_SECONDS = 2
@@ -55,8 +55,8 @@ def chromium() -> Iterator[Browser]:
         browser.close()
 
 
-def _database(request: pytest.FixtureRequest, directory: Path) -> Iterator[str]:
-    if request.param == "sqlite":
+def _database(request: pytest.FixtureRequest, backend: str, directory: Path) -> Iterator[str]:
+    if backend == "sqlite":
         url = f"sqlite:///{directory / 'console.db'}"
         migrate.upgrade(url)
         yield url
@@ -68,15 +68,12 @@ def _database(request: pytest.FixtureRequest, directory: Path) -> Iterator[str]:
     databases.close()
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
-)
-def site(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Site]:
-    directory = tmp_path_factory.mktemp(f"console-{request.param}")
-    for url in _database(request, directory):
-        with console_site(url, directory, str(request.param)) as served:
+@pytest.fixture
+def site(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Site]:
+    """The served gateway and its provider, for one test: each test has its own, so that
+    the tests spread over the workers without starting one twice."""
+    for url in _database(request, backend, tmp_path):
+        with console_site(url, tmp_path, backend) as served:
             yield served
 
 
@@ -137,7 +134,9 @@ class Tour:
                 v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length}))"""
         )
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=ARTIFACTS / f"{name}-{self.site.backend}.png", full_page=True)
+        shot = ARTIFACTS / f"{name}-{self.site.backend}.png"
+        self.page.screenshot(path=shot, full_page=True)
+        assert shot.stat().st_size > 0
         serious = [v for v in violations if v["impact"] in SERIOUS]
         assert serious == [], f"{name}: {serious}"
         assert self.errors == [], f"{name}: {self.errors}"
@@ -149,14 +148,7 @@ class Tour:
         self.context.close()
 
 
-@pytest.fixture
-def tour(chromium: Browser, site: Site) -> Iterator[Tour]:
-    opened = Tour(chromium, site)
-    yield opened
-    opened.close()
-
-
-def test_an_auditor_logs_in_sees_the_territorys_funds_and_logs_out(tour: Tour, site: Site) -> None:
+def an_auditor_logs_in_sees_the_territorys_funds_and_logs_out(tour: Tour, site: Site) -> None:
     started = site.last_event_id()
     home = tour.page.goto(site.base_url + "/console/")
     assert home is not None
@@ -195,7 +187,7 @@ def test_an_auditor_logs_in_sees_the_territorys_funds_and_logs_out(tour: Tour, s
     ]
 
 
-def test_an_auditor_of_another_territory_sees_none_of_them(tour: Tour, site: Site) -> None:
+def an_auditor_of_another_territory_sees_none_of_them(tour: Tour, site: Site) -> None:
     tour.login(MARSEILLE)
     tour.state_purpose()
     tour.check("vue-ensemble-autre-territoire")
@@ -206,7 +198,7 @@ def test_an_auditor_of_another_territory_sees_none_of_them(tour: Tour, site: Sit
     assert "Aucun" not in shown
 
 
-def test_a_person_nobody_mapped_is_refused_and_shown_nothing(tour: Tour, site: Site) -> None:
+def a_person_nobody_mapped_is_refused_and_shown_nothing(tour: Tour, site: Site) -> None:
     started = site.last_event_id()
     tour.login(UNMAPPED)
 
@@ -218,7 +210,7 @@ def test_a_person_nobody_mapped_is_refused_and_shown_nothing(tour: Tour, site: S
     assert (event.outcome, event.detail["problem"]) == (AuditOutcome.REFUSED, "unmapped")
 
 
-def test_a_replayed_callback_is_refused_and_audited(tour: Tour, site: Site) -> None:
+def a_replayed_callback_is_refused_and_audited(tour: Tour, site: Site) -> None:
     started = site.last_event_id()
     tour.login(PARIS)
     tour.state_purpose()
@@ -236,7 +228,7 @@ def test_a_replayed_callback_is_refused_and_audited(tour: Tour, site: Site) -> N
     assert outcomes == [(AuditOutcome.SUCCESS, None), (AuditOutcome.REFUSED, "unknown-login")]
 
 
-def test_a_post_without_its_csrf_token_is_refused(tour: Tour, site: Site) -> None:
+def a_post_without_its_csrf_token_is_refused(tour: Tour, site: Site) -> None:
     tour.login(PARIS)
     tour.state_purpose()
     tour.page.evaluate("document.querySelector('input[name=csrf]').remove()")
@@ -249,14 +241,35 @@ def test_a_post_without_its_csrf_token_is_refused(tour: Tour, site: Site) -> Non
     assert tour.page.url.endswith("/console/overview")  # still logged in
 
 
-@pytest.fixture(scope="module")
-def short_idle_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+SCENES = (
+    an_auditor_logs_in_sees_the_territorys_funds_and_logs_out,
+    an_auditor_of_another_territory_sees_none_of_them,
+    a_person_nobody_mapped_is_refused_and_shown_nothing,
+    a_replayed_callback_is_refused_and_audited,
+    a_post_without_its_csrf_token_is_refused,
+)
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+)
+def test_the_console_in_a_browser(chromium: Browser, site: Site) -> None:
+    """Each scene in a browser context of its own (its own cookies), on one served gateway."""
+    for scene in SCENES:
+        tour = Tour(chromium, site)
+        try:
+            scene(tour, site)
+        finally:
+            tour.close()
+
+
+@pytest.fixture
+def short_idle_site(tmp_path: Path) -> Iterator[Site]:
     """A console whose sessions end after two idle seconds (SQLite, no decisions)."""
-    directory = tmp_path_factory.mktemp("console-idle")
-    url = f"sqlite:///{directory / 'console.db'}"
+    url = f"sqlite:///{tmp_path / 'console.db'}"
     migrate.upgrade(url)
     env = {"GATEWAY_CONSOLE_IDLE_TIMEOUT_SECONDS": str(IDLE_SECONDS)}
-    with console_site(url, directory, "sqlite", decisions=0, **env) as served:
+    with console_site(url, tmp_path, "sqlite", decisions=0, **env) as served:
         yield served
 
 
@@ -275,7 +288,3 @@ def test_an_idle_session_ends(chromium: Browser, short_idle_site: Site) -> None:
         tour.check("fin-de-session")
     finally:
         tour.close()
-
-
-def test_the_screenshots_are_kept_where_ci_finds_them() -> None:
-    assert ARTIFACTS.is_dir()

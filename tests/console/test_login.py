@@ -5,25 +5,29 @@ and is audited with the rule it broke."""
 from __future__ import annotations
 
 import html
+import json
 import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from joserfc.jwk import RSAKey
+from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import select
 
 from audit.actions import AuditAction, AuditOutcome
 from gateway.auditlog.models import AuditEvent
 from gateway.console.models import ConsoleLogin, ConsoleSession
 from gateway.console.service import digest
-from tests.console.conftest import LOGIN_COOKIE, SESSION_COOKIE
+from tests.console.conftest import LOGIN_COOKIE, SESSION_COOKIE, Visit, console_overrides
+from tests.console.forger import Forger
+from tests.support.processes import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from sqlalchemy.orm import Session, sessionmaker
 
-    from tests.console.conftest import Territories, Visit
+    from tests.console.conftest import Territories
 
 
 def events(sessions: sessionmaker[Session], action: AuditAction) -> list[AuditEvent]:
@@ -203,3 +207,54 @@ def test_a_person_nobody_mapped_is_refused_and_named_by_a_pseudonym_only(
     assert event.agent_id is None
     assert event.detail["person"].startswith("oidc:")
     assert "stranger" not in str(event.detail) + str(event.subject_pseudonyms)
+
+
+def test_a_new_login_ends_the_browsers_earlier_session(
+    visit: Callable[..., Visit], territories: Territories, sessions: sessionmaker[Session]
+) -> None:
+    browser = visit()
+    browser.login(territories.paris_subject)
+    first = browser.cookies[SESSION_COOKIE]
+    browser.login(territories.marseille_subject)
+
+    assert browser.cookies[SESSION_COOKIE] != first
+    with sessions() as session:
+        [left] = session.scalars(select(ConsoleSession)).all()
+    assert left.id_hash == digest(browser.cookies[SESSION_COOKIE])
+    assert left.person_id == territories.marseille_person
+
+
+def test_a_provider_out_of_reach_is_a_page_not_a_crash(app_client: Callable[..., Any]) -> None:
+    gone = Forger("console-codaf", "x")
+    gone.issuer = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    browser = Visit(app_client(**console_overrides(gone)), gone)
+    answer = browser.get("/console/login")
+
+    assert answer.status_code == 503
+    assert "ne répond pas" in html.unescape(answer.text)
+    assert LOGIN_COOKIE not in browser.cookies
+
+
+def test_the_console_may_authenticate_with_a_private_key_instead_of_a_secret(
+    app_client: Callable[..., Any],
+    forger: Forger,
+    territories: Territories,
+    tmp_path: Path,
+    sessions: sessionmaker[Session],
+) -> None:
+    key = ECKey.generate_key("P-256", private=True)
+    key_file = tmp_path / "console.private.jwk.json"
+    key_file.write_text(json.dumps({**key.as_dict(private=True), "alg": "ES256", "kid": "c1"}))
+    forger.client_key = ECKey.import_key(key.as_dict(private=False))
+    try:
+        overrides = console_overrides(
+            forger, console_oidc_client_secret=None, console_oidc_private_key=key_file
+        )
+        browser = Visit(app_client(**overrides), forger)
+        answer = browser.login(territories.paris_subject)
+    finally:
+        forger.client_key = None
+
+    assert answer.status_code == 303, answer.text
+    [event] = events(sessions, AuditAction.CONSOLE_LOGIN)
+    assert event.outcome == AuditOutcome.SUCCESS
