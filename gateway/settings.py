@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -223,6 +223,20 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _console_in_production(self) -> Settings:
+        """In production, the console's provider over HTTPS and its cookies Secure.
+
+        A login over plain HTTP would expose its codes and sessions.
+        """
+        if self.environment != Environment.PRODUCTION or not self.console_oidc_issuer:
+            return self
+        if not self.console_oidc_issuer.startswith("https://"):
+            raise ValueError("GATEWAY_CONSOLE_OIDC_ISSUER must be an https:// URL in production")
+        if not self.console_secure_cookies:
+            raise ValueError("GATEWAY_CONSOLE_SECURE_COOKIES cannot be false in production")
+        return self
 
     @property
     def console_enabled(self) -> bool:

@@ -8,11 +8,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select, update
 
 from audit.actions import AuditAction, AuditOutcome
 from gateway.console import ConsoleNotInstallable, vendored_folders
 from gateway.console.models import ConsoleSession
+from gateway.settings import Environment, Settings
 from gateway.storage.base import utcnow
 from tests.console.conftest import SESSION_COOKIE
 from tests.console.test_login import events
@@ -247,3 +249,20 @@ def test_the_console_is_off_until_its_provider_is_set(client: TestClient) -> Non
 def test_a_console_without_its_front_end_files_refuses_to_start(tmp_path: Path) -> None:
     with pytest.raises(ConsoleNotInstallable, match="make frontend"):
         vendored_folders(tmp_path)
+
+
+def test_production_refuses_a_console_over_plain_http() -> None:
+    def production(issuer: str, *, secure: bool = True) -> Settings:
+        return Settings(
+            environment=Environment.PRODUCTION,
+            console_oidc_issuer=issuer,
+            console_oidc_client_id="console",
+            console_secure_cookies=secure,
+        )
+
+    with pytest.raises(ValidationError, match="https:// URL in production"):
+        production("http://idp.example")
+    with pytest.raises(ValidationError, match="cannot be false in production"):
+        production("https://idp.example", secure=False)
+    assert production("https://idp.example").console_enabled
+    assert not Settings(environment=Environment.PRODUCTION).console_enabled
