@@ -405,6 +405,7 @@ def test_the_autoscaler_and_the_budget_cover_the_api(resources: Resources) -> No
     assert selects(budget["spec"]["selector"], pod_labels(api))
     assert budget["spec"]["minAvailable"] < hpa["spec"]["minReplicas"]
     assert api["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert "replicas" not in api["spec"]  # the autoscaler's to set; an apply must not reset it
 
 
 def test_every_ingress_is_tls_and_routes_to_the_api_service(resources: Resources) -> None:
