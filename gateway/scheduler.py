@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -47,11 +48,28 @@ def run(settings: Settings, *, once: bool = False) -> None:
                 max_instances=1,
                 coalesce=True,
             )
+        _stop_on(scheduler, signal.SIGTERM, signal.SIGINT)
         log.info("worker started", extra={"jobs": sorted(JOBS)})
         scheduler.start()
+        log.info("worker stopped")
     finally:
         pushing.close()
         engine.dispose()
+
+
+def _stop_on(scheduler: BlockingScheduler, *signals: signal.Signals) -> None:
+    """Stop taking jobs on these signals; a running job finishes before the process exits.
+
+    Its transaction commits or rolls back whole. Explicit, since a process running as pid 1
+    in a container is not stopped by a signal it does not handle.
+    """
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("worker stopping", extra={"signal": signal.Signals(signum).name})
+        scheduler.shutdown(wait=False)
+
+    for each in signals:
+        signal.signal(each, stop)
 
 
 def _reporting(
