@@ -124,14 +124,14 @@ def provider_from_environment(environ: Mapping[str, str] | None = None) -> Trace
 
 def build_provider(environ: Mapping[str, str]) -> TracerProvider | None:
     """A new tracer provider as ``environ``'s ``OTEL_`` variables describe it (None: off)."""
+    names = wanted_exporters(environ)
+    if not names:
+        return None
     from opentelemetry.sdk.resources import SERVICE_NAME as SERVICE  # noqa: PLC0415
     from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
     from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
     from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
 
-    names = wanted_exporters(environ)
-    if not names:
-        return None
     # Resource.create adds OTEL_RESOURCE_ATTRIBUTES; OTEL_SERVICE_NAME names the service.
     resource = Resource.create({SERVICE: environ.get("OTEL_SERVICE_NAME") or SERVICE_NAME})
     provider = TracerProvider(resource=resource)  # the sampler from OTEL_TRACES_SAMPLER
