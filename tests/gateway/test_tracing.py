@@ -56,7 +56,7 @@ from gateway.storage.engine import make_engine, make_sessionmaker
 from tests.support.actors import BASE_URL, Client, Prefecture, make_prefecture, register, seal
 from tests.support.endpoints import Endpoints
 from tests.support.factories import decision, identity
-from tests.support.processes import serve
+from tests.support.processes import gateway_command, serve
 
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 CALLER = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -669,3 +669,31 @@ def test_a_served_gateway_traced_by_its_otel_variables_exports_continued_traces(
         if line.get("logger") == "gateway.access" and line.get("route") == "/readyz"
     ]
     assert any(line.get("trace_id") == trace_id for line in access), access
+
+
+@pytest.mark.slow
+def test_a_traced_worker_exports_the_push_whose_traceparent_the_fund_received(
+    stage_factory: Callable[..., Stage],
+) -> None:
+    stage = stage_factory(traced=False)
+    fund = stage.fund("ok")
+    stage.sealed("WORKER-1")
+    with Collector() as collector:
+        worker = gateway_command(
+            stage.settings.database_url,
+            stage.settings.key_dir,
+            "worker",
+            "--once",
+            capture=True,
+            OTEL_TRACES_EXPORTER="otlp",
+            OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=collector.url,
+        )
+        _, errors = worker.communicate(timeout=120)
+        assert worker.returncode == 0, errors.decode()
+        spans = collector.spans()  # the worker flushed its spans as it exited
+    [received] = stage.endpoints.received
+    trace_id, _, _ = parsed(received.traceparent)
+    assert ("residence-gateway", "push batch", trace_id) in spans
+    assert ("residence-gateway", "POST", trace_id) in spans
+    [event] = stage.pushed_events(fund)
+    assert event.detail["traceparent"] == received.traceparent
