@@ -32,7 +32,8 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -161,6 +162,26 @@ def current_trace_id() -> str | None:
     """The trace id of the active span (32 hex digits), if a span is being traced."""
     span_context = trace.get_current_span().get_span_context()
     return f"{span_context.trace_id:032x}" if span_context.is_valid else None
+
+
+@contextmanager
+def span(
+    tracer: trace.Tracer, name: str, attributes: Mapping[str, str | int | bool] | None = None
+) -> Iterator[trace.Span]:
+    """A span of the gateway's own work; an error escaping it is recorded by its class only.
+
+    Never its message, which may quote a value (a driver's error, an identifier).
+    """
+    with tracer.start_as_current_span(
+        name, attributes=attributes, record_exception=False, set_status_on_exception=False
+    ) as current:
+        try:
+            yield current
+        except BaseException as error:
+            kind = type(error).__name__
+            current.set_attribute("error.type", kind)
+            current.set_status(Status(StatusCode.ERROR, kind))
+            raise
 
 
 # -- instrumentation ----------------------------------------------------------------------

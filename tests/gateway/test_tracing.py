@@ -695,5 +695,37 @@ def test_a_traced_worker_exports_the_push_whose_traceparent_the_fund_received(
     trace_id, _, _ = parsed(received.traceparent)
     assert ("residence-gateway", "push batch", trace_id) in spans
     assert ("residence-gateway", "POST", trace_id) in spans
+    assert any(name == "job seal-regular" for _, name, _ in spans)  # each job run a span
     [event] = stage.pushed_events(fund)
     assert event.detail["traceparent"] == received.traceparent
+
+
+def test_an_error_in_the_gateways_own_span_is_recorded_by_its_class_only() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with (
+        pytest.raises(LookupError),
+        tracing.span(provider.get_tracer("test"), "job test", {"gateway.fund": "caf-93"}),
+    ):
+        raise LookupError("no person named Dupont-Jean-1985")
+    [recorded] = exporter.get_finished_spans()
+    assert recorded.status.description == "LookupError"
+    assert (recorded.attributes or {})["error.type"] == "LookupError"
+    assert "Dupont" not in everything_in(recorded)
+
+
+def test_a_request_refused_before_any_route_keeps_the_callers_traceparent(
+    client: TestClient, session: Session
+) -> None:
+    response = client.post(
+        "/v1/decisions",
+        content=b"{}",
+        headers={"Content-Length": str(10**9), "traceparent": CALLER},
+    )
+    assert response.status_code == 413
+    event = session.scalars(
+        select(AuditEvent).where(AuditEvent.request_id == response.headers["x-request-id"])
+    ).one()
+    assert event.action == "request:refused"
+    assert event.detail["traceparent"] == CALLER
