@@ -16,7 +16,9 @@ What is traced, and what never enters a span:
 - SQL statements, with their text (placeholders) and never their bound values; a
   failed statement's span records the exception's class only, never its message (a
   driver's message may quote a value);
-- pushes to funds: a ``push batch`` span around each attempt, and the HTTP client's span.
+- pushes to funds: a ``push batch`` span around each attempt, and the HTTP client's span;
+  each run of a worker job, a ``job <name>`` span (``span``, which records an escaping
+  error by its class only, as the server span does for an error that leaves the app).
 
 Tests (and embedders) pass a tracer provider of their own to ``create_app`` and to the
 push path instead of the environment's.
@@ -53,7 +55,6 @@ if TYPE_CHECKING:
 SERVICE_NAME = "residence-gateway"
 EXPORTERS = ("otlp", "console")
 TRACEPARENT = "traceparent"
-SQL_ERROR = "gateway.sql_error"  # the listener that keeps a driver's message out of spans
 
 log = logging.getLogger("gateway.tracing")
 _propagator = TraceContextTextMapPropagator()
