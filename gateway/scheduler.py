@@ -6,7 +6,7 @@ import logging
 import signal
 from typing import TYPE_CHECKING
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from opentelemetry import trace
 
 from gateway.jobs import JOBS, PushJob, interval_of
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from gateway.settings import Settings
 
 log = logging.getLogger("gateway.worker")
+
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}  # what systemd, a container runtime, Ctrl-C send
 
 
 def run(settings: Settings, *, once: bool = False) -> None:
@@ -40,7 +42,7 @@ def run(settings: Settings, *, once: bool = False) -> None:
                     log.info("running job", extra={"job": name})
                     job(sessions, settings)
             return
-        scheduler = BlockingScheduler(timezone="UTC")
+        scheduler = BackgroundScheduler(timezone="UTC")
         outages = OutageReporter()
         for name, (job, _) in JOBS.items():
             scheduler.add_job(
@@ -49,31 +51,24 @@ def run(settings: Settings, *, once: bool = False) -> None:
                 seconds=interval_of(name, settings),
                 args=[sessions, settings],
                 id=name,
+                name=name,  # the scheduler's log lines name the job
                 max_instances=1,
                 coalesce=True,
             )
-        _stop_on(scheduler, signal.SIGTERM, signal.SIGINT)
-        log.info("worker started", extra={"jobs": sorted(JOBS)})
+        # The job threads start with these signals blocked, so that they reach this thread
+        # alone, which waits for one, then stops taking jobs and lets a running one finish
+        # (its transaction commits or rolls back whole). Explicit, since a process running
+        # as pid 1 in a container is not stopped by a signal it does not handle.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         scheduler.start()
+        log.info("worker started", extra={"jobs": sorted(JOBS)})
+        received = signal.sigwait(STOP_SIGNALS)
+        log.info("worker stopping", extra={"signal": signal.Signals(received).name})
+        scheduler.shutdown(wait=True)
         log.info("worker stopped")
     finally:
         pushing.close()
         engine.dispose()
-
-
-def _stop_on(scheduler: BlockingScheduler, *signals: signal.Signals) -> None:
-    """Stop taking jobs on these signals; a running job finishes before the process exits.
-
-    Its transaction commits or rolls back whole. Explicit, since a process running as pid 1
-    in a container is not stopped by a signal it does not handle.
-    """
-
-    def stop(signum: int, _frame: object) -> None:
-        log.info("worker stopping", extra={"signal": signal.Signals(signum).name})
-        scheduler.shutdown(wait=False)
-
-    for each in signals:
-        signal.signal(each, stop)
 
 
 def _reporting(
