@@ -95,7 +95,11 @@ class DeliveryAttempt(Base):
     """One push of a batch to a fund's endpoint, whatever came of it."""
 
     __tablename__ = "delivery_attempts"
-    __table_args__ = (Index("ix_delivery_attempts_batch", "batch_id", "attempt"),)
+    __table_args__ = (
+        Index("ix_delivery_attempts_batch", "batch_id", "attempt"),
+        # Attempts counted per fund and outcome at each scrape of /metrics.
+        Index("ix_delivery_attempts_fund", "fund_id", "accepted"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"))
