@@ -140,14 +140,14 @@ class DatabaseCollector(Collector):
         )
         queued.add_metric([], repository.audit_events_queued(session))
         yield queued
+        checkpoint = GaugeMetricFamily(
+            "gateway_audit_checkpoint_age_seconds",
+            "Age of the latest signed checkpoint of the audit log (none before the first).",
+        )
         signed = repository.last_checkpoint_signed(session)
         if signed is not None:
-            checkpoint = GaugeMetricFamily(
-                "gateway_audit_checkpoint_age_seconds",
-                "Age of the latest signed checkpoint of the audit log.",
-            )
             checkpoint.add_metric([], _age(now, signed))
-            yield checkpoint
+        yield checkpoint
         imports = GaugeMetricFamily(
             "gateway_imports", "Imports of prefecture files by state.", labels=["state"]
         )
