@@ -4,13 +4,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast coverage lint typecheck migrations-check pytest test-tools serve worker lock bench clean
+.PHONY: demo test test-fast coverage lint typecheck migrations-check pytest test-tools serve worker lock bench clean frontend chromium
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
+
+# Front-end packages from the npm registry, as package-lock.json pins them (install scripts
+# off: the gateway serves the packages' built files as they come).
+NODE_STAMP := node_modules/.installed
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+frontend: $(NODE_STAMP)
+
+# Debian's Chromium for the browser tests, installed when missing.
+chromium:
+	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 demo: $(STAMP)
 	$(BIN)/python -m demo
@@ -37,8 +51,8 @@ pytest: $(STAMP) test-tools
 # Tools the tests run when present, installed when this machine can (Debian, as root):
 # promtool (package prometheus, about 20 MB) checks deploy/monitoring/alerts.yaml.
 test-tools:
-	@command -v promtool >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-		&& apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
+	@command -v promtool >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
 		|| echo "promtool not installed: its tests skip (required under CI=true)"
 
 # The edit loop's target: SQLite only, without the slow tests (processes, crashes, the demo).
@@ -71,4 +85,4 @@ lock: $(STAMP)
 	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-trusted-host --no-emit-find-links -o requirements.lock pyproject.toml
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -117,8 +117,9 @@ def reports_scene(auditor: GatewayClient, expect: Callable[[str, bool], None]) -
     console.print(
         f"  cpam-75: {row.get('records_owed')} records owed, "
         f"{row.get('batches_acknowledged')}/{row.get('batches')} batches acknowledged, "
-        f"outcomes {row.get('outcomes')}, median delay to receipt "
-        f"{row.get('delay_to_receipt_days_median')} days",
+        f"outcomes {row.get('outcomes')}, median delay from owed to receipt "
+        f"{row.get('owed_to_receipt_hours_median')} h "
+        f"({row.get('decision_to_receipt_days_median')} days after the decision)",
         markup=False,
     )
     expect(

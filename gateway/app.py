@@ -27,10 +27,12 @@ from gateway.state import AppState
 from gateway.status.router import router as status_router
 from gateway.storage.engine import make_engine, make_sessionmaker
 from gateway.subscriptions.router import router as subscriptions_router
+from gateway.tracing import instrument_app, instrument_engine, provider_from_environment
 from gateway.web import BodySizeLimit, RequestContext, install_error_handlers
 from policies.loader import DEFAULT_POLICY
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
@@ -53,8 +55,13 @@ def create_app(
     keys: GatewayKeys | None = None,
     engine: Engine | None = None,
     sessions: sessionmaker[Session] | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """Build the app. Tests may pass their own engine or session factory."""
+    """Build the app. Tests may pass their own engine, session factory or tracer provider.
+
+    Traced with ``tracer_provider``, by default the one the ``OTEL_`` variables describe
+    (``gateway.tracing``; none: not traced).
+    """
     settings = settings or Settings()
     key_source = (
         KeySource.fixed(keys, settings.key_dir)
@@ -104,7 +111,12 @@ def create_app(
             "/v1/decision-imports": settings.max_import_bytes,
             "/v1/subscriptions": settings.max_import_bytes,
             "/v1/status-checks": 32 * 1024 * 1024,  # 10,000 checks
+            "/v1/status-checks/stream": settings.max_stream_bytes,  # up to 10 million checks
         },
     )
     app.add_middleware(RequestContext)
+    provider = tracer_provider or provider_from_environment()
+    if provider is not None:
+        instrument_engine(engine, provider)
+        instrument_app(app, provider)
     return app

@@ -21,15 +21,27 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", name="health:ready")
 def readyz(request: Request) -> JSONResponse:
-    """Database reachable, migrations at head, keys loaded; 503 with the failing checks."""
+    """Database reachable, migrations applied, keys loaded; 503 with the failing checks.
+
+    A database migrated ahead of this code (a newer release's migrations ran first, as an
+    upgrade does) leaves it ready, with a note: the old replicas keep serving until the
+    new ones replace them.
+    """
     state = app_state(request)
     checks: dict[str, str] = {}
+    notes: dict[str, str] = {}
     try:
         with state.engine.connect().execution_options(**{READ_ONLY: True}) as connection:
             ping(connection)
             checks["database"] = "ok"
             current, head = migrate.revisions(connection)
-            checks["migrations"] = "ok" if current == head else f"at {current}, head is {head}"
+            schema = migrate.schema_state(current, head)
+            checks["migrations"] = "ok" if schema != "behind" else f"at {current}, head is {head}"
+            if schema == "ahead":
+                notes["migrations"] = (
+                    f"the database is at {current}, newer than this release's head {head}: "
+                    "an upgrade is rolling out"
+                )
     except Exception as error:  # noqa: BLE001 - any failure means not ready
         checks.setdefault("database", f"unreachable ({type(error).__name__})")
         checks.setdefault("migrations", "unknown")
@@ -52,6 +64,7 @@ def readyz(request: Request) -> JSONResponse:
         "status": "ready" if ready else "not ready",
         "checks": checks,
         "policy": policy,
+        **({"notes": notes} if notes else {}),
     }
     if ready:
         return JSONResponse(body)

@@ -1,4 +1,8 @@
-"""Structured JSON logs on stderr: one object a line, with the request id, no personal data."""
+"""Structured JSON logs on stderr: one object a line, with the request id, no personal data.
+
+When a span is being traced (``gateway.tracing``), the line carries its ``trace_id`` and
+``span_id``, so that a log line leads to its trace and back.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import traceback
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import trace
 from sqlalchemy.exc import StatementError
 
 # Attributes a LogRecord always has; anything else was passed in ``extra=`` and is kept.
@@ -24,6 +29,10 @@ class JSONFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        traced = trace.get_current_span().get_span_context()
+        if traced.is_valid:
+            entry.setdefault("trace_id", f"{traced.trace_id:032x}")
+            entry.setdefault("span_id", f"{traced.span_id:016x}")
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

@@ -31,6 +31,7 @@ from gateway.metrics import instruments
 from gateway.params import CONTROL, HEADER_CONTROL, json_problem, printable
 from gateway.state import AppState, app_state
 from gateway.storage.outage import RETRY_AFTER_SECONDS, unavailable_cause
+from gateway.tracing import TRACEPARENT, caller_traceparent
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -99,6 +100,12 @@ def _record_failure(state: AppState, draft: AuditDraft, error: BaseException) ->
     draft.detail = {**draft.detail, **detail}
     instruments.audited(str(draft.action), str(draft.outcome), str(detail.get("problem")))
     record_durably(state, draft, database_down=isinstance(error, DatabaseUnavailable))
+
+
+def with_caller_trace(draft: AuditDraft, traceparent: str | None) -> None:
+    """Record the caller's valid ``traceparent`` in the event's detail (none: nothing)."""
+    if traceparent is not None:
+        draft.detail = {**draft.detail, "traceparent": traceparent}
 
 
 def _quietly(action: Callable[[], object], failing: bool) -> None:
@@ -207,6 +214,9 @@ class TransactionRoute(APIRoute):
     with a control character, an integer past 64 bits or a number that is not finite,
     once the body's own rules have passed (so a rule of the model, more precise, speaks
     first). Both refusals are 400 problems naming the field and the rule, and audited.
+
+    A caller's valid W3C ``traceparent`` header is recorded in the event's detail, in its
+    canonical form; an invalid one is ignored.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
@@ -220,6 +230,7 @@ class TransactionRoute(APIRoute):
         async def run(request: Request) -> Response:
             state = app_state(request)
             draft = AuditDraft(action=action, request_id=request_id(request))
+            caller_trace = caller_traceparent(request.headers.getlist(TRACEPARENT))
             request.state.audit = draft
             session = state.sessions()
             request.state.db = session
@@ -228,6 +239,7 @@ class TransactionRoute(APIRoute):
                 refuse_control_characters(request)
                 _unstorable.set(await _json_problem(request) if reads_body else None)
                 response = await handler(request)
+                with_caller_trace(draft, caller_trace)
                 append(session, draft)
                 await run_in_threadpool(session.commit)
             except BaseException as error:
@@ -239,6 +251,7 @@ class TransactionRoute(APIRoute):
                     # Not a bug: one line per cause (rate-limited), a 503 with Retry-After.
                     state.outages.failed(cause, request_id=draft.request_id)
                     failure = DatabaseUnavailable(RETRY_AFTER_SECONDS)
+                with_caller_trace(draft, caller_trace)
                 try:
                     await run_in_threadpool(_record_failure, state, draft, failure)
                 except Exception as failed:  # noqa: BLE001 - logged, and the request's error goes on

@@ -10,6 +10,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from gateway.jobs import JOBS, PushJob, interval_of
 from gateway.storage.engine import make_engine, make_sessionmaker
 from gateway.storage.outage import OutageReporter, unavailable_cause
+from gateway.tracing import instrument_engine, provider_from_environment
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -23,6 +24,9 @@ log = logging.getLogger("gateway.worker")
 
 def run(settings: Settings, *, once: bool = False) -> None:
     engine = make_engine(settings.database_url)
+    provider = provider_from_environment()  # None unless the OTEL_ variables ask for traces
+    if provider is not None:
+        instrument_engine(engine, provider)
     sessions = make_sessionmaker(engine)
     pushing = PushJob()  # funds served across runs, none waiting for another
     try:

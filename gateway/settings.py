@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     max_import_bytes: int = Field(
         default=4 * 1024**3, ge=1024, description="Largest backlog file one import takes."
     )
+    max_stream_bytes: int = Field(
+        default=4 * 1024**3,
+        ge=1024,
+        description="Largest body of a streamed sweep of status checks (NDJSON).",
+    )
     log_level: str = "INFO"
     policy_file: Path | None = Field(
         default=None, description="The policy in force; the shipped default when unset."

@@ -20,8 +20,9 @@ from gateway.auditlog.writer import AuditDraft
 from gateway.errors import DatabaseUnavailable, FieldError, GatewayError, PayloadTooLarge
 from gateway.logs import log_error
 from gateway.metrics import instruments
-from gateway.routing import record_durably
+from gateway.routing import record_durably, with_caller_trace
 from gateway.storage.outage import RETRY_AFTER_SECONDS, unavailable_cause
+from gateway.tracing import TRACEPARENT, caller_traceparent
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -182,6 +183,12 @@ def _record_refusal(scope: Scope, error: GatewayError, detail: dict[str, Any]) -
         outcome=AuditOutcome.REFUSED,
         detail={"method": scope["method"], "status": error.status, "problem": error.slug, **detail},
     )
+    given = [
+        value.decode("latin-1")
+        for name, value in scope.get("headers", [])
+        if name.decode("latin-1").lower() == TRACEPARENT
+    ]
+    with_caller_trace(draft, caller_traceparent(given))
     try:
         record_durably(state, draft)
     except Exception as failure:  # noqa: BLE001 - the refusal is answered all the same

@@ -41,6 +41,7 @@ class EventFilters:
     """What an auditor narrows the events to; ``None`` is no filter."""
 
     participant: str | None = None
+    agent: str | None = None  # the agent a participant's calls named (Agent-Id)
     action: str | None = None
     purpose: str | None = None
     outcome: str | None = None
@@ -78,6 +79,7 @@ def events(
             )
         )
     for column, value in (
+        (AuditEvent.agent_id, filters.agent),
         (AuditEvent.action, filters.action),
         (AuditEvent.purpose, filters.purpose),
         (AuditEvent.outcome, filters.outcome),
@@ -209,13 +211,22 @@ def batch_counts(
     return int(delivered), int(acknowledged), int(total)
 
 
-def decided_and_received(
+def record_timings(
     session: Session, fund_id: str, since: datetime, until: datetime
-) -> Sequence[Row[date, datetime]]:
-    """(decision date, receipt recorded at) of each acknowledged record owed in the period."""
+) -> Sequence[Row[datetime, datetime | None, datetime | None, date]]:
+    """Each sealed record owed in the period: (owed, delivered, receipt, decision date).
+
+    Delivery and receipt are None until they happen.
+    """
     return session.execute(
-        select(DecisionVersion.decision_date, Receipt.recorded_at)
-        .join(Disclosure, Disclosure.batch_id == Receipt.batch_id)
+        select(
+            Disclosure.created_at,
+            Batch.delivered_at,
+            Receipt.recorded_at,
+            DecisionVersion.decision_date,
+        )
+        .join(Batch, Batch.id == Disclosure.batch_id)
+        .outerjoin(Receipt, Receipt.batch_id == Batch.id)
         .join(
             DecisionVersion,
             (DecisionVersion.decision_id == Disclosure.decision_id)

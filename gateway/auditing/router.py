@@ -7,18 +7,16 @@ Every answer can be checked offline against the gateway's checkpoint key
 from __future__ import annotations
 
 import base64
-import csv
-import io
-import json
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from audit.actions import AuditAction
-from gateway.auditing import repository, service
+from gateway.auditing import repository, service, spreadsheet
 from gateway.auditing.schemas import ConsistencyProof, EventOut, EventPage, InclusionProof
+from gateway.auditing.spreadsheet import Output
 from gateway.auditlog import repository as audit_log_repository
 from gateway.auditlog import service as audit_log
 from gateway.auth.dependencies import AuditorCaller
@@ -32,7 +30,8 @@ router = APIRouter(prefix="/v1/audit", route_class=TransactionRoute, tags=["audi
 NOTE = "text/plain; charset=utf-8"
 SAFE = SAFE_TEXT_PATTERN
 EVENT_ID = r"^[0-9a-f-]{1,36}$"
-# ``format=csv`` answers a spreadsheet: declared beside the JSON answer.
+# ``format=csv`` (or ``csv-fr``, for a French Excel) answers a spreadsheet: declared beside
+# the JSON answer.
 CSV_TOO: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
 }
@@ -157,6 +156,7 @@ def list_events(
     state: State,
     audit: Audit,
     participant: Annotated[SafeText | None, Query(max_length=64, pattern=SAFE)] = None,
+    agent: Annotated[SafeText | None, Query(max_length=64, pattern=SAFE)] = None,
     action: Annotated[SafeText | None, Query(max_length=64, pattern=SAFE)] = None,
     purpose: Annotated[SafeText | None, Query(max_length=64, pattern=SAFE)] = None,
     outcome: Annotated[SafeText | None, Query(max_length=16, pattern=SAFE)] = None,
@@ -167,12 +167,14 @@ def list_events(
     departement: Annotated[SafeText | None, Query(max_length=3, pattern=SAFE)] = None,
     after_id: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+    output: Annotated[Output, Query(alias="format")] = "json",
 ) -> Any:
     """Events the auditor's territory covers, filtered; ``format=csv`` for a spreadsheet.
 
     A subject is given by ``agdref_number`` or ``nir`` and searched by its pseudonym; the
-    query itself is audited, with that pseudonym.
+    query itself is audited, with that pseudonym. ``agent`` follows one agent (the
+    ``Agent-Id`` a fund's calls named, as the fishing flags name it): with ``participant``,
+    that fund's agent.
     """
     subject = None
     if agdref_number is not None or nir is not None:
@@ -180,6 +182,7 @@ def list_events(
         audit.subject_pseudonyms = subject.pseudonyms
     filters = repository.EventFilters(
         participant=participant,
+        agent=agent,
         action=action,
         purpose=purpose,
         outcome=outcome,
@@ -196,6 +199,7 @@ def list_events(
             name
             for name, value in (
                 ("participant", participant),
+                ("agent", agent),
                 ("action", action),
                 ("purpose", purpose),
                 ("outcome", outcome),
@@ -209,20 +213,19 @@ def list_events(
         "returned": len(page),
     }
     next_after = page[-1].id if len(found) > limit else None
-    if output == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
-        for event in page:
-            # ``leaf``: the bytes the log hashes, where a cell cannot tell null from "".
-            values = {**event.model_dump(mode="json"), "leaf": event.leaf_text()}
-            writer.writerow(
-                json.dumps(values[c]) if isinstance(values[c], (list, dict)) else values[c]
-                for c in CSV_COLUMNS
-            )
+    if output != "json":
+        # ``leaf``: the bytes the log hashes, where a cell cannot tell null from "".
+        rows = (_csv_row(event) for event in page)
         headers = {"Next-After-Id": str(next_after)} if next_after is not None else {}
-        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+        return spreadsheet.table(
+            CSV_COLUMNS, rows, output, filename="audit-events", headers=headers
+        )
     return EventPage(events=page, next_after_id=next_after)
+
+
+def _csv_row(event: EventOut) -> list[Any]:
+    values = {**event.model_dump(mode="json"), "leaf": event.leaf_text()}
+    return [values[column] for column in CSV_COLUMNS]
 
 
 @router.get("/subject-report", name=AuditAction.SUBJECT_REPORT_READ)
@@ -260,16 +263,15 @@ def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, d
     return start, end
 
 
-def _table(rows: list[dict[str, Any]], output: str, payload: dict[str, Any]) -> Any:
-    if output != "csv":
+def _table(
+    rows: list[dict[str, Any]], output: Output, payload: dict[str, Any], filename: str
+) -> Any:
+    if output == "json":
         return payload
     flat_rows = [service.flat(row) for row in rows]
     columns = list(dict.fromkeys(column for row in flat_rows for column in row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, restval=0)
-    writer.writeheader()
-    writer.writerows(flat_rows)
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8")
+    cells = ([row.get(column, 0) for column in columns] for row in flat_rows)
+    return spreadsheet.table(columns, cells, output, filename=filename)
 
 
 @router.get("/reports/funds", name=AuditAction.FUND_REPORT_READ, responses=CSV_TOO)
@@ -281,7 +283,7 @@ def fund_reports(
     until: Instant | None = None,
     fund_id: Annotated[SafeText | None, Query(max_length=64, pattern=SAFE)] = None,
     unacknowledged_after_days: Annotated[int, Query(ge=0, le=3650)] = 7,
-    output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+    output: Annotated[Output, Query(alias="format")] = "json",
 ) -> Any:
     """Per fund of the auditor's territory: what it was owed, received, acknowledged, checked."""
     start, end = _period(since, until)
@@ -292,7 +294,7 @@ def fund_reports(
         service.fund_report(session, fund, start, end, unacknowledged_after_days) for fund in funds
     ]
     audit.detail = {"funds": len(rows), "since": start.isoformat(), "until": end.isoformat()}
-    return _table(rows, output, {"since": start, "until": end, "funds": rows})
+    return _table(rows, output, {"since": start, "until": end, "funds": rows}, "fund-reports")
 
 
 @router.get("/reports/prefectures", name=AuditAction.PREFECTURE_REPORT_READ, responses=CSV_TOO)
@@ -302,7 +304,7 @@ def prefecture_reports(
     audit: Audit,
     since: Instant | None = None,
     until: Instant | None = None,
-    output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+    output: Annotated[Output, Query(alias="format")] = "json",
 ) -> Any:
     """Per prefecture of the auditor's territory: decisions, corrections, imports."""
     start, end = _period(since, until)
@@ -313,4 +315,6 @@ def prefecture_reports(
         )
     ]
     audit.detail = {"prefectures": len(rows)}
-    return _table(rows, output, {"since": start, "until": end, "prefectures": rows})
+    return _table(
+        rows, output, {"since": start, "until": end, "prefectures": rows}, "prefecture-reports"
+    )

@@ -4,10 +4,11 @@ A person is named by an AGDREF number or a NIR/NIA, turned server-side into the 
 pseudonyms the audit events carry and the blind indexes the identities carry: neither the
 query string's identifier nor any other reaches a log or an event.
 
-Per fund: records owed and their states, batches delivered and acknowledged, the delay
-from decision to receipt (median, 95th percentile), the outcome of each record, records
-still unacknowledged after N days, and the status checks made (how many, by how many
-agents, on how many days): the effectiveness and periodicity CODAF checks. Per
+Per fund: records owed and their states, batches delivered and acknowledged, the delays
+from when a record became owed to its delivery and to its receipt, and apart from them
+from the decision's own date to receipt (median, 95th percentile), the outcome of each
+record, records still unacknowledged after N days, and the status checks made (how many,
+by how many agents, on how many days): the effectiveness and periodicity CODAF checks. Per
 prefecture: decisions by kind, corrections by kind, imports and their rejected lines.
 """
 
@@ -30,6 +31,10 @@ from gateway.participants.models import ParticipantKind
 from gateway.storage.base import utcnow
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import date
+
+    from sqlalchemy import Row
     from sqlalchemy.orm import Session
 
     from gateway.auth.caller import Caller
@@ -149,19 +154,50 @@ def _quantiles(values: list[float]) -> tuple[float | None, float | None]:
     return statistics.median(values), statistics.quantiles(values, n=20, method="inclusive")[18]
 
 
+def _delays(
+    timings: Sequence[Row[datetime, datetime | None, datetime | None, date]],
+) -> dict[str, float | None]:
+    """Median and 95th percentile of each delay a fund answers for, and of the decision's.
+
+    A fund's delays run from when the record became owed: it cannot act on a decision
+    before it is sent, and a backlog imported years later is owed from its import. Apart
+    from them, the delay from the decision's own date to receipt.
+    """
+    to_delivery: list[float] = []
+    to_receipt: list[float] = []
+    decision_to_receipt: list[float] = []
+    for owed, delivered, received, decided in timings:
+        if delivered is not None:
+            to_delivery.append(_hours(owed, delivered))
+        if received is not None:
+            to_receipt.append(_hours(owed, received))
+            decision_day = datetime.combine(decided, datetime.min.time(), tzinfo=received.tzinfo)
+            decision_to_receipt.append((received - decision_day).total_seconds() / 86400)
+    figures: dict[str, float | None] = {}
+    for name, values in (
+        ("owed_to_delivery_hours", to_delivery),
+        ("owed_to_receipt_hours", to_receipt),
+        ("decision_to_receipt_days", decision_to_receipt),
+    ):
+        median, p95 = _quantiles(values)
+        figures[f"{name}_median"] = None if median is None else round(median, 2)
+        figures[f"{name}_p95"] = None if p95 is None else round(p95, 2)
+    return figures
+
+
+def _hours(start: datetime, end: datetime) -> float:
+    """Hours between two stored times (both naive UTC, or both aware)."""
+    if (start.tzinfo is None) != (end.tzinfo is None):
+        start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+    return max((end - start).total_seconds(), 0.0) / 3600
+
+
 def fund_report(
     session: Session, fund_id: str, since: datetime, until: datetime, stale_days: int
 ) -> dict[str, Any]:
     states = repository.records_by_state(session, fund_id, since, until)
     delivered, acknowledged, batches = repository.batch_counts(session, fund_id, since, until)
-    delays = [
-        (
-            received - datetime.combine(decided, datetime.min.time(), tzinfo=received.tzinfo)
-        ).total_seconds()
-        / 86400
-        for decided, received in repository.decided_and_received(session, fund_id, since, until)
-    ]
-    median, p95 = _quantiles(delays)
+    delays = _delays(repository.record_timings(session, fund_id, since, until))
     fund = participants.get(session, fund_id)
     outcomes = repository.outcomes(session, fund_id, since, until)
     stale = repository.unsettled_before(session, fund_id, utcnow() - timedelta(days=stale_days))
@@ -178,8 +214,7 @@ def fund_report(
         "batches": batches,
         "batches_delivered": delivered,
         "batches_acknowledged": acknowledged,
-        "delay_to_receipt_days_median": round(median, 2) if median is not None else None,
-        "delay_to_receipt_days_p95": round(p95, 2) if p95 is not None else None,
+        **delays,
         "outcomes": outcomes,
         "unacknowledged_after_days": stale_days,
         "unacknowledged": stale,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, SmallInteger, String, Text
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.storage.base import Base, utcnow
@@ -15,6 +15,8 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
+    # One agent's events in log order: CODAF following up a flagged agent.
+    __table_args__ = (Index("ix_audit_events_agent_id_id", "agent_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(36), unique=True)

@@ -26,6 +26,10 @@ SQLite, where one worker is enough). No transaction is open while the endpoint a
 A crash during the POST leaves no attempt recorded; the next run sends the same bytes
 again, which the fund's receiver answers with the same receipt: at least once on the
 wire, exactly once in the fund's sequence.
+
+Traced: each attempt is a ``push batch`` span (the HTTP client's span beneath it), and
+its ``traceparent`` is the one the POST carries. Traced or not, every POST carries a
+``traceparent`` (``connectors.push``), which the attempt's audit event records.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Self
 
+from opentelemetry import trace
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,11 +57,13 @@ from gateway.errors import GatewayError
 from gateway.keys import GatewayKeys
 from gateway.participants import repository as participants
 from gateway.storage.base import utcnow
+from gateway.tracing import provider_from_environment, traced_transport
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     import httpx
+    from opentelemetry.sdk.trace import TracerProvider
 
     from gateway.identities.crypto import IdentityCipher
     from gateway.settings import Settings
@@ -199,6 +206,7 @@ def _outcome(
                 "status": result.status_code,
                 "error": error,
                 "duration_ms": result.duration_ms,
+                "traceparent": result.traceparent,
             },
         )
         _apply(session, settings, state, error, now, rng)
@@ -255,12 +263,15 @@ def deliver_fund(
     channel: Callable[[], push.Channel],
     now: datetime | None = None,
     rng: random.Random | None = None,
+    tracer: trace.Tracer | None = None,
 ) -> list[Attempted]:
     """Push the fund's due batches in order until one fails or none is left.
 
-    Through a ``channel()`` opened at the first due batch.
+    Through a ``channel()`` opened at the first due batch; each attempt a span of
+    ``tracer`` (none without one).
     """
     rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+    tracer = tracer or trace.NoOpTracer()
     attempts: list[Attempted] = []
     with _fund_lock(sessions, fund_id) as locked:
         if locked is None:
@@ -273,14 +284,27 @@ def deliver_fund(
                 if due is None:
                     break
                 opened = opened or channel()
-                result = opened.push_batch(
-                    due.endpoint,
-                    batch_id=due.batch_id,
-                    seq=due.seq,
-                    digest=due.digest,
-                    content=due.content,
-                )
-                attempted = _outcome(locked, settings, fund_id, due, result, when, rng)
+                with tracer.start_as_current_span(
+                    "push batch",
+                    attributes={
+                        "gateway.fund": fund_id,
+                        "gateway.batch.id": due.batch_id,
+                        "gateway.batch.seq": due.seq,
+                    },
+                ) as span:
+                    result = opened.push_batch(
+                        due.endpoint,
+                        batch_id=due.batch_id,
+                        seq=due.seq,
+                        digest=due.digest,
+                        content=due.content,
+                    )
+                    attempted = _outcome(locked, settings, fund_id, due, result, when, rng)
+                    span.set_attribute("gateway.push.accepted", attempted.accepted)
+                    if result.status_code is not None:
+                        span.set_attribute("http.response.status_code", result.status_code)
+                    if not attempted.accepted:
+                        span.set_status(trace.StatusCode.ERROR, "push failed")
                 attempts.append(attempted)
                 if not attempted.accepted:
                     break
@@ -296,6 +320,9 @@ class Pusher:
     ``start`` submits every push fund not already being served and returns at once; a
     fund whose attempt is still under way is left to it. ``close`` waits for the tasks
     under way (each attempt is bounded by ``push_attempt_seconds``).
+
+    Traced with ``tracer_provider``, by default the one the ``OTEL_`` variables describe
+    (none: not traced, each push still carrying a ``traceparent`` of its own).
     """
 
     def __init__(
@@ -306,10 +333,13 @@ class Pusher:
         transport: httpx.AsyncBaseTransport | None = None,
         cipher: IdentityCipher | None = None,
         rng: random.Random | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
         self._transport = transport
+        self._provider = tracer_provider or provider_from_environment()
+        self._tracer = self._provider.get_tracer("gateway.delivery") if self._provider else None
         self._cipher = cipher
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._tls = push.tls_context(settings.push_client_cert, settings.push_client_key)
@@ -343,7 +373,12 @@ class Pusher:
             timeout_s=self.settings.push_timeout_seconds,
             tls=self._tls,
             transport=self._transport,
+            traced=self._traced if self._provider is not None else None,
         )
+
+    def _traced(self, transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        assert self._provider is not None  # noqa: S101 - only passed on when tracing
+        return traced_transport(transport, self._provider)
 
     def _serve(self, fund_id: str, cipher: IdentityCipher, now: datetime | None) -> list[Attempted]:
         return deliver_fund(
@@ -354,6 +389,7 @@ class Pusher:
             channel=self._channel,
             now=now,
             rng=self._rng,
+            tracer=self._tracer,
         )
 
     def close(self) -> None:
@@ -394,11 +430,19 @@ def deliver(
     now: datetime | None = None,
     rng: random.Random | None = None,
     cipher: IdentityCipher | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> list[Attempted]:
     """One delivery run over every push fund (the batch bytes opened with ``cipher``).
 
     Funds are served concurrently; waits for them all. The attempts, in fund order.
     """
-    with Pusher(sessions, settings, transport=transport, cipher=cipher, rng=rng) as pusher:
+    with Pusher(
+        sessions,
+        settings,
+        transport=transport,
+        cipher=cipher,
+        rng=rng,
+        tracer_provider=tracer_provider,
+    ) as pusher:
         tasks = pusher.start(now=now)
         return [attempt for task in tasks for attempt in task.result()]

@@ -44,15 +44,37 @@ def _lock_key(fund_id: str) -> int:
 # -- sealing ---------------------------------------------------------------------------
 
 
-def lock_for_sealing(session: Session, fund_id: str) -> bool:
-    """Take the fund's sealing lock for this transaction; False if another holds it."""
+_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_not_available: lock_timeout ran out
+
+
+def lock_for_sealing(session: Session, fund_id: str, *, wait_s: float) -> bool:
+    """Take the fund's sealing lock for this transaction; False if still held after ``wait_s``.
+
+    The sealer holding it holds it for one batch transaction (a second or so). The wait is
+    bounded by ``lock_timeout`` for this one statement, inside a savepoint, so a timeout
+    leaves the transaction usable and the rest of it under the usual settings.
+    """
     if session.get_bind().dialect.name != "postgresql":
         return True  # SQLite: BEGIN IMMEDIATE already made this the only writer
-    taken = session.execute(
-        text("SELECT pg_try_advisory_xact_lock(:namespace, :key)"),
-        {"namespace": _SEALING_LOCK, "key": _lock_key(fund_id)},
-    ).scalar_one()
-    return bool(taken)
+    params = {"namespace": _SEALING_LOCK, "key": _lock_key(fund_id)}
+    if wait_s <= 0:
+        taken = session.execute(
+            text("SELECT pg_try_advisory_xact_lock(:namespace, :key)"), params
+        ).scalar_one()
+        return bool(taken)
+    saved = session.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
+    timeout = f"{max(1, int(wait_s * 1000))}ms"
+    session.execute(text("SELECT set_config('lock_timeout', :timeout, true)"), {"timeout": timeout})
+    try:
+        with session.begin_nested():
+            session.execute(text("SELECT pg_advisory_xact_lock(:namespace, :key)"), params)
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        return False
+    finally:
+        session.execute(text("SELECT set_config('lock_timeout', :saved, true)"), {"saved": saved})
+    return True
 
 
 def funds_with_pending(session: Session, ranks: Collection[int] | None) -> list[str]:

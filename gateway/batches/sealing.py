@@ -9,9 +9,12 @@ while a batch is built goes into the next one. The final update still checks tha
 record moved from pending; should one not have, the batch is rolled back and built again,
 a bounded number of times, then the fund waits for the next run (a warning, never an
 error). The batch's ``seq`` is the fund's last plus one, taken under a per-fund lock
-(``pg_try_advisory_xact_lock`` on PostgreSQL: a second worker skips a fund being sealed
-rather than wait; SQLite has a single writer), with the unique ``(fund_id, seq)``
-constraint behind it. The format is in ``docs/batches.md``.
+(``pg_advisory_xact_lock`` on PostgreSQL; SQLite has a single writer), with the unique
+``(fund_id, seq)`` constraint behind it. A sealer that finds the lock held (another
+worker, an express run beside a regular one) waits for that batch to commit, then seals
+what is still pending: a run leaves nothing of its classes behind for a fund it was given,
+unless the lock stays held past ``LOCK_WAIT_S`` (a warning; the next run takes it). The
+format is in ``docs/batches.md``.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("gateway.sealing")
 
 MAX_CONFLICTS = 5  # batches of one fund rebuilt in a row before it waits for the next run
+LOCK_WAIT_S = 60.0  # longest wait for a fund's lock (held one batch at a time: a second or so)
 
 
 @dataclass(frozen=True)
@@ -354,11 +358,16 @@ def _seal_fund(
     fund_id: str,
     ranks: Collection[int] | None,
     max_records: int,
+    lock_wait_s: float,
 ) -> list[SealedBatch]:
     """The fund's batches, one transaction each, until nothing of ``ranks`` is pending.
 
-    Never raises for a conflict: after ``MAX_CONFLICTS`` rebuilt batches in a row the fund
-    is left, with a warning, and its records wait for the next run.
+    Another sealer holding the fund (a second worker, or an express run while this is a
+    regular one) is waited for, batch by batch: what it leaves pending is sealed here, so
+    a run never skips a fund because it was busy. Never raises for a conflict or a lock
+    held too long: after ``MAX_CONFLICTS`` rebuilt batches in a row, or ``lock_wait_s``
+    without the lock, the fund is left with a warning and its records wait for the next
+    run.
     """
     sealed: list[SealedBatch] = []
     conflicts = 0
@@ -368,8 +377,12 @@ def _seal_fund(
                 fund = participants.get(session, fund_id)
                 if fund is None or fund.status != ParticipantStatus.ACTIVE:
                     break  # a suspended fund's records wait for it
-                if not repository.lock_for_sealing(session, fund_id):
-                    break  # another worker is sealing this fund
+                if not repository.lock_for_sealing(session, fund_id, wait_s=lock_wait_s):
+                    log.warning(
+                        "sealing left for the next run: the fund's lock stayed held",
+                        extra={"fund_id": fund_id, "waited_s": lock_wait_s},
+                    )
+                    break
                 batch = seal_one(
                     session,
                     keys,
@@ -405,11 +418,13 @@ def seal(
     max_records: int = 5000,
     fund_ids: Collection[str] | None = None,
     workers: int = 2,
+    lock_wait_s: float = LOCK_WAIT_S,
 ) -> list[SealedBatch]:
     """Seal every fund's pending disclosures (or only the express classes'), batch by batch.
 
     On PostgreSQL, ``workers`` funds are sealed at once (threads: the database works while
-    Python builds the next batch); SQLite has one writer, so one.
+    Python builds the next batch); SQLite has one writer, so one. A fund another sealer
+    holds is waited for (up to ``lock_wait_s`` per batch), never skipped.
     """
     ranks = express_ranks(loaded) if express_only else None
     if ranks is not None and not ranks:
@@ -427,7 +442,9 @@ def seal(
     projections = _Projections(identity_keys)
 
     def one(fund_id: str) -> list[SealedBatch]:
-        return _seal_fund(sessions, keys, projections, loaded, fund_id, ranks, max_records)
+        return _seal_fund(
+            sessions, keys, projections, loaded, fund_id, ranks, max_records, lock_wait_s
+        )
 
     if workers <= 1 or len(funds) <= 1:
         return [batch for fund_id in funds for batch in one(fund_id)]

@@ -107,7 +107,7 @@ def _checked_start(*, needs_keys: bool) -> Settings:
 
     from pydantic import ValidationError  # noqa: PLC0415
 
-    from gateway import logs, startup  # noqa: PLC0415
+    from gateway import logs, startup, tracing  # noqa: PLC0415
 
     warnings = startup.unknown_variables(os.environ)
     try:
@@ -116,6 +116,10 @@ def _checked_start(*, needs_keys: bool) -> Settings:
         except ValidationError as error:
             raise startup.StartRefused(startup.invalid_settings(error)) from None
         startup.check(config, needs_keys=needs_keys)
+        try:
+            tracing.wanted_exporters(os.environ)
+        except tracing.TracingRefused as error:
+            raise startup.StartRefused(str(error)) from None
     except startup.StartRefused as error:
         for warning in warnings:
             typer.echo(f"warning: {warning}", err=True)
@@ -167,13 +171,17 @@ def seal(
 @app.command()
 def push() -> None:
     """Push due batches to the funds with a push endpoint now (the worker does it too)."""
+    from gateway import tracing  # noqa: PLC0415
     from gateway.batches.delivery import deliver  # noqa: PLC0415 - needs the database
     from gateway.storage.engine import make_engine, make_sessionmaker  # noqa: PLC0415
 
     config = settings()
     engine = make_engine(config.database_url)
+    provider = tracing.provider_from_environment()
+    if provider is not None:
+        tracing.instrument_engine(engine, provider)
     try:
-        attempts = deliver(make_sessionmaker(engine), config)
+        attempts = deliver(make_sessionmaker(engine), config, tracer_provider=provider)
     finally:
         engine.dispose()
     for attempt in attempts:

@@ -121,9 +121,19 @@ def check_stream(
     """Answer every line of ``chunks``: (the answers, rewound, and the summary line's facts)."""
     checker = _Checker(sessions, caller, keys, policy, settings, request_id)
     out: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - returned open
+    try:
+        summary = _answer_all(checker, iter(chunks), out)
+    except BaseException:
+        out.close()  # a body cut short or over its limit: the answers so far go nowhere
+        raise
+    out.seek(0)
+    return out, summary
+
+
+def _answer_all(checker: _Checker, body: Iterator[bytes], out: IO[bytes]) -> StreamSummary:
+    """Answer the body's checks block by block into ``out``, then the summary line."""
     summary = StreamSummary()
     block: list[tuple[int, Any] | CheckOut] = []
-    body = iter(chunks)
 
     def flush() -> bool:
         try:
@@ -158,8 +168,7 @@ def check_stream(
     for _ in body:
         pass  # the rest of a stopped stream is read and dropped: the client can finish sending
     out.write(json.dumps({"summary": summary.as_dict(), "note": NOTE}).encode() + b"\n")
-    out.seek(0)
-    return out, summary
+    return summary
 
 
 def _position(entry: tuple[int, Any] | CheckOut) -> int:

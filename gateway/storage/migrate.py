@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 
 from gateway.storage.engine import make_engine
 from gateway.storage.registry import metadata
@@ -31,10 +33,13 @@ def config(database_url: str | None = None) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     engine = make_engine(database_url)
     try:
-        with engine.begin() as connection:
+        # Not in a transaction of ours: the migrations' transaction is Alembic's, so that
+        # a migration may step outside it (an index built CONCURRENTLY on PostgreSQL).
+        with engine.connect() as connection:
             cfg = config(database_url)
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)
+            connection.commit()
     finally:
         engine.dispose()
 
@@ -51,6 +56,25 @@ def revisions(connection: Connection) -> tuple[str | None, str | None]:
     """(the database's revision, the code's head)."""
     current = MigrationContext.configure(connection).get_current_revision()
     return current, head()
+
+
+def schema_state(current: str | None, head: str | None) -> Literal["current", "behind", "ahead"]:
+    """Where the database's schema stands for this code.
+
+    ``behind``: a revision this code knows, before its head (``gateway db upgrade`` is
+    due). ``ahead``: a revision this code does not know, applied by a newer release whose
+    migrations ran before its code rolled out; this code keeps serving meanwhile, since a
+    release's migrations only add to what the previous release reads (docs/operations.md).
+    """
+    if current == head:
+        return "current"
+    if current is None:
+        return "behind"
+    try:
+        known = ScriptDirectory.from_config(config()).get_revision(current)
+    except (CommandError, RevisionError):
+        known = None
+    return "behind" if known is not None else "ahead"
 
 
 def differences(database_url: str) -> list[Any]:

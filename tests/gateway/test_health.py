@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import text
 
 from gateway.app import create_app
 from gateway.settings import Settings
@@ -88,6 +92,68 @@ def test_readyz_before_migrations_is_503(
         # Migrated, the same app becomes ready without a restart.
         migrate.upgrade(url)
         assert client.get("/readyz").status_code == 200
+
+
+def _stamp(url: str, revision: str) -> None:
+    """Set the database's recorded revision, as another release's migrations would."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+    finally:
+        engine.dispose()
+
+
+def test_readyz_stays_ready_while_a_newer_release_has_migrated(
+    empty_database_url: str, client_on: Callable[[str], TestClient]
+) -> None:
+    """During a rolling upgrade the migrations run first: the replicas of the release
+    being replaced keep serving (ready, with a note) instead of all leaving at once."""
+    url = empty_database_url
+    migrate.upgrade(url)
+    _stamp(url, "9999_from_a_newer_release")
+    with client_on(url) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["checks"]["migrations"] == "ok"
+    assert "9999_from_a_newer_release" in body["notes"]["migrations"]
+    assert str(migrate.head()) in body["notes"]["migrations"]
+
+
+def test_readyz_behind_a_known_revision_is_503(
+    empty_database_url: str, client_on: Callable[[str], TestClient]
+) -> None:
+    url = empty_database_url
+    head = migrate.head()
+    assert head is not None
+    migrate.upgrade(url)
+    previous = ScriptDirectory.from_config(migrate.config()).get_revision(head).down_revision
+    assert isinstance(previous, str)
+    _stamp(url, previous)
+    with client_on(url) as client:
+        body = _not_ready(client)
+    assert body["checks"] == {
+        "database": "ok",
+        "migrations": f"at {previous}, head is {head}",
+        "keys": "ok",
+    }
+
+
+@given(st.text(alphabet="0123456789abcdef_", min_size=1, max_size=32))
+def test_a_revision_this_code_does_not_know_is_ahead(revision: str) -> None:
+    head = migrate.head()
+    known = {
+        script.revision for script in ScriptDirectory.from_config(migrate.config()).walk_revisions()
+    }
+    state = migrate.schema_state(revision, head)
+    if revision == head:
+        assert state == "current"
+    elif revision in known:
+        assert state == "behind"
+    else:
+        assert state == "ahead"
 
 
 def test_readyz_on_an_unreachable_database_is_503(

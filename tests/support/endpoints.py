@@ -4,7 +4,8 @@
 fund's signed receipt; ``/fail/<fund>`` answers 500; ``/slow/<fund>`` answers 200 at once,
 then trickles its body a byte every ``trickle_every_s`` for ``trickle_for_s``, so that
 no single read ever waits long while the whole answer takes long. Every request is
-recorded with its time; the most requests ever in flight at once per fund is kept.
+recorded with its time and its ``traceparent`` header; the most requests ever in flight
+at once per fund is kept.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Received:
     fund_id: str
     seq: int
     at: float  # time.monotonic() when the request's body was read
+    traceparent: str | None = None  # the request's traceparent header
 
 
 class Endpoints:
@@ -93,7 +95,9 @@ def _handler(endpoints: Endpoints) -> type[BaseHTTPRequestHandler]:
             _, kind, fund_id = self.path.split("/", 2)
             seq = int(self.headers[wire.BATCH_SEQ_HEADER])
             with endpoints.lock:
-                endpoints.received.append(Received(fund_id, seq, time.monotonic()))
+                endpoints.received.append(
+                    Received(fund_id, seq, time.monotonic(), self.headers.get("traceparent"))
+                )
                 endpoints.in_flight[fund_id] += 1
                 endpoints.most_in_flight[fund_id] = max(
                     endpoints.most_in_flight[fund_id], endpoints.in_flight[fund_id]

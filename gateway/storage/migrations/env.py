@@ -25,7 +25,7 @@ def run() -> None:
         return
     url = config.attributes.get("database_url") or Settings().database_url
     engine = make_engine(url)
-    with engine.begin() as own:
+    with engine.connect() as own:
         context.configure(
             connection=own,
             target_metadata=metadata,
@@ -34,6 +34,7 @@ def run() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+        own.commit()
     engine.dispose()
 
 

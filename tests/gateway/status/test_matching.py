@@ -6,6 +6,7 @@ blocking keys of stored identities, reindexed when missing.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -333,6 +334,36 @@ def test_a_stream_answers_every_line_in_order_in_blocks(
     (request_event,) = streamed.all()
     assert request_event.detail["checks"] == 9
     assert decided["reference"] == "NM-1"
+
+
+def test_a_stream_may_be_larger_than_any_other_body(
+    client: TestClient, fund: dict[str, str], settings: Settings
+) -> None:
+    """A sweep of millions of affiliates is one stream: its body is not held to the 1 MiB
+    of ordinary calls (blank lines count in positions and cost no check)."""
+    padding = settings.max_body_bytes + 1
+    check = {"identity": {"agdref_number": "7599900001", "residence_departement": "75"}}
+    body = b"\n" * padding + json.dumps(check).encode()
+    assert len(body) > settings.max_body_bytes
+    answer, last = stream_lines(client, fund, body)
+    assert (answer["position"], answer["result"]) == (padding, "none_known")
+    assert last["summary"]["checks"] == 1
+
+
+def test_a_stream_over_its_own_limit_is_refused_with_413(
+    app_client: Callable[..., TestClient], fund: dict[str, str]
+) -> None:
+    """Refused whether the length is declared or the body is sent in chunks."""
+    small = app_client(max_stream_bytes=2048)
+    check = json.dumps({"identity": {"agdref_number": "7599900001"}}).encode()
+    body = b"\n".join([check] * 100)
+    headers = {**fund, "Content-Type": "application/x-ndjson"}
+    declared = small.post(STREAM, content=body, headers=headers)
+    chunked = small.post(STREAM, content=iter([body[:1000], body[1000:]]), headers=headers)
+    for response in (declared, chunked):
+        assert response.status_code == 413, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert "2048" in response.json()["detail"]
 
 
 def test_a_stream_that_reaches_a_rate_limit_stops_and_says_where(
