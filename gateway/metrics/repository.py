@@ -1,10 +1,10 @@
 """The queries behind the scrape-time metrics: counts and ages, never a person.
 
 One grouped query per family, each on an index, so that a scrape costs what is owed or
-waiting, not the history: owed records through ``ix_disclosures_owed`` (partial: only
-rows not yet acknowledged), pending ones through the outbox, batches through
-``ix_batches_fund_state``, push attempts through ``ix_delivery_attempts_fund``, the
-last checkpoint through its primary key.
+waiting, not the history: owed and pending records through ``ix_disclosures_owed``
+(partial: only the rows not yet acknowledged) or the outbox, batches through
+``ix_batches_unacknowledged`` (partial too), push attempts through
+``ix_delivery_attempts_fund``, the last checkpoint through its primary key.
 """
 
 from __future__ import annotations
