@@ -261,7 +261,7 @@ class TransactionRoute(APIRoute):
                 raise failure from None
             finally:
                 await run_in_threadpool(_quietly, session.close, down)
-            instruments.audited(str(draft.action), str(draft.outcome))
+            instruments.audited(str(draft.action), str(draft.outcome), detail=draft.detail)
             state.outages.recovered()
             state.spool.replay_soon(state.sessions, state.outages)
             return response

@@ -123,6 +123,23 @@ class AuditSpool:
             else:
                 outages.failed(cause)
 
+    def spooled(self) -> int:
+        """Events waiting on this host's disk to be appended (lines of the spool files).
+
+        Read at each scrape of ``/metrics``: an empty or absent directory costs one listing.
+        """
+        if not self.directory.is_dir():
+            return 0
+        events = 0
+        for path in self._files():
+            try:
+                with path.open("rb") as spooled:
+                    while piece := spooled.read(1024 * 1024):
+                        events += piece.count(b"\n")
+            except FileNotFoundError:
+                continue  # replayed and removed since the listing
+        return events
+
     def _files(self) -> list[Path]:
         return sorted([*self.directory.glob(REPLAYING), *self.directory.glob(PENDING)])
 

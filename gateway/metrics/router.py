@@ -49,6 +49,6 @@ def metrics(request: Request, state: State) -> Response:
             headers=challenge,
         )
     database = CollectorRegistry()
-    database.register(DatabaseCollector(state.sessions))
+    database.register(DatabaseCollector(state))
     body = generate_latest(_registry()) + generate_latest(database)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
