@@ -544,6 +544,8 @@ def check_batches(
         assert ledger.acknowledged[fund_id] == list(range(1, len(by_fund[fund_id]) + 1))
     pushed = callers["cpam-93"].id
     assert set(endpoints.seqs(pushed)) == {b.seq for b in by_fund[pushed]}
+    first_received = endpoints.times(pushed)  # in seq order, whichever worker pushed
+    assert sorted(first_received, key=first_received.__getitem__) == sorted(first_received)
     # Both urgencies were sealed, express and regular.
     assert {b.express for b in batches} == {True, False}
     return batches
