@@ -517,6 +517,7 @@ def check_batches(
         ).all()
         receipts = {r.batch_id: r.fund_id for r in session.scalars(select(Receipt))}
     sealed_in: Counter[str] = Counter()
+    classes: set[str] = set()
     by_fund: dict[str, list[Batch]] = {}
     for batch in batches:
         by_fund.setdefault(batch.fund_id, []).append(batch)
@@ -525,6 +526,7 @@ def check_batches(
         assert payload["record_count"] == len(payload["records"]) == batch.record_count
         for record in payload["records"]:
             sealed_in[record["record_id"]] += 1
+            classes.add(record["data"]["priority_class"])
     assert [r for r, n in sealed_in.items() if n > 1] == [], "a record sealed twice"
     assert {d.id for d in disclosures if d.batch_id is not None} == set(sealed_in)
     states = Counter(d.state for d in disclosures)
@@ -544,8 +546,10 @@ def check_batches(
         assert ledger.acknowledged[fund_id] == list(range(1, len(by_fund[fund_id]) + 1))
     pushed = callers["cpam-93"].id
     assert set(endpoints.seqs(pushed)) == {b.seq for b in by_fund[pushed]}
-    # Both urgencies were sealed, express and regular.
-    assert {b.express for b in batches} == {True, False}
+    first_received = endpoints.times(pushed)  # in seq order, whichever worker pushed
+    assert sorted(first_received, key=first_received.__getitem__) == sorted(first_received)
+    # Both urgencies were sealed: the express classes and the regular one.
+    assert {"high", "normal"} <= classes, classes
     return batches
 
 

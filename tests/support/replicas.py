@@ -207,6 +207,7 @@ class System:
         self.settings = installation.settings()
         urls = installation.urls
         self._next_url: Callable[[], str] = itertools.cycle(urls).__next__
+        self._next_issuer: Callable[[], str] = itertools.cycle(urls).__next__  # tokens' own turn
         self._tries = 3 * len(urls)
         self.http = httpx.Client(timeout=httpx.Timeout(20.0, connect=2.0))
         self._token: str | None = None
@@ -235,7 +236,7 @@ class System:
         """A fresh token from the next replica, every ``token_every`` requests."""
         if self._token is None or self._uses >= self.token_every:
             for _ in range(self._tries):
-                url = self._next_url()
+                url = self._next_issuer()
                 form = token_form(assertion(self.settings, self.caller))
                 try:
                     response = self.http.post(f"{url}/oauth2/token", data=form)
