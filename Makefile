@@ -79,6 +79,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.sealing
 	$(BIN)/python -m tests.benchmarks.audit
 	$(BIN)/python -m tests.benchmarks.status_checks
+	$(BIN)/python -m tests.benchmarks.metrics
 
 lock: $(STAMP)
 	$(BIN)/pip install --quiet pip-tools
