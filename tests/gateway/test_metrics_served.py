@@ -53,14 +53,19 @@ def served(
     GatewayKeys.init(key_dir, Environment.DEVELOPMENT)
     with sessions_on(database_url) as sessions, sessions.begin() as session:
         clients = {name: register(session, **options) for name, options in participants.items()}  # type: ignore[arg-type]
+    tmp = directory / "tmp"
+    tmp.mkdir()
     env = {
         "GATEWAY_METRICS_TOKEN": TOKEN,
         "GATEWAY_AUDIT_SPOOL_DIR": str(directory / "spool"),
+        "TMPDIR": str(tmp),  # where gateway serve makes the processes' metrics directory
     }
     with gateway_process(
         database_url, key_dir, log_path=directory / "server.log", workers=2, env=env
     ) as (url, _):
+        assert [path.name[:16] for path in tmp.iterdir()] == ["gateway-metrics-"]
         yield url, key_dir, clients
+    assert list(tmp.iterdir()) == []  # removed when the server stopped
 
 
 def scrape(base_url: str) -> tuple[str, Samples]:
