@@ -206,6 +206,20 @@ def _guarded(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
+ANSWERS_DURING_OUTAGES = "_gateway_answers_during_outages"
+
+
+def answers_during_outages(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a route whose answer needs nothing of the database to be true.
+
+    While the database is down it still answers, and its audit event goes to the spool
+    (replayed once the database is back). ``/metrics`` is one: an outage is what it must
+    report.
+    """
+    setattr(endpoint, ANSWERS_DURING_OUTAGES, True)
+    return endpoint
+
+
 class TransactionRoute(APIRoute):
     """An ``APIRoute`` whose name is the audit action of its requests.
 
@@ -220,12 +234,14 @@ class TransactionRoute(APIRoute):
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        self.answers_during_outages = bool(getattr(endpoint, ANSWERS_DURING_OUTAGES, False))
         super().__init__(path, _guarded(endpoint), **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         action = self.name
         reads_body = self.body_field is not None
+        answers_during_outages = self.answers_during_outages
 
         async def run(request: Request) -> Response:
             state = app_state(request)
@@ -235,6 +251,7 @@ class TransactionRoute(APIRoute):
             session = state.sessions()
             request.state.db = session
             down = False
+            response: Response | None = None
             try:
                 refuse_control_characters(request)
                 _unstorable.set(await _json_problem(request) if reads_body else None)
@@ -246,6 +263,11 @@ class TransactionRoute(APIRoute):
                 cause = unavailable_cause(error)
                 down = cause is not None
                 await run_in_threadpool(_quietly, session.rollback, down)
+                if cause is not None and response is not None and answers_during_outages:
+                    state.outages.failed(cause, request_id=draft.request_id)
+                    await run_in_threadpool(state.spool.write, draft)
+                    instruments.audited(str(draft.action), str(draft.outcome), detail=draft.detail)
+                    return response
                 failure: BaseException = error
                 if cause is not None:
                     # Not a bug: one line per cause (rate-limited), a 503 with Retry-After.
@@ -261,7 +283,7 @@ class TransactionRoute(APIRoute):
                 raise failure from None
             finally:
                 await run_in_threadpool(_quietly, session.close, down)
-            instruments.audited(str(draft.action), str(draft.outcome))
+            instruments.audited(str(draft.action), str(draft.outcome), detail=draft.detail)
             state.outages.recovered()
             state.spool.replay_soon(state.sessions, state.outages)
             return response

@@ -16,7 +16,9 @@ What is traced, and what never enters a span:
 - SQL statements, with their text (placeholders) and never their bound values; a
   failed statement's span records the exception's class only, never its message (a
   driver's message may quote a value);
-- pushes to funds: a ``push batch`` span around each attempt, and the HTTP client's span.
+- pushes to funds: a ``push batch`` span around each attempt, and the HTTP client's span;
+  each run of a worker job, a ``job <name>`` span (``span``, which records an escaping
+  error by its class only, as the server span does for an error that leaves the app).
 
 Tests (and embedders) pass a tracer provider of their own to ``create_app`` and to the
 push path instead of the environment's.
@@ -32,7 +34,8 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -52,7 +55,6 @@ if TYPE_CHECKING:
 SERVICE_NAME = "residence-gateway"
 EXPORTERS = ("otlp", "console")
 TRACEPARENT = "traceparent"
-SQL_ERROR = "gateway.sql_error"  # the listener that keeps a driver's message out of spans
 
 log = logging.getLogger("gateway.tracing")
 _propagator = TraceContextTextMapPropagator()
@@ -124,14 +126,14 @@ def provider_from_environment(environ: Mapping[str, str] | None = None) -> Trace
 
 def build_provider(environ: Mapping[str, str]) -> TracerProvider | None:
     """A new tracer provider as ``environ``'s ``OTEL_`` variables describe it (None: off)."""
+    names = wanted_exporters(environ)
+    if not names:
+        return None
     from opentelemetry.sdk.resources import SERVICE_NAME as SERVICE  # noqa: PLC0415
     from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
     from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
     from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
 
-    names = wanted_exporters(environ)
-    if not names:
-        return None
     # Resource.create adds OTEL_RESOURCE_ATTRIBUTES; OTEL_SERVICE_NAME names the service.
     resource = Resource.create({SERVICE: environ.get("OTEL_SERVICE_NAME") or SERVICE_NAME})
     provider = TracerProvider(resource=resource)  # the sampler from OTEL_TRACES_SAMPLER
@@ -161,6 +163,26 @@ def current_trace_id() -> str | None:
     """The trace id of the active span (32 hex digits), if a span is being traced."""
     span_context = trace.get_current_span().get_span_context()
     return f"{span_context.trace_id:032x}" if span_context.is_valid else None
+
+
+@contextmanager
+def span(
+    tracer: trace.Tracer, name: str, attributes: Mapping[str, str | int | bool] | None = None
+) -> Iterator[trace.Span]:
+    """A span of the gateway's own work; an error escaping it is recorded by its class only.
+
+    Never its message, which may quote a value (a driver's error, an identifier).
+    """
+    with tracer.start_as_current_span(
+        name, attributes=attributes, record_exception=False, set_status_on_exception=False
+    ) as current:
+        try:
+            yield current
+        except BaseException as error:
+            kind = type(error).__name__
+            current.set_attribute("error.type", kind)
+            current.set_status(Status(StatusCode.ERROR, kind))
+            raise
 
 
 # -- instrumentation ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy import String, cast, func, or_, select
 
 from audit.actions import AuditAction, AuditOutcome
 from gateway import tenancy
-from gateway.auditlog.models import AuditEvent
+from gateway.auditlog.models import AuditEvent, AuditLogLeaf
 from gateway.batches.models import Batch, Receipt, RecordOutcome
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.disclosures.models import Disclosure, DisclosureState
@@ -64,13 +64,31 @@ def _mentions(values: list[str]) -> Any:
 
 
 def events(
-    session: Session, caller: Caller, filters: EventFilters, *, after_id: int, limit: int
+    session: Session,
+    caller: Caller,
+    filters: EventFilters,
+    *,
+    after_id: int,
+    limit: int,
+    after_index: int | None = None,
 ) -> list[AuditEvent]:
-    """The events the auditor may see that match, oldest first, after the cursor."""
-    statement = select(AuditEvent).where(
-        AuditEvent.id > after_id,
-        _visible_events(caller, filters.departement),
-    )
+    """The events the auditor may see that match, oldest first, after the cursor.
+
+    With ``after_index``, the events already in the Merkle log, in log order, after that
+    position: the sequencer appends one batch at a time under a lock, so positions only
+    ever grow in commit order, and paging by them reads every event exactly once. Row ids
+    are handed out when a row is written, not when it commits: a page by ``after_id`` can
+    pass over an event whose transaction commits after a later one's.
+    """
+    statement = select(AuditEvent).where(_visible_events(caller, filters.departement))
+    if after_index is None:
+        statement = statement.where(AuditEvent.id > after_id).order_by(AuditEvent.id)
+    else:
+        statement = (
+            statement.join(AuditLogLeaf, AuditLogLeaf.event_id == AuditEvent.event_id)
+            .where(AuditLogLeaf.index > after_index)
+            .order_by(AuditLogLeaf.index)
+        )
     if filters.participant is not None:
         statement = statement.where(
             or_(
@@ -92,7 +110,7 @@ def events(
         statement = statement.where(AuditEvent.occurred_at < filters.until)
     if filters.pseudonyms is not None:
         statement = statement.where(_mentions(filters.pseudonyms))
-    return list(session.scalars(statement.order_by(AuditEvent.id).limit(limit)))
+    return list(session.scalars(statement.limit(limit)))
 
 
 # -- one person's report ----------------------------------------------------------------

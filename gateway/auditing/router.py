@@ -166,13 +166,17 @@ def list_events(
     nir: Annotated[SafeText | None, Query(max_length=32, pattern=SAFE)] = None,
     departement: Annotated[SafeText | None, Query(max_length=3, pattern=SAFE)] = None,
     after_id: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
+    after_index: Annotated[int | None, Query(ge=-1, le=MAX_INT64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     output: Annotated[Output, Query(alias="format")] = "json",
 ) -> Any:
     """Events the auditor's territory covers, filtered; ``format=csv`` for a spreadsheet.
 
-    A subject is given by ``agdref_number`` or ``nir`` and searched by its pseudonym; the
-    query itself is audited, with that pseudonym. ``agent`` follows one agent (the
+    Paged by ``after_id`` (row ids: immediate, but an event committed late with a lower
+    id can be passed over) or by ``after_index`` (-1 to start: the events in the Merkle
+    log, in log order, each read exactly once; an event appears there within seconds of
+    its commit). A subject is given by ``agdref_number`` or ``nir`` and searched by its
+    pseudonym; the query itself is audited, with that pseudonym. ``agent`` follows one agent (the
     ``Agent-Id`` a fund's calls named, as the fishing flags name it): with ``participant``,
     that fund's agent.
     """
@@ -191,7 +195,13 @@ def list_events(
         pseudonyms=subject.pseudonyms if subject is not None else None,
         departement=departement,
     )
-    found = repository.events(session, caller, filters, after_id=after_id, limit=limit + 1)
+    if after_index is not None and after_id:
+        raise InvalidField(
+            "after_index", "one-cursor", "page by after_id or by after_index, not both"
+        )
+    found = repository.events(
+        session, caller, filters, after_id=after_id, limit=limit + 1, after_index=after_index
+    )
     logged = audit_log_repository.leaf_indexes(session, [e.event_id for e in found[:limit]])
     page = [EventOut.of(e, logged.get(e.event_id)) for e in found[:limit]]
     audit.detail = {
@@ -212,15 +222,19 @@ def list_events(
         ),
         "returned": len(page),
     }
-    next_after = page[-1].id if len(found) > limit else None
+    more = len(found) > limit
+    next_after = page[-1].id if more and after_index is None else None
+    next_index = page[-1].leaf_index if more and after_index is not None else None
     if output != "json":
         # ``leaf``: the bytes the log hashes, where a cell cannot tell null from "".
         rows = (_csv_row(event) for event in page)
         headers = {"Next-After-Id": str(next_after)} if next_after is not None else {}
+        if next_index is not None:
+            headers = {"Next-After-Index": str(next_index)}
         return spreadsheet.table(
             CSV_COLUMNS, rows, output, filename="audit-events", headers=headers
         )
-    return EventPage(events=page, next_after_id=next_after)
+    return EventPage(events=page, next_after_id=next_after, next_after_index=next_index)
 
 
 def _csv_row(event: EventOut) -> list[Any]:

@@ -81,3 +81,5 @@ class EventOut(BaseModel):
 class EventPage(BaseModel):
     events: list[EventOut]
     next_after_id: int | None
+    # Paging by log position (``after_index``): the next page's cursor, if any.
+    next_after_index: int | None = None

@@ -20,6 +20,8 @@ import fcntl
 import json
 import logging
 import os
+import re
+import socket
 import threading
 import uuid
 from contextlib import suppress
@@ -71,7 +73,7 @@ class AuditSpool:
         line = json.dumps(row, default=_iso, separators=(",", ":"), sort_keys=True) + "\n"
         with self._lock:
             self.directory.mkdir(parents=True, exist_ok=True)
-            path = self.directory / f"audit-{os.getpid()}.jsonl"
+            path = self.directory / f"audit-{_writer()}.jsonl"
             _append(path, line.encode())
             self._pending = True
         return str(row["event_id"])
@@ -120,6 +122,23 @@ class AuditSpool:
                 log_error(log, "could not replay the audit spool", error)
             else:
                 outages.failed(cause)
+
+    def spooled(self) -> int:
+        """Events waiting on this host's disk to be appended (lines of the spool files).
+
+        Read at each scrape of ``/metrics``: an empty or absent directory costs one listing.
+        """
+        if not self.directory.is_dir():
+            return 0
+        events = 0
+        for path in self._files():
+            try:
+                with path.open("rb") as spooled:
+                    while piece := spooled.read(1024 * 1024):
+                        events += piece.count(b"\n")
+            except FileNotFoundError:
+                continue  # replayed and removed since the listing
+        return events
 
     def _files(self) -> list[Path]:
         return sorted([*self.directory.glob(REPLAYING), *self.directory.glob(PENDING)])
@@ -215,3 +234,12 @@ def _fsync_directory(directory: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def _writer() -> str:
+    """The name of this process's spool file: host and pid.
+
+    Replicas sharing a spool volume never share a file, though each may run as pid 1.
+    """
+    host = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname())[:64]
+    return f"{host}-{os.getpid()}"

@@ -57,7 +57,7 @@ from gateway.errors import GatewayError
 from gateway.keys import GatewayKeys
 from gateway.participants import repository as participants
 from gateway.storage.base import utcnow
-from gateway.tracing import provider_from_environment, traced_transport
+from gateway.tracing import provider_from_environment, span, traced_transport
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -284,14 +284,15 @@ def deliver_fund(
                 if due is None:
                     break
                 opened = opened or channel()
-                with tracer.start_as_current_span(
+                with span(
+                    tracer,
                     "push batch",
-                    attributes={
+                    {
                         "gateway.fund": fund_id,
                         "gateway.batch.id": due.batch_id,
                         "gateway.batch.seq": due.seq,
                     },
-                ) as span:
+                ) as attempt:
                     result = opened.push_batch(
                         due.endpoint,
                         batch_id=due.batch_id,
@@ -300,11 +301,11 @@ def deliver_fund(
                         content=due.content,
                     )
                     attempted = _outcome(locked, settings, fund_id, due, result, when, rng)
-                    span.set_attribute("gateway.push.accepted", attempted.accepted)
+                    attempt.set_attribute("gateway.push.accepted", attempted.accepted)
                     if result.status_code is not None:
-                        span.set_attribute("http.response.status_code", result.status_code)
+                        attempt.set_attribute("http.response.status_code", result.status_code)
                     if not attempted.accepted:
-                        span.set_status(trace.StatusCode.ERROR, "push failed")
+                        attempt.set_status(trace.StatusCode.ERROR, "push failed")
                 attempts.append(attempted)
                 if not attempted.accepted:
                     break

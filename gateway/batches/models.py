@@ -20,6 +20,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,12 +35,25 @@ class BatchState(StrEnum):
     ACKNOWLEDGED = "acknowledged"
 
 
+UNACKNOWLEDGED_CONDITION = "state IN ('sealed', 'delivered')"
+
+
 class Batch(Base):
     __tablename__ = "batches"
     # One seq per fund, and no other: the constraint behind the sealing lock.
     __table_args__ = (
         UniqueConstraint("fund_id", "seq"),
         Index("ix_batches_fund_state", "fund_id", "state", "seq"),
+        # The batches without a receipt, counted at each scrape of /metrics: partial, so
+        # that the count costs what waits, not the years of acknowledged batches.
+        Index(
+            "ix_batches_unacknowledged",
+            "fund_id",
+            "state",
+            "created_at",
+            postgresql_where=text(UNACKNOWLEDGED_CONDITION),
+            sqlite_where=text(UNACKNOWLEDGED_CONDITION),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -95,7 +109,11 @@ class DeliveryAttempt(Base):
     """One push of a batch to a fund's endpoint, whatever came of it."""
 
     __tablename__ = "delivery_attempts"
-    __table_args__ = (Index("ix_delivery_attempts_batch", "batch_id", "attempt"),)
+    __table_args__ = (
+        Index("ix_delivery_attempts_batch", "batch_id", "attempt"),
+        # Attempts counted per fund and outcome at each scrape of /metrics.
+        Index("ix_delivery_attempts_fund", "fund_id", "accepted"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"))

@@ -248,6 +248,7 @@ EVENT_PAGE = {
         }
     ],
     "next_after_id": None,
+    "next_after_index": None,
 }
 
 _IMPORT = {

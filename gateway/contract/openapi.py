@@ -363,7 +363,11 @@ OPERATIONS: dict[str, Operation] = {
             "Next-After-Id": {
                 "description": "format=csv: the after_id of the next page, if any.",
                 "schema": {"type": "integer"},
-            }
+            },
+            "Next-After-Index": {
+                "description": "format=csv, paged by after_index: the next page's cursor.",
+                "schema": {"type": "integer"},
+            },
         },
     ),
     AuditAction.SUBJECT_REPORT_READ: Operation(

@@ -24,6 +24,9 @@ class DisclosureState(StrEnum):
     CANCELLED = "cancelled"
 
 
+OWED_CONDITION = "state IN ('pending', 'sealed', 'delivered')"
+
+
 class Disclosure(Base):
     __tablename__ = "disclosures"
     __table_args__ = (
@@ -37,6 +40,16 @@ class Disclosure(Base):
             "created_at",
             postgresql_where=text("state = 'pending'"),
             sqlite_where=text("state = 'pending'"),
+        ),
+        # What is owed and not yet acknowledged, counted at each scrape of /metrics:
+        # partial, so that the count costs what is owed, not the history.
+        Index(
+            "ix_disclosures_owed",
+            "fund_id",
+            "state",
+            "priority_class",
+            postgresql_where=text(OWED_CONDITION),
+            sqlite_where=text(OWED_CONDITION),
         ),
     )
 

@@ -6,7 +6,22 @@ or ``unmatched``), an action and a problem are the gateway's own codes.
 
 from __future__ import annotations
 
+from collections import Counter as Counter_
+from typing import TYPE_CHECKING
+
 from prometheus_client import Counter, Histogram
+
+from audit.actions import AuditAction
+from gateway import tenancy
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from gateway.status.schemas import CheckOut
+
+TOKEN_ISSUED = str(AuditAction.TOKEN_ISSUED)
+# A check the fund may not make (elsewhere, or unsaid), as opposed to a malformed one.
+REFUSED_CHECKS = frozenset({tenancy.OUTSIDE_TERRITORY, tenancy.RESIDENCE_REQUIRED})
 
 REQUESTS = Counter(
     "gateway_http_requests", "HTTP requests answered.", ["route", "method", "status"]
@@ -22,6 +37,19 @@ ACTIONS = Counter(
     "Audited actions by outcome (token:issued is the tokens issued, and refused).",
     ["action", "outcome"],
 )
+TOKENS = Counter(
+    "gateway_tokens",
+    "Access tokens issued (reason: the token type, bearer or dpop) and refused (reason: "
+    "the problem type, invalid-client, invalid-dpop-proof and so on).",
+    ["outcome", "reason"],
+)
+STATUS_CHECKS = Counter(
+    "gateway_status_checks",
+    "Status checks answered, single, bulk and streamed, by match level (exact, strong, weak, "
+    "none) and result (adverse_decision, corrected, none_known; malformed and refused for "
+    "the checks not answered).",
+    ["match", "result"],
+)
 REFUSALS = Counter(
     "gateway_refusals",
     "Refused or failed requests by action and problem type (invalid-client: a token "
@@ -35,7 +63,32 @@ def answered(route: str, method: str, status: int, seconds: float) -> None:
     LATENCY.labels(route, method).observe(seconds)
 
 
-def audited(action: str, outcome: str, problem: str | None = None) -> None:
+def audited(
+    action: str,
+    outcome: str,
+    problem: str | None = None,
+    detail: Mapping[str, object] | None = None,
+) -> None:
+    """Count an audited request: ``problem`` for a refusal, ``detail`` its audit detail."""
     ACTIONS.labels(action, outcome).inc()
     if problem is not None:
         REFUSALS.labels(action, problem).inc()
+    if action == TOKEN_ISSUED:
+        if problem is None:
+            TOKENS.labels("issued", "dpop" if (detail or {}).get("dpop") else "bearer").inc()
+        else:
+            TOKENS.labels("refused", problem).inc()
+
+
+def status_checked(answers: Iterable[CheckOut]) -> None:
+    """Count answered status checks by match level and result; malformed and refused too."""
+    counts: Counter_[tuple[str, str]] = Counter_()
+    for answer in answers:
+        if not answer.errors:
+            counts[str(answer.match), str(answer.result)] += 1
+        elif answer.errors[0].rule in REFUSED_CHECKS:
+            counts["none", "refused"] += 1
+        else:
+            counts["none", "malformed"] += 1
+    for (match, result), count in counts.items():
+        STATUS_CHECKS.labels(match, result).inc(count)

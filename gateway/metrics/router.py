@@ -18,7 +18,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from audit.actions import AuditAction
 from gateway.errors import Unauthenticated
 from gateway.metrics.collector import DatabaseCollector
-from gateway.routing import State, TransactionRoute
+from gateway.routing import State, TransactionRoute, answers_during_outages
 
 router = APIRouter(tags=["operations"], route_class=TransactionRoute)
 MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR"
@@ -34,6 +34,7 @@ def _registry() -> CollectorRegistry:
 
 
 @router.get("/metrics", name=AuditAction.METRICS_SCRAPED, include_in_schema=False)
+@answers_during_outages  # gateway_database_up 0 is served while the database is down
 def metrics(request: Request, state: State) -> Response:
     token = state.settings.metrics_token
     challenge = {"WWW-Authenticate": 'Bearer realm="metrics"'}
@@ -49,6 +50,6 @@ def metrics(request: Request, state: State) -> Response:
             headers=challenge,
         )
     database = CollectorRegistry()
-    database.register(DatabaseCollector(state.sessions))
+    database.register(DatabaseCollector(state))
     body = generate_latest(_registry()) + generate_latest(database)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

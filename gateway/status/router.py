@@ -13,6 +13,7 @@ from audit.actions import AuditAction
 from gateway import tenancy
 from gateway.auth.dependencies import StatusChecker
 from gateway.errors import InvalidField
+from gateway.metrics import instruments
 from gateway.routing import (
     Audit,
     DbSession,
@@ -67,6 +68,7 @@ def post_checks(
         list(enumerate(body.checks)),
         audit.request_id,
     )
+    instruments.status_checked(answers)
     audit.detail = {
         "checks": len(answers),
         "results": dict(Counter(str(a.result) for a in answers if a.result)),

@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import IO, TYPE_CHECKING, Any
 
 from connectors.importers import read_ndjson
+from gateway.metrics import instruments
 from gateway.status import limits, service
 from gateway.status.schemas import NOTE, CheckError, CheckOut
 
@@ -101,7 +102,11 @@ class _Checker:
                 session, self.caller, self.keys, self.policy, items, self.request_id
             )
         by_position = {answer.position: answer for answer in answered}
-        return [entry if isinstance(entry, CheckOut) else by_position[entry[0]] for entry in block]
+        answers = [
+            entry if isinstance(entry, CheckOut) else by_position[entry[0]] for entry in block
+        ]
+        instruments.status_checked(answers)
+        return answers
 
 
 def check_stream(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -44,8 +45,14 @@ def upgrade(database_url: str, revision: str = "head") -> None:
         engine.dispose()
 
 
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    """The migrations shipped with this code: read once, they do not change while it runs."""
+    return ScriptDirectory.from_config(config())
+
+
 def head() -> str | None:
-    return ScriptDirectory.from_config(config()).get_current_head()
+    return _scripts().get_current_head()
 
 
 def heads() -> list[str]:
@@ -71,7 +78,7 @@ def schema_state(current: str | None, head: str | None) -> Literal["current", "b
     if current is None:
         return "behind"
     try:
-        known = ScriptDirectory.from_config(config()).get_revision(current)
+        known = _scripts().get_revision(current)
     except (CommandError, RevisionError):
         known = None
     return "behind" if known is not None else "ahead"

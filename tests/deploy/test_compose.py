@@ -100,6 +100,15 @@ def test_gateway_containers_are_read_only_unprivileged_and_keep_keys_read_only(
         assert "./policy:/etc/gateway/policy:ro" in volumes, name
 
 
+def test_only_the_api_keeps_the_images_healthcheck(services: dict[str, dict[str, Any]]) -> None:
+    for name in GATEWAY_SERVICES:
+        kept = "healthcheck" not in services[name]
+        assert kept == (name in api_services(services)), name
+    assert services["proxy"]["depends_on"] == {
+        name: {"condition": "service_healthy"} for name in api_services(services)
+    }
+
+
 def test_each_api_replica_has_its_own_audit_spool(services: dict[str, dict[str, Any]]) -> None:
     spools = [
         volume.split(":")[0]

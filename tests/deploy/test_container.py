@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from gateway import startup
 from tests.deploy.manifests import (
@@ -181,3 +184,43 @@ def test_the_containerfile_reader_reads_continuations(tmp_path: Path) -> None:
     assert run.arguments == "one && two"
     assert copy.flags() == {"from": "b"}
     assert copy.words() == ["/x", "/y"]
+
+
+def locked_versions() -> dict[str, str]:
+    pins = re.findall(
+        r"^([A-Za-z0-9_.\-]+)==([^\s\\]+)", (ROOT / "requirements.lock").read_text(), re.MULTILINE
+    )
+    return {canonicalize_name(name): version for name, version in pins}
+
+
+def runtime_closure() -> set[str]:
+    """The gateway's dependencies and theirs, extras and markers evaluated, as installed."""
+    found: set[tuple[str, frozenset[str]]] = set()
+    todo: list[tuple[str, frozenset[str]]] = [("residence-gateway", frozenset())]
+    while todo:
+        name, extras = todo.pop()
+        for raw in metadata.requires(name) or []:
+            requirement = Requirement(raw)
+            wanted = [{"extra": e} for e in extras] or [{"extra": ""}]
+            if requirement.marker is not None and not any(
+                requirement.marker.evaluate(w) for w in wanted
+            ):
+                continue
+            key = (canonicalize_name(requirement.name), frozenset(requirement.extras))
+            if key not in found:
+                found.add(key)
+                todo.append((requirement.name, key[1]))
+    return {name for name, _ in found}
+
+
+def test_the_images_install_finds_every_runtime_dependency_locked() -> None:
+    """Stage 2 installs with ``--no-index`` from the locked wheels alone: every runtime
+    dependency must be pinned there, at the version these tests run with; the development
+    tools stay out of the image."""
+    locked = locked_versions()
+    runtime = runtime_closure()
+    assert {"fastapi", "sqlalchemy", "psycopg", "uvicorn", "cryptography"} <= runtime
+    assert runtime <= set(locked), sorted(runtime - set(locked))
+    for name in runtime:
+        assert metadata.version(name) == locked[name], name
+    assert not runtime & {"pytest", "mypy", "ruff", "hypothesis", "kubernetes-validate"}

@@ -141,12 +141,15 @@ def test_readyz_behind_a_known_revision_is_503(
     }
 
 
+KNOWN_REVISIONS = {
+    script.revision for script in ScriptDirectory.from_config(migrate.config()).walk_revisions()
+}
+
+
 @given(st.text(alphabet="0123456789abcdef_", min_size=1, max_size=32))
 def test_a_revision_this_code_does_not_know_is_ahead(revision: str) -> None:
     head = migrate.head()
-    known = {
-        script.revision for script in ScriptDirectory.from_config(migrate.config()).walk_revisions()
-    }
+    known = KNOWN_REVISIONS
     state = migrate.schema_state(revision, head)
     if revision == head:
         assert state == "current"

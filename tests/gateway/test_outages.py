@@ -7,6 +7,7 @@ gateway is ``tests/gateway/test_database_outage.py``.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -18,6 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import ECKey
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 from sqlalchemy import event, exc, func, select
 from sqlalchemy.pool import NullPool
 
@@ -126,13 +129,14 @@ def test_one_line_per_cause_then_one_per_period_with_a_count(
 def app_on(tmp_path: Path, key_dir: Path, gateway_keys: GatewayKeys) -> Iterator[Any]:
     engines: list[Engine] = []
 
-    def build(engine: Engine) -> TestClient:
+    def build(engine: Engine, **overrides: Any) -> TestClient:
         engines.append(engine)
         settings = Settings(
             database_url=engine.url.render_as_string(hide_password=False),
             key_dir=key_dir,
             public_base_url=BASE_URL,
             audit_spool_dir=tmp_path / "spool",
+            **overrides,
         )
         return TestClient(create_app(settings, keys=gateway_keys, engine=engine))
 
@@ -171,6 +175,25 @@ def test_requests_while_the_server_is_unreachable_get_503_and_are_spooled(
     assert len(lines) == 6
     assert sum('"problem":"database-unavailable"' in line for line in lines) == 5
     assert sum('"status":401' in line for line in lines) == 1
+
+
+def test_metrics_report_the_outage_and_the_scrape_is_spooled(app_on: Any, tmp_path: Path) -> None:
+    """An outage is what a scrape must show: /metrics still answers, with
+    gateway_database_up 0, and its audit event waits in the spool."""
+    token = "scrape-token-" + uuid.uuid4().hex
+    with app_on(make_engine(UNREACHABLE), metrics_token=SecretStr(token)) as client:
+        scraped = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        refused = client.get("/metrics", headers={"Authorization": "Bearer wrong-token-123456"})
+    assert scraped.status_code == 200, scraped.text
+    families = {f.name: f for f in text_string_to_metric_families(scraped.text)}
+    assert [s.value for s in families["gateway_database_up"].samples] == [0.0]
+    assert refused.status_code == 401  # the token is still required
+    (spooled,) = (tmp_path / "spool").iterdir()
+    events = [json.loads(line) for line in spooled.read_text().splitlines()]
+    assert [(e["action"], e["outcome"]) for e in events] == [
+        ("metrics:scraped", "success"),
+        ("metrics:scraped", "refused"),
+    ]
 
 
 def test_a_sqlite_file_that_cannot_be_opened_is_unavailable(app_on: Any, tmp_path: Path) -> None:

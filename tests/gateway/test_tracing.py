@@ -14,13 +14,17 @@ import io
 import json
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import APIRouter
@@ -28,6 +32,7 @@ from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -51,6 +56,7 @@ from gateway.storage.engine import make_engine, make_sessionmaker
 from tests.support.actors import BASE_URL, Client, Prefecture, make_prefecture, register, seal
 from tests.support.endpoints import Endpoints
 from tests.support.factories import decision, identity
+from tests.support.processes import gateway_command, serve
 
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 CALLER = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -572,3 +578,154 @@ def test_a_server_asked_for_an_exporter_it_lacks_refuses_to_start(
     [line] = [line for line in result.output.splitlines() if line.startswith("refusing")]
     assert "grpc" in line
     assert "http/protobuf" in line
+
+
+# -- a served gateway exporting to a collector ------------------------------------------------
+
+
+class Collector:
+    """An OTLP/HTTP trace collector on loopback: the spans it is sent, decoded."""
+
+    def __init__(self) -> None:
+        self.requests: list[ExportTraceServiceRequest] = []
+        self.lock = threading.Lock()
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with collector.lock:
+                    collector.requests.append(ExportTraceServiceRequest.FromString(body))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1/traces"
+
+    def spans(self) -> list[tuple[str, str, str]]:
+        """(service name, span name, trace id) of every span received."""
+        found = []
+        with self.lock:
+            for request in self.requests:
+                for resource_spans in request.resource_spans:
+                    service = next(
+                        a.value.string_value
+                        for a in resource_spans.resource.attributes
+                        if a.key == "service.name"
+                    )
+                    for scope_spans in resource_spans.scope_spans:
+                        found += [
+                            (service, span.name, span.trace_id.hex()) for span in scope_spans.spans
+                        ]
+        return found
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.slow
+def test_a_served_gateway_traced_by_its_otel_variables_exports_continued_traces(
+    migrated_database_url: str, tmp_path: Path
+) -> None:
+    trace_id = CALLER.split("-")[1]
+    with Collector() as collector:
+        env = {
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": collector.url,
+            "OTEL_SERVICE_NAME": "gateway-under-test",
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+        }
+        with serve(migrated_database_url, tmp_path, env=env) as served:
+            answer = httpx.get(f"{served.base_url}/readyz", headers={"traceparent": CALLER})
+            assert answer.status_code == 200
+            deadline = time.monotonic() + 20
+            while ("gateway-under-test", "GET /readyz", trace_id) not in collector.spans():
+                assert time.monotonic() < deadline, collector.spans()
+                time.sleep(0.1)
+    # The SQL of the readiness probe is in the caller's trace too.
+    assert any(
+        service == "gateway-under-test" and span_trace == trace_id and name != "GET /readyz"
+        for service, name, span_trace in collector.spans()
+    )
+    # The server's access line of that request carries the trace id.
+    lines = [json.loads(line) for line in (tmp_path / "server.log").read_text().splitlines()]
+    access = [
+        line
+        for line in lines
+        if line.get("logger") == "gateway.access" and line.get("route") == "/readyz"
+    ]
+    assert any(line.get("trace_id") == trace_id for line in access), access
+
+
+@pytest.mark.slow
+def test_a_traced_worker_exports_the_push_whose_traceparent_the_fund_received(
+    stage_factory: Callable[..., Stage],
+) -> None:
+    stage = stage_factory(traced=False)
+    fund = stage.fund("ok")
+    stage.sealed("WORKER-1")
+    with Collector() as collector:
+        worker = gateway_command(
+            stage.settings.database_url,
+            stage.settings.key_dir,
+            "worker",
+            "--once",
+            capture=True,
+            OTEL_TRACES_EXPORTER="otlp",
+            OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=collector.url,
+        )
+        _, errors = worker.communicate(timeout=120)
+        assert worker.returncode == 0, errors.decode()
+        spans = collector.spans()  # the worker flushed its spans as it exited
+    [received] = stage.endpoints.received
+    trace_id, _, _ = parsed(received.traceparent)
+    assert ("residence-gateway", "push batch", trace_id) in spans
+    assert ("residence-gateway", "POST", trace_id) in spans
+    assert any(name == "job seal-regular" for _, name, _ in spans)  # each job run a span
+    [event] = stage.pushed_events(fund)
+    assert event.detail["traceparent"] == received.traceparent
+
+
+def test_an_error_in_the_gateways_own_span_is_recorded_by_its_class_only() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with (
+        pytest.raises(LookupError),
+        tracing.span(provider.get_tracer("test"), "job test", {"gateway.fund": "caf-93"}),
+    ):
+        raise LookupError("no person named Dupont-Jean-1985")
+    [recorded] = exporter.get_finished_spans()
+    assert recorded.status.description == "LookupError"
+    assert (recorded.attributes or {})["error.type"] == "LookupError"
+    assert "Dupont" not in everything_in(recorded)
+
+
+def test_a_request_refused_before_any_route_keeps_the_callers_traceparent(
+    client: TestClient, session: Session
+) -> None:
+    response = client.post(
+        "/v1/decisions",
+        content=b"{}",
+        headers={"Content-Length": str(10**9), "traceparent": CALLER},
+    )
+    assert response.status_code == 413
+    event = session.scalars(
+        select(AuditEvent).where(AuditEvent.request_id == response.headers["x-request-id"])
+    ).one()
+    assert event.action == "request:refused"
+    assert event.detail["traceparent"] == CALLER

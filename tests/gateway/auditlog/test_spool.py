@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 from typing import TYPE_CHECKING
 
 import pytest
@@ -49,6 +51,20 @@ def test_a_spooled_event_is_on_disk_before_write_returns(tmp_path: Path) -> None
     assert row["action"] == "decision:created"
     assert row["detail"] == {"status": 503, "problem": "database-unavailable", "spooled": True}
     assert path.stat().st_mode & 0o077 == 0  # the owner's alone
+
+
+def test_replicas_sharing_a_spool_volume_write_their_own_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two containers on one volume, each its process 1: a file each, both replayed."""
+    written = []
+    for host in ("api-1", "api/2 weird"):
+        monkeypatch.setattr(socket, "gethostname", lambda host=host: host)
+        monkeypatch.setattr(os, "getpid", lambda: 1)
+        written.append(AuditSpool(tmp_path / "spool").write(_draft(f"req-{host[:5]}")))
+    names = sorted(path.name for path in (tmp_path / "spool").iterdir())
+    assert names == ["audit-api-1-1.jsonl", "audit-api_2_weird-1.jsonl"]
+    assert AuditSpool(tmp_path / "spool").pending
 
 
 def test_replay_appends_each_event_once_and_queues_it_for_the_log(

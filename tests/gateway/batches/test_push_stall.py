@@ -213,7 +213,9 @@ def test_a_run_waits_for_no_fund_beyond_one_bounded_attempt(stage: Stage) -> Non
 def test_the_workers_push_job_returns_at_once_and_leaves_a_fund_under_way_to_its_task(
     stage: Stage,
 ) -> None:
-    settings = stage.settings(push_attempt_seconds=1.5, push_timeout_seconds=5)
+    # The slow fund's attempt lasts 4 s: every bound below is well inside it, with room
+    # for a loaded machine, and would be missed by a run that waited for it.
+    settings = stage.settings(push_attempt_seconds=4.0, push_timeout_seconds=10)
     slow = stage.fund("a-slow", Regime.CAF, "slow")
     healthy = stage.fund("b-healthy", Regime.URSSAF, "ok")
     stage.batches(1)
@@ -221,13 +223,13 @@ def test_the_workers_push_job_returns_at_once_and_leaves_a_fund_under_way_to_its
     try:
         started = time.monotonic()
         assert job(stage.sessions, settings) == 2  # both funds' tasks started
-        assert time.monotonic() - started < 0.5  # and the run did not wait for them
-        wait_for(lambda: stage.states(healthy) == ["acknowledged"], 1.0, "the healthy fund")
+        assert time.monotonic() - started < 1.0  # and the run did not wait for them
+        wait_for(lambda: stage.states(healthy) == ["acknowledged"], 1.5, "the healthy fund")
         stage.batches(1)
         # The next run: the healthy fund is served again, the slow one is left to its task.
         assert job(stage.sessions, settings) == 1
-        wait_for(lambda: stage.states(healthy) == ["acknowledged"] * 2, 1.0, "its next batch")
-        assert time.monotonic() - started < 1.5  # all while the slow attempt was under way
+        wait_for(lambda: stage.states(healthy) == ["acknowledged"] * 2, 1.5, "its next batch")
+        assert time.monotonic() - started < 3.5  # all while the slow attempt was under way
     finally:
         job.close()
     assert stage.endpoints.seqs(slow.id) == [1]
