@@ -80,9 +80,9 @@ def site(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterat
 class Tour:
     """One person's browser on the console: its page, and what the browser reported."""
 
-    def __init__(self, browser: Browser, site: Site) -> None:
+    def __init__(self, browser: Browser, site: Site, *, javascript: bool = True) -> None:
         self.site = site
-        self.context = browser.new_context(locale="fr-FR")
+        self.context = browser.new_context(locale="fr-FR", java_script_enabled=javascript)
         self.page: Page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("console", self._console)
@@ -168,6 +168,7 @@ def an_auditor_logs_in_sees_the_territorys_funds_and_logs_out(tour: Tour, site: 
         ".map(c => Chart.getChart(c) !== undefined)"
     )
     assert drawn == [True, True]
+    assert tour.page.locator("canvas").first.is_visible()
     cookies = {c["name"]: c for c in tour.context.cookies()}
     session = cookies["__Host-console-session"]
     assert (session["httpOnly"], session["secure"], session["sameSite"]) == (True, True, "Lax")
@@ -241,6 +242,22 @@ def a_post_without_its_csrf_token_is_refused(tour: Tour, site: Site) -> None:
     assert tour.page.url.endswith("/console/overview")  # still logged in
 
 
+def a_browser_without_javascript_reads_the_overview(browser: Browser, site: Site) -> None:
+    tour = Tour(browser, site, javascript=False)
+    try:
+        tour.login(PARIS)
+        tour.state_purpose()
+        shown = tour.funds_shown()
+        assert all(fund in shown for fund in site.paris_funds)
+        # Each chart's figures are in its table, which needs no script.
+        assert tour.page.locator("#graphique-etats-tableau tbody tr").count() == 2
+        assert not tour.page.locator("canvas").first.is_visible()  # no empty chart
+        shot = ARTIFACTS / f"vue-ensemble-sans-javascript-{site.backend}.png"
+        tour.page.screenshot(path=shot, full_page=True)
+    finally:
+        tour.close()
+
+
 # What reads the database in each scene differs by backend; the refusals are the same on
 # both, and proven on both over HTTP (test_login.py, test_sessions.py): in the browser, once.
 SCENES = {
@@ -269,6 +286,8 @@ def test_the_console_in_a_browser(chromium: Browser, site: Site) -> None:
             scene(tour, site)
         finally:
             tour.close()
+    if site.backend == "sqlite":
+        a_browser_without_javascript_reads_the_overview(chromium, site)
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@
     if (!source) {
       return;
     }
+    // Without scripts the chart stays hidden and its table says it all.
+    canvas.parentElement.hidden = false;
     var data = JSON.parse(source.textContent);
     data.datasets.forEach(function (series, index) {
       series.backgroundColor = palette[index % palette.length];
