@@ -112,6 +112,10 @@ class Tour:
         self.page.goto(self.site.base_url + "/console/")
         self.page.get_by_role("link", name="Se connecter").click()
         self.page.wait_for_url(self.site.issuer + "/interaction/**")
+        self.sign_in(login)
+
+    def sign_in(self, login: str) -> None:
+        """On the provider's login page: the login, then the consent."""
         self.page.fill("input[name=login]", login)
         self.page.fill("input[name=password]", "any password")
         self.page.click("button[type=submit]")
@@ -229,6 +233,24 @@ def a_replayed_callback_is_refused_and_audited(tour: Tour, site: Site) -> None:
     assert outcomes == [(AuditOutcome.SUCCESS, None), (AuditOutcome.REFUSED, "unknown-login")]
 
 
+def another_attempts_state_is_refused_and_audited(tour: Tour, site: Site) -> None:
+    """The provider answers an earlier attempt (another tab's): its state is not the one
+    this browser's attempt holds, so the answer is refused and no session opened."""
+    started = site.last_event_id()
+    tour.page.goto(site.base_url + "/console/login")
+    tour.page.wait_for_url(site.issuer + "/interaction/**")
+    earlier = tour.page.url
+    tour.page.goto(site.base_url + "/console/login")  # a second attempt replaces the first
+    tour.page.wait_for_url(site.issuer + "/interaction/**")
+    tour.page.goto(earlier)
+    tour.sign_in(PARIS)
+
+    assert "Accès refusé" in tour.page.content()
+    assert "__Host-console-session" not in {c["name"] for c in tour.context.cookies()}
+    [event] = site.events(AuditAction.CONSOLE_LOGIN, since_id=started)
+    assert (event.outcome, event.detail["problem"]) == (AuditOutcome.REFUSED, "bad-state")
+
+
 def a_post_without_its_csrf_token_is_refused(tour: Tour, site: Site) -> None:
     tour.login(PARIS)
     tour.state_purpose()
@@ -266,6 +288,7 @@ SCENES = {
         an_auditor_of_another_territory_sees_none_of_them,
         a_person_nobody_mapped_is_refused_and_shown_nothing,
         a_replayed_callback_is_refused_and_audited,
+        another_attempts_state_is_refused_and_audited,
         a_post_without_its_csrf_token_is_refused,
     ),
     "postgresql": (
