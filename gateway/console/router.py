@@ -105,13 +105,13 @@ def callback(request: Request, state: State, session: DbSession, audit: Audit) -
     given_issuer = params.get("iss")  # RFC 9207: the answer names its provider
     if given_issuer is not None and given_issuer != settings.console_oidc_issuer:
         return _refused(request, state, audit, "wrong-issuer", 403)
-    error = params.get("error")
-    if error is not None:
-        audit.detail["provider_error"] = error if PROVIDER_ERROR.match(error) else "other"
-        return _refused(request, state, audit, "provider-error", 403)
     given_state = params.get("state", "")
     if not hmac.compare_digest(given_state.encode(), attempt.state.encode()):
         return _refused(request, state, audit, "bad-state", 400)
+    error = params.get("error")  # only believed with this attempt's state
+    if error is not None:
+        audit.detail["provider_error"] = error if PROVIDER_ERROR.match(error) else "other"
+        return _refused(request, state, audit, "provider-error", 403)
     code = params.get("code")
     if not code:
         return _refused(request, state, audit, "code-refused", 400)

@@ -258,3 +258,18 @@ def test_the_console_may_authenticate_with_a_private_key_instead_of_a_secret(
     assert answer.status_code == 303, answer.text
     [event] = events(sessions, AuditAction.CONSOLE_LOGIN)
     assert event.outcome == AuditOutcome.SUCCESS
+
+
+def test_a_providers_error_with_another_state_is_a_bad_state(
+    visit: Callable[..., Visit], sessions: sessionmaker[Session]
+) -> None:
+    browser = visit()
+    state, _, _ = browser.start()
+    answer = browser.get(
+        "/console/callback", params={"error": "access_denied", "state": state + "x"}
+    )
+
+    assert answer.status_code == 400
+    [event] = events(sessions, AuditAction.CONSOLE_LOGIN)
+    assert event.detail["problem"] == "bad-state"
+    assert "provider_error" not in event.detail
