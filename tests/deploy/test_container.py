@@ -11,7 +11,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from gateway import startup
+from gateway import console, startup
 from tests.deploy.manifests import (
     GATEWAY_USER_ID,
     ROOT,
@@ -74,6 +74,22 @@ def test_copies_from_stages_name_stages_that_exist(instructions: list[Instructio
     froms = [i.flags()["from"] for i in instructions if i.keyword == "COPY" and "from" in i.flags()]
     assert froms
     assert set(froms) <= stages
+
+
+def test_the_image_ships_the_files_the_console_serves(instructions: list[Instruction]) -> None:
+    """The console refuses to start without its vendored files: the image copies each
+    folder it reads from the pinned packages, where its setting points."""
+    vendor_dir = env_of(instructions)["GATEWAY_CONSOLE_VENDOR_DIR"]
+    shipped = {
+        words[-1]: words[0]
+        for words in (i.words() for i in final(instructions, "COPY"))
+        if len(words) == 2
+    }
+    for inside in console.VENDORED.values():
+        assert shipped.get(f"{vendor_dir}/{inside}") == f"/src/node_modules/{inside}", inside
+    npm = [i for i in instructions if i.keyword == "RUN" and "npm ci" in i.arguments]
+    assert len(npm) == 1
+    assert "--ignore-scripts" in npm[0].arguments  # the packages' built files, as published
 
 
 def test_the_context_leaves_out_keys_databases_and_the_environment() -> None:
