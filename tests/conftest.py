@@ -69,6 +69,7 @@ SERVER_FIXTURES = ("postgres_admin_url", "postgres_database")
 SHARED_RUN_FIXTURES = ("fuzzed_app", "fuzz_run")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark ``postgresql`` every test on that backend or needing its server otherwise, so
     that ``-m "not postgresql"`` runs SQLite alone (and needs no server).
