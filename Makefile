@@ -26,7 +26,7 @@ frontend: $(NODE_STAMP)
 chromium:
 	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-demo: $(STAMP) frontend
+demo: $(STAMP) frontend chromium
 	$(BIN)/python -m demo
 
 test: lint typecheck migrations-check pytest

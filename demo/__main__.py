@@ -7,14 +7,35 @@ import secrets
 import shutil
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 from pydantic import SecretStr
+from sqlalchemy.orm import Session, sessionmaker
 
 from audit.actions import AuditAction
-from demo import access, checks, delivery, evidence, intake, operations, rotation, stewardship
-from demo.stage import ImportWorker, Outcome, Server, client, console, free_port, participants
+from demo import (
+    access,
+    checks,
+    codaf_console,
+    delivery,
+    evidence,
+    intake,
+    operations,
+    rotation,
+    stewardship,
+)
+from demo.stage import (
+    DemoParticipant,
+    ImportWorker,
+    Outcome,
+    Server,
+    client,
+    console,
+    free_port,
+    participants,
+)
 from gateway.auditlog.writer import record
 from gateway.keys import GatewayKeys
 from gateway.participants import service
@@ -23,39 +44,63 @@ from gateway.storage import migrate
 from gateway.storage.engine import make_engine, make_sessionmaker
 
 METRICS_TOKEN = secrets.token_urlsafe(24)  # made for this run, like the keys
+CONSOLE_SECRET = secrets.token_urlsafe(24)  # the console's client secret at the provider
 
 
-def run(*, keep: bool = False) -> int:
-    workdir = Path(tempfile.mkdtemp(prefix="gateway-demo-"))
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    settings = Settings(
+def demo_settings(workdir: Path, base_url: str, issuer: str) -> Settings:
+    """A throwaway SQLite database and keys in ``workdir``, the metrics token, the console."""
+    return Settings(
         database_url=f"sqlite:///{workdir / 'gateway.db'}",
         key_dir=workdir / "keys",
         public_base_url=base_url,
         environment=Environment.DEVELOPMENT,
         key_reload_seconds=0.2,
         metrics_token=SecretStr(METRICS_TOKEN),
+        console_oidc_issuer=issuer,
+        console_oidc_client_id=codaf_console.CLIENT_ID,
+        console_oidc_client_secret=SecretStr(CONSOLE_SECRET),
+        console_vendor_dir=codaf_console.ROOT / "node_modules",
     )
+
+
+def set_up(
+    settings: Settings, sessions: sessionmaker[Session], workdir: Path
+) -> tuple[GatewayKeys, list[DemoParticipant]]:
+    """The database migrated, the gateway's keys made, the participants registered."""
+    migrate.upgrade(settings.database_url)
+    keys = GatewayKeys.init(settings.key_dir, settings.environment)
+    console.print(f"gateway keys: {', '.join(e.kid for e in keys.entries)} (development)")
+    cast = participants(workdir)
+    with sessions.begin() as session:
+        for participant in cast:
+            service.register(session, participant.spec)
+            record(
+                session,
+                AuditAction.PARTICIPANT_CREATED,
+                object_ids=[participant.id],
+                detail={"via": "demo", "kind": participant.spec.kind},
+            )
+    console.print(f"{len(cast)} participants registered from their public JWK files")
+    return keys, cast
+
+
+def run(*, keep: bool = False) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="gateway-demo-"))
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
     outcome = Outcome()
+    opened = ExitStack()
+    # The auditors' console logs people in through an OpenID provider: started first, since
+    # the gateway's settings name it.
+    issuer = opened.enter_context(
+        codaf_console.provider(f"{base_url}/console/callback", CONSOLE_SECRET, workdir / "oidc.log")
+    )
+    settings = demo_settings(workdir, base_url, issuer)
     engine = make_engine(settings.database_url)
     try:
         console.rule("[bold]Set-up: a throwaway SQLite database, keys and participants")
-        migrate.upgrade(settings.database_url)
-        keys = GatewayKeys.init(settings.key_dir, settings.environment)
-        console.print(f"gateway keys: {', '.join(e.kid for e in keys.entries)} (development)")
-        cast = participants(workdir)
         sessions = make_sessionmaker(engine)
-        with sessions.begin() as session:
-            for participant in cast:
-                service.register(session, participant.spec)
-                record(
-                    session,
-                    AuditAction.PARTICIPANT_CREATED,
-                    object_ids=[participant.id],
-                    detail={"via": "demo", "kind": participant.spec.kind},
-                )
-        console.print(f"{len(cast)} participants registered from their public JWK files")
+        keys, cast = set_up(settings, sessions, workdir)
         with Server(settings, port), ImportWorker(sessions, keys):
             console.print(f"API listening on {base_url}")
             access.authenticated_calls(base_url, cast, outcome)
@@ -74,10 +119,13 @@ def run(*, keep: bool = False) -> int:
             with client(base_url, by_id["codaf-75"]) as auditor:
                 evidence.audit_log_scene(sessions, settings, auditor, jwks, workdir, outcome.expect)
                 evidence.reports_scene(auditor, outcome.expect)
+            console.rule("[bold]The CODAF console: an auditor in a browser, in French")
+            codaf_console.scene(base_url, settings, outcome.expect)
             operations.metrics_scene(base_url, METRICS_TOKEN, outcome)
         evidence.trail(sessions, outcome)
     finally:
         engine.dispose()
+        opened.close()
         if keep:
             console.print(f"demo files kept in {workdir}")
         else:
