@@ -54,6 +54,11 @@ class AuditAction(StrEnum):
     CONSOLE_LOGOUT = "console:logout"
     CONSOLE_PURPOSE_STATED = "console:purpose-stated"
     CONSOLE_OVERVIEW_SHOWN = "console:overview-shown"
+    CONSOLE_ACCESS_LISTED = "console:access-listed"
+    CONSOLE_ACCESS_ASKED = "console:access-asked"
+    CONSOLE_ACCESS_APPROVED = "console:access-approved"
+    CONSOLE_ACCESS_REFUSED = "console:access-refused"
+    CONSOLE_ACCESS_VIEWED = "console:access-viewed"
     CONSOLE_PERSON_ADDED = "console-person:added"
     CONSOLE_PERSON_REMOVED = "console-person:removed"
 

@@ -46,6 +46,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     if not settings.console_enabled:
         return
     from gateway.console import web  # noqa: PLC0415 - only a served console loads it
+    from gateway.console.access import access  # noqa: PLC0415 - idem
     from gateway.console.router import pages, plain  # noqa: PLC0415 - idem
 
     for name, folder in vendored_folders(settings.console_vendor_dir).items():
@@ -53,5 +54,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.mount(web.STATIC, StaticFiles(directory=STATIC), name="console-static")
     app.include_router(plain)
     app.include_router(pages)
+    app.include_router(access)
     app.add_exception_handler(web.ConsoleRefusal, web.refusal_page)
     app.add_middleware(web.ConsoleHeaders)

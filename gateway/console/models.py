@@ -10,6 +10,7 @@ database never holds what a browser presents.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -60,3 +61,28 @@ class ConsoleSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
+
+
+class ConsoleAccessRequest(Base):
+    """One person's access report (GDPR art. 15) asked for under dual control.
+
+    The person is kept only as the keyed values ``subject_of`` computes from their number
+    (the audit's pseudonyms and the identities' blind indexes), never the number itself;
+    both are cleared once the request is refused or its report's time is over. The asker
+    and the approver are people's mapping ids; the territory is the auditor's.
+    """
+
+    __tablename__ = "console_access_requests"
+    __table_args__ = (Index("ix_console_access_requests_auditor_state", "auditor_id", "state"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40))
+    auditor_id: Mapped[str] = mapped_column(ForeignKey("participants.id"))
+    asked_by: Mapped[str] = mapped_column(String(36), index=True)
+    subject_pseudonyms: Mapped[list[Any]] = mapped_column(default=list)
+    subject_indexes: Mapped[list[Any]] = mapped_column(default=list)
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(36))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    shown_until: Mapped[datetime | None] = mapped_column()

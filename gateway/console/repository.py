@@ -1,12 +1,17 @@
-"""Every query of the console: its people, login attempts and sessions."""
+"""Every query of the console: its people, login attempts, sessions and access requests."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, update
 
-from gateway.console.models import ConsoleLogin, ConsolePerson, ConsoleSession
+from gateway.console.models import (
+    ConsoleAccessRequest,
+    ConsoleLogin,
+    ConsolePerson,
+    ConsoleSession,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -104,3 +109,73 @@ def set_purpose(session: Session, id_hash: str, purpose: str) -> None:
 
 def end_session(session: Session, id_hash: str) -> None:
     session.execute(delete(ConsoleSession).where(ConsoleSession.id_hash == id_hash))
+
+
+# -- a person's access reports under dual control -----------------------------------------
+
+
+def add_access_request(session: Session, asked: ConsoleAccessRequest) -> None:
+    session.add(asked)
+    session.flush()
+
+
+def access_request(session: Session, request_id: str) -> ConsoleAccessRequest | None:
+    return session.get(ConsoleAccessRequest, request_id)
+
+
+def own_access_requests(
+    session: Session, auditor_id: str, person_id: str, limit: int
+) -> list[ConsoleAccessRequest]:
+    """The person's latest requests, newest first."""
+    statement = (
+        select(ConsoleAccessRequest)
+        .where(
+            ConsoleAccessRequest.auditor_id == auditor_id,
+            ConsoleAccessRequest.asked_by == person_id,
+        )
+        .order_by(ConsoleAccessRequest.created_at.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
+
+
+def pending_access_requests(
+    session: Session, auditor_id: str, except_asked_by: str, limit: int
+) -> list[ConsoleAccessRequest]:
+    """The auditor's pending requests others asked, oldest first."""
+    statement = (
+        select(ConsoleAccessRequest)
+        .where(
+            ConsoleAccessRequest.auditor_id == auditor_id,
+            ConsoleAccessRequest.state == "pending",
+            ConsoleAccessRequest.asked_by != except_asked_by,
+        )
+        .order_by(ConsoleAccessRequest.created_at)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
+
+
+def decide_access_request(session: Session, request_id: str, values: dict[str, Any]) -> bool:
+    """Set ``values`` on the request if it is still pending; False if it was decided."""
+    decided = session.execute(
+        update(ConsoleAccessRequest)
+        .where(ConsoleAccessRequest.id == request_id, ConsoleAccessRequest.state == "pending")
+        .values(**values)
+        .returning(ConsoleAccessRequest.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    return decided is not None
+
+
+def forget_expired_access(session: Session, auditor_id: str, now: datetime) -> None:
+    """Clear the keyed values of the auditor's approved requests whose time is over."""
+    session.execute(
+        update(ConsoleAccessRequest)
+        .where(
+            ConsoleAccessRequest.auditor_id == auditor_id,
+            ConsoleAccessRequest.state == "approved",
+            ConsoleAccessRequest.shown_until <= now,
+        )
+        .values(subject_pseudonyms=[], subject_indexes=[])
+    )

@@ -140,6 +140,25 @@ AUDIT_ACTIONS = {
         "the console showed a person their territory's overview: the funds shown, the "
         "period, the counts"
     ),
+    AuditAction.CONSOLE_ACCESS_LISTED: (
+        "the console showed a person the access report requests of their auditor: their "
+        "own, and to an approver the others' pending ones (reference, asker, time)"
+    ),
+    AuditAction.CONSOLE_ACCESS_ASKED: (
+        "a person asked in the console for someone's access report (GDPR art. 15), "
+        "giving the request's reference; it waits for a second person's approval"
+    ),
+    AuditAction.CONSOLE_ACCESS_APPROVED: (
+        "an approver of the same auditor approved another person's access report "
+        "request; the asker may see the report for a limited time"
+    ),
+    AuditAction.CONSOLE_ACCESS_REFUSED: (
+        "an approver of the same auditor refused another person's access report request"
+    ),
+    AuditAction.CONSOLE_ACCESS_VIEWED: (
+        "the console showed the asker an approved access report: the person's pseudonyms, "
+        "the counts shown"
+    ),
     AuditAction.CONSOLE_PERSON_ADDED: (
         "the operator let a person log in to the console as an auditor, with a role"
     ),

@@ -1,0 +1,231 @@
+"""A person's access report (GDPR art. 15) in the console, under dual control.
+
+One person of an auditor asks, giving the request's reference and the person's AGDREF
+number or NIR: the number is turned at once into the keyed pseudonyms and blind indexes
+``subject_of`` computes, and only those are kept. A second person of the same auditor,
+with the role ``approver``, approves or refuses; the asker cannot decide their own
+request. Once approved, the report is shown to the asker alone, for ``SHOWN_HOURS``
+hours; then, as after a refusal, the request's keyed values are cleared and nothing can
+show it again. Asking and viewing need the purpose ``data-subject-request``, as the API's
+report does; the other territories' requests do not exist for a person (404). Every step
+is an audit event.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from audit.actions import AuditAction
+from gateway.auditing import service as reports
+from gateway.console import repository, service
+from gateway.console.models import ConsoleAccessRequest
+from gateway.console.web import (
+    ROOT,
+    CheckedForm,
+    ConsoleRefusal,
+    PurposefulVisitor,
+    Visitor,
+    page,
+)
+from gateway.errors import InvalidField
+from gateway.routing import Audit, DbSession, State, TransactionRoute
+from gateway.storage.base import utcnow
+from gateway.storage.ids import new_id
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+access = APIRouter(prefix=ROOT, route_class=TransactionRoute, include_in_schema=False)
+
+PURPOSE = "data-subject-request"
+SHOWN_HOURS = 24  # how long after its approval the asker may see the report
+# The data subject's letter or the ticket it was filed under: letters, digits and
+# ``. / _ -``, with at least one digit (a reference, not a name).
+REFERENCE = re.compile(r"^(?=[^0-9]*[0-9])[A-Z0-9][A-Z0-9./_-]{2,39}$")
+KINDS = ("agdref", "nir")
+PENDING, APPROVED, REFUSED = "pending", "approved", "refused"
+
+
+def _with_purpose(visitor: Visitor) -> None:
+    if visitor.purpose != PURPOSE:
+        raise ConsoleRefusal("purpose-data-subject-request")
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored time compared with ``utcnow()`` (SQLite may hand it back naive)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+def _of_territory(session: Session, visitor: Visitor, request_id: str) -> ConsoleAccessRequest:
+    """The request, if it is one of the visitor's auditor: another's does not exist."""
+    found = repository.access_request(session, request_id)
+    if found is None or found.auditor_id != visitor.auditor.id:
+        raise ConsoleRefusal("not-found", 404)
+    return found
+
+
+@access.get("/access", name=AuditAction.CONSOLE_ACCESS_LISTED)
+def requests_page(
+    request: Request, visitor: PurposefulVisitor, session: DbSession, audit: Audit
+) -> Response:
+    """The form to ask, the visitor's own requests, and to an approver the others' pending."""
+    now = utcnow()
+    repository.forget_expired_access(session, visitor.auditor.id, now)
+    mine = repository.own_access_requests(session, visitor.auditor.id, visitor.person.id, 50)
+    to_decide: list[ConsoleAccessRequest] = []
+    if visitor.role == service.Role.APPROVER:
+        to_decide = repository.pending_access_requests(
+            session, visitor.auditor.id, visitor.person.id, 200
+        )
+    audit.object_ids = [r.id for r in mine] + [r.id for r in to_decide]
+    audit.detail = {"page": "access", "own": len(mine), "to_decide": len(to_decide)}
+    own = [
+        {
+            "id": r.id,
+            "reference": r.reference,
+            "state": r.state,
+            "created_at": _aware(r.created_at),
+            "shown_until": _aware(r.shown_until) if r.shown_until else None,
+            "viewable": r.state == APPROVED
+            and r.shown_until is not None
+            and now < _aware(r.shown_until),
+        }
+        for r in mine
+    ]
+    return page(
+        request,
+        "access_requests.html",
+        visitor=visitor,
+        own=own,
+        to_decide=to_decide,
+        kinds=KINDS,
+        may_ask=visitor.purpose == PURPOSE,
+        shown_hours=SHOWN_HOURS,
+    )
+
+
+@access.post("/access", name=AuditAction.CONSOLE_ACCESS_ASKED)
+def ask(
+    visitor: PurposefulVisitor,
+    form: CheckedForm,
+    state: State,
+    session: DbSession,
+    audit: Audit,
+) -> Response:
+    """Record a request: its reference and the person's keyed values, pending."""
+    _with_purpose(visitor)
+    reference = form.get("reference")
+    kind = form.get("kind")
+    number = form.get("number")
+    if not isinstance(reference, str) or not REFERENCE.match(reference.strip().upper()):
+        raise ConsoleRefusal("invalid-reference", 400)
+    if kind not in KINDS or not isinstance(number, str) or not number.strip():
+        raise ConsoleRefusal("invalid-identifier", 400)
+    try:
+        subject = reports.subject_of(
+            state.identity_keys,
+            number.strip() if kind == "agdref" else None,
+            number.strip() if kind == "nir" else None,
+        )
+    except InvalidField as error:
+        raise ConsoleRefusal("invalid-identifier", 400) from error
+    asked = ConsoleAccessRequest(
+        id=new_id(),
+        reference=reference.strip().upper(),
+        auditor_id=visitor.auditor.id,
+        asked_by=visitor.person.id,
+        subject_pseudonyms=list(subject.pseudonyms),
+        subject_indexes=list(subject.indexes),
+        state=PENDING,
+        created_at=utcnow(),
+    )
+    repository.add_access_request(session, asked)
+    audit.object_ids = [asked.id]
+    audit.subject_pseudonyms = list(subject.pseudonyms)
+    audit.detail = {"reference": asked.reference, "identifier": kind}
+    return RedirectResponse(ROOT + "/access", status_code=303)
+
+
+def _decide(
+    visitor: Visitor, request_id: str, session: Session, audit: Audit, outcome: str
+) -> Response:
+    """Approve or refuse another person's pending request of the same auditor, once."""
+    found = _of_territory(session, visitor, request_id)
+    audit.object_ids = [found.id]
+    audit.detail = {"reference": found.reference, "asked_by": found.asked_by}
+    if visitor.role != service.Role.APPROVER:
+        raise ConsoleRefusal("not-approver")
+    if found.asked_by == visitor.person.id:
+        raise ConsoleRefusal("own-request")
+    now = utcnow()
+    values: dict[str, Any] = {"state": outcome, "decided_by": visitor.person.id, "decided_at": now}
+    if outcome == APPROVED:
+        values["shown_until"] = now + timedelta(hours=SHOWN_HOURS)
+    else:
+        values.update(subject_pseudonyms=[], subject_indexes=[])
+    decided = repository.decide_access_request(session, found.id, values)
+    if not decided:  # decided already, by this approver or another
+        raise ConsoleRefusal("already-decided", 409)
+    return RedirectResponse(ROOT + "/access", status_code=303)
+
+
+@access.post("/access/{request_id}/approve", name=AuditAction.CONSOLE_ACCESS_APPROVED)
+def approve(
+    request_id: str, visitor: PurposefulVisitor, form: CheckedForm, session: DbSession, audit: Audit
+) -> Response:
+    del form
+    return _decide(visitor, request_id, session, audit, APPROVED)
+
+
+@access.post("/access/{request_id}/refuse", name=AuditAction.CONSOLE_ACCESS_REFUSED)
+def refuse(
+    request_id: str, visitor: PurposefulVisitor, form: CheckedForm, session: DbSession, audit: Audit
+) -> Response:
+    del form
+    return _decide(visitor, request_id, session, audit, REFUSED)
+
+
+@access.get("/access/{request_id}", name=AuditAction.CONSOLE_ACCESS_VIEWED)
+def report_page(
+    request: Request,
+    request_id: str,
+    visitor: PurposefulVisitor,
+    state: State,
+    session: DbSession,
+    audit: Audit,
+) -> Response:
+    """The approved report, to its asker, until its time is over."""
+    found = _of_territory(session, visitor, request_id)
+    audit.object_ids = [found.id]
+    audit.detail = {"reference": found.reference}
+    if found.asked_by != visitor.person.id:
+        raise ConsoleRefusal("not-found", 404)
+    _with_purpose(visitor)
+    if found.state != APPROVED or found.shown_until is None:
+        raise ConsoleRefusal("not-approved")
+    now = utcnow()
+    if now >= _aware(found.shown_until) or not found.subject_indexes:
+        raise ConsoleRefusal("access-expired", 410)
+    subject = reports.Subject(list(found.subject_pseudonyms), list(found.subject_indexes))
+    caller = service.caller_for(visitor.auditor, visitor.person, PURPOSE)
+    report = reports.subject_report(session, caller, state.policy.policy, subject)
+    audit.subject_pseudonyms = subject.pseudonyms
+    audit.detail = {
+        "reference": found.reference,
+        "decisions": len(report["decisions"]),
+        "accesses": len(report["accesses"]),
+        "status_checks": len(report["status_checks"]),
+    }
+    return page(
+        request,
+        "access_report.html",
+        visitor=visitor,
+        found=found,
+        shown_until=_aware(found.shown_until),
+        report=report,
+    )
