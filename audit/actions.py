@@ -54,6 +54,10 @@ class AuditAction(StrEnum):
     CONSOLE_LOGOUT = "console:logout"
     CONSOLE_PURPOSE_STATED = "console:purpose-stated"
     CONSOLE_OVERVIEW_SHOWN = "console:overview-shown"
+    CONSOLE_EVENTS_SEARCHED = "console:events-searched"
+    CONSOLE_EVENTS_EXPORTED = "console:events-exported"
+    CONSOLE_FUND_SHOWN = "console:fund-shown"
+    CONSOLE_PREFECTURE_SHOWN = "console:prefecture-shown"
     CONSOLE_PERSON_ADDED = "console-person:added"
     CONSOLE_PERSON_REMOVED = "console-person:removed"
 
