@@ -217,11 +217,14 @@ def period(days: int) -> tuple[datetime, datetime]:
     return until - timedelta(days=days), until
 
 
-def chart(chart_id: str, title: str, labels: list[str], series: list[dict[str, Any]]) -> Any:
-    """One chart's data, also shown as a table beside the chart."""
+def chart(
+    chart_id: str, title: str, header: str, labels: list[str], series: list[dict[str, Any]]
+) -> Any:
+    """One chart's data, also shown as a table beside the chart (``header``: its rows')."""
     return {
         "id": chart_id,
         "title": title,
+        "header": header,
         "data": {"labels": labels, "stacked": False, "datasets": series},
     }
 
@@ -236,6 +239,7 @@ def fund_report(session: Session, fund_id: str, days: int, t: Translator) -> dic
         chart(
             "graphique-etats",
             "chart.states",
+            "fund.chart.state",
             [t("state." + s) for s in states],
             [
                 {
@@ -247,6 +251,7 @@ def fund_report(session: Session, fund_id: str, days: int, t: Translator) -> dic
         chart(
             "graphique-delais",
             "fund.chart.delays",
+            "fund.chart.delay",
             [t("chart.series.to_delivery"), t("chart.series.to_receipt")],
             [
                 {
@@ -286,6 +291,7 @@ def prefecture_report(
         chart(
             "graphique-decisions",
             "prefecture.chart.kinds",
+            "prefecture.chart.label",
             [t("kind." + kind) for kind in KINDS],
             [
                 {
@@ -297,6 +303,7 @@ def prefecture_report(
         chart(
             "graphique-corrections",
             "prefecture.chart.corrections",
+            "prefecture.chart.label",
             [t("correction." + kind) for kind in CORRECTIONS],
             [
                 {
