@@ -59,6 +59,10 @@ class AuditAction(StrEnum):
     CONSOLE_ACCESS_APPROVED = "console:access-approved"
     CONSOLE_ACCESS_REFUSED = "console:access-refused"
     CONSOLE_ACCESS_VIEWED = "console:access-viewed"
+    CONSOLE_EVENTS_SEARCHED = "console:events-searched"
+    CONSOLE_EVENTS_EXPORTED = "console:events-exported"
+    CONSOLE_FUND_SHOWN = "console:fund-shown"
+    CONSOLE_PREFECTURE_SHOWN = "console:prefecture-shown"
     CONSOLE_PERSON_ADDED = "console-person:added"
     CONSOLE_PERSON_REMOVED = "console-person:removed"
 

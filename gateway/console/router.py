@@ -18,7 +18,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from audit.actions import AuditAction, AuditOutcome
-from gateway.console import oidc, repository, service
+from gateway.auditing import spreadsheet
+from gateway.auditing.router import CSV_COLUMNS
+from gateway.console import oidc, repository, service, views
 from gateway.console.models import ConsoleLogin, ConsoleSession
 from gateway.console.web import (
     ROOT,
@@ -202,12 +204,7 @@ def overview(
     request: Request, visitor: PurposefulVisitor, session: DbSession, audit: Audit
 ) -> Response:
     """Per fund of the territory: records owed by state, delays, checks, fishing flags."""
-    given = request.query_params.get("days")
-    days = service.DEFAULT_PERIOD
-    if given is not None:
-        if not given.isdigit() or int(given) not in service.PERIODS:
-            raise ConsoleRefusal("invalid-request", 400)
-        days = int(given)
+    days = _days(request)
     caller = service.caller_for(visitor.auditor, visitor.person, str(visitor.purpose))
     shown = service.overview(session, caller, days)
     audit.object_ids = [fund.id for fund in shown.funds]
@@ -221,6 +218,7 @@ def overview(
     t = translator(request)
     context: dict[str, Any] = {
         "funds": shown.funds,
+        "prefectures": shown.prefectures,
         "charts": shown.charts(t),
         "states": service.STATES,
         "periods": service.PERIODS,
@@ -229,5 +227,226 @@ def overview(
         "until": shown.until,
         "stale_days": service.STALE_DAYS,
         "territory": service.territory_label(visitor.auditor, t),
+        "nav": "overview",
     }
     return page(request, "overview.html", visitor=visitor, **context)
+
+
+def _days(request: Request) -> int:
+    """The page's period (``days``), one of the overview's."""
+    given = request.query_params.get("days")
+    if given is None:
+        return service.DEFAULT_PERIOD
+    if not given.isdigit() or int(given) not in service.PERIODS:
+        raise ConsoleRefusal("invalid-request", 400)
+    return int(given)
+
+
+def _search(request: Request, state: State, audit: Audit, page_name: str) -> views.Search:
+    """The search the query asks for; a bad filter is refused, its field named."""
+    audit.detail = {"page": page_name}
+    try:
+        search = views.search_of(request.query_params, state.identity_keys)
+    except views.FilterError as error:
+        audit.detail["field"] = error.field
+        raise
+    if search.pseudonyms:
+        audit.subject_pseudonyms = search.pseudonyms
+    return search
+
+
+@pages.get("/events", name=AuditAction.CONSOLE_EVENTS_SEARCHED)
+def events(
+    request: Request,
+    visitor: PurposefulVisitor,
+    state: State,
+    session: DbSession,
+    audit: Audit,
+) -> Response:
+    """The events the territory covers, filtered as the API filters them, by log position."""
+    try:
+        search = _search(request, state, audit, "events")
+    except views.FilterError as refusal:
+        audit.outcome = AuditOutcome.REFUSED
+        audit.detail = {**audit.detail, "status": 400, "problem": "invalid-field"}
+        empty = views.search_of({}, state.identity_keys)
+        return _events_page(request, visitor, empty, None, refusal, status=400)
+    caller = service.caller_for(visitor.auditor, visitor.person, str(visitor.purpose))
+    shown = views.events_page(session, caller, search)
+    audit.detail = {
+        "page": "events",
+        "filters": search.used,
+        "after_index": search.after_index,
+        "shown": len(shown.events),
+    }
+    return _events_page(request, visitor, search, shown, None)
+
+
+def _events_page(
+    request: Request,
+    visitor: PurposefulVisitor,
+    search: views.Search,
+    shown: views.EventsPage | None,
+    refusal: views.FilterError | None,
+    status: int = 200,
+) -> Response:
+    carried = search.carried
+    position = {"after_index": search.after_index} if search.after_index >= 0 else {}
+    context: dict[str, Any] = {
+        "nav": "events",
+        "form": search.form,
+        "actions": views.ACTIONS,
+        "outcomes": views.OUTCOMES,
+        "person_searched": bool(search.pseudonyms),
+        "events": shown.events if shown is not None else [],
+        "searched": shown is not None,
+        "after_index": search.after_index,
+        "first_link": views.link(ROOT + "/events", carried) if search.after_index >= 0 else None,
+        "next_link": (
+            views.link(ROOT + "/events", {**carried, "after_index": shown.next_index})
+            if shown is not None and shown.next_index is not None
+            else None
+        ),
+        "exports": [
+            (output, views.link(ROOT + "/events.csv", {**carried, **position, "format": output}))
+            for output in views.FORMATS
+        ],
+        "export_rows": views.EXPORT_ROWS,
+        "page_size": views.PAGE_SIZE,
+        "error": refusal,
+    }
+    return page(request, "events.html", visitor=visitor, status=status, **context)
+
+
+@pages.get("/events.csv", name=AuditAction.CONSOLE_EVENTS_EXPORTED)
+def export_events(
+    request: Request,
+    visitor: PurposefulVisitor,
+    state: State,
+    session: DbSession,
+    audit: Audit,
+) -> Response:
+    """The search's events as a spreadsheet (``csv`` or ``csv-fr``), at most 10,000 rows."""
+    output = request.query_params.get("format", "csv-fr")
+    if output not in views.FORMATS:
+        raise ConsoleRefusal("invalid-request", 400)
+    try:
+        search = _search(request, state, audit, "events-export")
+    except views.FilterError:
+        raise ConsoleRefusal("invalid-request", 400) from None
+    caller = service.caller_for(visitor.auditor, visitor.person, str(visitor.purpose))
+    shown = views.events_page(session, caller, search, limit=views.EXPORT_ROWS)
+    audit.detail = {
+        "page": "events-export",
+        "format": output,
+        "filters": search.used,
+        "after_index": search.after_index,
+        "returned": len(shown.events),
+        "truncated": shown.next_index is not None,
+    }
+    headers = {}
+    if shown.next_index is not None:
+        headers["Next-After-Index"] = str(shown.next_index)
+    return spreadsheet.table(
+        CSV_COLUMNS,
+        views.export_rows(shown),
+        "csv-fr" if output == "csv-fr" else "csv",
+        filename="console-events",
+        headers=headers,
+    )
+
+
+def _refuse_unknown(audit: Audit, key: str, participant_id: str) -> ConsoleRefusal:
+    """Another territory's participant (or none): unknown here, the id asked for audited."""
+    if views.PARTICIPANT_ID.match(participant_id):
+        audit.detail[key] = participant_id
+    return ConsoleRefusal("not-found", 404)
+
+
+@pages.get("/funds/{fund_id}", name=AuditAction.CONSOLE_FUND_SHOWN)
+def fund(
+    request: Request, fund_id: str, visitor: PurposefulVisitor, session: DbSession, audit: Audit
+) -> Response:
+    """One fund of the territory: delays, records by state, outcomes, checks, fishing flags."""
+    audit.detail = {"page": "fund"}
+    days = _days(request)
+    caller = service.caller_for(visitor.auditor, visitor.person, str(visitor.purpose))
+    name = views.participant_in_scope(session, caller, ParticipantKind.FUND, fund_id)
+    if name is None:
+        raise _refuse_unknown(audit, "fund_id", fund_id)
+    t = translator(request)
+    shown = views.fund_report(session, fund_id, days, t)
+    report = shown["report"]
+    audit.object_ids = [fund_id]
+    audit.detail = {
+        "page": "fund",
+        "filters": {"days": days},
+        "records_owed": report["records_owed"],
+        "status_checks": report["status_checks"],
+        "fishing_flags": len(report["fishing_flags"]),
+    }
+    flags = [
+        {
+            **flag,
+            "search": views.link(
+                ROOT + "/events",
+                {
+                    "participant": fund_id,
+                    "agent": flag["agent_id"] or "",
+                    "action": "status:checked",
+                },
+            ),
+        }
+        for flag in report["fishing_flags"]
+    ]
+    context: dict[str, Any] = {
+        **shown,
+        "nav": "overview",
+        "fund_id": fund_id,
+        "fund_name": name,
+        "flags": flags,
+        "states": service.STATES,
+        "periods": service.PERIODS,
+        "days": days,
+        "stale_days": service.STALE_DAYS,
+    }
+    return page(request, "fund.html", visitor=visitor, **context)
+
+
+@pages.get("/prefectures/{prefecture_id}", name=AuditAction.CONSOLE_PREFECTURE_SHOWN)
+def prefecture(
+    request: Request,
+    prefecture_id: str,
+    visitor: PurposefulVisitor,
+    session: DbSession,
+    audit: Audit,
+) -> Response:
+    """One prefecture of the territory: decisions by kind, corrections, imports."""
+    audit.detail = {"page": "prefecture"}
+    days = _days(request)
+    caller = service.caller_for(visitor.auditor, visitor.person, str(visitor.purpose))
+    kind = ParticipantKind.PREFECTURE
+    name = views.participant_in_scope(session, caller, kind, prefecture_id)
+    if name is None:
+        raise _refuse_unknown(audit, "prefecture_id", prefecture_id)
+    shown = views.prefecture_report(session, prefecture_id, days, translator(request))
+    report = shown["report"]
+    audit.object_ids = [prefecture_id]
+    audit.detail = {
+        "page": "prefecture",
+        "filters": {"days": days},
+        "decisions": report["decisions"],
+        "corrections": sum(report["corrections_by_kind"].values()),
+        "imports": report["imports"],
+    }
+    context: dict[str, Any] = {
+        **shown,
+        "nav": "overview",
+        "prefecture_id": prefecture_id,
+        "prefecture_name": name,
+        "kinds": views.KINDS,
+        "corrections": views.CORRECTIONS,
+        "periods": service.PERIODS,
+        "days": days,
+    }
+    return page(request, "prefecture.html", visitor=visitor, **context)

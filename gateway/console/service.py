@@ -115,6 +115,7 @@ class Overview:
     until: str
     days: int
     funds: list[FundRow] = field(default_factory=list)
+    prefectures: list[tuple[str, str]] = field(default_factory=list)  # (id, name)
 
     def charts(self, t: Translator) -> list[dict[str, Any]]:
         """The charts' data, each also shown as a table beside its chart."""
@@ -181,4 +182,10 @@ def overview(session: Session, caller: Caller, days: int) -> Overview:
                 fishing_flags=len(report["fishing_flags"]),
             )
         )
+    for prefecture_id in auditing.participants_in_scope(
+        session, caller, ParticipantKind.PREFECTURE
+    ):
+        prefecture = participants.get(session, prefecture_id)
+        name = prefecture.name if prefecture is not None else prefecture_id
+        found.prefectures.append((prefecture_id, name))
     return found

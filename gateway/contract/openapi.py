@@ -159,6 +159,27 @@ AUDIT_ACTIONS = {
         "the console showed the asker an approved access report: the person's pseudonyms, "
         "the counts shown"
     ),
+    AuditAction.CONSOLE_EVENTS_SEARCHED: (
+        "the console showed a person a page of the events their territory covers: the "
+        "names of the filters used (never a person's identifier; the person's pseudonym "
+        "in `subject_pseudonyms`), the log position, the count shown; a bad filter is "
+        "refused naming its field"
+    ),
+    AuditAction.CONSOLE_EVENTS_EXPORTED: (
+        "the console gave a person a spreadsheet (`csv` or `csv-fr`) of the events their "
+        "territory covers: the format, the names of the filters used, the rows exported, "
+        "whether the export was cut at its limit"
+    ),
+    AuditAction.CONSOLE_FUND_SHOWN: (
+        "the console showed a person one fund's report (delays, records by state, "
+        "outcomes, status checks, fishing flags), or refused a fund outside their "
+        "territory (`not-found`, the id asked for in `detail.fund_id`)"
+    ),
+    AuditAction.CONSOLE_PREFECTURE_SHOWN: (
+        "the console showed a person one prefecture's report (decisions and corrections "
+        "by kind, imports), or refused a prefecture outside their territory (`not-found`,"
+        " `detail.prefecture_id`)"
+    ),
     AuditAction.CONSOLE_PERSON_ADDED: (
         "the operator let a person log in to the console as an auditor, with a role"
     ),
