@@ -270,6 +270,7 @@ def events(
         audit.outcome = AuditOutcome.REFUSED
         audit.detail = {**audit.detail, "status": 400, "problem": "invalid-field"}
         empty = views.search_of({}, state.identity_keys)
+        empty.form = views.form_of(request.query_params)
         return _events_page(request, visitor, empty, None, refusal, status=400)
     caller = service.caller_for(visitor.auditor, visitor.person, str(visitor.purpose))
     shown = views.events_page(session, caller, search)

@@ -146,6 +146,12 @@ def search_of(params: Mapping[str, str], keys: IdentityKeys) -> Search:
     return Search(filters, used, carried, form, int(after), pseudonyms)
 
 
+def form_of(params: Mapping[str, str]) -> dict[str, str]:
+    """The form's values as given, for a refused search (an identifier stays out of it)."""
+    names = [*TEXT_FIELDS, "since", "until", "departement"]
+    return {name: CONTROL.sub("", params.get(name, ""))[:64] for name in names}
+
+
 def _pseudonyms(
     params: Mapping[str, str], keys: IdentityKeys, identifiers: dict[str, str | None]
 ) -> list[str]:

@@ -259,6 +259,9 @@ def test_a_bad_filter_is_refused_in_french_naming_its_field(
     assert f"Le champ « {label}" in answer.text
     assert "n&#39;est pas valide" in answer.text
     assert "7500000001" not in answer.text
+    for name, value in params.items():  # the other values given stay in the form
+        if name in {"since", "until", "departement"}:
+            assert f'value="{value}"' in answer.text
     [refused] = events(sessions, AuditAction.CONSOLE_EVENTS_SEARCHED)
     assert refused.outcome == AuditOutcome.REFUSED
     assert refused.detail["field"] == field
