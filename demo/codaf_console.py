@@ -4,7 +4,8 @@ The provider is the one the console's tests run (``oidc-provider`` from the npm 
 with Node); the browser is Debian's Chromium, driven headless by Playwright. The operator
 maps the person to the auditor of Paris with ``gateway console people add``; she logs in
 on the provider's own pages, states her purpose, and sees her territory's overview. The
-screenshots stay after the demo, and the scene prints where.
+screenshots of the overview and of a fund's page stay after the demo, and the scene
+prints where.
 """
 
 from __future__ import annotations
@@ -123,12 +124,22 @@ def scene(base_url: str, settings: Settings, expect: Callable[[str, bool], None]
             page.screenshot(path=str(overview), full_page=True)
             shots.append(overview)
             text = page.inner_text("main")
+            page.goto(base_url + "/console/funds/cpam-75")
+            page.wait_for_load_state("load")
+            fund = SCREENSHOTS / "fund-cpam-75.png"
+            page.screenshot(path=str(fund), full_page=True)
+            shots.append(fund)
+            fund_text = page.inner_text("main")
         finally:
             browser.close()
     expect(
         "an auditor of Paris logs in through the OpenID provider and sees her territory's "
         "funds (cpam-75) in French",
         "cpam-75" in text and "Vue d" in text,
+    )
+    expect(
+        "her fund page for cpam-75 shows the CPAM of Paris's report",
+        "CPAM de Paris" in fund_text,
     )
     for shot in shots:
         console.print(f"  screenshot: {shot}")
