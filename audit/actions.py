@@ -63,6 +63,8 @@ class AuditAction(StrEnum):
     CONSOLE_EVENTS_EXPORTED = "console:events-exported"
     CONSOLE_FUND_SHOWN = "console:fund-shown"
     CONSOLE_PREFECTURE_SHOWN = "console:prefecture-shown"
+    CONSOLE_EVIDENCE_SHOWN = "console:evidence-shown"
+    CONSOLE_EVIDENCE_EXPORTED = "console:evidence-exported"
     CONSOLE_PERSON_ADDED = "console-person:added"
     CONSOLE_PERSON_REMOVED = "console-person:removed"
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, update
 
+from gateway.auditlog.models import AuditEvent
 from gateway.console.models import (
     ConsoleAccessRequest,
     ConsoleLogin,
@@ -179,3 +180,8 @@ def forget_expired_access(session: Session, auditor_id: str, now: datetime) -> N
         )
         .values(subject_pseudonyms=[], subject_indexes=[])
     )
+
+
+def event(session: Session, event_id: str) -> AuditEvent | None:
+    """The stored audit event of ``event_id`` (its visibility is the caller's to check)."""
+    return session.scalars(select(AuditEvent).where(AuditEvent.event_id == event_id)).first()

@@ -10,6 +10,7 @@ leave no event.
 from __future__ import annotations
 
 import hmac
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -451,3 +452,59 @@ def prefecture(
         "days": days,
     }
     return page(request, "prefecture.html", visitor=visitor, **context)
+
+
+def _evidence(
+    request: Request, visitor: PurposefulVisitor, session: DbSession, audit: Audit
+) -> dict[str, Any]:
+    """The checkpoint, and the proof of the event asked for (``event``), audited."""
+    given = request.query_params.get("event")
+    event_id = given.strip().lower() if given else None
+    if event_id is not None and not views.EVENT_ID.match(event_id):
+        audit.detail = {"page": "evidence"}
+        raise ConsoleRefusal("invalid-request", 400)
+    caller = service.caller_for(visitor.auditor, visitor.person, str(visitor.purpose))
+    shown = views.evidence(session, caller, event_id)
+    proof = shown["proof"]
+    checkpoint = shown["checkpoint"]
+    audit.detail = {
+        "page": "evidence",
+        "tree_size": checkpoint["tree_size"] if checkpoint else None,
+    }
+    if proof is not None:
+        if not proof["found"]:
+            audit.detail["event"] = "unknown"
+            raise ConsoleRefusal("not-found", 404)
+        audit.object_ids = [proof["event_id"]]
+        audit.detail["verified"] = proof["verified"]
+    return shown
+
+
+@pages.get("/evidence", name=AuditAction.CONSOLE_EVIDENCE_SHOWN)
+def evidence(
+    request: Request, visitor: PurposefulVisitor, session: DbSession, audit: Audit
+) -> Response:
+    """The signed checkpoint, and an event's inclusion in it, checked and shown whole."""
+    shown = _evidence(request, visitor, session, audit)
+    return page(request, "evidence.html", visitor=visitor, nav="evidence", **shown)
+
+
+@pages.get("/evidence/proof.json", name=AuditAction.CONSOLE_EVIDENCE_EXPORTED)
+def evidence_export(
+    request: Request, visitor: PurposefulVisitor, session: DbSession, audit: Audit
+) -> Response:
+    """An event's proof and the signed checkpoint, as a file to check offline."""
+    shown = _evidence(request, visitor, session, audit)
+    if shown["proof"] is None or shown["checkpoint"] is None:
+        raise ConsoleRefusal("invalid-request", 400)
+    proof = {
+        key: value
+        for key, value in shown["proof"].items()
+        if key not in ("found", "verified", "occurred_at")
+    }
+    document = {"checkpoint": shown["checkpoint"]["note"], "inclusion": proof}
+    return Response(
+        json.dumps(document, ensure_ascii=False, indent=2),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="preuve-{proof["event_id"]}.json"'},
+    )

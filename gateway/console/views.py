@@ -11,18 +11,22 @@ is unknown here.
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from audit import merkle
 from audit.actions import AuditAction, AuditOutcome
 from gateway.auditing import repository as auditing
 from gateway.auditing import service as reports
 from gateway.auditing.router import CSV_COLUMNS
 from gateway.auditing.schemas import EventOut
 from gateway.auditlog import repository as audit_log
+from gateway.auditlog import service as log_service
+from gateway.console import repository as console_repository
 from gateway.console.service import STALE_DAYS, STATES
 from gateway.decisions.models import CorrectionKind, DecisionKind
 from gateway.errors import InvalidField
@@ -325,3 +329,64 @@ def prefecture_report(
         "since": since.date().isoformat(),
         "until": until.date().isoformat(),
     }
+
+
+EVENT_ID = re.compile(r"^[0-9a-f-]{36}$")
+
+
+def evidence(session: Session, caller: Caller, event_id: str | None) -> dict[str, Any]:
+    """The latest signed checkpoint and, for an event the caller may see, its proof.
+
+    The inclusion proof in that checkpoint's tree is checked here and given whole so that
+    anyone can check it again: the event's canonical bytes, its leaf hash, the path and
+    the signed root.
+
+    ``proof`` is None when no event is asked for, ``{"found": False}`` for an event the
+    caller may not see, or one not yet under the checkpoint (both answered alike).
+    """
+    signed = audit_log.checkpoint(session)
+    shown: dict[str, Any] = {"checkpoint": None, "proof": None}
+    if signed is None:
+        return shown
+    shown["checkpoint"] = {
+        "tree_size": signed.tree_size,
+        "root_hash": _b64(signed.root_hash),
+        "note": signed.note,
+        "kid": signed.kid,
+        "signed_at": signed.signed_at,
+    }
+    if event_id is None:
+        return shown
+    leaf = audit_log.leaf(session, event_id=event_id)
+    stored = console_repository.event(session, event_id)
+    if (
+        leaf is None
+        or stored is None
+        or leaf.index >= signed.tree_size
+        or not auditing.event_visible(session, caller, event_id)
+    ):
+        shown["proof"] = {"found": False, "event_id": event_id}
+        return shown
+    leaf_bytes = EventOut.of(stored, leaf.index).leaf_text()
+    leaf_hash, path = log_service.inclusion_proof(session, leaf.index, signed.tree_size)
+    verified = merkle.leaf_hash(leaf_bytes.encode()) == leaf_hash and merkle.verify_inclusion(
+        leaf_hash, leaf.index, signed.tree_size, path, signed.root_hash
+    )
+    shown["proof"] = {
+        "found": True,
+        "event_id": event_id,
+        "action": stored.action,
+        "occurred_at": stored.occurred_at,
+        "leaf_index": leaf.index,
+        "tree_size": signed.tree_size,
+        "leaf": leaf_bytes,
+        "leaf_hash": _b64(leaf_hash),
+        "proof": [_b64(node) for node in path],
+        "root_hash": _b64(signed.root_hash),
+        "verified": verified,
+    }
+    return shown
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()

@@ -180,6 +180,16 @@ AUDIT_ACTIONS = {
         "by kind, imports), or refused a prefecture outside their territory (`not-found`,"
         " `detail.prefecture_id`)"
     ),
+    AuditAction.CONSOLE_EVIDENCE_SHOWN: (
+        "the console showed a person the latest signed checkpoint and, for an event their "
+        "territory covers, its inclusion proof checked against it (the event in "
+        "`object_ids`, the tree size, whether it verified); another territory's event is "
+        "answered as unknown (`not-found`)"
+    ),
+    AuditAction.CONSOLE_EVIDENCE_EXPORTED: (
+        "the console gave a person, as a JSON file, an event's canonical bytes, its "
+        "inclusion proof and the signed checkpoint, to check offline with the public JWKS"
+    ),
     AuditAction.CONSOLE_PERSON_ADDED: (
         "the operator let a person log in to the console as an auditor, with a role"
     ),

@@ -80,6 +80,11 @@ def test_the_search_fund_and_prefecture_pages_in_a_browser(headless: Browser, se
         assert "Refus de renouvellement" in tour.page.content()
         tour.check("prefecture")
 
+        tour.page.get_by_role("link", name="Preuves").first.click()
+        tour.page.wait_for_url("**/console/evidence")
+        assert "Preuves : le journal d" in tour.page.content()
+        tour.check("preuves")
+
         refused = tour.page.goto(served.base_url + f"/console/funds/{served.marseille_funds[0]}")
         assert refused is not None
         assert refused.status == 404
