@@ -15,7 +15,13 @@ from fastapi.responses import PlainTextResponse
 
 from audit.actions import AuditAction
 from gateway.auditing import repository, service, spreadsheet
-from gateway.auditing.schemas import ConsistencyProof, EventOut, EventPage, InclusionProof
+from gateway.auditing.schemas import (
+    CSV_COLUMNS,
+    ConsistencyProof,
+    EventOut,
+    EventPage,
+    InclusionProof,
+)
 from gateway.auditing.spreadsheet import Output
 from gateway.auditlog import repository as audit_log_repository
 from gateway.auditlog import service as audit_log
@@ -137,13 +143,6 @@ def get_consistency_proof(
     )
 
 
-CSV_COLUMNS = (
-    "id", "event_id", "occurred_at", "action", "outcome", "participant_id", "acting_for",
-    "agent_id", "case_reference", "purpose", "object_ids", "subject_pseudonyms", "detail",
-    "participant_kind", "request_id", "leaf_index", "leaf",
-)  # fmt: skip
-
-
 @router.get(
     "/events",
     name=AuditAction.AUDIT_EVENTS_LISTED,
@@ -227,7 +226,7 @@ def list_events(
     next_index = page[-1].leaf_index if more and after_index is not None else None
     if output != "json":
         # ``leaf``: the bytes the log hashes, where a cell cannot tell null from "".
-        rows = (_csv_row(event) for event in page)
+        rows = (event.csv_row() for event in page)
         headers = {"Next-After-Id": str(next_after)} if next_after is not None else {}
         if next_index is not None:
             headers = {"Next-After-Index": str(next_index)}
@@ -235,11 +234,6 @@ def list_events(
             CSV_COLUMNS, rows, output, filename="audit-events", headers=headers
         )
     return EventPage(events=page, next_after_id=next_after, next_after_index=next_index)
-
-
-def _csv_row(event: EventOut) -> list[Any]:
-    values = {**event.model_dump(mode="json"), "leaf": event.leaf_text()}
-    return [values[column] for column in CSV_COLUMNS]
 
 
 @router.get("/subject-report", name=AuditAction.SUBJECT_REPORT_READ)

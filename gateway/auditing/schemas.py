@@ -39,6 +39,14 @@ class ConsistencyProof(BaseModel):
     proof: list[str]
 
 
+# The events' spreadsheet columns (``format=csv`` and the console's exports).
+CSV_COLUMNS = (
+    "id", "event_id", "occurred_at", "action", "outcome", "participant_id", "acting_for",
+    "agent_id", "case_reference", "purpose", "object_ids", "subject_pseudonyms", "detail",
+    "participant_kind", "request_id", "leaf_index", "leaf",
+)  # fmt: skip
+
+
 class EventOut(BaseModel):
     """An event: its leaf's fields (all but ``id`` and ``leaf_index``) and its log index."""
 
@@ -76,6 +84,14 @@ class EventOut(BaseModel):
     def leaf_text(self) -> str:
         """The event's canonical bytes (RFC 8785 JSON), which its leaf hashes, as text."""
         return event_bytes(event_document(self)).decode()
+
+    def csv_row(self) -> list[Any]:
+        """The event as a spreadsheet row of ``CSV_COLUMNS``.
+
+        ``leaf`` holds the bytes the log hashes, where a cell cannot tell null from "".
+        """
+        values = {**self.model_dump(mode="json"), "leaf": self.leaf_text()}
+        return [values[column] for column in CSV_COLUMNS]
 
 
 class EventPage(BaseModel):

@@ -20,7 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from audit.actions import AuditAction, AuditOutcome
 from gateway.auditing import spreadsheet
-from gateway.auditing.router import CSV_COLUMNS
+from gateway.auditing.schemas import CSV_COLUMNS
 from gateway.console import oidc, repository, service, views
 from gateway.console.models import ConsoleLogin, ConsoleSession
 from gateway.console.web import (

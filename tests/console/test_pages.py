@@ -14,7 +14,7 @@ import pytest
 
 from audit.actions import AuditAction, AuditOutcome
 from gateway import jobs, tenancy
-from gateway.auditing.router import CSV_COLUMNS
+from gateway.auditing.schemas import CSV_COLUMNS
 from gateway.auditing.spreadsheet import BOM
 from gateway.auditlog.writer import record
 from gateway.console import views
