@@ -125,6 +125,7 @@ class Overview:
             {
                 "id": "graphique-etats",
                 "title": "chart.states",
+                "header": "column.fund",
                 "data": {
                     "labels": labels,
                     "stacked": True,
@@ -140,6 +141,7 @@ class Overview:
             {
                 "id": "graphique-delais",
                 "title": "chart.delays",
+                "header": "column.fund",
                 "data": {
                     "labels": labels,
                     "stacked": False,
