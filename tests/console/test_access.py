@@ -17,10 +17,11 @@ from audit.actions import AuditAction, AuditOutcome
 from gateway import jobs
 from gateway.auditing.service import subject_of
 from gateway.console import repository
-from gateway.console.models import ConsoleAccessRequest, ConsolePerson
+from gateway.console.models import ConsoleAccessRequest
 from gateway.identities.service import IdentityKeys
 from gateway.storage.base import utcnow
 from gateway.storage.ids import new_id
+from tests.console.site import mapped_person
 from tests.console.test_login import events
 from tests.console.test_sessions import logged_in
 from tests.support.factories import NIR, NIR_NORMALISED, decision, identity
@@ -60,14 +61,7 @@ def approvers(
             (territories.paris_auditor, "sub-paris-approver"),
             (territories.marseille_auditor, "sub-marseille-approver"),
         ):
-            person = ConsolePerson(
-                id=new_id(),
-                issuer=forger.issuer,
-                subject=subject,
-                auditor_id=auditor,
-                role="approver",
-                created_at=utcnow(),
-            )
+            person = mapped_person(forger.issuer, subject, auditor, "approver")
             repository.add_person(session, person)
             ids.append(person.id)
     return Approvers(ids[0], ids[1])

@@ -11,11 +11,8 @@ import pytest
 
 from audit.actions import AuditAction, AuditOutcome
 from gateway.console import repository
-from gateway.console.models import ConsolePerson
-from gateway.storage.base import utcnow
-from gateway.storage.ids import new_id
-from tests.console.site import PARIS, UNMAPPED, Site
-from tests.console.test_browser import Tour, chromium, site  # noqa: F401 - fixtures
+from tests.console.browser import Tour
+from tests.console.site import PARIS, UNMAPPED, Site, mapped_person
 from tests.support.database import sessions_on
 
 if TYPE_CHECKING:
@@ -29,14 +26,8 @@ PERSON = "7500000000"  # the site's first decision, CONSOLE-0, is about them
 def map_approver(served: Site) -> str:
     """What the operator does: the provider's third account, an approver of Paris."""
     with sessions_on(served.served.database_url) as sessions, sessions.begin() as session:
-        person = ConsolePerson(
-            id=new_id(),
-            issuer=served.issuer,
-            subject=APPROVER,
-            auditor_id=served.served.clients["codaf_75"].id,
-            role="approver",
-            created_at=utcnow(),
-        )
+        auditor = served.served.clients["codaf_75"].id
+        person = mapped_person(served.issuer, APPROVER, auditor, "approver")
         repository.add_person(session, person)
         return person.id
 
@@ -53,8 +44,8 @@ def for_data_subject_requests(tour: Tour, login: str) -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_two_people_ask_approve_and_read_a_persons_access_report(
-    chromium: Browser,  # noqa: F811 - the fixture
-    site: Site,  # noqa: F811 - the fixture
+    chromium: Browser,
+    site: Site,
 ) -> None:
     approver_id = map_approver(site)
     asker, approver = Tour(chromium, site), Tour(chromium, site)

@@ -9,34 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from audit.actions import AuditAction, AuditOutcome
-from tests.console.site import PARIS, Site, console_site
-from tests.console.test_browser import Tour, _database, chromium_path
+from tests.console.browser import Tour
+from tests.console.site import PARIS, Site
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
-
     from playwright.sync_api import Browser
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def headless() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def served(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Site]:
-    for url in _database(request, backend, tmp_path):
-        with console_site(url, tmp_path, backend) as site:
-            yield site
 
 
 def charts_drawn(tour: Tour) -> list[bool]:
@@ -50,9 +31,9 @@ def charts_drawn(tour: Tour) -> list[bool]:
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 )
-def test_the_search_fund_and_prefecture_pages_in_a_browser(headless: Browser, served: Site) -> None:
-    started = served.last_event_id()
-    tour = Tour(headless, served)
+def test_the_search_fund_and_prefecture_pages_in_a_browser(chromium: Browser, site: Site) -> None:
+    started = site.last_event_id()
+    tour = Tour(chromium, site)
     try:
         tour.login(PARIS)
         tour.state_purpose()
@@ -66,14 +47,14 @@ def test_the_search_fund_and_prefecture_pages_in_a_browser(headless: Browser, se
         assert "Le champ « Département » n'est pas valide." in tour.page.content()
         tour.check("evenements-erreur")
 
-        tour.page.goto(served.base_url + "/console/overview")
-        fund = served.paris_funds[0]
+        tour.page.goto(site.base_url + "/console/overview")
+        fund = site.paris_funds[0]
         tour.page.locator(f"a[href='/console/funds/{fund}']").click()
         tour.page.wait_for_url(f"**/console/funds/{fund}")
         assert charts_drawn(tour) == [True, True]
         tour.check("caisse")
 
-        tour.page.goto(served.base_url + "/console/overview")
+        tour.page.goto(site.base_url + "/console/overview")
         tour.page.locator("a[href^='/console/prefectures/']").first.click()
         tour.page.wait_for_url("**/console/prefectures/**")
         assert charts_drawn(tour) == [True, True]
@@ -85,19 +66,19 @@ def test_the_search_fund_and_prefecture_pages_in_a_browser(headless: Browser, se
         assert "Preuves : le journal d" in tour.page.content()
         tour.check("preuves")
 
-        refused = tour.page.goto(served.base_url + f"/console/funds/{served.marseille_funds[0]}")
+        refused = tour.page.goto(site.base_url + f"/console/funds/{site.marseille_funds[0]}")
         assert refused is not None
         assert refused.status == 404
         tour.check("caisse-autre-territoire")
     finally:
         tour.close()
 
-    [shown, refused_event] = served.events(AuditAction.CONSOLE_FUND_SHOWN, since_id=started)
+    [shown, refused_event] = site.events(AuditAction.CONSOLE_FUND_SHOWN, since_id=started)
     assert (shown.outcome, shown.object_ids) == (AuditOutcome.SUCCESS, [fund])
     assert shown.detail["records_owed"] == 3  # the three decisions of the site
     assert refused_event.outcome == AuditOutcome.REFUSED
-    assert refused_event.detail["fund_id"] == served.marseille_funds[0]
-    [prefecture] = served.events(AuditAction.CONSOLE_PREFECTURE_SHOWN, since_id=started)
+    assert refused_event.detail["fund_id"] == site.marseille_funds[0]
+    [prefecture] = site.events(AuditAction.CONSOLE_PREFECTURE_SHOWN, since_id=started)
     assert prefecture.detail["decisions"] == 3
-    searches = served.events(AuditAction.CONSOLE_EVENTS_SEARCHED, since_id=started)
+    searches = site.events(AuditAction.CONSOLE_EVENTS_SEARCHED, since_id=started)
     assert [e.outcome for e in searches] == [AuditOutcome.SUCCESS, AuditOutcome.REFUSED]
