@@ -16,11 +16,10 @@ not exist for a person (404). Every step is an audit event.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from audit.actions import AuditAction
@@ -29,8 +28,9 @@ from gateway.console import repository, service
 from gateway.console.models import ConsoleAccessRequest
 from gateway.console.web import (
     ROOT,
-    CheckedForm,
     ConsoleRefusal,
+    Posted,
+    PostedForm,
     PurposefulVisitor,
     Visitor,
     page,
@@ -116,14 +116,9 @@ def requests_page(
 
 
 @access.post("/access", name=AuditAction.CONSOLE_ACCESS_ASKED)
-def ask(
-    visitor: PurposefulVisitor,
-    form: CheckedForm,
-    state: State,
-    session: DbSession,
-    audit: Audit,
-) -> Response:
+def ask(posted: Posted) -> Response:
     """Record a request: its reference and the person's keyed values, pending."""
+    visitor, form, state, audit = posted.visitor, posted.form, posted.state, posted.audit
     _with_purpose(visitor)
     reference = form.get("reference")
     kind = form.get("kind")
@@ -150,7 +145,7 @@ def ask(
         state=PENDING,
         created_at=utcnow(),
     )
-    repository.add_access_request(session, asked)
+    repository.add_access_request(posted.session, asked)
     audit.object_ids = [asked.id]
     audit.subject_pseudonyms = list(subject.pseudonyms)
     audit.detail = {"reference": asked.reference, "identifier": kind}
@@ -162,25 +157,10 @@ def _pending_since(state: State, now: datetime) -> datetime:
     return now - timedelta(hours=state.settings.console_access_pending_hours)
 
 
-@dataclass
-class Decision:
-    """What an approval or a refusal needs: the request, its decider, checked form."""
-
-    request_id: str
-    visitor: PurposefulVisitor
-    form: CheckedForm
-    state: State
-    session: DbSession
-    audit: Audit
-
-
-Deciding = Annotated[Decision, Depends()]
-
-
-def _decide(decision: Decision, outcome: str) -> Response:
+def _decide(request_id: str, posted: PostedForm, outcome: str) -> Response:
     """Approve or refuse another person's pending request of the same auditor, once."""
-    visitor, state, audit = decision.visitor, decision.state, decision.audit
-    found = _of_territory(decision.session, visitor, decision.request_id)
+    visitor, state, audit = posted.visitor, posted.state, posted.audit
+    found = _of_territory(posted.session, visitor, request_id)
     audit.object_ids = [found.id]
     audit.detail = {"reference": found.reference, "asked_by": found.asked_by}
     if visitor.role != service.Role.APPROVER:
@@ -194,7 +174,7 @@ def _decide(decision: Decision, outcome: str) -> Response:
     else:
         values.update(subject_pseudonyms=[], subject_indexes=[])
     asked_after = _pending_since(state, now)
-    decided = repository.decide_access_request(decision.session, found.id, asked_after, values)
+    decided = repository.decide_access_request(posted.session, found.id, asked_after, values)
     if not decided:
         if found.state in (PENDING, EXPIRED):  # waited too long: expired, or about to be
             raise ConsoleRefusal("request-expired", 410)
@@ -202,20 +182,14 @@ def _decide(decision: Decision, outcome: str) -> Response:
     return RedirectResponse(ROOT + "/access", status_code=303)
 
 
-@access.post(
-    "/access/{request_id}/approve",  # noqa: FAST003 - Decision takes the id
-    name=AuditAction.CONSOLE_ACCESS_APPROVED,
-)
-def approve(decision: Deciding) -> Response:
-    return _decide(decision, APPROVED)
+@access.post("/access/{request_id}/approve", name=AuditAction.CONSOLE_ACCESS_APPROVED)
+def approve(request_id: str, posted: Posted) -> Response:
+    return _decide(request_id, posted, APPROVED)
 
 
-@access.post(
-    "/access/{request_id}/refuse",  # noqa: FAST003 - Decision takes the id
-    name=AuditAction.CONSOLE_ACCESS_REFUSED,
-)
-def refuse(decision: Deciding) -> Response:
-    return _decide(decision, REFUSED)
+@access.post("/access/{request_id}/refuse", name=AuditAction.CONSOLE_ACCESS_REFUSED)
+def refuse(request_id: str, posted: Posted) -> Response:
+    return _decide(request_id, posted, REFUSED)
 
 
 @access.get("/access/{request_id}", name=AuditAction.CONSOLE_ACCESS_VIEWED)

@@ -16,7 +16,7 @@ from tests.console.site import ARTIFACTS, NODE_MODULES, Site
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Locator, Page, Response
 
 AXE = NODE_MODULES / "axe-core" / "axe.min.js"
 SERIOUS = {"serious", "critical"}
@@ -110,6 +110,22 @@ class Tour:
         serious = [v for v in violations if v["impact"] in SERIOUS]
         assert serious == [], f"{name}: {serious}"
         assert self.errors == [], f"{name}: {self.errors}"
+
+    def submit(self, button: str, path: str) -> Response:
+        """Click a form's button, and wait for the page its POST to ``path`` answers."""
+        with self.page.expect_response(
+            lambda answer: answer.request.method == "POST" and answer.url.endswith(path)
+        ) as posted:
+            self.page.get_by_role("button", name=button).click()
+        self.page.wait_for_load_state("load")
+        return posted.value
+
+    def download(self, link: Locator) -> bytes:
+        """Click a download link: the file the browser saved."""
+        with self.page.expect_download() as caught:
+            link.click()
+        saved = caught.value.path()
+        return Path(saved).read_bytes()
 
     def funds_shown(self) -> str:
         return self.page.locator("#tableau-caisses tbody").inner_text()

@@ -49,14 +49,17 @@ def test_two_people_ask_approve_and_read_a_persons_access_report(
 ) -> None:
     approver_id = map_approver(site)
     asker, approver = Tour(chromium, site), Tour(chromium, site)
+    visited: list[str] = []
+    asker.page.on("request", lambda request: visited.append(request.url))
     try:
         for_data_subject_requests(asker, PARIS)
         asker.check("acces-demande")
         asker.page.fill("#reference", "DPO-2026-7")
         asker.page.locator("#identifiant-agdref").check(force=True)
         asker.page.fill("#numero", PERSON)
-        asker.page.click("button:has-text('Demander le rapport')")
-        asker.page.wait_for_url("**/console/access")
+        posted = asker.submit("Demander le rapport", "/console/access")
+        assert posted.status == 303  # posted with its CSRF token, then the list
+        assert asker.page.url == site.base_url + "/console/access"
         assert "En attente d'approbation" in asker.page.locator("#tableau-demandes").inner_text()
 
         for_data_subject_requests(approver, APPROVER)
@@ -70,8 +73,10 @@ def test_two_people_ask_approve_and_read_a_persons_access_report(
         assert approver.page.locator("#tableau-a-decider").count() == 0
 
         asker.page.reload()
-        asker.page.get_by_role("link", name="Voir le rapport").click()
+        with asker.page.expect_response("**/console/access/*") as opened:
+            asker.page.get_by_role("link", name="Voir le rapport").click()
         asker.page.wait_for_url("**/console/access/*")
+        assert opened.value.headers["cache-control"] == "no-store"  # kept by no browser
         shown = asker.page.content()
         assert "CONSOLE-0" in shown
         assert "CONSOLE-1" not in shown
@@ -80,6 +85,9 @@ def test_two_people_ask_approve_and_read_a_persons_access_report(
     finally:
         asker.close()
         approver.close()
+
+    assert visited
+    assert not [url for url in visited if PERSON in url]  # in no URL, so in no history
 
     [asked] = site.events(AuditAction.CONSOLE_ACCESS_ASKED)
     [approved] = site.events(AuditAction.CONSOLE_ACCESS_APPROVED)
