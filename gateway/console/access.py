@@ -176,8 +176,9 @@ def _decide(request_id: str, posted: PostedForm, outcome: str) -> Response:
     asked_after = _pending_since(state, now)
     decided = repository.decide_access_request(posted.session, found.id, asked_after, values)
     if not decided:
-        if found.state in (PENDING, EXPIRED):  # waited too long: expired, or about to be
-            raise ConsoleRefusal("request-expired", 410)
+        never_decided = found.state == EXPIRED and found.shown_until is None
+        if never_decided or (found.state == PENDING and _aware(found.created_at) <= asked_after):
+            raise ConsoleRefusal("request-expired", 410)  # waited too long for its approval
         raise ConsoleRefusal("already-decided", 409)  # by this approver or another
     return RedirectResponse(ROOT + "/access", status_code=303)
 

@@ -478,8 +478,11 @@ def test_a_request_that_waited_too_long_cannot_be_approved_and_is_listed_expired
         [],
     )
     assert "DPO-2026-0142" not in approver.get("/console/access").text
+    assert decide(approver, request.id, "approve").status_code == 410  # expired, still
+    assert decide(approver, request.id, "refuse").status_code == 410
     assert outcomes(sessions, AuditAction.CONSOLE_ACCESS_APPROVED) == [
-        (AuditOutcome.REFUSED, approvers.paris, "request-expired")
+        (AuditOutcome.REFUSED, approvers.paris, "request-expired"),
+        (AuditOutcome.REFUSED, approvers.paris, "request-expired"),
     ]
     listed_events = events(sessions, AuditAction.CONSOLE_ACCESS_LISTED)
     [expiring] = [e for e in listed_events if "expired" in e.detail]
