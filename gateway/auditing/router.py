@@ -290,7 +290,9 @@ def fund_reports(
     since: Instant | None = None,
     until: Instant | None = None,
     fund_id: Annotated[SafeText | None, Query(max_length=64, pattern=SAFE)] = None,
-    unacknowledged_after_days: Annotated[int, Query(ge=0, le=3650)] = 7,
+    unacknowledged_after_days: Annotated[int, Query(ge=0, le=3650)] = (
+        service.EXPECTED_RECEIPT_DAYS
+    ),
     output: Annotated[Output, Query(alias="format")] = "json",
 ) -> Any:
     """Per fund of the auditor's territory: what it was owed, received, acknowledged, checked."""
