@@ -291,6 +291,23 @@ def _hours_on_postgresql(element: hours_between, compiler: SQLCompiler, **option
     return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 3600.0)"
 
 
+class utc_day(FunctionElement[Any]):  # noqa: N801 - an SQL function, named as one
+    """The day (in UTC) of a stored time, whatever the database session's time zone."""
+
+    inherit_cache = True
+    name = "utc_day"
+
+
+@compiles(utc_day, "sqlite")
+def _day_on_sqlite(element: utc_day, compiler: SQLCompiler, **options: Any) -> str:
+    return f"date({compiler.process(element.clauses, **options)})"  # stored as UTC text
+
+
+@compiles(utc_day, "postgresql")
+def _day_on_postgresql(element: utc_day, compiler: SQLCompiler, **options: Any) -> str:
+    return f"CAST(({compiler.process(element.clauses, **options)} AT TIME ZONE 'UTC') AS DATE)"
+
+
 def _instant(value: datetime) -> Any:
     """A time given to the database as the columns store theirs."""
     return literal(value, Disclosure.created_at.type)
@@ -362,7 +379,7 @@ def receipt_delays_by_day(
     """(day owed, hours from owed to receipt) of each record of the period received."""
     return session.execute(
         select(
-            func.date(Disclosure.created_at),
+            utc_day(Disclosure.created_at),
             hours_between(Disclosure.created_at, Receipt.recorded_at),
         )
         .join(Receipt, Receipt.batch_id == Disclosure.batch_id)
@@ -416,7 +433,7 @@ def checks_by_day_and_match(
     session: Session, fund_id: str, since: datetime, until: datetime
 ) -> Sequence[Row[Any, str | None, int]]:
     """(day, match level, count) of the fund's successful status checks in the period."""
-    day = func.date(AuditEvent.occurred_at)
+    day = utc_day(AuditEvent.occurred_at)
     match = AuditEvent.detail["match"].as_string()
     return session.execute(
         select(day, match, func.count())

@@ -303,6 +303,9 @@ def fund_reports(
     rows = [
         service.fund_report(session, fund, start, end, unacknowledged_after_days) for fund in funds
     ]
+    if output == "json":  # series by day or week: in JSON only, not a spreadsheet's row
+        for row in rows:
+            row["trends"] = service.fund_trends(session, row["fund_id"], start, end).as_dict()
     audit.detail = {"funds": len(rows), "since": start.isoformat(), "until": end.isoformat()}
     return _table(rows, output, {"since": start, "until": end, "funds": rows}, "fund-reports")
 

@@ -59,6 +59,7 @@ BANDS = repository.Bands(
 MATCH_LEVELS = [str(level) for level in Level]
 DAILY_UP_TO = timedelta(days=31)  # a longer period's trends are weekly
 WEEK = 7
+WEEKLY_BUCKETS = 60  # at most, about: a longer period's buckets are several weeks long
 
 
 @dataclass(frozen=True)
@@ -278,7 +279,11 @@ def fund_report(
 
 @dataclass
 class Trends:
-    """A fund's figures per day (a period of up to 31 days) or per week (from Monday)."""
+    """A fund's figures per day, or per week from Monday, of a period.
+
+    Per day up to 31 days, per week up to 420; a longer period's buckets are as many
+    weeks as keep them about 60.
+    """
 
     step_days: int
     starts: list[date]
@@ -286,11 +291,22 @@ class Trends:
     to_receipt_p95: list[float | None] = field(default_factory=list)
     checks_by_match: dict[str, list[int]] = field(default_factory=dict)
 
+    def as_dict(self) -> dict[str, Any]:
+        """As the API's JSON report gives it: each list runs along ``starts``."""
+        return {
+            "step_days": self.step_days,
+            "starts": [start.isoformat() for start in self.starts],
+            "owed_to_receipt_hours_median": self.to_receipt_median,
+            "owed_to_receipt_hours_p95": self.to_receipt_p95,
+            "status_checks_by_match": self.checks_by_match,
+        }
+
 
 def _buckets(since: datetime, until: datetime) -> tuple[int, list[date]]:
     """The trends' step in days and the first day of each bucket of the period."""
-    step = 1 if until - since <= DAILY_UP_TO else WEEK
-    first = since.date() - timedelta(days=since.date().weekday() if step == WEEK else 0)
+    weeks = -(-(until - since).days // (WEEK * WEEKLY_BUCKETS))  # rounded up
+    step = 1 if until - since <= DAILY_UP_TO else WEEK * weeks
+    first = since.date() - timedelta(days=since.date().weekday() if step > 1 else 0)
     count = (until.date() - first).days // step + 1
     return step, [first + timedelta(days=step * n) for n in range(count)]
 

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import literal, select
+from sqlalchemy import literal, select, text
 
 from audit.actions import AuditOutcome
 from gateway.auditing import service as reports
-from gateway.auditing.repository import hours_between
+from gateway.auditing.repository import hours_between, utc_day
 from gateway.batches.models import Batch, BatchState, Receipt
 from gateway.decisions.models import Decision
 from gateway.disclosures.models import Disclosure, DisclosureState
@@ -274,6 +274,11 @@ def test_the_api_fund_report_gives_the_same_figures(
     }
     assert row["unacknowledged"] == row["unacknowledged_by_age"]["7_days_or_more"]
     assert row["status_checks_by_match"] == {"exact": 3, "strong": 2, "weak": 1, "none": 4}
+    trends = row["trends"]
+    assert trends["step_days"] == 1
+    owed_day = trends["starts"].index((utcnow() - timedelta(hours=240)).date().isoformat())
+    assert trends["owed_to_receipt_hours_median"][owed_day] == pytest.approx(48, abs=0.01)
+    assert sum(trends["status_checks_by_match"]["none"]) == 4
     # A shorter expected delay: only the receipt after 12 hours is in time.
     shorter = client.get(
         "/v1/audit/reports/funds",
@@ -284,6 +289,7 @@ def test_the_api_fund_report_gives_the_same_figures(
     spreadsheet = client.get("/v1/audit/reports/funds", params={"format": "csv"}, headers=headers)
     assert "owed_to_receipt_by_band.under_1_day" in spreadsheet.text
     assert "status_checks_by_match.weak" in spreadsheet.text
+    assert "trends" not in spreadsheet.text
 
 
 INSTANTS = st.datetimes(
@@ -306,9 +312,22 @@ def test_the_database_counts_hours_between_two_times_as_python_does(
     assert hours == pytest.approx((end - start).total_seconds() / 3600, abs=1e-3)
 
 
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(moment=INSTANTS)
+def test_a_time_falls_on_its_utc_day_whatever_the_sessions_time_zone(
+    session: Session, moment: datetime
+) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL TIME ZONE 'Pacific/Kiritimati'"))  # UTC+14
+    day = session.scalar(select(utc_day(literal(moment, UTCDateTime()))))
+    assert reports._day(day) == moment.date()  # noqa: SLF001 - as the trends read it
+
+
 @given(
     since=INSTANTS,
-    length=st.sampled_from([7, 30, 90, 365]),
+    length=st.one_of(st.sampled_from([7, 30, 31, 32, 90, 365, 420, 421]), st.integers(1, 40_000)),
     offset=st.floats(min_value=0, max_value=1),
 )
 def test_every_day_of_a_period_falls_in_its_own_bucket(
@@ -316,7 +335,13 @@ def test_every_day_of_a_period_falls_in_its_own_bucket(
 ) -> None:
     until = since + timedelta(days=length)
     step, starts = reports._buckets(since, until)  # noqa: SLF001 - the bucketing itself
-    assert step == (1 if length <= 31 else 7)
+    if length <= 31:
+        assert step == 1
+    elif length <= 7 * reports.WEEKLY_BUCKETS:  # a year: weekly
+        assert step == 7
+    else:
+        assert step % 7 == 0
+    assert len(starts) <= reports.WEEKLY_BUCKETS + 2
     assert starts[0] <= since.date() < starts[0] + timedelta(days=step)
     assert starts[-1] <= until.date() < starts[-1] + timedelta(days=step)
     assert all(
