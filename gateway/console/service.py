@@ -159,7 +159,9 @@ class Overview:
     prefectures: list[tuple[str, str]] = field(default_factory=list)  # (id, name)
 
     def charts(self, t: Translator) -> list[dict[str, Any]]:
-        """The charts' data, each also shown as a table beside its chart."""
+        """The charts' data, each also shown as a table beside its chart (none without funds)."""
+        if not self.funds:
+            return []
         labels = [fund.name for fund in self.funds]
         funds = self.funds
         shown = [s for s in STATES if any(f.by_state.get(s) for f in funds)] or ["pending"]

@@ -25,10 +25,14 @@ from audit.actions import AuditOutcome
 from gateway.auditing import service as reports
 from gateway.auditing.repository import hours_between, utc_day
 from gateway.batches.models import Batch, BatchState, Receipt
+from gateway.console import repository
+from gateway.console.models import ConsolePerson
 from gateway.decisions.models import Decision
 from gateway.disclosures.models import Disclosure, DisclosureState
 from gateway.storage.base import UTCDateTime, utcnow
+from gateway.storage.ids import new_id
 from tests.console.test_pages import checks, reader
+from tests.console.test_sessions import logged_in
 from tests.support.actors import auditor_headers, make_prefecture, seal
 from tests.support.factories import decision, identity
 
@@ -247,6 +251,35 @@ def test_another_territorys_auditor_counts_only_its_own_fund(
     assert [sum(counts) for counts in trend.values()] == [7, 0, 0, 0]
 
 
+def test_a_territory_without_funds_has_no_charts(
+    visit: Callable[..., Visit],
+    territories: Territories,
+    participant: Register,
+    sessions: sessionmaker[Session],
+) -> None:
+    corsica = participant("auditor", departements=["2A"], prefix="codaf-2a")
+    with sessions.begin() as session:
+        issuer = visit().forger.issuer
+        person = ConsolePerson(
+            id=new_id(),
+            issuer=issuer,
+            subject="sub-corse",
+            auditor_id=corsica.id,
+            role="reader",
+            created_at=utcnow(),
+        )
+        repository.add_person(session, person)
+    browser = logged_in(visit, "sub-corse")
+    browser.state_purpose()
+
+    answer = browser.get("/console/overview")
+
+    assert answer.status_code == 200, answer.text
+    assert "Aucune caisse n'est rattachée à votre territoire." in html.unescape(answer.text)
+    assert "data-chart" not in answer.text
+    assert territories.paris_fund not in answer.text
+
+
 def test_the_api_fund_report_gives_the_same_figures(
     client: TestClient, settings: GatewaySettings, participant: Register, seeded: Territories
 ) -> None:
@@ -290,6 +323,16 @@ def test_the_api_fund_report_gives_the_same_figures(
     assert "owed_to_receipt_by_band.under_1_day" in spreadsheet.text
     assert "status_checks_by_match.weak" in spreadsheet.text
     assert "trends" not in spreadsheet.text
+    widest = client.get(
+        "/v1/audit/reports/funds",
+        params={"since": "1900-01-01T00:00:00Z", "until": "9998-12-31T23:59:59Z"},
+        headers=headers,
+    )
+    assert widest.status_code == 200, widest.text
+    [whole] = widest.json()["funds"]
+    assert len(whole["trends"]["starts"]) <= reports.WEEKLY_BUCKETS + 2
+    assert whole["acknowledged_in_time"] == 2
+    assert sum(whole["trends"]["status_checks_by_match"]["exact"]) == 3
 
 
 INSTANTS = st.datetimes(
