@@ -354,12 +354,13 @@ def received_in_time(
 ) -> tuple[int, int]:
     """(received within ``hours`` of being owed, due) of the fund's records of the period.
 
-    Due: received, or owed for longer than ``hours`` by ``now`` (late, received or not);
-    a record cancelled before it was sent is owed no more.
+    Within: in less than ``hours``, as the bands count it. Due: received, or owed for
+    longer than ``hours`` by ``now`` (late, received or not); a record cancelled and never
+    received is owed no more.
     """
     delay = hours_between(Disclosure.created_at, Receipt.recorded_at)
     age = hours_between(Disclosure.created_at, _instant(now))
-    in_time = func.count(case((delay <= hours, 1)))
+    in_time = func.count(case((delay < hours, 1)))
     due = func.count(case((Receipt.recorded_at.is_not(None) | (age > hours), 1)))
     found, owed = session.execute(
         select(in_time, due)

@@ -8,8 +8,12 @@ Per fund: records owed and their states, batches delivered and acknowledged, the
 from when a record became owed to its delivery and to its receipt, and apart from them
 from the decision's own date to receipt (median, 95th percentile), the outcome of each
 record, records still unacknowledged after N days, and the status checks made (how many,
-by how many agents, on how many days): the effectiveness and periodicity CODAF checks. Per
-prefecture: decisions by kind, corrections by kind, imports and their rejected lines.
+by how many agents, on how many days): the effectiveness and periodicity CODAF checks.
+With them, in bands of a day, three days and the expected delay (``EXPECTED_RECEIPT_DAYS``,
+the default N): the delays to receipt and the ages of the records still unacknowledged;
+the share acknowledged within N days of those due; the checks by match level; and their
+trends per day or week (``fund_trends``). Per prefecture: decisions by kind, corrections
+by kind, imports and their rejected lines.
 """
 
 from __future__ import annotations

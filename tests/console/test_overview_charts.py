@@ -298,6 +298,10 @@ def test_the_api_fund_report_gives_the_same_figures(
         "7_days_or_more": 1,
     }
     assert (row["acknowledged_in_time"], row["acknowledged_due"]) == (2, 4)
+    in_time_bands = ("under_1_day", "1_to_3_days", "3_to_7_days")
+    assert row["acknowledged_in_time"] == sum(
+        row["owed_to_receipt_by_band"][b] for b in in_time_bands
+    )
     assert row["acknowledged_in_time_share"] == 0.5
     assert row["unacknowledged_by_age"] == {
         "under_1_day": 1,
