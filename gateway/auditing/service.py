@@ -234,8 +234,15 @@ def _in_time(
 
 
 def fund_report(
-    session: Session, fund_id: str, since: datetime, until: datetime, stale_days: int
+    session: Session,
+    fund_id: str,
+    since: datetime,
+    until: datetime,
+    stale_days: int,
+    *,
+    trends: bool = False,
 ) -> dict[str, Any]:
+    """The fund's CODAF report of the period; with ``trends``, its ``Trends`` too."""
     now = utcnow()
     states = repository.records_by_state(session, fund_id, since, until)
     delivered, acknowledged, batches = repository.batch_counts(session, fund_id, since, until)
@@ -245,14 +252,15 @@ def fund_report(
     outcomes = repository.outcomes(session, fund_id, since, until)
     stale = repository.unsettled_before(session, fund_id, now - timedelta(days=stale_days))
     ages = repository.unsettled_by_age(session, fund_id, now, BANDS)
+    checked = repository.checks_by_day_and_match(session, fund_id, since, until)
     by_match = dict.fromkeys(MATCH_LEVELS, 0)
-    for _, level, count in repository.checks_by_day_and_match(session, fund_id, since, until):
+    for _, level, count in checked:
         if level in by_match:
             by_match[level] += count
     count, agent_count, days = repository.check_counts(session, fund_id, since, until)
     checks = {"count": count, "agents": agent_count, "days": days}
     agents = fishing.agent_checks(session, fund_id, since, until)
-    return {
+    report = {
         "fund_id": fund_id,
         # A national fund (by registration) checks anyone; the others, their territory.
         "national": bool(fund and fund.national),
@@ -279,6 +287,9 @@ def fund_report(
         "status_checks_without_departement": sum(a.without_departement for a in agents),
         "fishing_flags": [agent.as_dict() for agent in agents if agent.reasons],
     }
+    if trends:
+        report["trends"] = fund_trends(session, fund_id, since, until, checked)
+    return report
 
 
 @dataclass
@@ -320,11 +331,18 @@ def _day(value: object) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def fund_trends(session: Session, fund_id: str, since: datetime, until: datetime) -> Trends:
+def fund_trends(
+    session: Session,
+    fund_id: str,
+    since: datetime,
+    until: datetime,
+    checked: Sequence[Row[Any, str | None, int]],
+) -> Trends:
     """Over the period, per day or per week: trends of a fund's delays and checks.
 
     The delay from owed to receipt of the records owed that day or week (median, 95th
-    percentile), and the status checks made then, by match level.
+    percentile), and the status checks made then (``checked``: counted by day and match
+    level, as the report read them), by match level.
     """
     step, starts = _buckets(since, until)
     first = starts[0]
@@ -341,7 +359,7 @@ def fund_trends(session: Session, fund_id: str, since: datetime, until: datetime
         trends.to_receipt_median.append(None if median is None else round(median, 2))
         trends.to_receipt_p95.append(None if p95 is None else round(p95, 2))
     trends.checks_by_match = {level: [0] * len(starts) for level in MATCH_LEVELS}
-    for day, level, count in repository.checks_by_day_and_match(session, fund_id, since, until):
+    for day, level, count in checked:
         if level in trends.checks_by_match:
             trends.checks_by_match[level][bucket(day)] += count
     return trends

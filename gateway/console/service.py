@@ -268,7 +268,7 @@ def overview(session: Session, caller: Caller, days: int) -> Overview:
     since = until - timedelta(days=days)
     found = Overview(since=since.date().isoformat(), until=until.date().isoformat(), days=days)
     for fund_id in auditing.participants_in_scope(session, caller, ParticipantKind.FUND):
-        report = reports.fund_report(session, fund_id, since, until, STALE_DAYS)
+        report = reports.fund_report(session, fund_id, since, until, STALE_DAYS, trends=True)
         fund = participants.get(session, fund_id)
         found.funds.append(
             FundRow(
@@ -290,7 +290,7 @@ def overview(session: Session, caller: Caller, days: int) -> Overview:
                 in_time_share=report["acknowledged_in_time_share"],
                 unacknowledged_by_age=report["unacknowledged_by_age"],
                 checks_by_match=report["status_checks_by_match"],
-                trends=reports.fund_trends(session, fund_id, since, until),
+                trends=report["trends"],
             )
         )
     for prefecture_id in auditing.participants_in_scope(
