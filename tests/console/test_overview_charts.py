@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import literal, select, text
+from sqlalchemy import literal, select, text, update
 
 from audit.actions import AuditOutcome
 from gateway.auditing import service as reports
@@ -55,6 +55,7 @@ PARIS = {
     "P-4": (120, None),  # five days, unacknowledged: not yet late
     "P-5": (216, None),  # nine days, unacknowledged: late
     "P-6": (2, None),  # two hours, unacknowledged
+    "P-7": (300, None),  # cancelled (below): neither due nor unacknowledged
 }
 # Marseille's: none of them may show in Paris's figures.
 MARSEILLE = {"M-1": (240, 2), "M-2": (240, 2), "M-3": (100, None), "M-4": (300, None)}
@@ -114,6 +115,13 @@ def seeded(
         marseille_prefecture.created(decision(reference, identity=person))
     seal(sessions, gateway_keys, max_records=1)
     owe(sessions, territories.paris_fund, PARIS)
+    with sessions.begin() as session:
+        cancelled = select(Decision.id).where(Decision.reference == "P-7").scalar_subquery()
+        session.execute(
+            update(Disclosure)
+            .where(Disclosure.decision_id == cancelled)
+            .values(state=DisclosureState.CANCELLED)
+        )
     owe(sessions, territories.marseille_fund, MARSEILLE)
     paris, marseille = territories.paris_fund, territories.marseille_fund
     for level, count in (("exact", 3), ("strong", 2), ("weak", 1), ("none", 4)):
@@ -291,6 +299,7 @@ def test_the_api_fund_report_gives_the_same_figures(
     assert answer.status_code == 200, answer.text
     [row] = answer.json()["funds"]
     assert row["fund_id"] == territories.paris_fund
+    assert row["records_by_state"] == {"acknowledged": 3, "sealed": 3, "cancelled": 1}
     assert row["owed_to_receipt_by_band"] == {
         "under_1_day": 1,
         "1_to_3_days": 1,
