@@ -26,7 +26,7 @@ from gateway.auditing.schemas import EventOut
 from gateway.auditlog import repository as audit_log
 from gateway.auditlog import service as log_service
 from gateway.console import repository as console_repository
-from gateway.console.service import STALE_DAYS, STATES
+from gateway.console.service import STALE_DAYS, STATES, chart
 from gateway.decisions.models import CorrectionKind, DecisionKind
 from gateway.errors import InvalidField
 from gateway.participants import repository as participants
@@ -232,18 +232,6 @@ def participant_in_scope(
 def period(days: int) -> tuple[datetime, datetime]:
     until = utcnow()
     return until - timedelta(days=days), until
-
-
-def chart(
-    chart_id: str, title: str, header: str, labels: list[str], series: list[dict[str, Any]]
-) -> Any:
-    """One chart's data, also shown as a table beside the chart (``header``: its rows')."""
-    return {
-        "id": chart_id,
-        "title": title,
-        "header": header,
-        "data": {"labels": labels, "stacked": False, "datasets": series},
-    }
 
 
 def fund_report(session: Session, fund_id: str, days: int, t: Translator) -> dict[str, Any]:

@@ -46,9 +46,19 @@ def an_auditor_logs_in_sees_the_territorys_funds_and_logs_out(tour: Tour, site: 
     assert not any(fund in shown for fund in site.marseille_funds)
     drawn = tour.page.evaluate(
         "Array.from(document.querySelectorAll('canvas[data-chart]'))"
-        ".map(c => Chart.getChart(c) !== undefined)"
+        ".map(c => [c.id, Chart.getChart(c) === undefined ? null : Chart.getChart(c).config.type])"
     )
-    assert drawn == [True, True]
+    assert drawn == [
+        ["graphique-etats", "bar"],
+        ["graphique-delais", "bar"],
+        ["graphique-repartition-delais", "bar"],
+        ["graphique-tendance-mediane", "line"],
+        ["graphique-tendance-p95", "line"],
+        ["graphique-tendance-verifications", "bar"],
+        ["graphique-dans-le-delai", "bar"],
+        ["graphique-anciennete", "bar"],
+        ["graphique-correspondances", "bar"],
+    ]
     assert tour.page.locator("canvas").first.is_visible()
     cookies = {c["name"]: c for c in tour.context.cookies()}
     session = cookies["__Host-console-session"]
