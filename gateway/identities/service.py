@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from audit.pseudonyms import pseudonym
+from gateway.identities import consistency
 from gateway.identities.agdref import parse_agdref
 from gateway.identities.crypto import Sealed
 from gateway.identities.dates import PartialDate
@@ -122,9 +123,16 @@ def seal_row(
             else None
         ),
         "residence_departement": identity.residence_departement,
+        "nir_contradictions": flags(identity),
         "created_at": utcnow(),
         "shredded_at": None,
     }
+
+
+def flags(identity: IdentityIn) -> str | None:
+    """The rules its NIR or NIA breaks, as the row keeps them; None when it breaks none."""
+    found = consistency.of_document(identity.document())
+    return " ".join(dict.fromkeys(c.rule for c in found)) or None
 
 
 def match_key_rows(
