@@ -166,7 +166,9 @@ def test_another_place_on_either_side_contradicts(
     assume(_departement(place) != _departement(person.place))
     other = replace(person, place=place)
     number, identity = (_nir(other), person) if on_number else (_nir(person), other)
-    found = contradictions(number, "nir", place_of_birth=identity.place)
+    found = contradictions(
+        number, "nir", birth_date=identity.birth_date, place_of_birth=identity.place
+    )
     assert [(c.rule, c.fields) for c in found] == [
         (PLACE_MISMATCH, ("social_security_number.number", "place_of_birth"))
     ]
