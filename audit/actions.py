@@ -60,6 +60,7 @@ class AuditAction(StrEnum):
     CONSOLE_ACCESS_APPROVED = "console:access-approved"
     CONSOLE_ACCESS_REFUSED = "console:access-refused"
     CONSOLE_ACCESS_VIEWED = "console:access-viewed"
+    CONSOLE_ACCESS_EXPIRED = "console:access-expired"
     CONSOLE_EVENTS_SEARCHED = "console:events-searched"
     CONSOLE_EVENTS_EXPORTED = "console:events-exported"
     CONSOLE_FUND_SHOWN = "console:fund-shown"

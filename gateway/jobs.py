@@ -190,6 +190,35 @@ def apply_retention(sessions: sessionmaker[Session], settings: Settings) -> purg
     return report
 
 
+def expire_console_access(sessions: sessionmaker[Session], settings: Settings) -> int:
+    """Expire the console's access requests whose time is over, their keyed values cleared.
+
+    Pending ones that waited too long for their approval, approved ones past their window.
+
+    One audit event names the requests expired (no person in it); none when none did.
+    """
+    from audit.actions import AuditAction  # noqa: PLC0415
+    from gateway.auditlog.writer import record  # noqa: PLC0415
+    from gateway.console.repository import expire_access_requests  # noqa: PLC0415
+    from gateway.storage.base import utcnow  # noqa: PLC0415
+
+    now = utcnow()
+    pending_since = now - timedelta(hours=settings.console_access_pending_hours)
+    with sessions.begin() as session:
+        expired = expire_access_requests(session, now, pending_since)
+        ids = sorted(expired["pending"] + expired["approved"])
+        if ids:
+            counts = {kind: len(found) for kind, found in expired.items()}
+            record(
+                session,
+                AuditAction.CONSOLE_ACCESS_EXPIRED,
+                object_ids=ids,
+                detail={**counts, "via": "worker"},
+            )
+            log.info("console access requests expired", extra=counts)
+    return len(ids)
+
+
 JOBS: dict[str, tuple[Callable[[sessionmaker[Session], Settings], object], int]] = {
     "purge-replay-cache": (lambda sessions, _settings: purge_replay_cache(sessions), 600),
     "apply-retention": (apply_retention, 6 * 3600),
@@ -200,6 +229,7 @@ JOBS: dict[str, tuple[Callable[[sessionmaker[Session], Settings], object], int]]
     "sequence-audit-log": (sequence_audit_log, 0),
     "sign-audit-checkpoint": (sign_audit_checkpoint, 0),
     "process-imports": (process_imports, 0),
+    "expire-console-access": (expire_console_access, 300),
 }
 
 

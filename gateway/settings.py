@@ -190,6 +190,20 @@ class Settings(BaseSettings):
         le=3600,
         description="How long a login at the provider may take.",
     )
+    console_access_shown_hours: int = Field(
+        default=24,
+        ge=1,
+        le=168,
+        description="How long after its approval a person's access report is shown to its "
+        "asker (hours); then its keyed values are cleared.",
+    )
+    console_access_pending_hours: int = Field(
+        default=72,
+        ge=1,
+        le=720,
+        description="How long a person's access report request may wait for its approval "
+        "(hours); then it expires and its keyed values are cleared.",
+    )
     console_vendor_dir: Path = Field(
         default=Path("node_modules"),
         description="Where the console's front-end packages are (@gouvfr/dsfr, chart.js).",

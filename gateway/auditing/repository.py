@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import Float, String, case, cast, func, literal, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from audit.actions import AuditAction, AuditOutcome
 from gateway import tenancy
@@ -28,8 +30,9 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import date
 
-    from sqlalchemy import Row
+    from sqlalchemy import ColumnElement, Row, Select
     from sqlalchemy.orm import Session
+    from sqlalchemy.sql.compiler import SQLCompiler
 
     from gateway.auth.caller import Caller
 
@@ -265,6 +268,137 @@ def outcomes(session: Session, fund_id: str, since: datetime, until: datetime) -
     return dict(session.execute(statement).all())
 
 
+class hours_between(FunctionElement[float]):  # noqa: N801 - an SQL function, named as one
+    """Hours from one stored time to another, computed by the database.
+
+    SQLite keeps times as text and has no interval type: its Julian day numbers instead.
+    """
+
+    type = Float()
+    inherit_cache = True
+    name = "hours_between"
+
+
+@compiles(hours_between, "sqlite")
+def _hours_on_sqlite(element: hours_between, compiler: SQLCompiler, **options: Any) -> str:
+    start, end = (compiler.process(clause, **options) for clause in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 24.0)"
+
+
+@compiles(hours_between, "postgresql")
+def _hours_on_postgresql(element: hours_between, compiler: SQLCompiler, **options: Any) -> str:
+    start, end = (compiler.process(clause, **options) for clause in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 3600.0)"
+
+
+class utc_day(FunctionElement[Any]):  # noqa: N801 - an SQL function, named as one
+    """The day (in UTC) of a stored time, whatever the database session's time zone."""
+
+    inherit_cache = True
+    name = "utc_day"
+
+
+@compiles(utc_day, "sqlite")
+def _day_on_sqlite(element: utc_day, compiler: SQLCompiler, **options: Any) -> str:
+    return f"date({compiler.process(element.clauses, **options)})"  # stored as UTC text
+
+
+@compiles(utc_day, "postgresql")
+def _day_on_postgresql(element: utc_day, compiler: SQLCompiler, **options: Any) -> str:
+    return f"CAST(({compiler.process(element.clauses, **options)} AT TIME ZONE 'UTC') AS DATE)"
+
+
+def _instant(value: datetime) -> Any:
+    """A time given to the database as the columns store theirs."""
+    return literal(value, Disclosure.created_at.type)
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Bands of a duration: each one's name and upper bound in hours, then the last's name."""
+
+    bounds: tuple[tuple[str, float], ...]
+    last: str
+
+    @property
+    def names(self) -> list[str]:
+        return [*(name for name, _ in self.bounds), self.last]
+
+    def of(self, hours: ColumnElement[float]) -> Any:
+        """The name of the band ``hours`` falls in: the first whose bound it is under."""
+        return case(*((hours < bound, name) for name, bound in self.bounds), else_=self.last)
+
+
+def _by_band(session: Session, band: Any, statement: Select[Any]) -> dict[str, int]:
+    """The rows of ``statement`` counted by ``band``."""
+    grouped = statement.add_columns(band, func.count()).group_by(band)
+    return {str(name): int(count) for name, count in session.execute(grouped).all()}
+
+
+def receipt_delays_by_band(
+    session: Session, fund_id: str, since: datetime, until: datetime, bands: Bands
+) -> dict[str, int]:
+    """The fund's records owed in the period and received, by band of delay to receipt."""
+    delay = hours_between(Disclosure.created_at, Receipt.recorded_at)
+    received = (
+        select()
+        .select_from(Disclosure)
+        .join(Receipt, Receipt.batch_id == Disclosure.batch_id)
+        .where(_owed_in(fund_id, since, until))
+    )
+    return _by_band(session, bands.of(delay), received)
+
+
+def received_in_time(
+    session: Session, fund_id: str, since: datetime, until: datetime, now: datetime, hours: float
+) -> tuple[int, int]:
+    """(received within ``hours`` of being owed, due) of the fund's records of the period.
+
+    Within: in less than ``hours``, as the bands count it. Due: received, or owed for
+    longer than ``hours`` by ``now`` (late, received or not); a record cancelled and never
+    received is owed no more.
+    """
+    delay = hours_between(Disclosure.created_at, Receipt.recorded_at)
+    age = hours_between(Disclosure.created_at, _instant(now))
+    in_time = func.count(case((delay < hours, 1)))
+    due = func.count(case((Receipt.recorded_at.is_not(None) | (age > hours), 1)))
+    found, owed = session.execute(
+        select(in_time, due)
+        .select_from(Disclosure)
+        .outerjoin(Receipt, Receipt.batch_id == Disclosure.batch_id)
+        .where(
+            _owed_in(fund_id, since, until),
+            Receipt.recorded_at.is_not(None) | (Disclosure.state != DisclosureState.CANCELLED),
+        )
+    ).one()
+    return int(found), int(owed)
+
+
+def receipt_delays_by_day(
+    session: Session, fund_id: str, since: datetime, until: datetime
+) -> Sequence[Row[Any, float]]:
+    """(day owed, hours from owed to receipt) of each record of the period received."""
+    return session.execute(
+        select(
+            utc_day(Disclosure.created_at),
+            hours_between(Disclosure.created_at, Receipt.recorded_at),
+        )
+        .join(Receipt, Receipt.batch_id == Disclosure.batch_id)
+        .where(_owed_in(fund_id, since, until))
+    ).all()
+
+
+def unsettled_by_age(session: Session, fund_id: str, now: datetime, bands: Bands) -> dict[str, int]:
+    """The fund's records not settled by ``now``, counted by band of their age since owed."""
+    age = hours_between(Disclosure.created_at, _instant(now))
+    unsettled = (
+        select()
+        .select_from(Disclosure)
+        .where(Disclosure.fund_id == fund_id, Disclosure.state.not_in(SETTLED))
+    )
+    return _by_band(session, bands.of(age), unsettled)
+
+
 def unsettled_before(session: Session, fund_id: str, before: datetime) -> int:
     """The fund's records owed before ``before`` and still not settled."""
     count = session.scalar(
@@ -294,6 +428,24 @@ def check_counts(
         )
     ).one()
     return int(checks), int(agents), int(days)
+
+
+def checks_by_day_and_match(
+    session: Session, fund_id: str, since: datetime, until: datetime
+) -> Sequence[Row[Any, str | None, int]]:
+    """(day, match level, count) of the fund's successful status checks in the period."""
+    day = utc_day(AuditEvent.occurred_at)
+    match = AuditEvent.detail["match"].as_string()
+    return session.execute(
+        select(day, match, func.count())
+        .where(
+            AuditEvent.acting_for == fund_id,
+            AuditEvent.action == AuditAction.STATUS_CHECKED,
+            AuditEvent.outcome == AuditOutcome.SUCCESS,
+            AuditEvent.occurred_at.between(since, until),
+        )
+        .group_by(day, match)
+    ).all()
 
 
 def agent_check_counts(

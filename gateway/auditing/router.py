@@ -290,7 +290,9 @@ def fund_reports(
     since: Instant | None = None,
     until: Instant | None = None,
     fund_id: Annotated[SafeText | None, Query(max_length=64, pattern=SAFE)] = None,
-    unacknowledged_after_days: Annotated[int, Query(ge=0, le=3650)] = 7,
+    unacknowledged_after_days: Annotated[int, Query(ge=0, le=3650)] = (
+        service.EXPECTED_RECEIPT_DAYS
+    ),
     output: Annotated[Output, Query(alias="format")] = "json",
 ) -> Any:
     """Per fund of the auditor's territory: what it was owed, received, acknowledged, checked."""
@@ -298,9 +300,14 @@ def fund_reports(
     funds = repository.participants_in_scope(session, caller, ParticipantKind.FUND)
     if fund_id is not None:
         funds = [f for f in funds if f == fund_id]
+    json_only = output == "json"  # series by day or week: not a spreadsheet's row
     rows = [
-        service.fund_report(session, fund, start, end, unacknowledged_after_days) for fund in funds
+        service.fund_report(session, fund, start, end, unacknowledged_after_days, trends=json_only)
+        for fund in funds
     ]
+    if json_only:
+        for row in rows:
+            row["trends"] = row["trends"].as_dict()
     audit.detail = {"funds": len(rows), "since": start.isoformat(), "until": end.isoformat()}
     return _table(rows, output, {"since": start, "until": end, "funds": rows}, "fund-reports")
 

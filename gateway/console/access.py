@@ -4,11 +4,13 @@ One person of an auditor asks, giving the request's reference and the person's A
 number or NIR: the number is turned at once into the keyed pseudonyms and blind indexes
 ``subject_of`` computes, and only those are kept. A second person of the same auditor,
 with the role ``approver``, approves or refuses; the asker cannot decide their own
-request. Once approved, the report is shown to the asker alone, for ``SHOWN_HOURS``
-hours; then, as after a refusal, the request's keyed values are cleared and nothing can
-show it again. Asking and viewing need the purpose ``data-subject-request``, as the API's
-report does; the other territories' requests do not exist for a person (404). Every step
-is an audit event.
+request. A request not decided within ``console_access_pending_hours`` expires. Once
+approved, the report is shown to the asker alone, for ``console_access_shown_hours``;
+then, as after a refusal or an expiry, the request's keyed values are cleared and nothing
+can show it again (the worker's ``expire-console-access`` job clears them, and so does
+the next listing of the auditor's requests). Asking and viewing need the purpose
+``data-subject-request``, as the API's report does; the other territories' requests do
+not exist for a person (404). Every step is an audit event.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from gateway.console import repository, service
 from gateway.console.models import ConsoleAccessRequest
 from gateway.console.web import (
     ROOT,
-    CheckedForm,
     ConsoleRefusal,
+    Posted,
+    PostedForm,
     PurposefulVisitor,
     Visitor,
     page,
@@ -43,12 +46,11 @@ if TYPE_CHECKING:
 access = APIRouter(prefix=ROOT, route_class=TransactionRoute, include_in_schema=False)
 
 PURPOSE = "data-subject-request"
-SHOWN_HOURS = 24  # how long after its approval the asker may see the report
 # The data subject's letter or the ticket it was filed under: letters, digits and
 # ``. / _ -``, with at least one digit (a reference, not a name).
 REFERENCE = re.compile(r"^(?=[^0-9]*[0-9])[A-Z0-9][A-Z0-9./_-]{2,39}$")
 KINDS = ("agdref", "nir")
-PENDING, APPROVED, REFUSED = "pending", "approved", "refused"
+PENDING, APPROVED, REFUSED, EXPIRED = "pending", "approved", "refused", "expired"
 
 
 def _with_purpose(visitor: Visitor) -> None:
@@ -71,11 +73,13 @@ def _of_territory(session: Session, visitor: Visitor, request_id: str) -> Consol
 
 @access.get("/access", name=AuditAction.CONSOLE_ACCESS_LISTED)
 def requests_page(
-    request: Request, visitor: PurposefulVisitor, session: DbSession, audit: Audit
+    request: Request, visitor: PurposefulVisitor, state: State, session: DbSession, audit: Audit
 ) -> Response:
     """The form to ask, the visitor's own requests, and to an approver the others' pending."""
     now = utcnow()
-    repository.forget_expired_access(session, visitor.auditor.id, now)
+    expired = repository.expire_access_requests(
+        session, now, _pending_since(state, now), visitor.auditor.id
+    )
     mine = repository.own_access_requests(session, visitor.auditor.id, visitor.person.id, 50)
     to_decide: list[ConsoleAccessRequest] = []
     if visitor.role == service.Role.APPROVER:
@@ -84,6 +88,8 @@ def requests_page(
         )
     audit.object_ids = [r.id for r in mine] + [r.id for r in to_decide]
     audit.detail = {"page": "access", "own": len(mine), "to_decide": len(to_decide)}
+    if expired["pending"] or expired["approved"]:
+        audit.detail["expired"] = {kind: len(found) for kind, found in expired.items()}
     own = [
         {
             "id": r.id,
@@ -105,19 +111,14 @@ def requests_page(
         to_decide=to_decide,
         kinds=KINDS,
         may_ask=visitor.purpose == PURPOSE,
-        shown_hours=SHOWN_HOURS,
+        shown_hours=state.settings.console_access_shown_hours,
     )
 
 
 @access.post("/access", name=AuditAction.CONSOLE_ACCESS_ASKED)
-def ask(
-    visitor: PurposefulVisitor,
-    form: CheckedForm,
-    state: State,
-    session: DbSession,
-    audit: Audit,
-) -> Response:
+def ask(posted: Posted) -> Response:
     """Record a request: its reference and the person's keyed values, pending."""
+    visitor, form, state, audit = posted.visitor, posted.form, posted.state, posted.audit
     _with_purpose(visitor)
     reference = form.get("reference")
     kind = form.get("kind")
@@ -144,18 +145,22 @@ def ask(
         state=PENDING,
         created_at=utcnow(),
     )
-    repository.add_access_request(session, asked)
+    repository.add_access_request(posted.session, asked)
     audit.object_ids = [asked.id]
     audit.subject_pseudonyms = list(subject.pseudonyms)
     audit.detail = {"reference": asked.reference, "identifier": kind}
     return RedirectResponse(ROOT + "/access", status_code=303)
 
 
-def _decide(
-    visitor: Visitor, request_id: str, session: Session, audit: Audit, outcome: str
-) -> Response:
+def _pending_since(state: State, now: datetime) -> datetime:
+    """Requests asked before this have waited too long for their approval."""
+    return now - timedelta(hours=state.settings.console_access_pending_hours)
+
+
+def _decide(request_id: str, posted: PostedForm, outcome: str) -> Response:
     """Approve or refuse another person's pending request of the same auditor, once."""
-    found = _of_territory(session, visitor, request_id)
+    visitor, state, audit = posted.visitor, posted.state, posted.audit
+    found = _of_territory(posted.session, visitor, request_id)
     audit.object_ids = [found.id]
     audit.detail = {"reference": found.reference, "asked_by": found.asked_by}
     if visitor.role != service.Role.APPROVER:
@@ -165,29 +170,27 @@ def _decide(
     now = utcnow()
     values: dict[str, Any] = {"state": outcome, "decided_by": visitor.person.id, "decided_at": now}
     if outcome == APPROVED:
-        values["shown_until"] = now + timedelta(hours=SHOWN_HOURS)
+        values["shown_until"] = now + timedelta(hours=state.settings.console_access_shown_hours)
     else:
         values.update(subject_pseudonyms=[], subject_indexes=[])
-    decided = repository.decide_access_request(session, found.id, values)
-    if not decided:  # decided already, by this approver or another
-        raise ConsoleRefusal("already-decided", 409)
+    asked_after = _pending_since(state, now)
+    decided = repository.decide_access_request(posted.session, found.id, asked_after, values)
+    if not decided:
+        never_decided = found.state == EXPIRED and found.shown_until is None
+        if never_decided or (found.state == PENDING and _aware(found.created_at) <= asked_after):
+            raise ConsoleRefusal("request-expired", 410)  # waited too long for its approval
+        raise ConsoleRefusal("already-decided", 409)  # by this approver or another
     return RedirectResponse(ROOT + "/access", status_code=303)
 
 
 @access.post("/access/{request_id}/approve", name=AuditAction.CONSOLE_ACCESS_APPROVED)
-def approve(
-    request_id: str, visitor: PurposefulVisitor, form: CheckedForm, session: DbSession, audit: Audit
-) -> Response:
-    del form
-    return _decide(visitor, request_id, session, audit, APPROVED)
+def approve(request_id: str, posted: Posted) -> Response:
+    return _decide(request_id, posted, APPROVED)
 
 
 @access.post("/access/{request_id}/refuse", name=AuditAction.CONSOLE_ACCESS_REFUSED)
-def refuse(
-    request_id: str, visitor: PurposefulVisitor, form: CheckedForm, session: DbSession, audit: Audit
-) -> Response:
-    del form
-    return _decide(visitor, request_id, session, audit, REFUSED)
+def refuse(request_id: str, posted: Posted) -> Response:
+    return _decide(request_id, posted, REFUSED)
 
 
 @access.get("/access/{request_id}", name=AuditAction.CONSOLE_ACCESS_VIEWED)
@@ -206,6 +209,8 @@ def report_page(
     if found.asked_by != visitor.person.id:
         raise ConsoleRefusal("not-found", 404)
     _with_purpose(visitor)
+    if found.state == EXPIRED and found.shown_until is not None:  # approved, time over
+        raise ConsoleRefusal("access-expired", 410)
     if found.state != APPROVED or found.shown_until is None:
         raise ConsoleRefusal("not-approved")
     now = utcnow()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from gateway.auditlog.models import AuditEvent
 from gateway.console.models import (
@@ -157,11 +157,20 @@ def pending_access_requests(
     return list(session.scalars(statement))
 
 
-def decide_access_request(session: Session, request_id: str, values: dict[str, Any]) -> bool:
-    """Set ``values`` on the request if it is still pending; False if it was decided."""
+def decide_access_request(
+    session: Session, request_id: str, asked_after: datetime, values: dict[str, Any]
+) -> bool:
+    """Set ``values`` on the request if still pending and asked after ``asked_after``.
+
+    False if it was decided, or waited too long.
+    """
     decided = session.execute(
         update(ConsoleAccessRequest)
-        .where(ConsoleAccessRequest.id == request_id, ConsoleAccessRequest.state == "pending")
+        .where(
+            ConsoleAccessRequest.id == request_id,
+            ConsoleAccessRequest.state == "pending",
+            ConsoleAccessRequest.created_at > asked_after,
+        )
         .values(**values)
         .returning(ConsoleAccessRequest.id)
         .execution_options(synchronize_session=False)
@@ -169,17 +178,37 @@ def decide_access_request(session: Session, request_id: str, values: dict[str, A
     return decided is not None
 
 
-def forget_expired_access(session: Session, auditor_id: str, now: datetime) -> None:
-    """Clear the keyed values of the auditor's approved requests whose time is over."""
-    session.execute(
-        update(ConsoleAccessRequest)
-        .where(
-            ConsoleAccessRequest.auditor_id == auditor_id,
+def expire_access_requests(
+    session: Session, now: datetime, pending_since: datetime, auditor_id: str | None = None
+) -> dict[str, list[str]]:
+    """Mark expired the requests whose time is over, their keyed values cleared.
+
+    Pending ones asked before ``pending_since``, approved ones shown until ``now`` or
+    before; of one auditor, or of all (the worker). The ids of the requests expired, by
+    what they were (``pending``, ``approved``).
+    """
+    expiring = or_(
+        and_(
+            ConsoleAccessRequest.state == "pending",
+            ConsoleAccessRequest.created_at <= pending_since,
+        ),
+        and_(
             ConsoleAccessRequest.state == "approved",
             ConsoleAccessRequest.shown_until <= now,
-        )
-        .values(subject_pseudonyms=[], subject_indexes=[])
+        ),
     )
+    statement = update(ConsoleAccessRequest).where(expiring)
+    if auditor_id is not None:
+        statement = statement.where(ConsoleAccessRequest.auditor_id == auditor_id)
+    expired = session.execute(
+        statement.values(state="expired", subject_pseudonyms=[], subject_indexes=[])
+        .returning(ConsoleAccessRequest.id, ConsoleAccessRequest.shown_until)
+        .execution_options(synchronize_session=False)
+    )
+    found: dict[str, list[str]] = {"pending": [], "approved": []}
+    for request_id, shown_until in expired:
+        found["pending" if shown_until is None else "approved"].append(request_id)
+    return {kind: sorted(ids) for kind, ids in found.items()}
 
 
 def event(session: Session, event_id: str) -> AuditEvent | None:

@@ -13,7 +13,7 @@ import hmac
 import json
 import re
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -28,6 +28,7 @@ from gateway.console.web import (
     CheckedForm,
     ConsoleRefusal,
     CurrentVisitor,
+    Posted,
     PurposefulVisitor,
     cookie_names,
     delete_cookie,
@@ -39,6 +40,9 @@ from gateway.console.web import (
 from gateway.participants.models import ParticipantKind
 from gateway.routing import Audit, DbSession, State, TransactionRoute
 from gateway.storage.base import utcnow
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 pages = APIRouter(prefix=ROOT, route_class=TransactionRoute, include_in_schema=False)
 plain = APIRouter(prefix=ROOT, include_in_schema=False)
@@ -243,11 +247,18 @@ def _days(request: Request) -> int:
     return int(given)
 
 
-def _search(request: Request, state: State, audit: Audit, page_name: str) -> views.Search:
-    """The search the query asks for; a bad filter is refused, its field named."""
+def _search(
+    params: Mapping[str, str],
+    state: State,
+    audit: Audit,
+    page_name: str,
+    *,
+    identifiers: bool = False,
+) -> views.Search:
+    """The search ``params`` ask for; a bad filter is refused, its field named."""
     audit.detail = {"page": page_name}
     try:
-        search = views.search_of(request.query_params, state.identity_keys)
+        search = views.search_of(params, state.identity_keys, identifiers=identifiers)
     except views.FilterError as error:
         audit.detail["field"] = error.field
         raise
@@ -264,14 +275,38 @@ def events(
     session: DbSession,
     audit: Audit,
 ) -> Response:
-    """The events the territory covers, filtered as the API filters them, by log position."""
+    """The events the territory covers, filtered as the API filters them, by log position.
+
+    The search of a link (a page's, never with a person's number).
+    """
+    return _events(request, request.query_params, visitor, state, session, audit)
+
+
+@pages.post("/events", name=AuditAction.CONSOLE_EVENTS_SEARCHED)
+def events_searched(request: Request, posted: Posted) -> Response:
+    """The search of the form, posted: a person's number stays out of every URL."""
+    params = {name: value for name, value in posted.form.items() if isinstance(value, str)}
+    visitor, state, session, audit = posted.visitor, posted.state, posted.session, posted.audit
+    return _events(request, params, visitor, state, session, audit, identifiers=True)
+
+
+def _events(
+    request: Request,
+    params: Mapping[str, str],
+    visitor: PurposefulVisitor,
+    state: State,
+    session: DbSession,
+    audit: Audit,
+    *,
+    identifiers: bool = False,
+) -> Response:
     try:
-        search = _search(request, state, audit, "events")
+        search = _search(params, state, audit, "events", identifiers=identifiers)
     except views.FilterError as refusal:
         audit.outcome = AuditOutcome.REFUSED
         audit.detail = {**audit.detail, "status": 400, "problem": "invalid-field"}
         empty = views.search_of({}, state.identity_keys)
-        empty.form = views.form_of(request.query_params)
+        empty.form = views.form_of(params)
         return _events_page(request, visitor, empty, None, refusal, status=400)
     caller = service.caller_for(visitor.auditor, visitor.person, str(visitor.purpose))
     shown = views.events_page(session, caller, search)
@@ -333,7 +368,7 @@ def export_events(
     if output not in views.FORMATS:
         raise ConsoleRefusal("invalid-request", 400)
     try:
-        search = _search(request, state, audit, "events-export")
+        search = _search(request.query_params, state, audit, "events-export")
     except views.FilterError:
         raise ConsoleRefusal("invalid-request", 400) from None
     caller = service.caller_for(visitor.auditor, visitor.person, str(visitor.purpose))

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 PERIODS = (7, 30, 90, 365)  # the overview's periods, in days
 DEFAULT_PERIOD = 30
-STALE_DAYS = 7  # records unacknowledged after this many days are counted apart
+STALE_DAYS = reports.EXPECTED_RECEIPT_DAYS  # records unacknowledged after it: late
 STATES = [str(state) for state in DisclosureState]
 
 
@@ -107,6 +107,47 @@ class FundRow:
     status_checks: int
     status_check_agents: int
     fishing_flags: int
+    to_receipt_by_band: dict[str, int]
+    in_time: int
+    due: int
+    in_time_share: float | None
+    unacknowledged_by_age: dict[str, int]
+    checks_by_match: dict[str, int]
+    trends: reports.Trends
+
+    @property
+    def in_time_percent(self) -> float | None:
+        return None if self.in_time_share is None else round(self.in_time_share * 100, 1)
+
+
+def chart(
+    chart_id: str,
+    title: str,
+    header: str,
+    labels: list[str],
+    series: list[dict[str, Any]],
+    *,
+    stacked: bool = False,
+    line: bool = False,
+    title_values: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One chart's data, also shown as a table beside the chart (``header``: its rows').
+
+    ``title`` is a catalogue key, filled in with ``title_values``; ``line`` draws the
+    series as lines (a trend), else as bars.
+    """
+    return {
+        "id": chart_id,
+        "title": title,
+        "title_values": title_values or {},
+        "header": header,
+        "data": {
+            "labels": labels,
+            "stacked": stacked,
+            "type": "line" if line else "bar",
+            "datasets": series,
+        },
+    }
 
 
 @dataclass
@@ -118,46 +159,107 @@ class Overview:
     prefectures: list[tuple[str, str]] = field(default_factory=list)  # (id, name)
 
     def charts(self, t: Translator) -> list[dict[str, Any]]:
-        """The charts' data, each also shown as a table beside its chart."""
+        """The charts' data, each also shown as a table beside its chart (none without funds)."""
+        if not self.funds:
+            return []
         labels = [fund.name for fund in self.funds]
-        shown = [s for s in STATES if any(f.by_state.get(s) for f in self.funds)] or ["pending"]
+        funds = self.funds
+        shown = [s for s in STATES if any(f.by_state.get(s) for f in funds)] or ["pending"]
+
+        def by_fund(chart_id: str, title: str, series: list[dict[str, Any]], **options: Any) -> Any:
+            return chart(chart_id, title, "column.fund", labels, series, **options)
+
+        def counted(
+            chart_id: str, title: str, prefix: str, keys: list[str], counts: list[dict[str, int]]
+        ) -> Any:
+            """Each fund's counts, one stacked series per key (its name: ``prefix + key``)."""
+            found = [series(t(prefix + key), [c.get(key, 0) for c in counts]) for key in keys]
+            return by_fund(chart_id, title, found, stacked=True)
+
         return [
-            {
-                "id": "graphique-etats",
-                "title": "chart.states",
-                "header": "column.fund",
-                "data": {
-                    "labels": labels,
-                    "stacked": True,
-                    "datasets": [
-                        {
-                            "label": t("state." + state),
-                            "data": [f.by_state.get(state, 0) for f in self.funds],
-                        }
-                        for state in shown
-                    ],
-                },
-            },
-            {
-                "id": "graphique-delais",
-                "title": "chart.delays",
-                "header": "column.fund",
-                "data": {
-                    "labels": labels,
-                    "stacked": False,
-                    "datasets": [
-                        {
-                            "label": t("chart.series.to_delivery"),
-                            "data": [f.to_delivery_median for f in self.funds],
-                        },
-                        {
-                            "label": t("chart.series.to_receipt"),
-                            "data": [f.to_receipt_median for f in self.funds],
-                        },
-                    ],
-                },
-            },
+            counted(
+                "graphique-etats", "chart.states", "state.", shown, [f.by_state for f in funds]
+            ),
+            by_fund(
+                "graphique-delais",
+                "chart.delays",
+                [
+                    series(t("chart.series.to_delivery"), [f.to_delivery_median for f in funds]),
+                    series(t("chart.series.to_receipt"), [f.to_receipt_median for f in funds]),
+                ],
+            ),
+            counted(
+                "graphique-repartition-delais",
+                "chart.receipt_bands",
+                "band.",
+                reports.BANDS.names,
+                [f.to_receipt_by_band for f in funds],
+            ),
+            *self._trend_charts(t),
+            by_fund(
+                "graphique-dans-le-delai",
+                "chart.in_time",
+                [series(t("chart.series.in_time"), [f.in_time_percent for f in funds])],
+                title_values={"days": STALE_DAYS},
+            ),
+            counted(
+                "graphique-anciennete",
+                "chart.unacknowledged_ages",
+                "band.",
+                reports.BANDS.names,
+                [f.unacknowledged_by_age for f in funds],
+            ),
+            counted(
+                "graphique-correspondances",
+                "chart.checks_by_match",
+                "match.",
+                reports.MATCH_LEVELS,
+                [f.checks_by_match for f in funds],
+            ),
         ]
+
+    def _trend_charts(self, t: Translator) -> list[dict[str, Any]]:
+        """Per day or week: each fund's delay to receipt, and the territory's checks."""
+        starts, weekly = self.funds[0].trends.starts, self.funds[0].trends.step_days > 1
+        header = "chart.week" if weekly else "chart.day"
+        labels = [t("chart.week_of" if weekly else "chart.day_of", day=day) for day in starts]
+        step = {"step": t(header).lower()}
+        checks = [
+            series(
+                t("match." + level),
+                [
+                    sum(f.trends.checks_by_match[level][n] for f in self.funds)
+                    for n in range(len(starts))
+                ],
+            )
+            for level in reports.MATCH_LEVELS
+        ]
+
+        def over_time(chart_id: str, title: str, found: list[Any], **options: Any) -> Any:
+            return chart(chart_id, title, header, labels, found, title_values=step, **options)
+
+        return [
+            over_time(
+                "graphique-tendance-mediane",
+                "chart.receipt_median_trend",
+                [series(f.name, f.trends.to_receipt_median) for f in self.funds],
+                line=True,
+            ),
+            over_time(
+                "graphique-tendance-p95",
+                "chart.receipt_p95_trend",
+                [series(f.name, f.trends.to_receipt_p95) for f in self.funds],
+                line=True,
+            ),
+            over_time(
+                "graphique-tendance-verifications", "chart.checks_trend", checks, stacked=True
+            ),
+        ]
+
+
+def series(label: str, data: list[Any]) -> dict[str, Any]:
+    """One series of a chart: its name and its values, one per row of the chart's table."""
+    return {"label": label, "data": data}
 
 
 def overview(session: Session, caller: Caller, days: int) -> Overview:
@@ -166,7 +268,7 @@ def overview(session: Session, caller: Caller, days: int) -> Overview:
     since = until - timedelta(days=days)
     found = Overview(since=since.date().isoformat(), until=until.date().isoformat(), days=days)
     for fund_id in auditing.participants_in_scope(session, caller, ParticipantKind.FUND):
-        report = reports.fund_report(session, fund_id, since, until, STALE_DAYS)
+        report = reports.fund_report(session, fund_id, since, until, STALE_DAYS, trends=True)
         fund = participants.get(session, fund_id)
         found.funds.append(
             FundRow(
@@ -182,6 +284,13 @@ def overview(session: Session, caller: Caller, days: int) -> Overview:
                 status_checks=report["status_checks"],
                 status_check_agents=report["status_check_agents"],
                 fishing_flags=len(report["fishing_flags"]),
+                to_receipt_by_band=report["owed_to_receipt_by_band"],
+                in_time=report["acknowledged_in_time"],
+                due=report["acknowledged_due"],
+                in_time_share=report["acknowledged_in_time_share"],
+                unacknowledged_by_age=report["unacknowledged_by_age"],
+                checks_by_match=report["status_checks_by_match"],
+                trends=report["trends"],
             )
         )
     for prefecture_id in auditing.participants_in_scope(

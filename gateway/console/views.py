@@ -1,12 +1,12 @@
 """What the console's event search, fund page and prefecture page show.
 
-The event search takes the filters of ``GET /v1/audit/events`` from a GET form, checks
-them as the API does (a bad value names its field), turns a person's AGDREF number or NIR
-into their pseudonym (``auditing.service.subject_of``) and pages by log position
-(``after_index``). Links to the next page and to the exports carry the pseudonym, never
-the identifier. The fund and prefecture pages are the CODAF reports of
-``auditing.service`` for one participant of the visitor's territory; another territory's
-is unknown here.
+The event search takes the filters of ``GET /v1/audit/events`` from a posted form (with
+its CSRF token) or a link, checks them as the API does (a bad value names its field),
+turns a person's AGDREF number or NIR, posted, never in a URL, into their pseudonym
+(``auditing.service.subject_of``) and pages by log position (``after_index``). Links to
+the next page and to the exports carry the pseudonym, never the identifier. The fund
+and prefecture pages are the CODAF reports of ``auditing.service`` for one participant
+of the visitor's territory; another territory's is unknown here.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from gateway.auditing.schemas import EventOut
 from gateway.auditlog import repository as audit_log
 from gateway.auditlog import service as log_service
 from gateway.console import repository as console_repository
-from gateway.console.service import STALE_DAYS, STATES
+from gateway.console.service import STALE_DAYS, STATES, chart
 from gateway.decisions.models import CorrectionKind, DecisionKind
 from gateway.errors import InvalidField
 from gateway.participants import repository as participants
@@ -106,8 +106,14 @@ def _instant(value: str | None, name: str, *, end: bool) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def search_of(params: Mapping[str, str], keys: IdentityKeys) -> Search:
-    """The search a query string asks for, or the first rule it breaks."""
+def search_of(
+    params: Mapping[str, str], keys: IdentityKeys, *, identifiers: bool = False
+) -> Search:
+    """The search a query string or, with ``identifiers``, a posted form asks for.
+
+    Or the first rule it breaks. A person's number is taken from a posted form alone: in
+    a query string it would stay in the browser's history and the proxies' logs.
+    """
     values = {name: _text(params, name, limit) for name, limit in TEXT_FIELDS.items()}
     if values["action"] is not None and values["action"] not in ACTIONS:
         raise FilterError("action", "unknown")
@@ -123,8 +129,8 @@ def search_of(params: Mapping[str, str], keys: IdentityKeys) -> Search:
         departement = departement.upper()
         if not DEPARTEMENT.match(departement):
             raise FilterError("departement", "departement")
-    identifiers = {name: _text(params, name, n) for name, n in IDENTIFIER_FIELDS.items()}
-    pseudonyms = _pseudonyms(params, keys, identifiers)
+    given = {name: _text(params, name, n) for name, n in IDENTIFIER_FIELDS.items()}
+    pseudonyms = _pseudonyms(params, keys, given, posted=identifiers)
     after = params.get("after_index", "").strip() or "-1"
     if not re.fullmatch(r"-1|\d{1,18}", after):
         raise FilterError("after_index", "position")
@@ -156,10 +162,16 @@ def form_of(params: Mapping[str, str]) -> dict[str, str]:
 
 
 def _pseudonyms(
-    params: Mapping[str, str], keys: IdentityKeys, identifiers: dict[str, str | None]
+    params: Mapping[str, str],
+    keys: IdentityKeys,
+    identifiers: dict[str, str | None],
+    *,
+    posted: bool,
 ) -> list[str]:
-    """The person's pseudonym, from an AGDREF number, a NIR, or a link's ``personne``."""
+    """The person's pseudonym, from a posted AGDREF number or NIR, or a link's ``personne``."""
     given = [name for name, value in identifiers.items() if value is not None]
+    if given and not posted:
+        raise FilterError(given[0], "in-url")
     carried = params.get("personne", "").strip()
     if len(given) > 1 or (given and carried):
         raise FilterError("agdref_number", "one-of")
@@ -220,18 +232,6 @@ def participant_in_scope(
 def period(days: int) -> tuple[datetime, datetime]:
     until = utcnow()
     return until - timedelta(days=days), until
-
-
-def chart(
-    chart_id: str, title: str, header: str, labels: list[str], series: list[dict[str, Any]]
-) -> Any:
-    """One chart's data, also shown as a table beside the chart (``header``: its rows')."""
-    return {
-        "id": chart_id,
-        "title": title,
-        "header": header,
-        "data": {"labels": labels, "stacked": False, "datasets": series},
-    }
 
 
 def fund_report(session: Session, fund_id: str, days: int, t: Translator) -> dict[str, Any]:

@@ -231,6 +231,24 @@ async def checked_form(request: Request, visitor: CurrentVisitor, state: State) 
 CheckedForm = Annotated[FormData, Depends(checked_form)]
 
 
+@dataclass
+class PostedForm:
+    """What a console form's POST needs.
+
+    Its visitor (with a purpose), the form checked against CSRF, the app's state, the
+    transaction and its audit event.
+    """
+
+    visitor: PurposefulVisitor
+    form: CheckedForm
+    state: State
+    session: DbSession
+    audit: Audit
+
+
+Posted = Annotated[PostedForm, Depends()]
+
+
 def translator(request: Request) -> i18n.Translator:
     return i18n.Translator(i18n.language(request.headers.get("accept-language")))
 

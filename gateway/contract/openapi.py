@@ -161,6 +161,11 @@ AUDIT_ACTIONS = {
         "the console showed the asker an approved access report: the person's pseudonyms, "
         "the counts shown"
     ),
+    AuditAction.CONSOLE_ACCESS_EXPIRED: (
+        "the worker expired the access report requests whose time was over (pending past "
+        "their approval's wait, approved past their report's window) and cleared their "
+        "keyed values: the requests in `object_ids`, the counts of each kind"
+    ),
     AuditAction.CONSOLE_EVENTS_SEARCHED: (
         "the console showed a person a page of the events their territory covers: the "
         "names of the filters used (never a person's identifier; the person's pseudonym "

@@ -1,6 +1,6 @@
 """Fixtures of the console's tests: a provider that forges answers for the HTTP-level
 tests, the console on the test's app, auditors of two territories and the people mapped
-to them; the browser tests' site (``site.py``) is theirs."""
+to them; and the browser tests' Chromium and served site (``site.py``, ``browser.py``)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,30 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import sync_playwright
 from pydantic import SecretStr
 
 from gateway.console import repository
-from gateway.console.models import ConsolePerson
 from gateway.participants.models import Regime
-from gateway.storage.base import utcnow
-from gateway.storage.ids import new_id
+from tests.console.browser import chromium_path, database_url
 from tests.console.forger import Forger, serve_forger
-from tests.console.site import CLIENT_ID, CLIENT_SECRET, NODE_MODULES
+from tests.console.site import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    NODE_MODULES,
+    Site,
+    console_site,
+    mapped_person,
+)
 from tests.support.actors import BASE_URL
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from pathlib import Path
 
     import httpx2
     from fastapi.testclient import TestClient
+    from playwright.sync_api import Browser
     from sqlalchemy.orm import Session, sessionmaker
 
     from tests.support.actors import Register
@@ -64,14 +72,7 @@ def territories(
     people = []
     with sessions.begin() as session:
         for auditor, subject in ((paris.id, "sub-paris"), (marseille.id, "sub-marseille")):
-            person = ConsolePerson(
-                id=new_id(),
-                issuer=forger.issuer,
-                subject=subject,
-                auditor_id=auditor,
-                role="reader",
-                created_at=utcnow(),
-            )
+            person = mapped_person(forger.issuer, subject, auditor)
             repository.add_person(session, person)
             people.append(person.id)
     return Territories(
@@ -168,3 +169,20 @@ def visit(
         return Visit(app_client(**console_overrides(forger, **extra)), forger)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def site(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Site]:
+    """The served gateway and its provider, for one test: each test has its own, so that
+    the tests spread over the workers without starting one twice."""
+    for url in database_url(request, backend, tmp_path):
+        with console_site(url, tmp_path, backend) as served:
+            yield served

@@ -20,9 +20,12 @@ from sqlalchemy import select
 from audit.actions import AuditAction
 from connectors.client import GatewayClient
 from gateway.auditlog.models import AuditEvent
+from gateway.console.models import ConsolePerson
 from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Environment
+from gateway.storage.base import utcnow
+from gateway.storage.ids import new_id
 from tests.support.actors import Client, register, seal
 from tests.support.database import sessions_on
 from tests.support.factories import decision, identity
@@ -80,6 +83,20 @@ class Site:
         with sessions_on(self.served.database_url) as sessions, sessions() as session:
             found = session.scalars(select(AuditEvent.id).order_by(AuditEvent.id.desc())).first()
             return found or 0
+
+
+def mapped_person(
+    issuer: str, subject: str, auditor_id: str, role: str = "reader"
+) -> ConsolePerson:
+    """A person of the provider ``issuer`` mapped to an auditor, as the operator maps them."""
+    return ConsolePerson(
+        id=new_id(),
+        issuer=issuer,
+        subject=subject,
+        auditor_id=auditor_id,
+        role=role,
+        created_at=utcnow(),
+    )
 
 
 def console_settings(issuer: str, **extra: str) -> dict[str, str]:

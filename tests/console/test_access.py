@@ -14,13 +14,14 @@ import pytest
 from sqlalchemy import select, text, update
 
 from audit.actions import AuditAction, AuditOutcome
+from gateway import jobs
 from gateway.auditing.service import subject_of
 from gateway.console import repository
-from gateway.console.access import SHOWN_HOURS
-from gateway.console.models import ConsoleAccessRequest, ConsolePerson
+from gateway.console.models import ConsoleAccessRequest
 from gateway.identities.service import IdentityKeys
 from gateway.storage.base import utcnow
 from gateway.storage.ids import new_id
+from tests.console.site import mapped_person
 from tests.console.test_login import events
 from tests.console.test_sessions import logged_in
 from tests.support.factories import NIR, NIR_NORMALISED, decision, identity
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from gateway.keys import GatewayKeys
+    from gateway.settings import Settings
     from tests.console.conftest import Territories, Visit
     from tests.console.forger import Forger
     from tests.support.actors import Prefecture
@@ -59,21 +61,16 @@ def approvers(
             (territories.paris_auditor, "sub-paris-approver"),
             (territories.marseille_auditor, "sub-marseille-approver"),
         ):
-            person = ConsolePerson(
-                id=new_id(),
-                issuer=forger.issuer,
-                subject=subject,
-                auditor_id=auditor,
-                role="approver",
-                created_at=utcnow(),
-            )
+            person = mapped_person(forger.issuer, subject, auditor, "approver")
             repository.add_person(session, person)
             ids.append(person.id)
     return Approvers(ids[0], ids[1])
 
 
-def person_of(visit: Callable[..., Visit], subject: str, purpose: str = PURPOSE) -> Visit:
-    browser = logged_in(visit, subject)
+def person_of(
+    visit: Callable[..., Visit], subject: str, purpose: str = PURPOSE, **settings: object
+) -> Visit:
+    browser = logged_in(visit, subject, **settings)
     assert browser.state_purpose(purpose).status_code == 303
     return browser
 
@@ -111,8 +108,9 @@ def test_asked_approved_by_a_second_person_then_shown_to_the_asker_and_audited(
 ) -> None:
     prefecture.created(decision("S-1", identity=identity(agdref_number=PERSON)))
     prefecture.created(decision("S-2", identity=identity(agdref_number="7599999999")))
-    asker = person_of(visit, territories.paris_subject)
-    approver = person_of(visit, approvers.paris_subject)
+    asker = person_of(visit, territories.paris_subject, console_access_shown_hours=5)
+    approver = person_of(visit, approvers.paris_subject, console_access_shown_hours=5)
+    assert "pendant 5 heures" in asker.get("/console/access").text
 
     asked = ask(asker, reference="dpo-2026-0142")
     assert (asked.status_code, asked.headers["location"]) == (303, "/console/access")
@@ -138,7 +136,7 @@ def test_asked_approved_by_a_second_person_then_shown_to_the_asker_and_audited(
     assert (decided.state, decided.decided_by) == ("approved", approvers.paris)
     assert decided.shown_until is not None
     assert decided.decided_at is not None
-    assert decided.shown_until - decided.decided_at == timedelta(hours=SHOWN_HOURS)
+    assert decided.shown_until - decided.decided_at == timedelta(hours=5)  # the setting's
     assert f"/console/access/{request.id}" in asker.get("/console/access").text
     assert approver.get(f"/console/access/{request.id}").status_code == 404  # asker only
 
@@ -384,3 +382,110 @@ def test_the_persons_number_is_never_stored_in_clear(
 def the_requests(sessions: sessionmaker[Session]) -> list[ConsoleAccessRequest]:
     with sessions() as session:
         return list(session.scalars(select(ConsoleAccessRequest)))
+
+
+def request_row(
+    auditor: str, state: str, asked_ago: timedelta, **values: Any
+) -> ConsoleAccessRequest:
+    fields: dict[str, Any] = {
+        "subject_pseudonyms": ["agdref:" + "a" * 32],
+        "subject_indexes": ["idx"],
+        **values,
+    }
+    return ConsoleAccessRequest(
+        id=new_id(),
+        reference=f"DPO-{new_id()[:8]}".upper(),
+        auditor_id=auditor,
+        asked_by=new_id(),
+        state=state,
+        created_at=utcnow() - asked_ago,
+        **fields,
+    )
+
+
+def test_the_worker_expires_the_requests_whose_time_is_over_and_audits_it(
+    territories: Territories, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    paris, marseille = territories.paris_auditor, territories.marseille_auditor
+    hour = timedelta(hours=1)
+    waited = settings.console_access_pending_hours * hour
+    rows = {
+        "stale": request_row(paris, "pending", waited + hour),
+        "stale-elsewhere": request_row(marseille, "pending", waited + hour),
+        "waiting": request_row(paris, "pending", waited - hour),
+        "over": request_row(
+            paris, "approved", 2 * hour, decided_at=utcnow() - hour, shown_until=utcnow() - hour
+        ),
+        "shown": request_row(
+            paris, "approved", 2 * hour, decided_at=utcnow(), shown_until=utcnow() + hour
+        ),
+        "refused": request_row(paris, "refused", waited + hour, subject_pseudonyms=[]),
+    }
+    with sessions.begin() as session:
+        for row in rows.values():
+            repository.add_access_request(session, row)
+    ids = {name: row.id for name, row in rows.items()}
+
+    assert jobs.expire_console_access(sessions, settings) == 3
+    assert jobs.expire_console_access(sessions, settings) == 0  # safe to run twice
+
+    with sessions() as session:
+        found = {r.id: r for r in session.scalars(select(ConsoleAccessRequest))}
+    expired = {"stale", "stale-elsewhere", "over"}
+    for name, request_id in ids.items():
+        row = found[request_id]
+        if name in expired:
+            assert (row.state, row.subject_pseudonyms, row.subject_indexes) == ("expired", [], [])
+        else:
+            assert row.state == rows[name].state
+    assert found[ids["waiting"]].subject_indexes == ["idx"]  # still waiting, kept
+    assert found[ids["shown"]].subject_indexes == ["idx"]
+    [event] = events(sessions, AuditAction.CONSOLE_ACCESS_EXPIRED)
+    assert event.outcome == AuditOutcome.SUCCESS
+    assert sorted(event.object_ids) == sorted(ids[name] for name in expired)
+    assert event.detail == {"pending": 2, "approved": 1, "via": "worker"}
+    assert event.subject_pseudonyms == []  # no person in it
+    assert "agdref:" not in str(event.detail)
+    assert "expire-console-access" in jobs.JOBS
+
+
+def test_a_request_that_waited_too_long_cannot_be_approved_and_is_listed_expired(
+    visit: Callable[..., Visit],
+    territories: Territories,
+    approvers: Approvers,
+    sessions: sessionmaker[Session],
+) -> None:
+    asker = person_of(visit, territories.paris_subject, console_access_pending_hours=2)
+    approver = person_of(visit, approvers.paris_subject, console_access_pending_hours=2)
+    assert ask(asker).status_code == 303
+    request = the_request(sessions)
+    token = approver.csrf("/console/access")  # the page, before the request is too old
+    with sessions.begin() as session:
+        session.execute(
+            update(ConsoleAccessRequest).values(created_at=utcnow() - timedelta(hours=3))
+        )
+
+    refused = approver.post(f"/console/access/{request.id}/approve", {"csrf": token})
+    assert refused.status_code == 410
+    assert "a expiré" in refused.text
+    assert the_request(sessions).state == "pending"  # not decided; the next listing expires it
+    listed = asker.get("/console/access").text
+    assert "Expirée" in listed
+    expired = the_request(sessions)
+    assert (expired.state, expired.subject_pseudonyms, expired.subject_indexes) == (
+        "expired",
+        [],
+        [],
+    )
+    assert "DPO-2026-0142" not in approver.get("/console/access").text
+    assert decide(approver, request.id, "approve").status_code == 410  # expired, still
+    assert decide(approver, request.id, "refuse").status_code == 410
+    assert outcomes(sessions, AuditAction.CONSOLE_ACCESS_APPROVED) == [
+        (AuditOutcome.REFUSED, approvers.paris, "request-expired"),
+        (AuditOutcome.REFUSED, approvers.paris, "request-expired"),
+    ]
+    listed_events = events(sessions, AuditAction.CONSOLE_ACCESS_LISTED)
+    [expiring] = [e for e in listed_events if "expired" in e.detail]
+    assert expiring.agent_id == territories.paris_person  # the first listing after its time
+    assert expiring.detail["expired"] == {"pending": 1, "approved": 0}
+    assert asker.get(f"/console/access/{request.id}").status_code == 403

@@ -11,11 +11,8 @@ import pytest
 
 from audit.actions import AuditAction, AuditOutcome
 from gateway.console import repository
-from gateway.console.models import ConsolePerson
-from gateway.storage.base import utcnow
-from gateway.storage.ids import new_id
-from tests.console.site import PARIS, UNMAPPED, Site
-from tests.console.test_browser import Tour, chromium, site  # noqa: F401 - fixtures
+from tests.console.browser import Tour
+from tests.console.site import PARIS, UNMAPPED, Site, mapped_person
 from tests.support.database import sessions_on
 
 if TYPE_CHECKING:
@@ -29,14 +26,8 @@ PERSON = "7500000000"  # the site's first decision, CONSOLE-0, is about them
 def map_approver(served: Site) -> str:
     """What the operator does: the provider's third account, an approver of Paris."""
     with sessions_on(served.served.database_url) as sessions, sessions.begin() as session:
-        person = ConsolePerson(
-            id=new_id(),
-            issuer=served.issuer,
-            subject=APPROVER,
-            auditor_id=served.served.clients["codaf_75"].id,
-            role="approver",
-            created_at=utcnow(),
-        )
+        auditor = served.served.clients["codaf_75"].id
+        person = mapped_person(served.issuer, APPROVER, auditor, "approver")
         repository.add_person(session, person)
         return person.id
 
@@ -53,19 +44,22 @@ def for_data_subject_requests(tour: Tour, login: str) -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_two_people_ask_approve_and_read_a_persons_access_report(
-    chromium: Browser,  # noqa: F811 - the fixture
-    site: Site,  # noqa: F811 - the fixture
+    chromium: Browser,
+    site: Site,
 ) -> None:
     approver_id = map_approver(site)
     asker, approver = Tour(chromium, site), Tour(chromium, site)
+    visited: list[str] = []
+    asker.page.on("request", lambda request: visited.append(request.url))
     try:
         for_data_subject_requests(asker, PARIS)
         asker.check("acces-demande")
         asker.page.fill("#reference", "DPO-2026-7")
         asker.page.locator("#identifiant-agdref").check(force=True)
         asker.page.fill("#numero", PERSON)
-        asker.page.click("button:has-text('Demander le rapport')")
-        asker.page.wait_for_url("**/console/access")
+        posted = asker.submit("Demander le rapport", "/console/access")
+        assert posted.status == 303  # posted with its CSRF token, then the list
+        assert asker.page.url == site.base_url + "/console/access"
         assert "En attente d'approbation" in asker.page.locator("#tableau-demandes").inner_text()
 
         for_data_subject_requests(approver, APPROVER)
@@ -79,8 +73,10 @@ def test_two_people_ask_approve_and_read_a_persons_access_report(
         assert approver.page.locator("#tableau-a-decider").count() == 0
 
         asker.page.reload()
-        asker.page.get_by_role("link", name="Voir le rapport").click()
+        with asker.page.expect_response("**/console/access/*") as opened:
+            asker.page.get_by_role("link", name="Voir le rapport").click()
         asker.page.wait_for_url("**/console/access/*")
+        assert opened.value.headers["cache-control"] == "no-store"  # kept by no browser
         shown = asker.page.content()
         assert "CONSOLE-0" in shown
         assert "CONSOLE-1" not in shown
@@ -89,6 +85,9 @@ def test_two_people_ask_approve_and_read_a_persons_access_report(
     finally:
         asker.close()
         approver.close()
+
+    assert visited
+    assert not [url for url in visited if PERSON in url]  # in no URL, so in no history
 
     [asked] = site.events(AuditAction.CONSOLE_ACCESS_ASKED)
     [approved] = site.events(AuditAction.CONSOLE_ACCESS_APPROVED)

@@ -9,147 +9,24 @@ a screenshot is written to ``test-artifacts/console/`` (kept by CI), named by pa
 
 from __future__ import annotations
 
-import shutil
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from audit.actions import AuditAction, AuditOutcome
 from gateway.storage import migrate
-from tests.console.site import (
-    ARTIFACTS,
-    MARSEILLE,
-    NODE_MODULES,
-    PARIS,
-    UNMAPPED,
-    Site,
-    console_site,
-)
+from tests.console.browser import Tour
+from tests.console.site import ARTIFACTS, MARSEILLE, PARIS, UNMAPPED, Site, console_site
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser
 
 pytestmark = pytest.mark.slow
-AXE = NODE_MODULES / "axe-core" / "axe.min.js"
-SERIOUS = {"serious", "critical"}
 IDLE_SECONDS = 2
-
-
-def chromium_path() -> str:
-    found = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(found).exists():
-        pytest.fail("Chromium is needed for the browser tests: `make chromium` installs it")
-    return found
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True)
-        yield browser
-        browser.close()
-
-
-def _database(request: pytest.FixtureRequest, backend: str, directory: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        url = f"sqlite:///{directory / 'console.db'}"
-        migrate.upgrade(url)
-        yield url
-        return
-    databases = request.getfixturevalue("postgres_database")()
-    url = next(databases)
-    migrate.upgrade(url)
-    yield url
-    databases.close()
-
-
-@pytest.fixture
-def site(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[Site]:
-    """The served gateway and its provider, for one test: each test has its own, so that
-    the tests spread over the workers without starting one twice."""
-    for url in _database(request, backend, tmp_path):
-        with console_site(url, tmp_path, backend) as served:
-            yield served
-
-
-class Tour:
-    """One person's browser on the console: its page, and what the browser reported."""
-
-    def __init__(self, browser: Browser, site: Site, *, javascript: bool = True) -> None:
-        self.site = site
-        self.context = browser.new_context(locale="fr-FR", java_script_enabled=javascript)
-        self.page: Page = self.context.new_page()
-        self.errors: list[str] = []
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda error: self._record(f"page error: {error}"))
-        self.callbacks: list[str] = []
-        self.page.on("request", self._request)
-
-    def _on_console(self) -> bool:
-        return self.page.url.startswith(self.site.base_url + "/console")
-
-    def _record(self, message: str) -> None:
-        if self._on_console():
-            self.errors.append(message)
-
-    def _console(self, message: Any) -> None:
-        source = message.location.get("url")
-        # A refusal is a page with its 4xx status, which the browser reports: not an error.
-        if message.type == "error" and source != self.page.url:
-            self._record(f"{message.text} ({source})")
-
-    def _request(self, request: Any) -> None:
-        if "/console/callback" in request.url:
-            self.callbacks.append(request.url)
-
-    def login(self, login: str) -> None:
-        """Through the provider's own login and consent pages."""
-        self.page.goto(self.site.base_url + "/console/")
-        self.page.get_by_role("link", name="Se connecter").click()
-        self.page.wait_for_url(self.site.issuer + "/interaction/**")
-        self.sign_in(login)
-
-    def sign_in(self, login: str) -> None:
-        """On the provider's login page: the login, then the consent."""
-        self.page.fill("input[name=login]", login)
-        self.page.fill("input[name=password]", "any password")
-        self.page.click("button[type=submit]")
-        self.page.wait_for_selector("button:has-text('Continue')")
-        self.page.click("button:has-text('Continue')")
-        self.page.wait_for_url(self.site.base_url + "/console/**")
-
-    def state_purpose(self) -> None:
-        self.page.wait_for_url("**/console/purpose")
-        self.page.click("label[for=finalite-1]")
-        self.page.click("button:has-text('Continuer')")
-        self.page.wait_for_url("**/console/overview")
-
-    def check(self, name: str) -> None:
-        """axe-core on the page, its screenshot, and no error reported by the browser."""
-        self.page.wait_for_load_state("load")
-        self.page.evaluate(AXE.read_text(encoding="utf-8") + "\n;true")
-        violations = self.page.evaluate(
-            """async () => (await axe.run(document)).violations.map(
-                v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length}))"""
-        )
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shot = ARTIFACTS / f"{name}-{self.site.backend}.png"
-        self.page.screenshot(path=shot, full_page=True)
-        assert shot.stat().st_size > 0
-        serious = [v for v in violations if v["impact"] in SERIOUS]
-        assert serious == [], f"{name}: {serious}"
-        assert self.errors == [], f"{name}: {self.errors}"
-
-    def funds_shown(self) -> str:
-        return self.page.locator("#tableau-caisses tbody").inner_text()
-
-    def close(self) -> None:
-        self.context.close()
 
 
 def an_auditor_logs_in_sees_the_territorys_funds_and_logs_out(tour: Tour, site: Site) -> None:
@@ -169,9 +46,19 @@ def an_auditor_logs_in_sees_the_territorys_funds_and_logs_out(tour: Tour, site: 
     assert not any(fund in shown for fund in site.marseille_funds)
     drawn = tour.page.evaluate(
         "Array.from(document.querySelectorAll('canvas[data-chart]'))"
-        ".map(c => Chart.getChart(c) !== undefined)"
+        ".map(c => [c.id, Chart.getChart(c) === undefined ? null : Chart.getChart(c).config.type])"
     )
-    assert drawn == [True, True]
+    assert drawn == [
+        ["graphique-etats", "bar"],
+        ["graphique-delais", "bar"],
+        ["graphique-repartition-delais", "bar"],
+        ["graphique-tendance-mediane", "line"],
+        ["graphique-tendance-p95", "line"],
+        ["graphique-tendance-verifications", "bar"],
+        ["graphique-dans-le-delai", "bar"],
+        ["graphique-anciennete", "bar"],
+        ["graphique-correspondances", "bar"],
+    ]
     assert tour.page.locator("canvas").first.is_visible()
     cookies = {c["name"]: c for c in tour.context.cookies()}
     session = cookies["__Host-console-session"]

@@ -20,11 +20,12 @@ from gateway.auditlog.writer import record
 from gateway.console import views
 from tests.console.test_login import events
 from tests.console.test_sessions import logged_in
-from tests.support.factories import decision, identity
+from tests.support.factories import NIR, decision, identity
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    import httpx2
     from sqlalchemy.orm import Session, sessionmaker
 
     from gateway.settings import Settings
@@ -205,13 +206,20 @@ def test_a_person_is_searched_by_pseudonym_and_their_identifier_is_kept_nowhere(
     jobs.sequence_audit_log(sessions, settings)
     browser = reader(visit, territories)
 
-    answer = browser.get("/console/events", params={"agdref_number": "7500000001"})
+    in_url = browser.get("/console/events", params={"agdref_number": "7500000001"})
+    assert in_url.status_code == 400  # never searched from a URL
+    assert "jamais dans l&#39;adresse" in in_url.text
+    answer = search(browser, {"agdref_number": "7500000001"})
 
     assert answer.status_code == 200, answer.text
+    assert "no-store" in answer.headers["cache-control"]
     assert answer.text.count("<td>decision:created</td>") == 1
     assert "7500000001" not in answer.text  # not in the form, nor in the links
     assert "personne=agdref%3A" in answer.text
-    [searched] = events(sessions, AuditAction.CONSOLE_EVENTS_SEARCHED)
+    [refused, _form, searched] = events(sessions, AuditAction.CONSOLE_EVENTS_SEARCHED)
+    assert (refused.outcome, refused.detail["field"]) == (AuditOutcome.REFUSED, "agdref_number")
+    assert "7500000001" not in str(refused.detail)
+    assert refused.subject_pseudonyms == []
     assert searched.detail["filters"] == ["subject"]
     assert "7500000001" not in str(searched.detail)
     assert len(searched.subject_pseudonyms) == 1
@@ -220,6 +228,23 @@ def test_a_person_is_searched_by_pseudonym_and_their_identifier_is_kept_nowhere(
     assert follow is not None
     exported = browser.get(html.unescape(follow.group(1)))
     assert len(list(csv.reader(io.StringIO(exported.text.lstrip(BOM)), delimiter=";"))) == 2
+
+
+def search(browser: Visit, params: dict[str, str]) -> httpx2.Response:
+    """The search form, posted with the page's CSRF token."""
+    return browser.post("/console/events", {"csrf": browser.csrf("/console/events"), **params})
+
+
+def test_a_search_without_its_csrf_token_is_refused(
+    visit: Callable[..., Visit], territories: Territories, sessions: sessionmaker[Session]
+) -> None:
+    browser = reader(visit, territories)
+    refused = browser.post("/console/events", {"csrf": "x" * 43, "nir": NIR})
+    assert refused.status_code == 403
+    [event] = events(sessions, AuditAction.CONSOLE_EVENTS_SEARCHED)
+    assert (event.outcome, event.detail["problem"]) == (AuditOutcome.REFUSED, "csrf")
+    assert event.subject_pseudonyms == []
+    assert NIR not in str(event.detail)
 
 
 @pytest.mark.parametrize(
@@ -253,7 +278,7 @@ def test_a_bad_filter_is_refused_in_french_naming_its_field(
 ) -> None:
     browser = reader(visit, territories)
 
-    answer = browser.get("/console/events", params=params)
+    answer = search(browser, params)
 
     assert answer.status_code == 400
     assert f"Le champ « {label}" in answer.text
@@ -262,7 +287,7 @@ def test_a_bad_filter_is_refused_in_french_naming_its_field(
     for name, value in params.items():  # the other values given stay in the form
         if name in {"since", "until", "departement"}:
             assert f'value="{value}"' in answer.text
-    [refused] = events(sessions, AuditAction.CONSOLE_EVENTS_SEARCHED)
+    [_form, refused] = events(sessions, AuditAction.CONSOLE_EVENTS_SEARCHED)
     assert refused.outcome == AuditOutcome.REFUSED
     assert refused.detail["field"] == field
     assert refused.detail["problem"] == "invalid-field"

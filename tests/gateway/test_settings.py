@@ -101,3 +101,36 @@ def test_trailing_slash_is_stripped_from_the_environment(monkeypatch: pytest.Mon
     settings = Settings()
     assert settings.public_base_url == "https://gw.example.fr/api"
     assert settings.token_endpoint == "https://gw.example.fr/api/oauth2/token"
+
+
+def test_the_access_reports_window_is_a_day_by_default_and_read_from_its_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().console_access_shown_hours == 24
+    assert Settings().console_access_pending_hours == 72
+    monkeypatch.setenv("GATEWAY_CONSOLE_ACCESS_SHOWN_HOURS", "168")
+    monkeypatch.setenv("GATEWAY_CONSOLE_ACCESS_PENDING_HOURS", "1")
+    assert (Settings().console_access_shown_hours, Settings().console_access_pending_hours) == (
+        168,
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "hours"),
+    [
+        ("console_access_shown_hours", 0),
+        ("console_access_shown_hours", -1),
+        ("console_access_shown_hours", 169),
+        ("console_access_pending_hours", 0),
+        ("console_access_pending_hours", 721),
+    ],
+)
+def test_the_access_reports_windows_out_of_bounds_are_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, hours: int
+) -> None:
+    with pytest.raises(ValidationError, match=name):
+        Settings.model_validate({name: hours})
+    monkeypatch.setenv("GATEWAY_" + name.upper(), str(hours))
+    with pytest.raises(ValidationError, match=name):
+        Settings()

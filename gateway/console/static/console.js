@@ -15,11 +15,14 @@
     // Without scripts the chart stays hidden and its table says it all.
     canvas.parentElement.hidden = false;
     var data = JSON.parse(source.textContent);
+    // A trend is drawn as lines (a day or week without figures leaves a gap), the rest as bars.
+    var line = data.type === "line";
     data.datasets.forEach(function (series, index) {
       series.backgroundColor = palette[index % palette.length];
+      series.borderColor = palette[index % palette.length];
     });
     new window.Chart(canvas, {
-      type: "bar",
+      type: line ? "line" : "bar",
       data: data,
       options: {
         responsive: true,
