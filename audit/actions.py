@@ -28,6 +28,7 @@ class AuditAction(StrEnum):
     SUBSCRIPTIONS_REPLACED = "subscriptions:replaced"
     SUBSCRIPTIONS_READ = "subscriptions:read"
     RETENTION_PURGED = "retention:purged"
+    IDENTITIES_CHECKED = "identities:checked"
     BATCH_SEALED = "batch:sealed"
     BATCH_LISTED = "batch:listed"
     BATCH_DOWNLOADED = "batch:downloaded"

@@ -83,7 +83,7 @@ def post_decisions(
             "renewal-refusal",
             2,
             identity=_identity(
-                2, social_security_number={"number": "2 95 10 99 126 111 93", "type": "nia"}
+                2, social_security_number={"number": "1 79 11 99 122 111 93", "type": "nia"}
             ),
         ),
         _decision("PP-2026-0003", "first-permit-refusal", 3, removal_measures=["oqtf"]),

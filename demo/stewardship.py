@@ -83,7 +83,7 @@ def subscriptions(fund: GatewayClient, purpose: str, expect: Callable[[str, bool
     start = (utcnow() - timedelta(days=400)).date().isoformat()
     people = [{"agdref_number": f"75{n:08d}", "valid_from": start} for n in (1, 3, 6)] + [
         {
-            "social_security_number": {"number": "295109912611193", "type": "nia"},
+            "social_security_number": {"number": "179119912211193", "type": "nia"},
             "valid_from": start,
             "valid_until": (utcnow() + timedelta(days=365)).date().isoformat(),
         }

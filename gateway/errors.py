@@ -5,6 +5,7 @@ Exception tree::
     GatewayError
     ├── BadRequest (400)
     │   ├── InvalidField (400): names the field and the rule it broke
+    │   ├── InvalidFields (400): the same problem, for several fields at once
     │   └── OAuthError (400 or 401): also carries the RFC 6749 ``error`` code
     ├── Unauthenticated (401)
     ├── Forbidden (403)
@@ -90,6 +91,16 @@ class InvalidField(BadRequest):
 
     def __init__(self, field: str, rule: str, message: str, **kwargs: Any) -> None:
         super().__init__(message, errors=[FieldError(field, rule, message)], **kwargs)
+
+
+class InvalidFields(BadRequest):
+    """Rules broken between fields (a number against a sex): each field named, with its rule."""
+
+    slug = "invalid-field"
+    title = "A field breaks a rule"
+
+    def __init__(self, detail: str, errors: list[FieldError], **kwargs: Any) -> None:
+        super().__init__(detail, errors=errors, **kwargs)
 
 
 class OAuthError(GatewayError):

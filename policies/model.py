@@ -138,6 +138,14 @@ class Retention(Strict):
     audit_events_days: int = Field(ge=180, le=1095, description="CNIL: 6 months to 3 years.")
 
 
+class Identities(Strict):
+    nir_contradiction: Literal["refuse", "flag"] = Field(
+        default="refuse",
+        description="A NIR or NIA that contradicts its person's sex, birth date or place of "
+        "birth: refused (400), or accepted and flagged on the stored identity.",
+    )
+
+
 class Policy(Strict):
     name: Slug
     description: str
@@ -147,6 +155,7 @@ class Policy(Strict):
     routing: Routing
     profiles: dict[Slug, list[FieldName]]
     retention: Retention
+    identities: Identities = Field(default_factory=Identities)
 
     @field_validator("profiles")
     @classmethod

@@ -39,6 +39,7 @@ class AgentChecks:
     agent_id: str | None
     checks: int = 0
     weak: int = 0
+    conflicts: int = 0  # an identifier matched a person the identity sent contradicts
     by_name: int = 0  # sent with no identifier
     by_name_unmatched: int = 0
     outside_territory: int = 0
@@ -80,6 +81,7 @@ def agent_checks(
             continue
         agent.checks += count
         agent.weak += count if level == "weak" else 0
+        agent.conflicts += count if level == "conflict" else 0
         if not with_identifiers:
             agent.by_name += count
             agent.by_name_unmatched += count if level == "none" else 0

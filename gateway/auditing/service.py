@@ -282,6 +282,7 @@ def fund_report(
         "status_check_agents": checks["agents"],
         "status_check_days": checks["days"],
         "status_checks_weak": sum(agent.weak for agent in agents),
+        "status_checks_conflict": sum(agent.conflicts for agent in agents),
         "status_checks_by_name": sum(agent.by_name for agent in agents),
         "status_checks_outside_territory": sum(agent.outside_territory for agent in agents),
         "status_checks_without_departement": sum(a.without_departement for a in agents),

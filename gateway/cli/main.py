@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from gateway.cli import audit, fund, keys, participants, policy, retention, status
+from gateway.cli import audit, fund, identities, keys, participants, policy, retention, status
 from gateway.cli import console as console_commands
 from gateway.cli.context import settings
 from gateway.cli.imports import import_command
@@ -26,6 +26,7 @@ app.add_typer(retention.app, name="retention")
 app.add_typer(audit.app, name="audit")
 app.add_typer(fund.app, name="fund")
 app.add_typer(status.app, name="status")
+app.add_typer(identities.app, name="identities")
 app.add_typer(console_commands.app, name="console")
 app.command("import")(import_command)
 console = Console()

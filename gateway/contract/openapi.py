@@ -107,6 +107,8 @@ AUDIT_ACTIONS = {
     AuditAction.SUBSCRIPTIONS_REPLACED: "a fund replaced its set of subscriptions",
     AuditAction.SUBSCRIPTIONS_READ: "a fund read its subscription counts",
     AuditAction.RETENTION_PURGED: "the retention purge crypto-shredded identity data",
+    AuditAction.IDENTITIES_CHECKED: "an operator listed the stored decisions whose NIR "
+    "contradicts its person (gateway identities contradictions)",
     AuditAction.BATCH_SEALED: "a batch was sealed for a fund",
     AuditAction.BATCH_LISTED: "a fund listed its batches",
     AuditAction.BATCH_DOWNLOADED: "a fund downloaded a batch",

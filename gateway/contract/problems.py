@@ -52,8 +52,10 @@ CATALOGUE = _entries(
         400,
         "A field breaks a rule",
         "A value is well-formed but breaks a business rule: an identity number whose key "
-        "does not match, dates out of order, a required header (Purpose, or Agent-Id for "
-        "a fund) missing or malformed, a cursor the gateway did not give.",
+        "does not match, a NIR that contradicts the person's sex, birth date or place of "
+        "birth (both fields named, with the rule), dates out of order, a required header "
+        "(Purpose, or Agent-Id for a fund) missing or malformed, a cursor the gateway did "
+        "not give.",
         "Read errors[]: field and rule name what to fix.",
     ),
     ProblemType(

@@ -32,7 +32,8 @@ from gateway.decisions.schemas import (
 )
 from gateway.disclosures import repository as disclosure_repository
 from gateway.disclosures import service as disclosures
-from gateway.errors import Conflict, FieldError, InvalidField
+from gateway.errors import Conflict, FieldError, InvalidField, InvalidFields
+from gateway.identities import consistency
 from gateway.identities import repository as identities_repository
 from gateway.identities import service as identities
 from gateway.identities.agdref import parse_agdref
@@ -177,6 +178,21 @@ def subject_indexes(identity: dict[str, Any] | Identity) -> tuple[str, ...]:
     return tuple(value for value in values if value)
 
 
+def contradictions(policy: LoadedPolicy, identity: IdentityIn) -> list[consistency.Contradiction]:
+    """What a decision's identity number contradicts; refused unless the policy flags it.
+
+    Returns the contradictions the policy accepts (stored as the identity row's flags);
+    raises ``InvalidFields`` naming both fields of each, and its rule, where it refuses.
+    """
+    found = consistency.of_document(identity.document(), prefix="identity.")
+    if found and policy.policy.identities.nir_contradiction == "refuse":
+        raise InvalidFields(
+            "; ".join(f"{c.fields[0]} contradicts {c.fields[1]} ({c.rule})" for c in found),
+            [FieldError(field, c.rule, c.message) for c in found for field in c.fields],
+        )
+    return found
+
+
 def post(
     session: Session,
     caller: Caller,
@@ -192,6 +208,7 @@ def post(
         return Posted(
             replay_or_conflict(session, existing, digest), created=False, subjects=subjects
         )
+    contradictions(policy, payload.identity)
     rows = new_decision(caller, keys, payload, digest, request_id)
     decision = Decision(**rows.decision)
     try:
@@ -263,6 +280,8 @@ def correct(
         payload.notification_date or current.notification_date,
         payload.effect_date or current.effect_date,
     )
+    if payload.identity is not None:
+        contradictions(policy, payload.identity)
     if payload.identity is not None or payload.new_permit is not None:
         try:
             document = identities.open_document(keys, identity_row)
@@ -373,6 +392,7 @@ def describe(
                         stored.get("agdref_number")
                         and parse_agdref(stored["agdref_number"]).possible_lost_leading_zero
                     ),
+                    "nir_contradictions": (identity_row.nir_contradictions or "").split(),
                 }
             )
             subjects.update(identities.subject_pseudonyms(keys, identity_out))

@@ -17,7 +17,9 @@ Pure logic, no I/O. Two steps, as record-linkage systems do them:
    told apart by their first names alone), or a surname and a birth date with other
    first names. ``none`` is anything less.
 
-``assess`` is both steps: what the gateway answers about one pair of identities.
+``assess`` is both steps: what the gateway answers about one pair of identities. An
+identifier match is ``exact`` unless the two identities contradict each other
+(``identity_conflict``): then it is a ``conflict`` the fund resolves, never ``exact``.
 """
 
 from __future__ import annotations
@@ -45,9 +47,10 @@ class Level(StrEnum):
     STRONG = "strong"
     WEAK = "weak"
     NONE = "none"
+    CONFLICT = "conflict"  # an identifier matched, but the two identities contradict
 
 
-RANK = {Level.EXACT: 3, Level.STRONG: 2, Level.WEAK: 1, Level.NONE: 0}
+RANK = {Level.EXACT: 3, Level.STRONG: 2, Level.WEAK: 1, Level.CONFLICT: 1, Level.NONE: 0}
 
 # Transliteration: spellings of one sound (French, English and Maghrebi conventions) are
 # written alike, then O/U and E/A, which transliterations of Arabic swap freely, merge.
@@ -484,11 +487,32 @@ def _keys(profile: Profile) -> set[str]:
     return keys
 
 
+def identity_conflict(asked: Profile, known: Profile) -> bool:
+    """Whether two identities one identifier joins cannot be one person.
+
+    Beyond what matching tolerates: another sex; birth dates of other years (one digit of
+    the year mistyped on the same day and month aside) or of the same year but another
+    day or month, not swapped, neither side partial nor a 1 January / 31 December written
+    for an unknown date; first names of which none agrees with any other, even by a slip,
+    with surname and first names taken either way round. Unknown on a side never conflicts.
+    """
+    if asked.sex and known.sex and asked.sex != known.sex:
+        return True
+    if dates_agree(asked.birth, known.birth) in {DateAgreement.NO, DateAgreement.SAME_YEAR}:
+        return True
+    if not asked.first_names or not known.first_names:
+        return False
+    return not any(
+        _first_names_agree(side.first_names, known.first_names)[1]
+        for side in (asked, asked.swapped())
+    )
+
+
 def assess(query: IdentityIn, stored: IdentityIn) -> Level:
     """How the gateway would match ``query`` (from a fund) to ``stored`` (a decision's)."""
     asked, known = Profile.of_identity(query), Profile.of_identity(stored)
     if (asked.agdref and asked.agdref == known.agdref) or (asked.ssn and asked.ssn == known.ssn):
-        return Level.EXACT
+        return Level.CONFLICT if identity_conflict(asked, known) else Level.EXACT
     if not blocking_keys(asked, swaps=True) & blocking_keys(known):
         return Level.NONE
     return compare(asked, known)

@@ -28,6 +28,9 @@ class Identity(Base):
     bi_ssn: Mapped[str | None] = mapped_column(String(64), index=True)
     bi_name_year_sex: Mapped[str | None] = mapped_column(String(80), index=True)
     residence_departement: Mapped[str | None] = mapped_column(String(3))
+    # The rules (``gateway.identities.consistency``) its NIR or NIA breaks, space-separated,
+    # when the policy accepts and flags them; names no value, only which fields disagree.
+    nir_contradictions: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     shredded_at: Mapped[datetime | None] = mapped_column()
 

@@ -179,3 +179,9 @@ class IdentityOut(IdentityIn):
     """An identity as returned to the prefecture that sent it."""
 
     agdref_possible_lost_leading_zero: bool = False
+    nir_contradictions: list[str] = Field(
+        default_factory=list,
+        description="The rules (nir-sex-mismatch, nir-birth-year-mismatch, "
+        "nir-birth-month-mismatch, nir-birth-place-mismatch) the NIR or NIA breaks against "
+        "this identity, where the policy accepted it flagged rather than refused it.",
+    )

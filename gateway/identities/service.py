@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from audit.pseudonyms import pseudonym
+from gateway.identities import consistency
 from gateway.identities.agdref import parse_agdref
 from gateway.identities.crypto import Sealed
 from gateway.identities.dates import PartialDate
@@ -103,7 +104,8 @@ def seal_row(
 ) -> dict[str, Any]:
     """The column values of a new identity row (for bulk inserts)."""
     identity_id = new_id()
-    document = {"identity": identity.document(), **(extra or {})}
+    fields = identity.document()
+    document = {"identity": fields, **(extra or {})}
     plaintext = json.dumps(document, ensure_ascii=False, sort_keys=True).encode()
     sealed = keys.cipher.encrypt(plaintext, identity_id.encode())
     matching = matching or Keys.of(identity)
@@ -122,9 +124,16 @@ def seal_row(
             else None
         ),
         "residence_departement": identity.residence_departement,
+        "nir_contradictions": flags(fields),
         "created_at": utcnow(),
         "shredded_at": None,
     }
+
+
+def flags(document: Mapping[str, Any]) -> str | None:
+    """The rules an identity's NIR or NIA breaks, as its row keeps them; None for none."""
+    found = consistency.of_document(document)
+    return " ".join(dict.fromkeys(c.rule for c in found)) or None
 
 
 def match_key_rows(

@@ -253,6 +253,7 @@ class ImportRunner:
         try:
             payload = DecisionIn.model_validate(record.document)
             tenancy.prefecture_departement(self.caller, payload.departement)
+            flagged = decisions.contradictions(self.policy, payload.identity)
         except ValidationError as error:
             line.errors = validation_errors(error, "decision")
             return line
@@ -262,6 +263,12 @@ class ImportRunner:
             ]
             return line
         line.payload = payload
+        # Accepted and flagged: the report still names each contradiction of the line.
+        line.errors = [
+            LineError(field, c.rule, f"{c.message} (accepted and flagged)")
+            for c in flagged
+            for field in c.fields
+        ]
         line.digest = decisions.body_digest(self.keys, payload.digest_document())
         matching = identities.Keys.of(payload.identity)
         line.subjects = identities.subject_pseudonyms(self.keys, payload.identity, matching)

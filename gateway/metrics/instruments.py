@@ -45,9 +45,9 @@ TOKENS = Counter(
 )
 STATUS_CHECKS = Counter(
     "gateway_status_checks",
-    "Status checks answered, single, bulk and streamed, by match level (exact, strong, weak, "
-    "none) and result (adverse_decision, corrected, none_known; malformed and refused for "
-    "the checks not answered).",
+    "Status checks answered, single, bulk and streamed, by match level (exact, conflict, "
+    "strong, weak, none) and result (adverse_decision, corrected, none_known; malformed "
+    "and refused for the checks not answered).",
     ["match", "result"],
 )
 REFUSALS = Counter(

@@ -15,7 +15,8 @@ MAX_CHECKS = 10_000
 NOTE = (
     "none_known means the gateway knows of no residence decision matching this identity; "
     "it does not prove that the person resides regularly. A weak match names no decision: "
-    "it may be a namesake, so confirm with the AGDREF number or the NIR."
+    "it may be a namesake, so confirm with the AGDREF number or the NIR. A conflict names "
+    "none either: the identifier sent is held by someone the identity sent contradicts."
 )
 ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,64}$"
 
@@ -60,7 +61,12 @@ class CheckError(BaseModel):
 class CheckOut(BaseModel):
     position: int
     result: Result | None = None
-    match: Level | None = None
+    match: Level | None = Field(
+        default=None,
+        description="exact (an identifier), strong, weak (perhaps a namesake), none, or "
+        "conflict: an identifier sent belongs to a person the identity sent contradicts "
+        "(sex, birth date, first names); no decision is named, the fund resolves it.",
+    )
     decision: Adverse | None = None
     errors: list[CheckError] = Field(default_factory=list)
 

@@ -34,7 +34,14 @@ from gateway.decisions.models import Decision, DecisionStatus, DecisionVersion
 from gateway.identities import repository as identities_repository
 from gateway.identities import service as identities
 from gateway.identities.crypto import IdentityCryptoError
-from gateway.identities.matching import RANK, Level, Profile, blocking_keys, compare
+from gateway.identities.matching import (
+    RANK,
+    Level,
+    Profile,
+    blocking_keys,
+    compare,
+    identity_conflict,
+)
 from gateway.status import repository
 from gateway.status.schemas import Adverse, CheckError, CheckIn, CheckOut, Result
 from policies.evaluate import BROAD_KINDS
@@ -63,17 +70,42 @@ class _Check:
     level: Level = Level.NONE
 
 
-def _exact(session: Session, checks: list[_Check], kinds: list[str]) -> None:
-    """Find each check's decisions through the blind indexes of the identifiers it sent."""
+def _exact(session: Session, keys: IdentityKeys, checks: list[_Check], kinds: list[str]) -> None:
+    """Find each check's decisions through the blind indexes of the identifiers it sent.
+
+    The identities found are opened and compared with the check's: those that contradict
+    it (``identity_conflict``) are an identity conflict, answered ``conflict``, unless
+    another identity found through the identifiers agrees.
+    """
     pairs = repository.identities_by_index(session, {i for c in checks for i in c.indexes})
     by_identity = repository.decisions_of(session, {identity for _, identity in pairs}, kinds)
-    by_index: dict[str, list[tuple[Decision, DecisionVersion]]] = {}
+    by_index: dict[str, set[str]] = {}
     for index, identity_id in pairs:
-        by_index.setdefault(index, []).extend(by_identity.get(identity_id, ()))
+        if identity_id in by_identity:
+            by_index.setdefault(index, set()).add(identity_id)
+    profiles = _profiles(session, keys, {i for found in by_index.values() for i in found})
     for check in checks:
-        check.found = {d.id: (d, v) for index in check.indexes for d, v in by_index.get(index, ())}
-        if check.found:
-            check.level = Level.EXACT
+        matched = {i for index in check.indexes for i in by_index.get(index, ())}
+        if not matched:
+            continue
+        asked = Profile.of_identity(check.item.identity)
+        agreeing = {
+            i for i in matched if i not in profiles or not identity_conflict(asked, profiles[i])
+        }
+        check.found = {d.id: (d, v) for i in sorted(agreeing or matched) for d, v in by_identity[i]}
+        check.level = Level.EXACT if agreeing else Level.CONFLICT
+
+
+def _profiles(session: Session, keys: IdentityKeys, identity_ids: set[str]) -> dict[str, Profile]:
+    """The matching profiles of stored identities, opened; a shredded one is left out."""
+    profiles: dict[str, Profile] = {}
+    for sealed in identities_repository.sealed(session, identity_ids):
+        try:
+            document = identities.open_sealed(keys, sealed)
+        except IdentityCryptoError:
+            continue  # shredded since its keys were read
+        profiles[sealed.id] = Profile.of(document.get("identity", {}))
+    return profiles
 
 
 def check_errors(errors: Iterable[LineError]) -> list[CheckError]:
@@ -112,7 +144,8 @@ def _answer(check: _Check) -> CheckOut:
         result = Result.CORRECTED
     else:
         result = Result.ADVERSE_DECISION
-    if not active or check.level is Level.WEAK:  # a weak match may be a namesake: no decision
+    # A weak match may be a namesake, a conflict another person: no decision either way.
+    if not active or check.level in {Level.WEAK, Level.CONFLICT}:
         return CheckOut.model_construct(
             position=check.position, result=result, match=check.level, decision=None, errors=[]
         )
@@ -147,13 +180,7 @@ def _match_names(
         by_key.setdefault(key, []).append(identity_id)
     # Open and grade every candidate first: a sealed row costs less to open and compare
     # than a decision costs to load, and most candidates are turned down.
-    profiles: dict[str, Profile] = {}
-    for sealed in identities_repository.sealed(session, {identity for _, identity in pairs}):
-        try:
-            document = identities.open_sealed(keys, sealed)
-        except IdentityCryptoError:
-            continue  # shredded since its keys were read
-        profiles[sealed.id] = Profile.of(document.get("identity", {}))
+    profiles = _profiles(session, keys, {identity for _, identity in pairs})
     grades: list[dict[str, Level]] = []
     for check in unmatched:
         assert check.profile is not None  # noqa: S101 - set above
@@ -203,7 +230,7 @@ def check(
         else:
             checks.append(check)
     kinds = [str(kind) for kind in policy.eligibility.disclosed]
-    _exact(session, checks, kinds)
+    _exact(session, keys, checks, kinds)
     _match_names(session, keys, checks, kinds)
     for check in checks:
         answer = answers[check.position] = _answer(check)

@@ -160,7 +160,7 @@ def series(data: dict[str, Any]) -> dict[str, list[Any]]:
 
 
 BANDS_FR = ["Moins d'un jour", "De 1 à 3 jours", "De 3 à 7 jours", "7 jours ou plus"]
-LEVELS_FR = ["Exacte (identifiant)", "Forte", "Faible", "Aucune"]
+LEVELS_FR = ["Exacte (identifiant)", "Forte", "Faible", "Aucune", "Conflit d'identité"]
 
 
 def test_the_overview_charts_each_funds_delays_acknowledgements_and_checks(
@@ -196,7 +196,7 @@ def test_the_overview_charts_each_funds_delays_acknowledgements_and_checks(
     # Status checks by match level (the refused ones matched nothing: not counted).
     by_match = chart_data(page, "graphique-correspondances")
     assert series(by_match) == {
-        label: [n] for label, n in zip(LEVELS_FR, [3, 2, 1, 4], strict=True)
+        label: [n] for label, n in zip(LEVELS_FR, [3, 2, 1, 4, 0], strict=True)
     }
     # Trends, per day over 30 days: the three received records were owed ten days ago.
     median = chart_data(page, "graphique-tendance-mediane")
@@ -215,7 +215,7 @@ def test_the_overview_charts_each_funds_delays_acknowledgements_and_checks(
     assert table_rows(page, "graphique-tendance-mediane")[labels[0]] == ["—"]
     trend = series(chart_data(page, "graphique-tendance-verifications"))
     assert list(trend) == LEVELS_FR
-    assert [sum(counts) for counts in trend.values()] == [3, 2, 1, 4]  # none of Marseille's
+    assert [sum(counts) for counts in trend.values()] == [3, 2, 1, 4, 0]  # none of Marseille's
     assert trend["Exacte (identifiant)"][-1] == 3  # checked today
 
 
@@ -256,7 +256,7 @@ def test_another_territorys_auditor_counts_only_its_own_fund(
         "Accusés dans le délai (%)": [round(100 * 2 / 3, 1)]
     }
     trend = series(chart_data(page, "graphique-tendance-verifications"))
-    assert [sum(counts) for counts in trend.values()] == [7, 0, 0, 0]
+    assert [sum(counts) for counts in trend.values()] == [7, 0, 0, 0, 0]
 
 
 def test_a_territory_without_funds_has_no_charts(
@@ -319,7 +319,13 @@ def test_the_api_fund_report_gives_the_same_figures(
         "7_days_or_more": 1,
     }
     assert row["unacknowledged"] == row["unacknowledged_by_age"]["7_days_or_more"]
-    assert row["status_checks_by_match"] == {"exact": 3, "strong": 2, "weak": 1, "none": 4}
+    assert row["status_checks_by_match"] == {
+        "exact": 3,
+        "strong": 2,
+        "weak": 1,
+        "none": 4,
+        "conflict": 0,
+    }
     trends = row["trends"]
     assert trends["step_days"] == 1
     owed_day = trends["starts"].index((utcnow() - timedelta(hours=240)).date().isoformat())

@@ -121,7 +121,14 @@ def drive(url: str, key_dir: Path, database_url: str, clients: dict[str, Client]
         )
         assert posted.status_code == 201, posted.text
         lines = [
-            decision("MS-2", kind="first-permit-refusal", identity=identity(sex="M")),
+            decision(
+                "MS-2",
+                kind="first-permit-refusal",
+                identity=identity(
+                    sex="M",
+                    social_security_number={"number": "1 85 04 99 341 111 04", "type": "nia"},
+                ),
+            ),
             decision("MS-3", kind="permit-withdrawal", identity=identity(birth_name="Roux")),
         ]
         imported = client.request(

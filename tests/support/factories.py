@@ -9,8 +9,8 @@ from typing import Any
 
 LABELLED_PAIRS = Path(__file__).parents[1] / "data" / "identity_pairs.jsonl"
 
-NIR = "2 95 10 99 126 111 93"  # a valid example of domain.md
-NIR_NORMALISED = "295109912611193"
+NIR = "2 85 04 99 341 111 51"  # agrees with the made-up person: F, 1985-04, Senegal
+NIR_NORMALISED = "285049934111151"
 NAMES = ("N'Diaye", 'O"Brien', "Aïssatou")  # identity()'s, for the places they must not be
 
 

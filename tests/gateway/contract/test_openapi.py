@@ -255,7 +255,11 @@ def test_the_request_examples_are_accepted_by_the_gateway(
     assert [a["result"] for a in answers.json()["answers"]] == ["adverse_decision", "none_known"], (
         answers.json()
     )
-    assert ask(client, fund.headers(), identity(agdref_number="7512345678"))[0]["match"] == "exact"
+    assert ask(client, fund.headers(), examples.IDENTITY)[0]["match"] == "exact"
+    # Another person under her AGDREF number: an identity conflict, not her.
+    assert ask(client, fund.headers(), identity(agdref_number="7512345678"))[0]["match"] == (
+        "conflict"
+    )
 
 
 @pytest.mark.parametrize(

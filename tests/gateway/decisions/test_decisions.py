@@ -177,8 +177,8 @@ def test_names_are_stored_and_returned_exactly_as_sent(prefecture: Prefecture, n
 def test_a_partial_birth_date_is_kept_partial(prefecture: Prefecture) -> None:
     created = prefecture.created(decision("PP-1", identity=identity(birth_date="1985-XX-XX")))
     assert created["versions"][0]["identity"]["birth_date"] == "1985"
-    created = prefecture.created(decision("PP-2", identity=identity(birth_date="1979-11")))
-    assert created["versions"][0]["identity"]["birth_date"] == "1979-11"
+    created = prefecture.created(decision("PP-2", identity=identity(birth_date="1985-04")))
+    assert created["versions"][0]["identity"]["birth_date"] == "1985-04"
 
 
 def test_the_permit_number_is_returned_but_kept_sealed(

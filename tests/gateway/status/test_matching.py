@@ -35,7 +35,7 @@ from tests.support.factories import decision
 
 PERSON = "7512345678"  # identity()'s AGDREF number
 CERTIFIED_NIR = "1 85 03 99 352 123 34"  # the NIR certified later, other digits than the NIA
-NIA = "2 85 10 99 341 045 19"
+NIA = "1 85 03 99 352 045 15"  # as he is: a man born in March 1985 in Algeria
 
 
 def person(**overrides: Any) -> dict[str, Any]:
@@ -154,7 +154,7 @@ def test_answers_by_name_carry_nothing_the_fund_did_not_send(
         affiliate(birth_date="1985-07-02"),
     )
     text = json.dumps([strong, weak])
-    for secret in ("7500000001", "2851099341045", decided["id"], "Amine", "public_order"):
+    for secret in ("7500000001", "1850399352045", decided["id"], "Amine", "public_order"):
         assert secret not in text
     assert set(strong["decision"]) == {
         "kind_class",
