@@ -31,6 +31,9 @@ ABROAD = "99"  # then the "commune" is the INSEE country code
 # Corsica was département 20 until 1976, and a NIR keeps the place as coded at birth: people
 # born there before then carry 20, the others 2A or 2B. Both readings are accepted.
 CORSICA_BEFORE_1976 = "20"
+# Tunisia was coded 96 until its independence in 1956 (Algeria 91-94 and Morocco 95 share
+# their numbers with today's départements): people born there then keep 96.
+TUNISIA_BEFORE_1956 = "96"
 NNP_FIRST = frozenset("78")
 # French typography writes numbers with (narrow) no-break spaces; sources add dots, hyphens.
 _SEPARATORS = re.compile(r"[\s.\-\u2010\u2011]+")
@@ -67,10 +70,14 @@ def _check_nir(number: str) -> None:
     if number[3:5] not in MONTHS:
         raise IdentityFieldError("nir-month", "the month of birth must be 01-12, 20-42 or 50")
     departement = number[5:7]
-    if departement not in METROPOLITAN | OVERSEAS | {ABROAD, CORSICA_BEFORE_1976}:
+    if departement not in METROPOLITAN | OVERSEAS | {
+        ABROAD,
+        CORSICA_BEFORE_1976,
+        TUNISIA_BEFORE_1956,
+    }:
         raise IdentityFieldError(
             "nir-departement",
-            "the département of birth must be 01-95, 2A, 2B, 97x, 98x or 99 (abroad)",
+            "the département of birth must be 01-96, 2A, 2B, 97x, 98x or 99 (abroad)",
         )
     # Everything else is digits. The third digit of a 97x/98x département is not checked
     # against today's list: a NIR keeps the place as coded at birth, and codes change.

@@ -136,7 +136,6 @@ def test_a_key_off_by_any_amount_is_refused(number: str, number_type: NumberType
         ("295519912611193", "nir-month"),
         ("2951X9912611193", "nir-month"),
         ("295100012611193", "nir-departement"),
-        ("295109612611193", "nir-departement"),
         ("295102C12611193", "nir-departement"),
         ("2X5109912611193", "nir-format"),
         ("295109912X11193", "nir-format"),
@@ -233,4 +232,13 @@ def test_corsica_before_1976_keeps_departement_20() -> None:
     assert parsed.number == "155032000412312"
     with pytest.raises(IdentityFieldError) as refused:
         parse_social_security_number("1 55 03 20 004 123 13", NumberType.NIR)
+    assert refused.value.rule == "nir-key"
+
+
+def test_tunisia_before_1956_keeps_departement_96() -> None:
+    # Born in Tunisia in 1955, before its independence: the NIR says 96, not 99 351.
+    parsed = parse_social_security_number("1 55 03 96 004 123 94", NumberType.NIR)
+    assert parsed.number == "155039600412394"
+    with pytest.raises(IdentityFieldError) as refused:
+        parse_social_security_number("1 55 03 96 004 123 95", NumberType.NIR)
     assert refused.value.rule == "nir-key"
