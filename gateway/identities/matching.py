@@ -2,20 +2,24 @@
 
 Pure logic, no I/O. Two steps, as record-linkage systems do them:
 
-1. **Blocking.** ``blocking_keys`` turns an identity into a few short keys (surname sound
-   and birth year, first-name sound and full birth date, both sounds and the day of
-   birth). A stored identity keeps their keyed blind indexes; a check looks up the keys
-   of what the fund sent, its names also swapped, so only a handful of candidates are
-   ever opened.
-2. **Scoring.** ``compare`` grades a candidate. ``strong`` needs the surname (birth or
-   usage name, with or without particles, transliterated, or with one typo), the first
-   names (one side's all found in the other's, in any order, transliterated), a birth
-   date that agrees (equal, or compatible when partial, or a 1 January / 31 December
-   written for an unknown date, or day and month swapped), the sex and the place of
-   birth (equal or unknown) to agree. ``weak`` is the same person's names with a date,
-   place or sex that disagrees, a first name that only agrees up to a typo (twins are
-   told apart by their first names alone), or a surname and a birth date with other
-   first names. ``none`` is anything less.
+1. **Blocking.** ``blocking_keys`` turns an identity into a few dozen short keys (surname
+   sound and birth year, first-name sound and full birth date, both sounds and the day of
+   birth, and the first first name with the surname's sound short of any one letter and
+   the year, for a surname one letter off with a date written otherwise). A stored
+   identity keeps their keyed blind indexes; a check looks up the keys of what the fund
+   sent, its names also swapped, so only a handful of candidates are ever opened.
+2. **Scoring.** ``compare`` grades a candidate. Two people who each hold a certified
+   identifier of their own (two NIRs, or two AGDREF numbers) are ``none``. ``strong``
+   needs the surname (birth or usage name, with or without particles, transliterated,
+   or with one typo), the first names (one side's all found in the other's, in any
+   order, transliterated), a birth date that agrees (equal, or compatible when partial,
+   or a 1 January / 31 December written for an unknown date, or day and month swapped),
+   the sex and the place of birth (equal, coded otherwise, or unknown) to agree, and not
+   both a first name more on one side and a date one side knows in part. ``weak`` is
+   what rests on one link of those: the same names born elsewhere on the same date, or
+   with a date a digit off, or first names sharing a name, a slip apart or alike (twins
+   are told apart by their first names alone) with all else agreeing. ``none`` is
+   anything less, such as namesakes born the same year on another day.
 
 ``assess`` is both steps: what the gateway answers about one pair of identities.
 """
