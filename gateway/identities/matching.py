@@ -576,11 +576,13 @@ def blocking_keys(profile: Profile, *, swaps: bool = False) -> set[str]:
     """
     keys = _keys(profile)
     if swaps:
-        keys |= _keys(profile.swapped())
+        # Names swapped and a surname one letter off with a date changed is three
+        # changes at once: the swapped reading looks up no one-letter-off key.
+        keys |= _keys(profile.swapped(), near=False)
     return keys
 
 
-def _keys(profile: Profile) -> set[str]:
+def _keys(profile: Profile, *, near: bool = True) -> set[str]:
     birth = profile.birth
     surnames = {key for name in profile.surnames for key in _surname_keys(name)}
     firsts = {skeleton(name) for name in profile.first_names} - {""}
@@ -589,7 +591,7 @@ def _keys(profile: Profile) -> set[str]:
         keys |= {f"s|{name}|{birth.year}" for name in surnames}
         # A surname one letter off together with a date written otherwise: the first
         # first name with the surname's skeleton short of any one letter, and the year.
-        if profile.first_names and (first := skeleton(profile.first_names[0])):
+        if near and profile.first_names and (first := skeleton(profile.first_names[0])):
             keys |= {
                 f"t|{first}|{near}|{birth.year}" for name in surnames for near in _one_deleted(name)
             }
