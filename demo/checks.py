@@ -119,14 +119,15 @@ def by_name(fund: GatewayClient, expect: Callable[[str, bool], None]) -> None:
                         **RESIDENT,
                     }
                 },
-                # A namesake of PP-2026-0003's Nguyễn Thi Lan, born the same year.
+                # A namesake of PP-2026-0003's Nguyễn Thi Lan, born the same day in
+                # Cambodia: perhaps her, perhaps not (a namesake born another day is none).
                 {
                     "identity": {
                         "birth_name": "Nguyen",
                         "first_names": ["Thi", "Lan"],
                         "sex": "F",
-                        "birth_date": "2001-08-19",
-                        "place_of_birth": "99243",
+                        "birth_date": "2001-02-03",
+                        "place_of_birth": "99234",
                         **RESIDENT,
                     }
                 },
@@ -143,7 +144,7 @@ def by_name(fund: GatewayClient, expect: Callable[[str, bool], None]) -> None:
     )
     expect(
         "a check by name finds the decision despite the spelling (strong match), and a "
-        "namesake born another day gets a weak match that names no decision",
+        "namesake born the same day elsewhere gets a weak match that names no decision",
         response.status_code == httpx.codes.OK
         and strong.get("match") == "strong"
         and bool((strong.get("decision") or {}).get("reference"))

@@ -93,18 +93,9 @@ def _print(report: QualityReport) -> None:
         )
     console.print(thresholds)
     console.print(f"Of the positives below strong, weak catches {_percent(report.weak_catches)}.")
-    variations = Table(title="By variation")
-    for column in ("variation", "same person", "pairs", "strong or exact", "weak or better"):
-        variations.add_column(column, justify="right" if column != "variation" else "left")
-    for row in report.variations:
-        variations.add_row(
-            row.variation,
-            "yes" if row.same else "no",
-            str(row.count),
-            _percent(row.strong_or_better),
-            _percent(row.weak_or_better),
-        )
-    console.print(variations)
+    _print_variations(report)
+    if report.families:
+        _print_families(report)
     if not report.worst_errors:
         console.print("No negative graded strong or exact, no positive graded none.")
         return
@@ -123,16 +114,58 @@ def _print(report: QualityReport) -> None:
     console.print(worst)
 
 
+def _print_variations(report: QualityReport) -> None:
+    variations = Table(title="By variation")
+    for column in ("variation", "same person", "pairs", "strong or exact", "weak or better"):
+        variations.add_column(column, justify="right" if column != "variation" else "left")
+    for row in report.variations:
+        variations.add_row(
+            row.variation,
+            "yes" if row.same else "no",
+            str(row.count),
+            _percent(row.strong_or_better),
+            _percent(row.weak_or_better),
+        )
+    console.print(variations)
+
+
+def _print_families(report: QualityReport) -> None:
+    families = Table(title="By family: precision and recall")
+    columns = ("family", "one person", "two people", "strong: precision", "recall")
+    for column in (*columns, "weak: precision", "recall"):
+        families.add_column(column, justify="right" if column != "family" else "left")
+    for row in report.families:
+        strong, weak = row.strong_or_better, row.weak_or_better
+        families.add_row(
+            row.family,
+            str(row.positives),
+            str(row.negatives),
+            _percent(strong.precision),
+            _percent(strong.recall),
+            _percent(weak.precision),
+            _percent(weak.recall),
+        )
+    console.print(families)
+
+
 @app.command()
 def reindex(
     chunk: Annotated[
         int, typer.Option(min=1, max=50_000, help="Identities per transaction.")
     ] = 2_000,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Compute every identity's keys again (after an upgrade that changes them).",
+        ),
+    ] = False,
 ) -> None:
     """Give identities stored without blocking keys their keys, so names find them.
 
     Needed once after upgrading a database whose identities predate name matching, or
-    after restoring one; safe to run again. Run one at a time.
+    after restoring one; with --all, once after an upgrade that changes the keys (the
+    release notes say so). Safe to run again. Run one at a time.
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn  # noqa: PLC0415
 
@@ -157,6 +190,7 @@ def reindex(
                 keys,
                 chunk=chunk,
                 progress=lambda done: progress.advance(task, done),
+                every=every,
             )
     finally:
         engine.dispose()

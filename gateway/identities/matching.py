@@ -2,20 +2,24 @@
 
 Pure logic, no I/O. Two steps, as record-linkage systems do them:
 
-1. **Blocking.** ``blocking_keys`` turns an identity into a few short keys (surname sound
-   and birth year, first-name sound and full birth date, both sounds and the day of
-   birth). A stored identity keeps their keyed blind indexes; a check looks up the keys
-   of what the fund sent, its names also swapped, so only a handful of candidates are
-   ever opened.
-2. **Scoring.** ``compare`` grades a candidate. ``strong`` needs the surname (birth or
-   usage name, with or without particles, transliterated, or with one typo), the first
-   names (one side's all found in the other's, in any order, transliterated), a birth
-   date that agrees (equal, or compatible when partial, or a 1 January / 31 December
-   written for an unknown date, or day and month swapped), the sex and the place of
-   birth (equal or unknown) to agree. ``weak`` is the same person's names with a date,
-   place or sex that disagrees, a first name that only agrees up to a typo (twins are
-   told apart by their first names alone), or a surname and a birth date with other
-   first names. ``none`` is anything less.
+1. **Blocking.** ``blocking_keys`` turns an identity into a few dozen short keys (surname
+   sound and birth year, first-name sound and full birth date, both sounds and the day of
+   birth, and the first first name with the surname's sound short of any one letter and
+   the year, for a surname one letter off with a date written otherwise). A stored
+   identity keeps their keyed blind indexes; a check looks up the keys of what the fund
+   sent, its names also swapped, so only a handful of candidates are ever opened.
+2. **Scoring.** ``compare`` grades a candidate. Two people who each hold a certified
+   identifier of their own (two NIRs, or two AGDREF numbers) are ``none``. ``strong``
+   needs the surname (birth or usage name, with or without particles, transliterated,
+   or with one typo), the first names (one side's all found in the other's, in any
+   order, transliterated), a birth date that agrees (equal, or compatible when partial,
+   or a 1 January / 31 December written for an unknown date, or day and month swapped),
+   the sex and the place of birth (equal, coded otherwise, or unknown) to agree, and not
+   both a first name more on one side and a date one side knows in part. ``weak`` is
+   what rests on one link of those: the same names born elsewhere on the same date, or
+   with a date a digit off, or first names sharing a name, a slip apart or alike (twins
+   are told apart by their first names alone) with all else agreeing. ``none`` is
+   anything less, such as namesakes born the same year on another day.
 
 ``assess`` is both steps: what the gateway answers about one pair of identities. An
 identifier match is ``exact`` unless the two identities contradict each other
@@ -29,7 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rapidfuzz.distance import OSA, JaroWinkler
 
@@ -37,6 +41,7 @@ from gateway.identities.agdref import parse_agdref
 from gateway.identities.dates import PartialDate
 from gateway.identities.errors import IdentityFieldError
 from gateway.identities.names import PARTICLES, name_words
+from gateway.identities.places import same_place
 
 if TYPE_CHECKING:
     from gateway.identities.schemas import IdentityIn
@@ -57,7 +62,10 @@ RANK = {Level.EXACT: 3, Level.STRONG: 2, Level.WEAK: 1, Level.CONFLICT: 1, Level
 _SOUNDS = (
     ("TCH", "CH"),
     ("ZH", "CH"),  # pinyin: ZHANG is TCHANG
+    ("XH", "J"),  # Albanian: HOXHA is HODJA (or HODZA), XHAFERI is DJAFERI
+    ("DZ", "J"),
     ("X", "KS"),  # ALEXANDR, ALEKSANDR
+    ("TZ", "Z"),  # FRANTZ, FRANZ
     ("SCH", "CH"),
     ("SH", "CH"),
     ("PH", "F"),
@@ -75,16 +83,29 @@ _SOUNDS = (
     ("Y", "I"),
 )
 _SOFT_C = re.compile(r"C(?=[EI])")
+_HARD_G = re.compile(r"GU(?=[EIY])")  # GUEYE is GAYE, GUIRASSY is GIRASSY
+_PRENASAL = re.compile(r"^(?:N(?=[DGJKTZC])|M(?=[BP]))")  # NDIAYE is DIAYE, MBAYE is BAYE
+_WADE_GILES = (re.compile(r"^HS"), re.compile(r"^TS"))  # HSU is XU, TSAI is CAI
+_SILENT_H = re.compile(r"(?<=[AEIOU])H(?=[^AEIOU])")  # MEHDI, MEDHI, MAHDI
+_LEADING_J = re.compile(r"^J(?=[AEOU])")  # JULIA is YULIA (IULIA), JENNY is YENNY
+# Russian and Ukrainian soft vowels: SEMIONOV is SEMENOV, LIOUDMILA is LUDMILA.
+_SOFT_O = re.compile(r"(?<=[^AEIOU])IO(?=[^AEIOU])")
+_SOFT_U = re.compile(r"(?<=[^AEIOU])IU")
 _DOUBLES = re.compile(r"(.)\1+")
 _VOWELS = re.compile(r"[AEIOU]")
 _MIN_SOUND = 2  # a final E or H of a longer word is mute
 _MIN_TYPO_LENGTH = 4  # of the longer name: shorter ones differ by a letter too often
-_PLAIN_TYPO_LENGTH = 5  # of the shorter name, for a typo to be taken for one
+_PLAIN_TYPO_LENGTH = 3  # of the shorter name, for a typing error to be taken for one
 _LONG_NAME = 8
 _CLOSE_SPELLING = 0.9
+_ALIKE = 0.8
 _MIN_CLOSE_SPELLING = 5  # SAID and SAAD share consonants and most letters, not a name
 _MAX_WORDS = 4  # of a name, for blocking; beyond that the words add nothing but keys
 _SUBSTITUTED = ((1, 1), (12, 31))  # written when only the year is known
+# An Arabic article glued to the name on one side, dropped on the other: ELAMRANI and
+# AMRANI, ALHASSANE and HASSANE (EL and AL both sound AL).
+_GLUED_ARTICLE = "AL"
+_MIN_UNGLUED = 3  # sounds left after the article: ALI is a name, not AL and I
 
 
 @lru_cache(maxsize=65_536)
@@ -95,8 +116,11 @@ def sound(word: str) -> str:
     text = word
     if text.endswith(("OFF", "EFF")):  # Russian -ov written the French way: SMIRNOFF
         text = text[:-2] + "V"
+    text = _PRENASAL.sub("", _HARD_G.sub("G", text))
+    text = _WADE_GILES[1].sub("C", _WADE_GILES[0].sub("X", text))
     for spelling, written in _SOUNDS:
         text = text.replace(spelling, written)
+    text = _SOFT_U.sub("U", _SOFT_O.sub("E", _LEADING_J.sub("I", _SILENT_H.sub("", text))))
     text = _SOFT_C.sub("S", text).replace("C", "K")
     if len(text) > _MIN_SOUND and text.endswith(("E", "H")):  # a mute final E or H: SARAH, AMINE
         text = text[:-1]
@@ -106,24 +130,37 @@ def sound(word: str) -> str:
     return _DOUBLES.sub(r"\1", text)
 
 
+def unglued(spoken: str) -> str | None:
+    """A sound without a glued Arabic article (ALAMRANI is AMRANI), or None if it has none."""
+    rest = spoken.removeprefix(_GLUED_ARTICLE)
+    return rest if len(rest) >= _MIN_UNGLUED and rest != spoken else None
+
+
 @lru_cache(maxsize=65_536)
 def skeleton(word: str) -> str:
-    """The consonants of a word's sound, after its first letter (any vowel is A): a key."""
+    """The consonants of a word's sound, after its first letter (any vowel is A): a key.
+
+    An H after the first letter is left out: written or not (NGONO, NHONO; MOHAMED,
+    MOAMED), it is mute more often than not.
+    """
     spoken = sound(word)
     if not spoken:
         return spoken
     head = "A" if spoken[0] in "AEIOU" else spoken[0]
-    return _DOUBLES.sub(r"\1", head + _VOWELS.sub("", spoken[1:]))
+    return _DOUBLES.sub(r"\1", head + _VOWELS.sub("", spoken[1:]).replace("H", ""))
 
 
 class Agreement(IntEnum):
     """How two names agree, from the weakest to the strongest."""
 
     NO = 0
-    SLIP = 1  # a short name one letter off, or a letter added at the end: SAMIR, SAMIRA
-    TYPO = 2  # one letter off in a longer name (two in a long one): a typing error
-    SPELLING = 3  # a transliteration of the same name
-    SAME = 4
+    # Names that sound alike without being one: ROKIA and ROKIATOU, BRAHIMA and IBRAHIM.
+    # First names alike do not make a surname, but keep a pair otherwise the same weak.
+    ALIKE = 1
+    SLIP = 2  # a short name one letter off, or a letter added at the end: SAMIR, SAMIRA
+    TYPO = 3  # one letter off in a longer name (two in a long one): a typing error
+    SPELLING = 4  # a transliteration of the same name
+    SAME = 5
 
 
 @lru_cache(maxsize=262_144)
@@ -132,16 +169,8 @@ def words_agree(left: str, right: str) -> Agreement:
     if left == right:
         return Agreement.SAME
     a, b = sound(left), sound(right)
-    if a == b:
+    if _spellings(left, right, a, b):
         return Agreement.SPELLING
-    if (
-        min(len(a), len(b)) >= _MIN_CLOSE_SPELLING
-        and skeleton(left) == skeleton(right)
-        and JaroWinkler.similarity(a, b) >= _CLOSE_SPELLING
-    ):
-        return Agreement.SPELLING  # FATIMA and FATMA, ABDELKADER and ABDELKADIR
-    if len(a) != len(b) and (a[1:] == b or b[1:] == a) and (a[0] in "AEIOU" or b[0] in "AEIOU"):
-        return Agreement.SPELLING  # IBRAHIM and BRAHIM: a leading vowel dropped
     shortest, longest = sorted((len(left), len(right)))
     allowed = 2 if shortest >= _LONG_NAME else 1 if longest >= _MIN_TYPO_LENGTH else 0
     if allowed and OSA.distance(left, right, score_cutoff=allowed) <= allowed:
@@ -150,7 +179,35 @@ def words_agree(left: str, right: str) -> Agreement:
         # far from it on a keyboard (FATIMA, FATIHA): those are only slips.
         plain = shortest >= _PLAIN_TYPO_LENGTH and (allowed > 1 or _typing_error(left, right))
         return Agreement.TYPO if plain else Agreement.SLIP
-    return Agreement.NO
+    return Agreement.ALIKE if JaroWinkler.similarity(a, b) >= _ALIKE else Agreement.NO
+
+
+def _spellings(left: str, right: str, a: str, b: str) -> bool:
+    """Whether two words, sounding ``a`` and ``b``, are spellings of one name."""
+    if a == b or unglued(a) == b or unglued(b) == a:
+        return True  # the same sound, or an article glued on one side: ELAMRANI, AMRANI
+    if min(len(left), len(right)) >= _MIN_CLOSE_SPELLING and _vowels_apart(a, b):
+        return True  # a vowel transliterated otherwise: ZAHRA, ZOHRA; YUSUF, YOUSEF
+    if (
+        min(len(a), len(b)) >= _MIN_CLOSE_SPELLING
+        and skeleton(left) == skeleton(right)
+        and JaroWinkler.similarity(a, b) >= _CLOSE_SPELLING
+    ):
+        return True  # FATIMA and FATMA, ABDELKADER and ABDELKADIR
+    # IBRAHIM and BRAHIM: a leading vowel dropped.
+    return len(a) != len(b) and (a[1:] == b or b[1:] == a) and (a[0] in "AEIOU" or b[0] in "AEIOU")
+
+
+def _vowels_apart(a: str, b: str) -> bool:
+    """Whether two sounds differ only in vowels, letter for letter: one, or any in a long name.
+
+    HOCINE and HACENE differ in two: twins are named so. ABDULKADIR and ABDELKADER are long.
+    """
+    if len(a) != len(b):
+        return False
+    diff = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+    allowed = len(a) if len(a) >= _LONG_NAME else 1
+    return 0 < len(diff) <= allowed and all(x in "AEIOU" and y in "AEIOU" for x, y in diff)
 
 
 _KEYBOARDS = (
@@ -190,7 +247,9 @@ def _typing_error(left: str, right: str) -> bool:
             return b in _NEAR_KEYS.get(a, frozenset())
         return len(diff) == 2 and diff[1] == diff[0] + 1  # noqa: PLR2004 - a transposition
     short, long = sorted((left, right), key=len)
-    if long.startswith(short) or long.endswith(short):
+    if long.startswith(short):
+        return long[-1] == long[-2]  # a final letter doubled: MOURADD
+    if long.endswith(short):
         return False
     for i in range(len(long)):
         if long[:i] + long[i + 1 :] == short:
@@ -219,9 +278,15 @@ def surname_forms(name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(forms))
 
 
+_MIDDLE_NAMES = frozenset(["VAN", "THI"])
+# Words that join the words of one first name: MARIA DE FATIMA, MARIA DO CARMO.
+_FIRST_NAME_LINKS = frozenset(["DE", "DA", "DO", "DOS", "DAS", "DEL", "DI", "DU"])
+
+
 def first_name_words(names: Iterable[str]) -> tuple[str, ...]:
     """Every first name's words, in order: JEAN-PIERRE is JEAN and PIERRE."""
-    return tuple(dict.fromkeys(word for name in names for word in name_words(name) if word))[
+    words = (word for name in names for word in name_words(name))
+    return tuple(dict.fromkeys(word for word in words if word not in _FIRST_NAME_LINKS))[
         :_MAX_WORDS
     ]
 
@@ -305,29 +370,38 @@ def _best(lefts: Iterable[str], rights: Iterable[str]) -> Agreement:
     return best
 
 
-def _first_names_agree(lefts: tuple[str, ...], rights: tuple[str, ...]) -> tuple[Agreement, bool]:
-    """(how the weakest of the shorter list's names agrees, whether any name agrees).
+class FirstNames(NamedTuple):
+    """How two lists of first names agree."""
 
-    One side's first names must all be found in the other's, in any order: a dropped
-    middle name still agrees, MOHAMED AMINE and MOHAMED ALI do not.
+    grade: Agreement  # how the weakest of the shorter list's names agrees
+    any: bool  # whether any name agrees
+    extra: bool  # one side has a first name the other lacks
+
+
+def _first_names_agree(lefts: tuple[str, ...], rights: tuple[str, ...]) -> FirstNames:
+    """How two lists agree: one side's first names must all be found in the other's.
+
+    In any order: a dropped middle name still agrees, MOHAMED AMINE and MOHAMED ALI do not.
     """
     if not lefts or not rights:
-        return Agreement.NO, False
+        return FirstNames(Agreement.NO, any=False, extra=False)
     best = _all_found(lefts, rights)
-    if best[0] < Agreement.SPELLING and (len(lefts) > 1 or len(rights) > 1):
+    if best.grade < Agreement.SPELLING and (len(lefts) > 1 or len(rights) > 1):
         # Names written apart or together: ABDEL KADER, ABDELKADER; ROSE MARIE, ROSEMARIE.
         joined = ("".join(lefts),), ("".join(rights),)
         for pair in ((joined[0], rights), (lefts, joined[1]), joined):
-            grade, _ = _all_found(*pair)
-            if grade >= Agreement.SPELLING:  # no typo on top: MARIECLAIRE, MARIECLAUDE
-                best = (max(best[0], grade), best[1])
+            found = _all_found(*pair)
+            if found.grade >= Agreement.SPELLING:  # no typo on top: MARIECLAIRE, MARIECLAUDE
+                best = max(best, found)
     return best
 
 
-def _all_found(lefts: tuple[str, ...], rights: tuple[str, ...]) -> tuple[Agreement, bool]:
+def _all_found(lefts: tuple[str, ...], rights: tuple[str, ...]) -> FirstNames:
     shorter, longer = (lefts, rights) if len(lefts) <= len(rights) else (rights, lefts)
     grades = [_best((name,), longer) for name in shorter]
-    return min(grades), max(grades) > Agreement.NO
+    # A Vietnamese middle name (VAN, THI) says the sex, not who: it makes no extra name.
+    named = [name for name in longer if name not in _MIDDLE_NAMES]
+    return FirstNames(min(grades), max(grades) >= Agreement.SLIP, len(shorter) < len(named))
 
 
 class DateAgreement(IntEnum):
@@ -370,6 +444,12 @@ def _equal_or_unknown(left: str | None, right: str | None) -> bool | None:
     return left == right
 
 
+def _places_agree(left: str | None, right: str | None) -> bool | None:
+    if left is None or right is None:
+        return None
+    return same_place(left, right)
+
+
 @dataclass(frozen=True)
 class _Facts:
     """What two identities agree on besides their names."""
@@ -377,21 +457,34 @@ class _Facts:
     date: DateAgreement | None
     sex: bool | None
     place: bool | None
+    # The same date as far as known (a year-only date against the same year alone):
+    # neither side fills in what the other lacks.
+    dates_equal: bool = False
+    # Two digits at most of day and month differ: a date mistyped rather than another.
+    date_typo: bool = False
 
 
 def compare(query: Profile, stored: Profile) -> Level:
     """How well two identities agree on names, birth date, sex and place of birth."""
+    if _other_identifiers(query, stored):
+        return Level.NONE  # each holds a certified identifier of their own: two people
     facts = _Facts(
         dates_agree(query.birth, stored.birth),
         _equal_or_unknown(query.sex, stored.sex),
-        _equal_or_unknown(query.place, stored.place),
+        _places_agree(query.place, stored.place),
+        dates_equal=query.birth == stored.birth,
+        date_typo=_mistyped(query.birth, stored.birth),
     )
     if facts.date is DateAgreement.NO:
         return Level.NONE  # born in other years: no name makes them one person
-    level = _by_names(query, stored, facts)
-    if level is Level.STRONG and _other_identifiers(query, stored):
-        return Level.WEAK  # namesakes: each has an identifier of their own
-    return level
+    return _by_names(query, stored, facts)
+
+
+def _mistyped(left: PartialDate, right: PartialDate) -> bool:
+    """Whether two full dates of one year differ by one digit of day or month, or two swapped."""
+    if left.day is None or right.day is None or left.year != right.year:
+        return False
+    return OSA.distance(f"{left.month:02d}{left.day:02d}", f"{right.month:02d}{right.day:02d}") <= 1
 
 
 def _other_identifiers(query: Profile, stored: Profile) -> bool:
@@ -406,9 +499,9 @@ def _other_identifiers(query: Profile, stored: Profile) -> bool:
 
 def _by_names(query: Profile, stored: Profile, facts: _Facts) -> Level:
     surname = _best(query.surnames, stored.surnames)
-    first, any_first = _first_names_agree(query.first_names, stored.first_names)
-    best = _grade(surname, first, any_first, facts)
-    if best is Level.STRONG or not query.surnames or first >= Agreement.SPELLING:
+    first = _first_names_agree(query.first_names, stored.first_names)
+    best = _grade(surname, first, facts)
+    if best is Level.STRONG or not query.surnames or first.grade >= Agreement.SPELLING:
         return best  # exchanging names cannot do better with the same date, sex and place
     # One side took a first name for the surname (NGUYEN VAN AN read left to right, or
     # the fields exchanged): that first name against the surname, the surname with the
@@ -420,22 +513,21 @@ def _by_names(query: Profile, stored: Profile, facts: _Facts) -> Level:
         swaps.append(("".join(names), ()))  # BEN ALI given as first names
     for name, others in swaps:
         exchanged = _best((name,), stored.surnames)
-        if exchanged is Agreement.NO:
+        if exchanged <= Agreement.ALIKE:
             continue
         level = _grade(
-            exchanged, *_first_names_agree((surname_form, *others), stored.first_names), facts
+            exchanged, _first_names_agree((surname_form, *others), stored.first_names), facts
         )
         best = max(best, level, key=RANK.__getitem__)
     return best
 
 
-def _grade(  # noqa: PLR0911 - one return per case of the rules above
-    surname: Agreement, first: Agreement, any_first: bool, facts: _Facts
-) -> Level:
+def _grade(surname: Agreement, first: FirstNames, facts: _Facts) -> Level:  # noqa: PLR0911
+    """The level of one reading of the names; one return per rule of the module's doc."""
     date, sex, place = facts.date, facts.sex, facts.place
-    if surname is Agreement.NO:
+    if surname <= Agreement.ALIKE or (date is None and first.grade < Agreement.SPELLING):
         return Level.NONE
-    if first >= Agreement.SPELLING:
+    if first.grade >= Agreement.SPELLING:
         if (
             date is not None
             and date >= DateAgreement.PARTIAL
@@ -443,19 +535,40 @@ def _grade(  # noqa: PLR0911 - one return per case of the rules above
             and place is not False
             and (date is DateAgreement.SAME or sex or place)  # a partial date needs more
         ):
-            return Level.STRONG
-        if date is DateAgreement.SWAPPED and sex and place and surname >= Agreement.SPELLING:
+            # A first name one side lacks and a date one side lacks: nothing else links them.
+            return Level.WEAK if first.extra and not facts.dates_equal else Level.STRONG
+        if (
+            date is DateAgreement.SWAPPED
+            and sex
+            and place is not False
+            and surname >= Agreement.SPELLING
+            and first.grade >= Agreement.SPELLING
+        ):
             return Level.STRONG  # day and month swapped, and all else agrees
-        if date is None or date >= DateAgreement.SAME_YEAR:
+        if place is False:  # born in another country: only the same date keeps them close
+            return Level.WEAK if date is not None and date >= DateAgreement.PARTIAL else Level.NONE
+        if date is None or date >= DateAgreement.NEAR or facts.date_typo:
             return Level.WEAK
-        return Level.NONE
-    if first is Agreement.TYPO and date is DateAgreement.SAME and sex and place:
+        return Level.NONE  # namesakes born the same year on another day
+    equal_date = date is DateAgreement.SAME or facts.dates_equal
+    if (
+        first.grade is Agreement.TYPO
+        and not first.extra
+        and equal_date
+        and sex
+        and place is not False
+    ):
         return Level.STRONG  # a typing error in a first name, everything else the same
-    # Other first names: a slip, a first name the other side lacks, or a twin.
-    agree = date is not None and date >= DateAgreement.PARTIAL and sex is not False
-    if first >= Agreement.SLIP or any_first:
-        return Level.WEAK if agree else Level.NONE
-    return Level.WEAK if agree and date is DateAgreement.SAME and place else Level.NONE
+    # A slip in a short first name, a first name in common and another one the other side
+    # lacks, or first names alike: weak with a date, sex and place that agree. Twins with
+    # first names not alike (surname, date and place the same) are two people.
+    agree = (
+        date is not None
+        and date >= DateAgreement.SWAPPED
+        and sex is not False
+        and place is not False
+    )
+    return Level.WEAK if agree and (first.grade >= Agreement.ALIKE or first.any) else Level.NONE
 
 
 def blocking_keys(profile: Profile, *, swaps: bool = False) -> set[str]:
@@ -466,17 +579,25 @@ def blocking_keys(profile: Profile, *, swaps: bool = False) -> set[str]:
     """
     keys = _keys(profile)
     if swaps:
-        keys |= _keys(profile.swapped())
+        # Names swapped and a surname one letter off with a date changed is three
+        # changes at once: the swapped reading looks up no one-letter-off key.
+        keys |= _keys(profile.swapped(), near=False)
     return keys
 
 
-def _keys(profile: Profile) -> set[str]:
+def _keys(profile: Profile, *, near: bool = True) -> set[str]:
     birth = profile.birth
-    surnames = {skeleton(name) for name in profile.surnames} - {""}
+    surnames = {key for name in profile.surnames for key in _surname_keys(name)}
     firsts = {skeleton(name) for name in profile.first_names} - {""}
     keys: set[str] = set()
     if birth.year is not None:
         keys |= {f"s|{name}|{birth.year}" for name in surnames}
+        # A surname one letter off together with a date written otherwise: the first
+        # first name with the surname's skeleton short of any one letter, and the year.
+        if near and profile.first_names and (first := skeleton(profile.first_names[0])):
+            keys |= {
+                f"t|{first}|{near}|{birth.year}" for name in surnames for near in _one_deleted(name)
+            }
     if birth.day is not None:
         day = f"{birth.year}-{birth.month:02d}-{birth.day:02d}"
         keys |= {f"f|{name}|{day}" for name in firsts}
@@ -503,9 +624,27 @@ def identity_conflict(asked: Profile, known: Profile) -> bool:
     if not asked.first_names or not known.first_names:
         return False
     return not any(
-        _first_names_agree(side.first_names, known.first_names)[1]
+        _first_names_agree(side.first_names, known.first_names).any
         for side in (asked, asked.swapped())
     )
+
+
+def _surname_keys(name: str) -> set[str]:
+    """A surname's skeleton, and its skeleton without a glued article (ELAMRANI, AMRANI)."""
+    keys = {skeleton(name)}
+    if (rest := unglued(sound(name))) is not None:
+        keys.add(skeleton(rest))
+    return keys - {""}
+
+
+def _one_deleted(key: str) -> set[str]:
+    """A skeleton and each of its forms with one letter left out (none left empty).
+
+    Two skeletons one substitution, insertion, deletion or swap apart share one of these.
+    """
+    if len(key) < 2:  # noqa: PLR2004
+        return {key}
+    return {key} | {_DOUBLES.sub(r"\1", key[:i] + key[i + 1 :]) for i in range(len(key))}
 
 
 def assess(query: IdentityIn, stored: IdentityIn) -> Level:

@@ -73,3 +73,18 @@ def validate_nationality(code: str) -> str:
     if not _is_country_code(candidate):
         raise IdentityFieldError("nationality-format", "a nationality is a COG country code 99CCC")
     return candidate
+
+
+# One place of birth coded two ways in real files: a commune of Mayotte as the Comoros
+# (Mayotte became a département in 2011, and older papers name the archipelago), Kosovo
+# as Serbia (before 2008, and where Kosovo is not recognised).
+COMOROS, SERBIA, KOSOVO = "99397", "99121", "99157"
+MAYOTTE = "976"
+
+
+def same_place(left: str, right: str) -> bool:
+    """Whether two places of birth may be one, allowing the codings above."""
+    if left == right:
+        return True
+    pair = sorted((left, right))
+    return pair == [SERBIA, KOSOVO] or (pair[1] == COMOROS and pair[0].startswith(MAYOTTE))

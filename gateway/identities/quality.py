@@ -19,12 +19,15 @@ Labelled pairs, as ``gateway status match-quality FILE`` reads them, are JSON li
 - ``same``: true when both describe one person, false when two;
 - ``variation``: a short name for what differs or what makes them look alike
   (``typo``, ``sibling``...), used to group the figures;
-- ``detail`` (optional): a string refining the variation, shown with errors.
+- ``detail`` (optional): a string refining the variation, shown with errors;
+- ``family`` (optional): a group of pairs measured together, positives and negatives
+  alike (the generator names the origin of the people's names: ``albania``,
+  ``west-africa``...); the report gives precision and recall for each family.
 
 No other key is accepted. A line that breaks a rule is refused with its number, the
 field and the rule (``json``, ``not-object``, ``key-missing``, ``key-unknown``,
-``same-not-boolean``, ``variation-not-text``, ``detail-not-text``, ``line-empty``,
-``encoding``, or the rule ``IdentityIn`` names, such as ``nir-key``).
+``same-not-boolean``, ``variation-not-text``, ``detail-not-text``, ``family-not-text``,
+``line-empty``, ``encoding``, or the rule ``IdentityIn`` names, such as ``nir-key``).
 ``tools.identity_pairs.generator`` generates such sets; ``tests/data/identity_pairs.jsonl`` is one.
 """
 
@@ -46,7 +49,7 @@ LEVELS = (Level.EXACT, Level.STRONG, Level.WEAK, Level.NONE)
 STRONG_OR_BETTER = frozenset([Level.EXACT, Level.STRONG])
 WEAK_OR_BETTER = frozenset([Level.EXACT, Level.STRONG, Level.WEAK])
 REQUIRED = ("query", "stored", "same", "variation")
-OPTIONAL = ("detail",)
+OPTIONAL = ("detail", "family")
 MAX_PROBLEMS = 50  # a file broken throughout is reported by its first problems
 
 
@@ -57,9 +60,10 @@ class LabelledPair:
     same: bool
     variation: str
     detail: str = ""
+    family: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        """One line of the JSONL format; ``detail`` only when there is one."""
+        """One line of the JSONL format; ``detail`` and ``family`` only when there is one."""
         line: dict[str, Any] = {
             "query": self.query,
             "stored": self.stored,
@@ -68,6 +72,8 @@ class LabelledPair:
         }
         if self.detail:
             line["detail"] = self.detail
+        if self.family:
+            line["family"] = self.family
         return line
 
 
@@ -132,6 +138,20 @@ def _identity_problems(line: int, side: str, document: Any) -> list[Problem]:
     return []
 
 
+def _value_problems(line: int, found: dict[str, Any]) -> list[Problem]:
+    problems = []
+    if "same" in found and not isinstance(found["same"], bool):
+        problems.append(Problem(line, "same", "true or false", "same-not-boolean"))
+    if "variation" in found and not (isinstance(found["variation"], str) and found["variation"]):
+        problems.append(Problem(line, "variation", "a non-empty string", "variation-not-text"))
+    problems += [
+        Problem(line, key, "a string", f"{key}-not-text")
+        for key in OPTIONAL
+        if key in found and not isinstance(found[key], str)
+    ]
+    return problems
+
+
 def parse_line(text: str, line: int) -> tuple[LabelledPair | None, list[Problem]]:
     """One line as a pair, or the problems that keep it from being one."""
     if not text.strip():
@@ -153,19 +173,19 @@ def parse_line(text: str, line: int) -> tuple[LabelledPair | None, list[Problem]
         for key in found
         if key not in known
     ]
-    if "same" in found and not isinstance(found["same"], bool):
-        problems.append(Problem(line, "same", "true or false", "same-not-boolean"))
-    if "variation" in found and not (isinstance(found["variation"], str) and found["variation"]):
-        problems.append(Problem(line, "variation", "a non-empty string", "variation-not-text"))
-    if "detail" in found and not isinstance(found["detail"], str):
-        problems.append(Problem(line, "detail", "a string", "detail-not-text"))
+    problems += _value_problems(line, found)
     for side in ("query", "stored"):
         if side in found:
             problems += _identity_problems(line, side, found[side])
     if problems:
         return None, problems
     pair = LabelledPair(
-        found["query"], found["stored"], found["same"], found["variation"], found.get("detail", "")
+        found["query"],
+        found["stored"],
+        found["same"],
+        found["variation"],
+        found.get("detail", ""),
+        found.get("family", ""),
     )
     return pair, []
 
@@ -218,6 +238,17 @@ class VariationRow:
 
 
 @dataclass(frozen=True)
+class FamilyRow:
+    """Precision and recall among the pairs of one family (positives and negatives)."""
+
+    family: str
+    positives: int
+    negatives: int
+    strong_or_better: Threshold
+    weak_or_better: Threshold
+
+
+@dataclass(frozen=True)
 class PairError:
     """A negative graded strong or exact, or a positive graded none."""
 
@@ -240,6 +271,7 @@ class QualityReport:
     weak_or_better: Threshold
     weak_catches: float | None  # of the positives below strong, the share graded weak
     variations: list[VariationRow]
+    families: list[FamilyRow]  # by the pairs' ``family``; empty when no pair names one
     error_count: int
     worst_errors: list[PairError]
 
@@ -284,6 +316,7 @@ def evaluate(
     """Grade every pair with ``matcher`` and report; at most ``max_errors`` errors listed."""
     graded: dict[bool, Counter[Level]] = {True: Counter(), False: Counter()}
     by_variation: dict[tuple[bool, str], Counter[Level]] = {}
+    by_family: dict[str, dict[bool, Counter[Level]]] = {}
     errors: list[PairError] = []
     for position, pair in enumerate(pairs, start=1):
         query = IdentityIn.model_validate(pair.query)
@@ -291,6 +324,9 @@ def evaluate(
         level = Level(matcher(query, stored))
         graded[pair.same][level] += 1
         by_variation.setdefault((pair.same, pair.variation), Counter())[level] += 1
+        if family := str(getattr(pair, "family", "")):
+            counts = by_family.setdefault(family, {True: Counter(), False: Counter()})
+            counts[pair.same][level] += 1
         missed = level is Level.NONE if pair.same else level in STRONG_OR_BETTER
         if missed:
             errors.append(
@@ -319,6 +355,16 @@ def evaluate(
             by_variation.items(), key=lambda item: (not item[0][0], item[0][1])
         )
     ]
+    families = [
+        FamilyRow(
+            family=family,
+            positives=counts[True].total(),
+            negatives=counts[False].total(),
+            strong_or_better=_threshold(STRONG_OR_BETTER, counts[True], counts[False]),
+            weak_or_better=_threshold(WEAK_OR_BETTER, counts[True], counts[False]),
+        )
+        for family, counts in sorted(by_family.items())
+    ]
     return QualityReport(
         pairs=positives.total() + negatives.total(),
         positives=positives.total(),
@@ -328,6 +374,7 @@ def evaluate(
         weak_or_better=_threshold(WEAK_OR_BETTER, positives, negatives),
         weak_catches=_share(positives[Level.WEAK], below_strong),
         variations=rows,
+        families=families,
         error_count=len(errors),
         worst_errors=sorted(errors, key=_severity)[:max_errors],
     )

@@ -3,6 +3,9 @@
 Walks the identities in id order, a chunk per transaction; an identity that is not
 shredded and has no blocking key is opened and given its keys. Safe to run again, and
 while the gateway serves (one run at a time): an identity with keys is left alone.
+With ``every``, every unshredded identity's keys are computed again and replace the old
+ones: once after an upgrade that changes how the keys are made (``matching.blocking_keys``),
+each chunk in one transaction, so an identity is never left without keys.
 """
 
 from __future__ import annotations
@@ -29,15 +32,22 @@ def reindex(
     *,
     chunk: int = CHUNK,
     progress: Callable[[int], None] | None = None,
+    every: bool = False,
 ) -> int:
-    """Give every identity lacking blocking keys its keys; the number of identities indexed."""
+    """Give every identity lacking blocking keys its keys; the number of identities indexed.
+
+    With ``every``, every unshredded identity is given new keys in place of its own.
+    """
     indexed = 0
     after = ""
     while True:
         with sessions.begin() as session:
-            rows = repository.without_match_keys(session, after, chunk)
+            find = repository.unshredded if every else repository.without_match_keys
+            rows = find(session, after, chunk)
             if not rows:
                 return indexed
+            if every:
+                repository.drop_match_keys(session, [row.id for row in rows])
             new_keys = []
             for row in rows:
                 try:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, select
 
 from gateway.identities.models import Identity, IdentityMatchKey
-from gateway.storage.bulk import among, insert_rows
+from gateway.storage.bulk import AMONG_CHUNK, among, insert_rows
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -32,6 +32,24 @@ def without_match_keys(session: Session, after: str, limit: int) -> Sequence[Ide
         .order_by(Identity.id)
         .limit(limit)
     ).all()
+
+
+def unshredded(session: Session, after: str, limit: int) -> Sequence[Identity]:
+    """Unshredded identities, keys or not, in id order after ``after``."""
+    return session.scalars(
+        select(Identity)
+        .where(Identity.id > after, Identity.shredded_at.is_(None))
+        .order_by(Identity.id)
+        .limit(limit)
+    ).all()
+
+
+def drop_match_keys(session: Session, identity_ids: Collection[str]) -> None:
+    """Delete these identities' blocking keys."""
+    ordered = sorted(identity_ids)
+    for start in range(0, len(ordered), AMONG_CHUNK):
+        chunk = ordered[start : start + AMONG_CHUNK]
+        session.execute(delete(IdentityMatchKey).where(IdentityMatchKey.identity_id.in_(chunk)))
 
 
 def add(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -286,6 +286,64 @@ def exact_copy(_: Change) -> str | None:
     return ""
 
 
+def article(c: Change) -> str | None:
+    """An Arabic article glued to the surname on one copy, left out on the other."""
+    for i, token in enumerate(c.person.surname):
+        forms = particle_forms(token.text)
+        if token.text.split()[0].upper() in {"EL", "AL"} and "dropped" in forms:
+            glued, dropped = c.rng.sample((c.query, c.stored), 2)
+            glued.surname[i] = Token(forms["joined"], token.family)
+            dropped.surname[i] = Token(forms["dropped"], token.family)
+            return "glued-on-query" if glued is c.query else "glued-on-stored"
+    return None
+
+
+def first_name_spelling(c: Change) -> str | None:
+    """A first name written in two other spellings, one on each copy: MOHAMAD, MUHAMMAD."""
+    slots = [
+        i
+        for i, token in enumerate(c.person.first_names)
+        if token.family and len(token.family.spellings) > 2  # noqa: PLR2004
+    ]
+    if not slots:
+        return None
+    i = c.rng.choice(slots)
+    token = c.person.first_names[i]
+    left, right = c.rng.sample([s for s in token.family.spellings if s != token.text], 2)  # type: ignore[union-attr]
+    if not _visible(c.query, left, right):
+        return None
+    c.query.first_names[i] = Token(left, token.family)
+    c.stored.first_names[i] = Token(right, token.family)
+    return f"{left}:{right}"
+
+
+# Origins whose names the sound rules had to learn: Albanian, West and Central African,
+# Slavic, Chinese spellings.
+SPELLING_FAMILIES = frozenset(
+    ["albania", "west-africa", "ivory-coast", "central-africa", "russia", "ukraine", "china"]
+)
+
+
+def family_spelling(c: Change) -> str | None:
+    """A name in another spelling, for a person of one of the origins above."""
+    if c.person.origin.name not in SPELLING_FAMILIES:
+        return None
+    kind = transliteration(c)
+    return None if kind is None else f"{c.person.origin.name}:{kind}"
+
+
+def surname_typo_date(c: Change) -> str | None:
+    """A typing error in the surname, and a birth date partly known or filled in."""
+    side = c.side()
+    index = c.rng.randrange(len(side.surname))
+    changed = typo(c.rng, side.surname[index].text)
+    if changed is None:
+        return None
+    side.surname[index] = Token(changed, side.surname[index].family)
+    date = partial_date(c) if c.rng.random() < 0.5 else substituted_date(c)  # noqa: PLR2004
+    return None if date is None else f"typo+{date or 'date'}"
+
+
 CHANGES: dict[str, Callable[[Change], str | None]] = {
     "exact-copy": exact_copy,
     "transliteration": transliteration,
@@ -303,10 +361,20 @@ CHANGES: dict[str, Callable[[Change], str | None]] = {
     "place-recoded": place_recoded,
     "accents-case": accents_case,
     "compound-surname": compound_surname,
+    "article": article,
+    "first-name-spelling": first_name_spelling,
+    "family-spelling": family_spelling,
+    "surname-typo-date": surname_typo_date,
 }
 # Two changes that can be combined: not two on the birth date, not a swap of fields
 # with a married name or a shortened surname.
-COMBINABLE = tuple(sorted(set(CHANGES) - {"exact-copy", "place-recoded"}))
+COMBINABLE = tuple(
+    sorted(
+        set(CHANGES)
+        - {"exact-copy", "place-recoded"}
+        - {"article", "first-name-spelling", "family-spelling", "surname-typo-date"}
+    )
+)
 _DATES = frozenset(["partial-date", "substituted-date", "day-month-swapped"])
 _CONFLICTS = frozenset(
     [

@@ -51,6 +51,10 @@ POSITIVES: dict[str, int] = {
     "compound-surname": 3,
     "shared-identifier": 4,
     "combined": 10,
+    "article": 3,
+    "first-name-spelling": 4,
+    "family-spelling": 5,
+    "surname-typo-date": 4,
 }
 NEGATIVE_SHARES: dict[str, int] = {
     "sibling": 20,
@@ -60,12 +64,16 @@ NEGATIVE_SHARES: dict[str, int] = {
     "cousin": 12,
     "parent-child": 5,
     "random": 5,
+    "other-identifiers": 5,
+    "pooled-extra-first-name": 2,
 }
 ATTEMPTS = 1000  # people drawn before giving up on a variation (a few suffice)
 # Which identifiers the fund's copy carries: a NIR (or NIA) mostly, nothing at times.
 # Negatives also get the layouts positives get from nia-certified and shared-identifier.
 _QUERY_NUMBER, _QUERY_NIA = 0.85, 0.15
 _NEGATIVE_LAYOUTS = (("nir", 76), ("none", 14), ("both-numbers", 8), ("query-agdref", 2))
+# Two people each holding a certified identifier: two NIRs, or two AGDREF numbers.
+_FORCED_LAYOUTS = {"other-identifiers": (("both-nir", 60), ("query-agdref", 40))}
 
 
 def _allot(total: int, shares: dict[str, int]) -> list[str]:
@@ -151,8 +159,20 @@ def _positive(rng: random.Random, variation: str) -> LabelledPair | None:
         detail = "+".join([layout.removeprefix("shared-"), *changes])
     else:
         detail = details[0][1]
+    return _labelled(query, stored, person, variation, detail, same=True)
+
+
+def _labelled(
+    query: Side, stored: Side, person: Person, variation: str, detail: str, *, same: bool
+) -> LabelledPair:
+    """The pair, its family the origin of the prefecture's person's names."""
     return LabelledPair(
-        query.document(), stored.document(), same=True, variation=variation, detail=detail
+        query.document(),
+        stored.document(),
+        same=same,
+        variation=variation,
+        detail=detail,
+        family=person.origin.name,
     )
 
 
@@ -176,11 +196,11 @@ def _negative(rng: random.Random, variation: str) -> LabelledPair | None:
     style = draw_style(rng)
     stored, query = Side.of(stored_person, style), Side.of(query_person, style)
     _fund_copy(rng, query, query_person)
-    layout = pick(rng, _NEGATIVE_LAYOUTS)
+    layout = pick(rng, _FORCED_LAYOUTS.get(variation, _NEGATIVE_LAYOUTS))
     _identify(rng, layout, stored_person, query_person, query, stored)
-    return LabelledPair(
-        query.document(), stored.document(), same=False, variation=variation, detail=detail
-    )
+    if variation in _FORCED_LAYOUTS:
+        detail = layout
+    return _labelled(query, stored, stored_person, variation, detail, same=False)
 
 
 def _query_number(rng: random.Random, person: Person) -> tuple[str, str]:
@@ -202,7 +222,7 @@ def _identify(
 ) -> None:
     """Give each copy its identifiers; the layout says which."""
     stored.agdref = stored_person.agdref
-    if layout in {"nir", "query-agdref", "both-numbers"} or (
+    if layout in {"nir", "query-agdref", "both-numbers", "both-nir"} or (
         layout == "shared-agdref" and rng.random() < 0.7  # noqa: PLR2004
     ):
         query.number = _query_number(rng, query_person)
@@ -222,3 +242,6 @@ def _identify(
         stored.number = (stored_person.number(nia=as_nia), "nia" if as_nia else "nir")
     elif layout == "query-agdref":
         query.agdref = query_person.agdref
+    elif layout == "both-nir":
+        query.number = (query_person.number(), "nir")
+        stored.number = (stored_person.number(), "nir")

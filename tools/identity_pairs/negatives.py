@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gateway.identities.places import same_place
 from tools.identity_pairs.people import (
     FIRST_YEAR,
     LAST_YEAR,
@@ -143,7 +144,8 @@ def twin(rng: random.Random) -> tuple[Person, Person, str] | None:
 def homonym_elsewhere(rng: random.Random) -> tuple[Person, Person, str] | None:
     stored = draw_person(rng)
     query = _relative(rng, stored)
-    places = [place for place in stored.origin.neighbours if place != stored.place]
+    # Mayotte coded as the Comoros is one place, not elsewhere.
+    places = [place for place in stored.origin.neighbours if not same_place(place, stored.place)]
     if not places:
         return None
     query.place = rng.choice(places)
@@ -222,6 +224,28 @@ def parent_child(rng: random.Random) -> tuple[Person, Person, str] | None:
     return stored, query, "parent-asked" if year < stored.year else "child-asked"
 
 
+def other_identifiers(rng: random.Random) -> tuple[Person, Person, str] | None:
+    """Two people alike in every name, date and place; each holds a certified identifier."""
+    stored = draw_person(rng)
+    return stored, _relative(rng, stored), ""
+
+
+def pooled_extra_first_name(rng: random.Random) -> tuple[Person, Person, str] | None:
+    """One more first name and a birth year only, against another person fully dated.
+
+    Two files pooled in one database: the same surname, first name, sex, place and year.
+    """
+    stored = draw_person(rng)
+    query = _relative(rng, stored)
+    extra = draw_first_names(rng, stored.origin, stored.sex, avoid=_families(stored))[-1]
+    stored.first_names = [*stored.first_names[:1], extra]
+    query.first_names = query.first_names[:1]
+    stored.year_only, query.year_only = True, False
+    while (query.month, query.day) in _FILLED:
+        _born(rng, query, stored.year)
+    return stored, query, ""
+
+
 def random_pair(rng: random.Random) -> tuple[Person, Person, str] | None:
     return draw_person(rng), draw_person(rng), ""
 
@@ -234,4 +258,6 @@ NEGATIVES: dict[str, Callable[[random.Random], tuple[Person, Person, str] | None
     "cousin": cousin,
     "parent-child": parent_child,
     "random": random_pair,
+    "other-identifiers": other_identifiers,
+    "pooled-extra-first-name": pooled_extra_first_name,
 }

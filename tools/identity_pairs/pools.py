@@ -266,12 +266,12 @@ WEST_AFRICA = Origin(
     weight=12,
     countries=(("99341", 3), ("99335", 4), ("99330", 3), ("99331", 1)),
     surnames=pool("""
-        Diallo:10, Traoré|Traore:8, Camara|Kamara:6, Diop:5, Ndiaye|N'Diaye|N Diaye:5,
+        Diallo:10, Traoré|Traore:8, Camara|Kamara:6, Diop:5, Ndiaye|N'Diaye|N Diaye|Diaye:5,
         Sow:4, Ba|Bah:4, Barry|Bary:4, Fall:3, Sy:3, Cissé|Cisse|Sissé:5, Koné|Kone:5,
         Coulibaly|Koulibaly|Kulibali:7, Diarra|Diara:5, Keïta|Keita|Keyta:5, Touré|Toure:5,
         Sylla|Silla:3, Konaté|Konate:3, Sissoko|Sisoko:3, Dembélé|Dembele:3,
         Sangaré|Sangare:3, Doumbia|Dumbia:3, Fofana:4, Kanté|Kante:3, Soumaré|Soumare:2,
-        Tandia:1, Dramé|Drame:2, Gueye|Guèye|Gaye:4, Faye:3, Sarr|Sar:3, Mbaye|M'Baye:3,
+        Tandia:1, Dramé|Drame:2, Gueye|Guèye|Gaye:4, Faye:3, Sarr|Sar:3, Mbaye|M'Baye|Baye:3,
         Seck|Sek:2, Thiam|Tiam:2, Sidibé|Sidibe:3, Diakité|Diakite:3, Dia:2,
         Samaké|Samake:2, Tounkara:2, Magassa:2, Baldé|Balde:3, Condé|Conde:3,
         Soumah|Souma:2, Bangoura|Bangura:3, Sacko|Sako:2, Niang:2, Ouédraogo|Ouedraogo:3,
@@ -279,7 +279,7 @@ WEST_AFRICA = Origin(
     """),
     male=pool("""
         Mamadou|Mamadu|Mammadou|Mamoudou:12, Moussa|Musa|Mousa:8, Ibrahima|Ibrahim|Brahima:7,
-        Abdoulaye|Abdoulay|Abdulaye|Abdoulahi:7, Ousmane|Usman|Ousman|Oussman:7,
+        Abdoulaye|Abdoulay|Abdulaye|Abdoulahi:7, Ousmane|Usman|Ousman|Oussman|Usmane:7,
         Amadou|Ahmadou|Hamadou|Amadu:6, Souleymane|Sulaymane|Souleyman|Suleiman:5,
         Mohamed|Mohammed|Mouhamed|Mouhamadou:8, Boubacar|Aboubacar|Boubakar|Aboubakar:6,
         Seydou|Seidou:4, Issa|Issah:4, Adama:5, Lamine|Lamin:4, Cheikh|Cheick|Cheik:4,
@@ -853,10 +853,10 @@ ALBANIA = Origin(
     weight=2.5,
     countries=(("99125", 3), ("99157", 2)),
     surnames=pool("""
-        Hoxha|Hoxa|Hodja:4, Shehu:3, Berisha|Berishaj:4, Krasniqi|Krasniki:4, Gashi:4,
-        Dervishi:2, Leka:2, Kola:2, Marku:2, Hysa:2, Morina:2, Shala:2,
+        Hoxha|Hoxa|Hodja|Hodža:4, Shehu:3, Berisha|Berishaj:4, Krasniqi|Krasniki|Krasnici:4,
+        Gashi:4, Dervishi:2, Leka:2, Kola:2, Marku:2, Hysa:2, Morina:2, Shala:2,
         Bytyqi|Bytyci|Bytyçi:2, Kelmendi:2, Rama:2, Ahmeti:2, Osmani:2, Hasani:2,
-        Xhaferi|Djaferi:2, Çela|Cela:2, Prifti:1, Bajrami:2, Mehmeti:2, Sadiku:1,
+        Xhaferi|Djaferi|Xhafer:2, Çela|Cela|Tchela:2, Prifti:1, Bajrami:2, Mehmeti:2, Sadiku:1,
     """),
     male=pool("""
         Arben:3, Besnik:2, Gentian|Gentjan:2, Ardit:2, Erion:2, Elton:2, Klodian:2,

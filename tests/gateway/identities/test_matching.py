@@ -126,7 +126,9 @@ def test_levels_of_the_classic_cases() -> None:
     assert assess(person(agdref_number="7500000001", birth_name="X Y"), stored) is Level.EXACT
     assert assess(person(first_names=["Muhammad"], birth_name="BENALI"), stored) is Level.STRONG
     assert assess(person(birth_name="Mohamed", first_names=["Ben Ali"]), stored) is Level.STRONG
-    assert assess(person(birth_date="1985-07-02"), stored) is Level.WEAK
+    assert assess(person(birth_date="1985-03-13"), stored) is Level.WEAK  # a digit mistyped
+    # Namesakes born the same year on another day are two people.
+    assert assess(person(birth_date="1985-07-02"), stored) is Level.NONE
     assert assess(person(sex="F", first_names=["Mohamed", "Amina"]), stored) is not Level.STRONG
     assert assess(person(first_names=["Karim"], birth_date="1983-06-01"), stored) is Level.NONE
     assert assess(person(birth_name="Martin", first_names=["Paul"]), stored) is Level.NONE
@@ -181,8 +183,9 @@ def test_surname_forms_are_canonical(name: str) -> None:
 
 @pytest.mark.parametrize("source", ["committed", "held-out"])
 def test_the_matcher_meets_its_targets_on_labelled_pairs(source: str) -> None:
-    """Strong or better: precision at least 0.99, recall at least 0.90; weak catches most
-    of the rest. The held-out set comes from the same generator under another seed."""
+    """Strong or better: precision at least 0.999, recall at least 0.99; weak or better:
+    precision at least 0.90, recall at least 0.995. The held-out set comes from the same
+    generator under another seed."""
     if source == "committed":
         pairs = read_pairs(LABELLED_PAIRS.read_bytes())
     else:
@@ -191,22 +194,141 @@ def test_the_matcher_meets_its_targets_on_labelled_pairs(source: str) -> None:
     strong = report.strong_or_better
     assert strong.precision is not None
     assert strong.recall is not None
-    assert strong.precision >= 0.99, report.as_dict()["worst_errors"][:5]
-    assert strong.recall >= 0.90
+    assert strong.precision >= 0.999, report.as_dict()["worst_errors"][:5]
+    assert strong.recall >= 0.99
+    weak = report.weak_or_better
+    assert weak.precision is not None
+    assert weak.recall is not None
+    assert weak.precision >= 0.90
+    assert weak.recall >= 0.995
     assert report.weak_catches is not None
     assert report.weak_catches >= 0.5
     twins = next(row for row in report.variations if row.variation == "twin")
     assert twins.strong_or_better <= 0.02
+    assert twins.weak_or_better <= 0.25  # twins are told apart by unlike first names
+    for variation in ("other-identifiers", "pooled-extra-first-name"):
+        row = next(row for row in report.variations if row.variation == variation)
+        assert row.strong_or_better == 0, variation
+    assert report.families  # precision and recall for each origin of names
+    assert sum(family.positives + family.negatives for family in report.families) == len(pairs)
 
 
-def test_namesakes_with_identifiers_of_their_own_are_never_strong() -> None:
+def test_people_with_certified_identifiers_of_their_own_are_two() -> None:
     nir = {"number": "1 85 03 99 352 123 34", "type": "nir"}
     other_nir = {"number": "1 85 03 99 352 124 33", "type": "nir"}
     stored = person(social_security_number=nir)
-    assert assess(person(social_security_number=other_nir), stored) is Level.WEAK
+    assert assess(person(social_security_number=other_nir), stored) is Level.NONE
     # A NIA is certified under other digits: its holder may still be the same man.
     nia = {**other_nir, "type": "nia"}
     assert assess(person(social_security_number=nia), stored) is Level.STRONG
     assert assess(person(agdref_number="7500000002"), person(agdref_number="7500000001")) is (
-        Level.WEAK
+        Level.NONE
     )
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ("HOXHA", "HODJA", "HODZA"),  # Albanian XH
+        ("XHAFERI", "DJAFERI"),
+        ("KRASNIQI", "KRASNIKI"),
+        ("GUEYE", "GAYE"),
+        ("NDIAYE", "N'DIAYE", "DIAYE"),  # a prenasal N written apart, or not at all
+        ("MBAYE", "BAYE"),
+        ("SEMENOV", "SEMIONOV", "SEMYONOV"),
+        ("XU", "HSU"),
+        ("CAI", "TSAI"),
+        ("ELAMRANI", "AMRANI"),  # the article glued on one side, dropped on the other
+        ("ALHASSANE", "HASSANE"),
+        ("YOUSSEF", "YOUSEF", "YUSUF"),
+        ("FATOUMATA", "FATUMATA"),
+        ("OUSMANE", "USMAN"),
+        ("MOHAMED", "MOHAMMED", "MUHAMMAD", "MOHAMAD"),
+        ("ZAHRA", "ZOHRA"),
+        ("MEHDI", "MEDHI", "MAHDI"),
+        ("JULIA", "YULIA", "IOULIA"),
+        ("LUDMILA", "LIOUDMILA"),
+        ("FRANTZ", "FRANZ"),
+    ],
+)
+def test_spelling_families_agree_as_spellings(spellings: tuple[str, ...]) -> None:
+    for left in spellings:
+        for right in spellings:
+            assert words_agree(canonical_name(left), canonical_name(right)) >= Agreement.SPELLING
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [("HOCINE", "HACENE"), ("HASSAN", "HUSSEIN"), ("ALI", "I"), ("SAID", "SAAD")],
+)
+def test_twin_names_stay_apart(left: str, right: str) -> None:
+    assert words_agree(left, right) < Agreement.TYPO
+
+
+def test_a_first_name_and_a_date_one_side_lacks_make_no_strong_match() -> None:
+    """The pooled case: one more first name and a birth year alone, against a full date."""
+    stored = person(first_names=["Mohamed", "Yacine"], birth_date="1985")
+    assert assess(person(first_names=["Mohamed"]), stored) is Level.WEAK
+    # Either alone is still the same person.
+    assert assess(person(first_names=["Mohamed"]), person()) is Level.STRONG
+    assert assess(person(), person(birth_date="1985")) is Level.STRONG
+
+
+def test_another_country_of_birth_is_weak_at_most() -> None:
+    stored = person()
+    assert assess(person(place_of_birth="99350"), stored) is Level.WEAK  # the same date
+    assert assess(person(place_of_birth="99350", birth_date="1985-06-12"), stored) is Level.NONE
+    # Mayotte written as the Comoros, Kosovo as Serbia: one place.
+    assert assess(person(place_of_birth="97611"), person(place_of_birth="99397")) is Level.STRONG
+    assert assess(person(place_of_birth="99157"), person(place_of_birth="99121")) is Level.STRONG
+    assert assess(person(place_of_birth="97611"), person(place_of_birth="97610")) is Level.WEAK
+
+
+def test_twins_with_unlike_first_names_are_two_people() -> None:
+    stored = person(first_names=["Karim"])
+    assert assess(person(first_names=["Nabil"]), stored) is Level.NONE
+    assert assess(person(first_names=["Kamel"]), stored) is Level.NONE
+
+
+@pytest.mark.parametrize(
+    ("query", "stored"),
+    [
+        ({"birth_name": "Bennani", "birth_date": "1985"}, {"birth_name": "Benmani"}),
+        ({"birth_name": "Traoré", "birth_date": "1985-12-31"}, {"birth_name": "Trapre"}),
+        ({"birth_name": "Kuznetsova", "birth_date": "1985-12-03"}, {"birth_name": "Kuznesova"}),
+        ({"birth_name": "El Amrani", "birth_date": "1985-03"}, {"birth_name": "Amrani"}),
+        ({"birth_name": "Hoxha", "birth_date": "1985-01-01"}, {"birth_name": "Hodja"}),
+    ],
+)
+def test_blocking_meets_a_surname_change_with_a_date_change(
+    query: dict[str, str], stored: dict[str, str]
+) -> None:
+    asked = Profile.of(person(**query).document())
+    known = Profile.of(person(**stored).document())
+    assert blocking_keys(asked, swaps=True) & blocking_keys(known)
+    assert assess(person(**query), person(**stored)) is not Level.NONE
+
+
+# Surnames of plain syllables, which no sound rule rewrites: a letter off is a letter off.
+syllables = st.lists(
+    st.tuples(st.sampled_from("BDFLMNPRTV"), st.sampled_from("AIU")).map("".join),
+    min_size=2,
+    max_size=5,
+).map("".join)
+
+
+@given(syllables, st.integers(min_value=0), st.sampled_from("BDFLMNPRTV"), st.sampled_from("sdi"))
+def test_one_letter_off_in_a_surname_still_meets_on_the_year(
+    surname: str, where: int, letter: str, edit: str
+) -> None:
+    """A letter changed, dropped or added anywhere in the surname, and the date known
+    otherwise (the year alone on one side): the keys still meet."""
+    i = where % len(surname)
+    other = {
+        "s": surname[:i] + letter + surname[i + 1 :],
+        "d": surname[:i] + surname[i + 1 :],
+        "i": surname[:i] + letter + surname[i:],
+    }[edit]
+    left = Profile.of({"birth_name": surname, "first_names": ["Amina"], "birth_date": "1985"})
+    right = Profile.of({"birth_name": other, "first_names": ["Amina"], "birth_date": "1985-05-17"})
+    assert blocking_keys(left, swaps=True) & blocking_keys(right), (surname, other)

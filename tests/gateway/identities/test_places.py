@@ -7,7 +7,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.identities.errors import IdentityFieldError
-from gateway.identities.places import is_country, validate_nationality, validate_place_of_birth
+from gateway.identities.places import (
+    is_country,
+    same_place,
+    validate_nationality,
+    validate_place_of_birth,
+)
 from gateway.territory import DEPARTEMENTS, METROPOLITAN
 
 COUNTRIES = {"99352": "Algeria", "99350": "Morocco", "99351": "Tunisia", "99109": "Germany"}
@@ -136,3 +141,19 @@ def test_arbitrary_text_is_accepted_exactly_when_it_is_a_code(text: str) -> None
         assert isinstance(outcome, IdentityFieldError)
         assert outcome.rule.startswith("cog-")
     assert is_country(text) is (_is_place(text) and text.strip().upper().startswith("99"))
+
+
+@given(st.one_of(countries, communes), st.one_of(countries, communes))
+def test_one_place_coded_two_ways_is_the_same_place_both_ways(left: str, right: str) -> None:
+    assert same_place(left, left)
+    assert same_place(left, right) is same_place(right, left)
+    kosovo = {left, right} == {"99157", "99121"}
+    mayotte = any(a.startswith("976") and b == "99397" for a, b in ((left, right), (right, left)))
+    assert same_place(left, right) is (left == right or kosovo or mayotte)
+
+
+def test_mayotte_is_the_comoros_and_kosovo_serbia_but_two_communes_are_two_places() -> None:
+    assert same_place("97611", "99397")
+    assert same_place("99121", "99157")
+    assert not same_place("97611", "97610")
+    assert not same_place("99397", "99121")

@@ -137,6 +137,39 @@ def test_the_figures_are_counted_as_defined() -> None:
     ]
 
 
+def test_families_have_their_own_precision_and_recall() -> None:
+    """Positives and negatives of one family are counted together, each family apart."""
+    pairs = [
+        LabelledPair(p.query, p.stored, p.same, p.variation, family=family)
+        for p, family in zip(generate(8, 5), ["a", "a", "a", "a", "b", "b", "b", "b"], strict=True)
+    ]
+    levels = [Level.STRONG, Level.WEAK, Level.NONE, Level.STRONG] * 2
+    report = evaluate(pairs, _scripted(levels))
+    assert [family.family for family in report.families] == ["a", "b"]
+    for family, chunk in zip(report.families, (pairs[:4], pairs[4:]), strict=True):
+        graded = list(zip(chunk, levels[:4], strict=True))
+        positives = [level for pair, level in graded if pair.same]
+        assert (family.positives, family.negatives) == (len(positives), 4 - len(positives))
+        strong_true = sum(level is Level.STRONG for level in positives)
+        strong_all = sum(level is Level.STRONG for _, level in graded)
+        assert family.strong_or_better.true_positives == strong_true
+        assert family.strong_or_better.predicted == strong_all
+        assert family.strong_or_better.precision == (strong_true / strong_all)
+        expected_recall = strong_true / len(positives) if positives else None
+        assert family.strong_or_better.recall == expected_recall
+    # A set without families has no family rows.
+    plain = [LabelledPair(p.query, p.stored, p.same, p.variation) for p in generate(4, 5)]
+    assert evaluate(plain, _always(Level.NONE)).families == []
+
+
+def test_the_family_survives_the_file_format() -> None:
+    pairs = generate(6, 8)
+    assert all(pair.family for pair in pairs)
+    assert [pair.family for pair in read_pairs(to_jsonl(pairs).encode())] == [
+        pair.family for pair in pairs
+    ]
+
+
 def test_no_pairs_give_no_figures_rather_than_a_crash() -> None:
     report = evaluate([], _always(Level.STRONG))
     assert report.pairs == 0
@@ -196,6 +229,7 @@ def _line(**changes: Any) -> bytes:
         (_line(same="yes"), "same", "same-not-boolean"),
         (_line(variation=""), "variation", "variation-not-text"),
         (_line(detail=3), "detail", "detail-not-text"),
+        (_line(family=["albania"]), "family", "family-not-text"),
         (_line(query="Jean"), "query", "not-object"),
         (_line(query__birth_date="1990-13-01"), "query.birth_date", "date-impossible"),
         (_line(query__sex="X"), "query.sex", "enum"),
@@ -242,6 +276,7 @@ def test_the_command_prints_the_figures(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "40 pairs: 20 of one person, 20 of two people" in result.output
     assert "By variation" in result.output
+    assert "By family: precision and recall" in result.output
     assert "weak catches 100.0%" in " ".join(result.output.split())
 
 
@@ -253,6 +288,9 @@ def test_the_command_prints_json(tmp_path: Path) -> None:
     found = json.loads(result.output)
     assert found["pairs"] == 40
     assert found["levels"]["positives"]["weak"] == 20
+    family = found["families"][0]
+    assert set(family) == {"family", "positives", "negatives", "strong_or_better", "weak_or_better"}
+    assert {"precision", "recall"} <= set(family["weak_or_better"])
 
 
 @pytest.mark.usefixtures("weak_matcher")
