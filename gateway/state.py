@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
+from gateway.auth.tokens import VerifiedTokens
 from gateway.storage.outage import OutageReporter
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class AppState:
     participants: RegistryCache
     audit_writer: GroupCommit
     outages: OutageReporter = field(default_factory=OutageReporter)
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
 
     @property
     def keys(self) -> GatewayKeys:

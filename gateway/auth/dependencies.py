@@ -87,7 +87,9 @@ async def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of
     now = int(time.time())
     scheme, token = _access_token(request)
     try:
-        claims = tokens.verify(state.keys, state.settings, token, now=now)
+        claims = tokens.verify(
+            state.keys, state.settings, token, now=now, verified=state.verified_tokens
+        )
     except tokens.InvalidAccessToken as error:
         raise _unauthenticated(str(error)) from error
     audit.participant_id = str(claims["sub"])
