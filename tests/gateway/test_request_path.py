@@ -23,13 +23,11 @@ from connectors.client import GatewayClient
 from gateway.auditlog.models import AuditEvent
 from gateway.keys import GatewayKeys
 from gateway.settings import Environment
-from gateway.storage import migrate
 from tests.support.actors import Client, register
 from tests.support.database import sessions_on
 from tests.support.processes import gateway_process
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterator
     from pathlib import Path
 
 pytestmark = pytest.mark.slow
@@ -38,16 +36,6 @@ OK, UNAUTHORIZED = 200, 401
 ME = "/v1/participants/me"
 ROUNDS = 3  # suspensions and reactivations, each checked on the other server
 CONCURRENT, PER_THREAD = 8, 12  # the requests whose events must survive the kill
-
-
-@pytest.fixture
-def postgresql_url(postgres_database: Callable[[], Generator[str]]) -> Iterator[str]:
-    """A PostgreSQL database of the test's own, migrated."""
-    databases = postgres_database()
-    url = next(databases)
-    migrate.upgrade(url)
-    yield url
-    databases.close()
 
 
 def registered(database_url: str, key_dir: Path, **kinds: dict[str, Any]) -> dict[str, Client]:

@@ -15,18 +15,17 @@ from gateway.participants import repository
 from gateway.participants.cache import RegistryCache
 from gateway.participants.changes import CHANNEL
 from gateway.participants.models import Participant, ParticipantStatus
-from gateway.storage import migrate
 from gateway.storage.engine import make_engine, make_sessionmaker
 from gateway.storage.notifications import libpq_url
 from tests.support.actors import register, set_status
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterator
+    from collections.abc import Iterator
 
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
-    from tests.support.actors import Register
+    from tests.support.actors import Client, Register
 
 RECONNECT_WAIT_S = 10.0
 NOTIFICATION_WAIT_S = 2.0
@@ -94,74 +93,62 @@ def test_a_read_older_than_a_change_is_not_kept(
 
 
 @pytest.fixture
-def committed_database(postgres_database: Callable[[], Generator[str]]) -> Iterator[str]:
-    databases = postgres_database()
-    url = next(databases)
-    migrate.upgrade(url)
-    yield url
-    databases.close()
+def committed(postgresql_url: str) -> Iterator[tuple[RegistryCache, Client, Engine]]:
+    """A listening cache on a database committed to for real, holding a fund."""
+    engine = make_engine(postgresql_url)
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as session:
+        fund = register(session, "fund")
+    registry = RegistryCache(engine, sessions)
+    registry.start()
+    assert registry.load(fund.id) is not None
+    assert registry.cached(fund.id) is not None
+    yield registry, fund, engine
+    registry.stop()
+    engine.dispose()
 
 
 @pytest.mark.postgresql
 def test_a_change_notified_by_another_process_is_forgotten_before_the_next_lookup(
-    committed_database: str,
+    committed: tuple[RegistryCache, Client, Engine],
 ) -> None:
-    engine = make_engine(committed_database)
-    sessions = make_sessionmaker(engine)
-    with sessions.begin() as session:
-        fund = register(session, "fund")
-    registry = RegistryCache(engine, sessions)
-    registry.start()
-    try:
-        assert registry.load(fund.id) is not None
-        assert registry.cached(fund.id) is not None
-        # Another process: no session of this one, the update and its notification alone.
-        with psycopg.connect(libpq_url(committed_database), autocommit=True) as other:
-            other.execute("UPDATE participants SET status = 'suspended' WHERE id = %s", (fund.id,))
-            other.execute("SELECT pg_notify(%s, %s)", (CHANNEL, fund.id))
-        # Delivered as PostgreSQL hands it to the listening connection: within
-        # microseconds on an idle host, later under load; never missed.
-        deadline = time.monotonic() + NOTIFICATION_WAIT_S
-        while registry.cached(fund.id) is not None and time.monotonic() < deadline:
-            time.sleep(0.001)
-        assert registry.cached(fund.id) is None
-        reloaded = registry.load(fund.id)
-        assert reloaded is not None
-        assert not reloaded.active
-    finally:
-        registry.stop()
-        engine.dispose()
+    registry, fund, engine = committed
+    # Another process: no session of this one, the update and its notification alone.
+    with psycopg.connect(
+        libpq_url(engine.url.render_as_string(hide_password=False)), autocommit=True
+    ) as other:
+        other.execute("UPDATE participants SET status = 'suspended' WHERE id = %s", (fund.id,))
+        other.execute("SELECT pg_notify(%s, %s)", (CHANNEL, fund.id))
+    # Delivered as PostgreSQL hands it to the listening connection: within
+    # microseconds on an idle host, later under load; never missed.
+    deadline = time.monotonic() + NOTIFICATION_WAIT_S
+    while registry.cached(fund.id) is not None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert registry.cached(fund.id) is None
+    reloaded = registry.load(fund.id)
+    assert reloaded is not None
+    assert not reloaded.active
 
 
 @pytest.mark.postgresql
 def test_nothing_is_trusted_while_the_notifications_cannot_arrive(
-    committed_database: str,
+    committed: tuple[RegistryCache, Client, Engine],
 ) -> None:
-    engine = make_engine(committed_database)
-    sessions = make_sessionmaker(engine)
-    with sessions.begin() as session:
-        fund = register(session, "fund")
-    registry = RegistryCache(engine, sessions)
-    registry.start()
-    try:
-        registry.load(fund.id)
-        with engine.connect() as connection:
-            connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND query LIKE 'LISTEN%'"
-                )
+    registry, fund, engine = committed
+    with engine.connect() as connection:
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND query LIKE 'LISTEN%'"
             )
-        deadline = time.monotonic() + RECONNECT_WAIT_S
-        while registry.cached(fund.id) is not None and time.monotonic() < deadline:
-            time.sleep(0.01)  # the backend's exit reaches the socket
-        assert registry.cached(fund.id) is None, "the lost connection went unnoticed"
-        assert registry.load(fund.id) is not None
-        deadline = time.monotonic() + RECONNECT_WAIT_S
-        while registry.cached(fund.id) is None and time.monotonic() < deadline:
-            registry.load(fund.id)  # kept again once the listener is back
-            time.sleep(0.1)
-        assert registry.cached(fund.id) is not None
-    finally:
-        registry.stop()
-        engine.dispose()
+        )
+    deadline = time.monotonic() + RECONNECT_WAIT_S
+    while registry.cached(fund.id) is not None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the backend's exit reaches the socket
+    assert registry.cached(fund.id) is None, "the lost connection went unnoticed"
+    assert registry.load(fund.id) is not None
+    deadline = time.monotonic() + RECONNECT_WAIT_S
+    while registry.cached(fund.id) is None and time.monotonic() < deadline:
+        registry.load(fund.id)  # kept again once the listener is back
+        time.sleep(0.1)
+    assert registry.cached(fund.id) is not None
