@@ -6,7 +6,8 @@ channel. A daemon thread waits on its socket and hands each notification's paylo
 not act on news older than what has reached this process (a request about to trust a
 cache). While the connection is down (a restart, an outage) ``listening`` is false and
 the thread reconnects; ``reset`` is called each time it is listening again, since what
-was notified in between is lost.
+was notified in between is lost. Its losses are logged once each, as warnings without
+a traceback (the database's outage is reported by the requests, ``gateway.storage.outage``).
 
 ``notify`` sends a payload on a channel inside the caller's transaction: PostgreSQL
 delivers it when (and only if) the transaction commits.
@@ -23,8 +24,6 @@ from typing import TYPE_CHECKING
 import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-
-from gateway.logs import log_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -67,6 +66,7 @@ class Listener:
         self._connection: psycopg.Connection[tuple[object, ...]] | None = None
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        self._reported = False
 
     @property
     def listening(self) -> bool:
@@ -97,8 +97,8 @@ class Listener:
                 while (notification := pgconn.notifies()) is not None:
                     self._received(notification.extra.decode())
             except (psycopg.Error, OSError) as error:
-                log_error(log, "the notification connection failed; reconnecting", error)
                 self._close()
+                self._report(error)
                 return False
             return True
 
@@ -107,12 +107,26 @@ class Listener:
             connection = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
             connection.execute(f'LISTEN "{self._channel}"')
         except (psycopg.Error, OSError) as error:
-            log_error(log, "could not listen for notifications; retrying", error)
+            self._report(error)
             return
         with self._lock:
             self._connection = connection
             # Whatever changed while nobody listened is unknown: forget it all.
             self._reset()
+        if self._reported:
+            self._reported = False
+            log.info("listening again", extra={"channel": self._channel})
+
+    def _report(self, error: BaseException) -> None:
+        """One line when the notifications stop (the database's outage is logged apart)."""
+        if not self._reported:
+            self._reported = True
+            log.warning(
+                "not listening: %s, retrying every %s s",
+                type(error).__name__,
+                RECONNECT_SECONDS,
+                extra={"channel": self._channel},
+            )
 
     def _close(self) -> None:
         if self._connection is not None:
