@@ -4,6 +4,7 @@ than a change never kept; nothing trusted while no notification can arrive."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from typing import TYPE_CHECKING
 
@@ -11,16 +12,18 @@ import psycopg
 import pytest
 from sqlalchemy import text, update
 
-from gateway.participants import repository
+from gateway.participants import cache, repository
 from gateway.participants.cache import RegistryCache
 from gateway.participants.changes import CHANNEL
 from gateway.participants.models import Participant, ParticipantStatus
+from gateway.storage import migrate
 from gateway.storage.engine import make_engine, make_sessionmaker
 from gateway.storage.notifications import libpq_url
 from tests.support.actors import register, set_status
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
@@ -152,3 +155,31 @@ def test_nothing_is_trusted_while_the_notifications_cannot_arrive(
         registry.load(fund.id)  # kept again once the listener is back
         time.sleep(0.1)
     assert registry.cached(fund.id) is not None
+
+
+def test_on_sqlite_a_change_from_another_process_is_seen_within_the_lifetime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as session:
+        fund = register(session, "fund")
+    monkeypatch.setattr(cache, "SQLITE_TTL_SECONDS", 0.2)
+    registry = RegistryCache(engine, sessions)
+    registry.start()
+    try:
+        registry.load(fund.id)
+        # Another process: its own connection, no session of this one.
+        with sqlite3.connect(tmp_path / "registry.db") as other:
+            other.execute("UPDATE participants SET status = 'suspended' WHERE id = ?", (fund.id,))
+        assert registry.cached(fund.id) is not None  # not told: held for its lifetime
+        time.sleep(0.3)
+        assert registry.cached(fund.id) is None
+        reloaded = registry.load(fund.id)
+        assert reloaded is not None
+        assert not reloaded.active
+    finally:
+        registry.stop()
+        engine.dispose()
