@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast coverage lint typecheck migrations-check pytest test-tools serve worker lock bench clean frontend chromium
+.PHONY: demo test test-fast coverage lint typecheck migrations-check pytest test-tools serve worker lock bench bench-tools clean frontend chromium
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,7 +74,15 @@ serve: $(STAMP)
 worker: $(STAMP)
 	$(BIN)/gateway worker
 
-bench: $(STAMP)
+# wrk (Debian package, about 1 MB) drives the request benchmarks, installed when missing
+# and this machine can (Debian, as root).
+bench-tools:
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null; } \
+		|| { echo "wrk not installed: apt-get install wrk"; exit 1; }
+
+bench: $(STAMP) bench-tools
+	$(BIN)/python -m tests.benchmarks.requests
 	$(BIN)/python -m tests.benchmarks.tokens
 	$(BIN)/python -m tests.benchmarks.intake
 	$(BIN)/python -m tests.benchmarks.sealing

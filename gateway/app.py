@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from gateway import health
 from gateway.auditing.router import router as auditing_router
+from gateway.auditlog.group import GroupCommit
 from gateway.auditlog.spool import AuditSpool
 from gateway.auth.router import discovery
 from gateway.auth.router import router as token_router
@@ -21,6 +24,7 @@ from gateway.imports.router import router as imports_router
 from gateway.key_source import KeySource
 from gateway.keys import GatewayKeys
 from gateway.metrics.router import router as metrics_router
+from gateway.participants.cache import RegistryCache
 from gateway.participants.router import router as participants_router
 from gateway.policy_source import PolicySource
 from gateway.settings import Environment, Settings
@@ -33,6 +37,8 @@ from gateway.web import BodySizeLimit, RequestContext, install_error_handlers
 from policies.loader import DEFAULT_POLICY
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from opentelemetry.sdk.trace import TracerProvider
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
@@ -72,22 +78,36 @@ def create_app(
     if settings.environment == Environment.PRODUCTION:
         key_source.current().check_production(settings.key_dir)
     engine = engine or make_engine(settings.database_url)
+    sessions = sessions or make_sessionmaker(engine)
     state = AppState(
         settings=settings,
         key_source=key_source,
         engine=engine,
-        sessions=sessions or make_sessionmaker(engine),
+        sessions=sessions,
         policy_source=PolicySource(
             settings.policy_file or DEFAULT_POLICY, settings.policy_reload_seconds
         ),
         spool=AuditSpool(settings.audit_spool_dir),
+        participants=RegistryCache(engine, sessions),
+        audit_writer=GroupCommit(sessions),
     )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The registry is cached while the server listens for its changes (PostgreSQL).
+        await run_in_threadpool(state.participants.start)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(state.participants.stop)
+
     app = FastAPI(
         title="Residence decisions gateway",
         version="1.0",
         description=DESCRIPTION,
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.gateway = state
     install_error_handlers(app)

@@ -2,9 +2,11 @@
 
 ``TransactionRoute`` opens one session per request, runs the endpoint (dependencies
 included), then appends the request's audit event and commits, all before the response
-leaves. On any error it rolls back and records the refusal in a transaction of its
-own, so a refused request leaves its trace and nothing else. Routes and services never
-commit.
+leaves. A request that used no transaction (its caller and data came from memory) hands
+its event to the group commit (``gateway.auditlog.group``): durable before the answer
+all the same, in one transaction with those of concurrent requests. On any error it
+rolls back and records the refusal in a transaction of its own, so a refused request
+leaves its trace and nothing else. Routes and services never commit.
 """
 
 from __future__ import annotations
@@ -106,6 +108,33 @@ def with_caller_trace(draft: AuditDraft, traceparent: str | None) -> None:
     """Record the caller's valid ``traceparent`` in the event's detail (none: nothing)."""
     if traceparent is not None:
         draft.detail = {**draft.detail, "traceparent": traceparent}
+
+
+async def _commit(state: AppState, session: Session, draft: AuditDraft) -> None:
+    """Commit the request's event with what the route wrote, durably, before it answers.
+
+    A route that used no transaction and left nothing to flush owes its event alone: it
+    goes to the group commit. Otherwise the event joins the route's transaction, committed
+    (and the connection let go) in one worker-thread hop.
+    """
+    if not (session.in_transaction() or session.new or session.dirty or session.deleted):
+        await state.audit_writer.write(draft)
+        return
+
+    def commit() -> None:
+        append(session, draft)
+        session.commit()
+        session.close()
+
+    await run_in_threadpool(commit)
+
+
+async def _release(session: Session, *, failing: bool) -> None:
+    """Close the session; in a worker thread only if it holds a connection to give back."""
+    if session.in_transaction():
+        await run_in_threadpool(_quietly, session.close, failing)
+    else:
+        session.close()
 
 
 def _quietly(action: Callable[[], object], failing: bool) -> None:
@@ -257,8 +286,7 @@ class TransactionRoute(APIRoute):
                 _unstorable.set(await _json_problem(request) if reads_body else None)
                 response = await handler(request)
                 with_caller_trace(draft, caller_trace)
-                append(session, draft)
-                await run_in_threadpool(session.commit)
+                await _commit(state, session, draft)
             except BaseException as error:
                 cause = unavailable_cause(error)
                 down = cause is not None
@@ -282,7 +310,7 @@ class TransactionRoute(APIRoute):
                     raise
                 raise failure from None
             finally:
-                await run_in_threadpool(_quietly, session.close, down)
+                await _release(session, failing=down)
             instruments.audited(str(draft.action), str(draft.outcome), detail=draft.detail)
             state.outages.recovered()
             state.spool.replay_soon(state.sessions, state.outages)

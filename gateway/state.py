@@ -7,16 +7,19 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
+from gateway.auth.tokens import VerifiedTokens
 from gateway.storage.outage import OutageReporter
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from gateway.auditlog.group import GroupCommit
     from gateway.auditlog.spool import AuditSpool
     from gateway.identities.service import IdentityKeys
     from gateway.key_source import KeySource
     from gateway.keys import GatewayKeys
+    from gateway.participants.cache import RegistryCache
     from gateway.policy_source import PolicySource
     from gateway.settings import Settings
     from policies.loader import LoadedPolicy
@@ -30,7 +33,10 @@ class AppState:
     sessions: sessionmaker[Session]
     policy_source: PolicySource
     spool: AuditSpool
+    participants: RegistryCache
+    audit_writer: GroupCommit
     outages: OutageReporter = field(default_factory=OutageReporter)
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
 
     @property
     def keys(self) -> GatewayKeys:

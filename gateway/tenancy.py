@@ -134,6 +134,22 @@ def participant_rows(caller: Caller, participant_id: ParticipantColumn) -> Colum
     return participant_id.in_({caller.participant_id, caller.acting_for})
 
 
+def sees_by_kind(caller: Caller, participant_id: str) -> bool:
+    """Whether ``participant_rows`` lets the caller see the participant, territory aside.
+
+    True for everyone when the caller is an operator or a national auditor, for itself,
+    and, but for a territorial auditor, for the participant it acts for. False: ask the
+    query.
+    """
+    if caller.kind == ParticipantKind.OPERATOR or (
+        caller.kind == ParticipantKind.AUDITOR and caller.national
+    ):
+        return True
+    if participant_id == caller.participant_id:
+        return True
+    return caller.kind != ParticipantKind.AUDITOR and participant_id == caller.acting_for
+
+
 OUTSIDE_TERRITORY = "outside-territory"
 RESIDENCE_REQUIRED = "residence-departement-required"
 

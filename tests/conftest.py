@@ -138,6 +138,17 @@ def postgres_database(postgres_admin_url: str) -> Callable[[], Generator[str]]:
     return fresh
 
 
+@pytest.fixture
+def postgresql_url(postgres_database: Callable[[], Generator[str]]) -> Iterator[str]:
+    """A PostgreSQL database of the test's own, migrated and committed to for real (what
+    several processes share)."""
+    databases = postgres_database()
+    url = next(databases)
+    migrate.upgrade(url)
+    yield url
+    databases.close()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

@@ -4,25 +4,33 @@
 proof), the participant's status, the scopes the route needs, the declared purpose and,
 for funds, the agent. It fills the request's audit event as it learns things, so a
 refusal is attributed as precisely as possible.
+
+It runs on the event loop: the participants come from the registry's cache
+(``gateway.participants.cache``), read from the database in a worker thread only when
+not held; a DPoP proof, whose identifier is recorded, takes a worker thread too.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Request, Security
 from fastapi.security import SecurityScopes
+from starlette.concurrency import run_in_threadpool
 
 from gateway.auth import dpop, tokens
 from gateway.auth.caller import Caller
 from gateway.auth.jwks import SIGNING_ALGORITHMS
 from gateway.auth.scopes import SCOPES_BY_KIND, Scope
 from gateway.errors import Forbidden, InvalidField, Unauthenticated
-from gateway.participants import repository
 from gateway.participants.models import ParticipantKind
 from gateway.routing import Audit, DbSession, State
+
+if TYPE_CHECKING:
+    from gateway.participants.cache import Registered
+    from gateway.state import AppState
 
 AGENT_ID = re.compile(r"^[A-Za-z0-9._@:-]{1,64}$")
 CASE_REFERENCE = re.compile(r"^[A-Za-z0-9._/:#-]{1,128}$")
@@ -61,7 +69,15 @@ def _optional_header(request: Request, name: str, pattern: re.Pattern[str]) -> s
     return value
 
 
-def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of checks, each with its own refusal
+async def registered(state: AppState, participant_id: str) -> Registered | None:
+    """The participant from the registry's cache, or read in a worker thread."""
+    found = state.participants.cached(participant_id)
+    if found is None:
+        found = await run_in_threadpool(state.participants.load, participant_id)
+    return found
+
+
+async def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of checks, each with its own refusal
     request: Request,
     security_scopes: SecurityScopes,
     state: State,
@@ -71,7 +87,9 @@ def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of check
     now = int(time.time())
     scheme, token = _access_token(request)
     try:
-        claims = tokens.verify(state.keys, state.settings, token, now=now)
+        claims = tokens.verify(
+            state.keys, state.settings, token, now=now, verified=state.verified_tokens
+        )
     except tokens.InvalidAccessToken as error:
         raise _unauthenticated(str(error)) from error
     audit.participant_id = str(claims["sub"])
@@ -86,7 +104,8 @@ def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of check
             )
         url = state.settings.public_base_url + request.url.path
         try:
-            jkt = dpop.verify_proof(
+            jkt = await run_in_threadpool(
+                dpop.verify_proof,
                 session,
                 state.settings,
                 proof=proof,
@@ -104,12 +123,12 @@ def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of check
     elif scheme == "dpop":
         raise _unauthenticated("this token is not DPoP-bound: use the Bearer scheme")
 
-    participant = repository.get(session, str(claims["sub"]))
+    participant = await registered(state, str(claims["sub"]))
     if participant is None or participant.kind != claims["participant_kind"]:
         raise _unauthenticated("the token's participant is not registered")
     if not participant.active:
         raise _unauthenticated("the participant is suspended")
-    kind = ParticipantKind(participant.kind)
+    kind = participant.kind
 
     # Whom the request is for, before anything can be refused: a refused delegation attempt
     # is the targeted participant's CODAF's business too, so its event names the target.
@@ -117,7 +136,7 @@ def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of check
     principal = None
     delegated = request.headers.get(ON_BEHALF_HEADER)
     if delegated is not None and delegated != participant.id:
-        principal = repository.get(session, delegated)
+        principal = await registered(state, delegated)
         if principal is not None:
             audit.acting_for = principal.id
 

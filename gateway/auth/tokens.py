@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from joserfc import jwt
@@ -52,8 +54,23 @@ def issue(
     return jwt.encode(header, claims, key, algorithms=[entry.alg])
 
 
-def verify(keys: GatewayKeys, settings: Settings, token: str, *, now: int) -> dict[str, Any]:
-    """Return the claims of a valid access token issued by this gateway."""
+def verify(
+    keys: GatewayKeys,
+    settings: Settings,
+    token: str,
+    *,
+    now: int,
+    verified: VerifiedTokens | None = None,
+) -> dict[str, Any]:
+    """Return the claims of a valid access token issued by this gateway.
+
+    With ``verified``, a token whose signature was checked before under the same keys
+    is not checked again; its claims (expiry, issuer, audience) are, every time.
+    """
+    known = verified.get(keys, token) if verified is not None else None
+    if known is not None:
+        _validate(settings, known, now)
+        return dict(known)
     try:
         unverified = read_unverified(token)
     except UnreadableToken as error:
@@ -67,6 +84,13 @@ def verify(keys: GatewayKeys, settings: Settings, token: str, *, now: int) -> di
         claims = jwt.decode(token, keys.verification_keys(KeyUse.TOKEN), algorithms=[algorithm])
     except JoseError as error:
         raise InvalidAccessToken("the access token was not signed by this gateway") from error
+    _validate(settings, claims.claims, now)
+    if verified is not None:
+        verified.add(keys, token, claims.claims)
+    return dict(claims.claims)
+
+
+def _validate(settings: Settings, claims: dict[str, Any], now: int) -> None:
     registry = jwt.JWTClaimsRegistry(
         now=now,
         leeway=settings.clock_leeway_s,
@@ -78,9 +102,38 @@ def verify(keys: GatewayKeys, settings: Settings, token: str, *, now: int) -> di
         participant_kind={"essential": True},
     )
     try:
-        registry.validate(claims.claims)
+        registry.validate(claims)
     except ExpiredTokenError as error:
         raise InvalidAccessToken("the access token has expired") from error
     except JoseError as error:
         raise InvalidAccessToken(f"access token refused: {error.description}") from error
-    return dict(claims.claims)
+
+
+class VerifiedTokens:
+    """Access tokens whose signature verified, with their claims: the most recent ones.
+
+    A client uses its token for minutes: the ECDSA check is paid once per token and
+    server process rather than once per request. Held under the keys that verified
+    them (a changed keyring checks every token anew), ``MAX_TOKENS`` at most.
+    """
+
+    MAX_TOKENS = 10_000
+
+    def __init__(self) -> None:
+        self._tokens: OrderedDict[str, tuple[GatewayKeys, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, keys: GatewayKeys, token: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._tokens.get(token)
+            if found is None or found[0] is not keys:
+                return None
+            self._tokens.move_to_end(token)
+            return found[1]
+
+    def add(self, keys: GatewayKeys, token: str, claims: dict[str, Any]) -> None:
+        with self._lock:
+            self._tokens[token] = (keys, dict(claims))
+            self._tokens.move_to_end(token)
+            while len(self._tokens) > self.MAX_TOKENS:
+                self._tokens.popitem(last=False)

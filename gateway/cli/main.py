@@ -85,6 +85,9 @@ def serve(
             workers=workers,
             log_config=None,
             access_log=False,
+            # The production stack: libuv's event loop and the C HTTP parser (both locked).
+            loop="uvloop",
+            http="httptools",
             proxy_headers=True,
             server_header=False,
         )

@@ -97,3 +97,7 @@ class Delegation(Base):
     principal_id: Mapped[str] = mapped_column(
         ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+# Every process that loads the tables tells of their changes (``changes``' docstring).
+from gateway.participants import changes  # noqa: E402, F401

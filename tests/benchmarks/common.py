@@ -8,15 +8,19 @@ import shutil
 import tempfile
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import sqlalchemy as sa
+from authlib.oauth2.rfc7523 import private_key_jwt_sign
 from joserfc.jwk import ECKey
 
+from gateway.auth.assertions import ASSERTION_TYPE
 from gateway.keys import GatewayKeys
 from gateway.participants import service
-from gateway.participants.models import ParticipantKind
+from gateway.participants.models import ParticipantKind, Regime
 from gateway.participants.schemas import ParticipantSpec
 from gateway.settings import Environment
 from gateway.storage import migrate
@@ -62,6 +66,44 @@ def prefecture_spec(client_id: str, key: ECKey) -> ParticipantSpec:
     )
 
 
+def fund_spec(client_id: str, key: ECKey) -> ParticipantSpec:
+    """The benchmarks' fund (a CPAM of Paris), authenticating with ``key``."""
+    return ParticipantSpec(
+        id=client_id,
+        kind=ParticipantKind.FUND,
+        name="Benchmark fund",
+        regime=Regime.CPAM,
+        departements=["75"],
+        jwks=key.as_dict(private=False),
+    )
+
+
+def token_form(base_url: str, client_id: str, key: ECKey) -> dict[str, str]:
+    """A client-credentials request with a fresh client assertion for ``base_url``'s gateway."""
+    assertion = private_key_jwt_sign(
+        key,
+        client_id=client_id,
+        token_endpoint=f"{base_url}/oauth2/token",
+        alg="ES256",
+        expires_in=60,
+    )
+    return {
+        "grant_type": "client_credentials",
+        "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": assertion,
+    }
+
+
+def issue_token(base_url: str, client_id: str, key: ECKey) -> str:
+    """An access token of the gateway at ``base_url`` for ``client_id``."""
+    response = httpx.post(
+        f"{base_url}/oauth2/token", data=token_form(base_url, client_id, key), timeout=10
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
 @contextmanager
 def benchmark_database(backend: str, *participants: ParticipantSpec) -> Iterator[tuple[str, Path]]:
     """A fresh, migrated database with keys and ``participants``: (its URL, the key dir)."""
@@ -82,13 +124,23 @@ def benchmark_database(backend: str, *participants: ParticipantSpec) -> Iterator
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class BenchmarkGateway:
+    """``gateway serve`` in its process: its URL, its database and its keys."""
+
+    base_url: str
+    process: subprocess.Popen[bytes]
+    database_url: str
+    key_dir: Path
+
+
 @contextmanager
 def benchmark_gateway(
     backend: str, *participants: ParticipantSpec, workers: int = 1
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+) -> Iterator[BenchmarkGateway]:
     """The gateway serving a fresh database with ``participants`` registered; cleaned up after."""
     with (
         benchmark_database(backend, *participants) as (database_url, key_dir),
         gateway_process(database_url, key_dir, workers=workers, log_level="WARNING") as served,
     ):
-        yield served
+        yield BenchmarkGateway(*served, database_url, key_dir)

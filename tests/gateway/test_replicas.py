@@ -28,7 +28,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +51,6 @@ from gateway.disclosures.models import Disclosure, DisclosureState
 from gateway.keys import GatewayKeys
 from gateway.participants.models import Participant, Regime
 from gateway.settings import Environment
-from gateway.storage import migrate
 from tests.support.actors import Client, register
 from tests.support.database import sessions_on
 from tests.support.endpoints import Endpoints
@@ -81,16 +79,6 @@ LIMITS = {
     "GATEWAY_STATUS_CHECKS_PER_FUND": str(FUND_LIMIT),
     "GATEWAY_STATUS_CHECK_WINDOW_SECONDS": str(WINDOW_S),
 }
-
-
-@pytest.fixture
-def postgresql_url(postgres_database: Callable[[], Generator[str]]) -> Iterator[str]:
-    """A PostgreSQL database of the test's own, migrated: scale-out is PostgreSQL's."""
-    databases = postgres_database()
-    url = next(databases)
-    migrate.upgrade(url)
-    yield url
-    databases.close()
 
 
 @dataclass

@@ -1,0 +1,147 @@
+"""PostgreSQL notifications (``LISTEN``/``NOTIFY``): what another process has just changed.
+
+A ``Listener`` holds one connection of its own, outside the pool, listening on one
+channel. A daemon thread waits on its socket and hands each notification's payload to
+``received``; ``drain()`` does the same at once, without waiting, for a caller that must
+not act on news older than what has reached this process (a request about to trust a
+cache). While the connection is down (a restart, an outage) ``listening`` is false and
+the thread reconnects; ``reset`` is called each time it is listening again, since what
+was notified in between is lost. Its losses are logged once each, as warnings without
+a traceback (the database's outage is reported by the requests, ``gateway.storage.outage``).
+
+``notify`` sends a payload on a channel inside the caller's transaction: PostgreSQL
+delivers it when (and only if) the transaction commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import select
+import threading
+from typing import TYPE_CHECKING
+
+import psycopg
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy import Connection
+
+log = logging.getLogger("gateway.notifications")
+RECONNECT_SECONDS = 1.0
+WAIT_SECONDS = 1.0
+
+
+def notify(connection: Connection, channel: str, payload: str) -> None:
+    """Send ``payload`` on ``channel`` when the connection's transaction commits."""
+    connection.execute(
+        text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": payload}
+    )
+
+
+def libpq_url(database_url: str) -> str:
+    """The SQLAlchemy URL as libpq reads it (without the ``+psycopg`` driver name)."""
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+class Listener:
+    """Listens on ``channel`` in a thread of its own until ``stop``."""
+
+    def __init__(
+        self,
+        database_url: str,
+        channel: str,
+        received: Callable[[str], None],
+        reset: Callable[[], None],
+    ) -> None:
+        self._conninfo = libpq_url(database_url)
+        self._channel = channel
+        self._received = received
+        self._reset = reset
+        self._lock = threading.Lock()
+        self._connection: psycopg.Connection[tuple[object, ...]] | None = None
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._reported = False
+
+    @property
+    def listening(self) -> bool:
+        return self._connection is not None
+
+    def start(self) -> None:
+        """Listen now (so that what commits from here on is seen), then in the thread."""
+        self._connect()
+        self._thread = threading.Thread(target=self._run, name="gateway-listener", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=WAIT_SECONDS * 3)
+        with self._lock:
+            self._close()
+
+    def drain(self) -> bool:
+        """Hand over every notification already received; False if not listening."""
+        with self._lock:
+            connection = self._connection
+            if connection is None:
+                return False
+            try:
+                pgconn = connection.pgconn
+                pgconn.consume_input()
+                while (notification := pgconn.notifies()) is not None:
+                    self._received(notification.extra.decode())
+            except (psycopg.Error, OSError) as error:
+                self._close()
+                self._report(error)
+                return False
+            return True
+
+    def _connect(self) -> None:
+        try:
+            connection = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
+            connection.execute(f'LISTEN "{self._channel}"')
+        except (psycopg.Error, OSError) as error:
+            self._report(error)
+            return
+        with self._lock:
+            self._connection = connection
+            # Whatever changed while nobody listened is unknown: forget it all.
+            self._reset()
+        if self._reported:
+            self._reported = False
+            log.info("listening again", extra={"channel": self._channel})
+
+    def _report(self, error: BaseException) -> None:
+        """One line when the notifications stop (the database's outage is logged apart)."""
+        if not self._reported:
+            self._reported = True
+            log.warning(
+                "not listening: %s, retrying every %s s",
+                type(error).__name__,
+                RECONNECT_SECONDS,
+                extra={"channel": self._channel},
+            )
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+            self._reset()
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            connection = self._connection
+            if connection is None:
+                self._stopped.wait(RECONNECT_SECONDS)
+                if not self._stopped.is_set():
+                    self._connect()
+                continue
+            with contextlib.suppress(OSError, ValueError):  # closed under us: drain() says so
+                select.select([connection.fileno()], [], [], WAIT_SECONDS)
+            self.drain()
