@@ -164,8 +164,9 @@ def reindex(
     """Give identities stored without blocking keys their keys, so names find them.
 
     Needed once after upgrading a database whose identities predate name matching, or
-    after restoring one; with --all, once after an upgrade that changes the keys (the
-    release notes say so). Safe to run again. Run one at a time.
+    after restoring one. With --all, every identity is given new keys at once and the
+    running scheme recorded: what the worker does by itself, a chunk a minute, after an
+    upgrade that changes how keys are made. Safe to run again.
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn  # noqa: PLC0415
 

@@ -55,6 +55,10 @@ class Level(StrEnum):
     CONFLICT = "conflict"  # an identifier matched, but the two identities contradict
 
 
+# How ``blocking_keys`` makes its keys, sounds included: raised by any change to what it
+# makes for some identity (a test holds each scheme's keys of sample identities). The worker
+# then gives every stored identity its keys of the new scheme (``reindex``).
+BLOCKING_SCHEME = 2
 RANK = {Level.EXACT: 3, Level.STRONG: 2, Level.WEAK: 1, Level.CONFLICT: 1, Level.NONE: 0}
 
 # Transliteration: spellings of one sound (French, English and Maghrebi conventions) are

@@ -49,3 +49,20 @@ class IdentityMatchKey(Base):
     identity_id: Mapped[str] = mapped_column(
         String(36), ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class MatchKeyScheme(Base):
+    """How the stored blocking keys were made, and how far bringing them up to date went.
+
+    One row (id 1). ``scheme`` is the ``matching.BLOCKING_SCHEME`` every stored identity's
+    keys were made under; after an upgrade that changes it, the worker gives every identity
+    new keys, a chunk per transaction, ``reindexed_after`` the last identity done, and
+    then records the new scheme. A row missing counts as scheme 0: keys of unknown make.
+    """
+
+    __tablename__ = "identity_match_key_scheme"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scheme: Mapped[int] = mapped_column()
+    reindexed_after: Mapped[str | None] = mapped_column(String(36))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from gateway.identities.dates import PartialDate
 from gateway.identities.matching import (
+    BLOCKING_SCHEME,
     Agreement,
     DateAgreement,
     Level,
@@ -332,3 +334,38 @@ def test_one_letter_off_in_a_surname_still_meets_on_the_year(
     left = Profile.of({"birth_name": surname, "first_names": ["Amina"], "birth_date": "1985"})
     right = Profile.of({"birth_name": other, "first_names": ["Amina"], "birth_date": "1985-05-17"})
     assert blocking_keys(left, swaps=True) & blocking_keys(right), (surname, other)
+
+
+# Identities of several spellings, dates and places: what the stored blocking keys of each
+# scheme are made from. A change to ``blocking_keys`` (or to the sounds it uses) that
+# changes any of these keys must raise ``BLOCKING_SCHEME``, so that the worker gives every
+# stored identity its new keys; then record the new scheme's fingerprint here.
+SCHEME_SAMPLES: list[dict[str, Any]] = [
+    {"birth_name": "Ben Ali", "first_names": ["Mohamed", "Amine"], "birth_date": "1985-03-12"},
+    {"birth_name": "El Amrani", "first_names": ["Fatima Zahra"], "birth_date": "1990"},
+    {"birth_name": "Hoxha", "first_names": ["Arben"], "birth_date": "1979-11"},
+    {"birth_name": "N'Diaye", "first_names": ["Aïssatou"], "birth_date": "2001-12-31"},
+    {"birth_name": "Gueye", "first_names": ["Ousmane"], "birth_date": "1968-01-01"},
+    {"birth_name": "Nguyen", "first_names": ["Van", "Minh"], "birth_date": "1995-07-04"},
+    {"birth_name": "Hsu", "first_names": ["Wei"], "birth_date": "1988-02-29"},
+    {"birth_name": "Semionov", "first_names": ["Lioudmila"], "birth_date": "1972-05-09"},
+    {"birth_name": "Da Silva Ferreira", "first_names": ["João"], "birth_date": "1983-10-10"},
+    {"birth_name": "Dupont", "usage_name": "Traoré", "first_names": ["Marie-Claire"]},
+    {"birth_name": "Ait Ahmed", "first_names": ["Mehdi"], "birth_date": "1999-09-19"},
+    {"birth_name": "Quispe Mamani", "first_names": ["Rosa", "Elena"], "birth_date": "1975"},
+]
+SCHEME_FINGERPRINTS = {
+    2: "cdf91252f037bc53460d7c05a6cc9e022550641e1750dd15325aad4bbb82ed2a",
+}
+
+
+def test_the_blocking_scheme_names_the_keys_it_makes() -> None:
+    made = [
+        sorted(blocking_keys(Profile.of({"sex": "F", "place_of_birth": "99350", **sample})))
+        for sample in SCHEME_SAMPLES
+    ]
+    fingerprint = hashlib.sha256(repr(made).encode()).hexdigest()
+    assert SCHEME_FINGERPRINTS.get(BLOCKING_SCHEME) == fingerprint, (
+        "blocking_keys makes other keys than its scheme's: raise BLOCKING_SCHEME and record "
+        f"{fingerprint} as its fingerprint"
+    )

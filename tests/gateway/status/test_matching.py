@@ -14,15 +14,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway import jobs
 from gateway.auditlog.models import AuditEvent
 from gateway.identities import reindex
-from gateway.identities.models import IdentityMatchKey
+from gateway.identities.matching import BLOCKING_SCHEME
+from gateway.identities.models import IdentityMatchKey, MatchKeyScheme
 from gateway.identities.service import IdentityKeys
 from gateway.keys import GatewayKeys
 from gateway.participants.models import Regime
 from gateway.settings import Settings
 from gateway.status import stream
 from gateway.storage import bulk
+from gateway.storage.base import utcnow
 from tests.support.actors import (
     Prefecture,
     Register,
@@ -560,6 +563,49 @@ def test_identities_are_given_their_blocking_keys(
     (after,) = ask(client, fund, affiliate())
     assert (after["match"], after["decision"]["reference"]) == ("strong", decided["reference"])
     assert seen == [1]
+
+
+def test_the_worker_brings_keys_made_under_an_older_scheme_to_the_running_one(
+    client: TestClient,
+    fund: dict[str, str],
+    prefecture: Prefecture,
+    decided: dict[str, Any],
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    gateway_keys: GatewayKeys,
+) -> None:
+    """After an upgrade that changes how keys are made, the worker's job gives every
+    identity its new keys, a chunk at a time, resuming where it stopped, then records the
+    running scheme and has nothing more to do."""
+    other = person(agdref_number="7500000002", birth_name="Haddad", first_names=["Karim"])
+    prefecture.created(decision("NM-2", identity=other))
+    with sessions.begin() as session:
+        stored = sorted(session.scalars(select(IdentityMatchKey.key)).all())
+        identity_ids = sorted(set(session.scalars(select(IdentityMatchKey.identity_id)).all()))
+        session.execute(delete(IdentityMatchKey))
+        old = [{"key": f"old-{n}", "identity_id": id_} for n, id_ in enumerate(identity_ids)]
+        bulk.insert_rows(session, IdentityMatchKey, old)
+        session.merge(MatchKeyScheme(id=1, scheme=BLOCKING_SCHEME - 1, updated_at=utcnow()))
+    (before,) = ask(client, fund, affiliate())
+    assert before["match"] == "none"  # the old keys meet nothing the fund's make
+
+    keys = IdentityKeys.from_store(gateway_keys)
+    assert reindex.to_current_scheme(sessions, keys, chunk=1, chunks=1) == 1
+    with sessions() as session:
+        state = session.get_one(MatchKeyScheme, 1)
+        assert (state.scheme, state.reindexed_after) == (BLOCKING_SCHEME - 1, identity_ids[0])
+        held = set(session.scalars(select(IdentityMatchKey.identity_id)).all())
+        assert held == set(identity_ids)  # one with new keys, the other still its old ones
+
+    assert jobs.reindex_identities(sessions, settings) == 1  # the other one, then done
+    with sessions() as session:
+        assert sorted(session.scalars(select(IdentityMatchKey.key)).all()) == stored
+        state = session.get_one(MatchKeyScheme, 1)
+        assert (state.scheme, state.reindexed_after) == (BLOCKING_SCHEME, None)
+        assert reindex.stored_scheme(session) == BLOCKING_SCHEME
+    assert jobs.reindex_identities(sessions, settings) == 0  # current: nothing to do
+    (after,) = ask(client, fund, affiliate())
+    assert (after["match"], after["decision"]["reference"]) == ("strong", decided["reference"])
 
 
 def test_an_identity_with_nothing_to_match_on_is_answered_with_the_rule(
