@@ -8,7 +8,7 @@ times single ``POST /v1/decisions``, and reads the server's peak resident memory
 The last line printed is one JSON object with the figures.
 
     python -m tests.benchmarks.intake [--lines 1000000] [--small 100000] [--posts 300]
-        [--funds 5]
+        [--funds 5] [--floor-lines LINES]
 
 Each decision is owed to ``--funds`` funds (one per regime), so each imported line also
 writes that many disclosures, as it would in production.
@@ -17,23 +17,33 @@ writes that many disclosures, as it would in production.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 from joserfc.jwk import ECKey
 
 from connectors.client import GatewayClient
-from gateway.identities.service import IdentityKeys
-from gateway.imports.runner import run_pending_imports
+from gateway.decisions.models import Decision, DecisionVersion
+from gateway.decisions.schemas import DecisionIn
+from gateway.decisions.service import body_digest
+from gateway.disclosures.models import Disclosure
+from gateway.identities.models import Identity, IdentityMatchKey
+from gateway.identities.service import IdentityKeys, match_key_rows, seal_row
+from gateway.imports.runner import BATCH_SIZE, run_pending_imports
 from gateway.keys import GatewayKeys
 from gateway.participants.models import ParticipantKind, Regime
 from gateway.participants.schemas import ParticipantSpec
+from gateway.storage.base import Base, utcnow
+from gateway.storage.bulk import insert_rows
 from gateway.storage.engine import make_engine, make_sessionmaker
+from gateway.storage.ids import new_id
 from policies.loader import DEFAULT_POLICY, load_file
 from tests.benchmarks.common import benchmark_database, prefecture_spec
 from tests.support.processes import gateway_process
@@ -118,6 +128,87 @@ def run_import(
     return accepted_s, processed_s
 
 
+def _floor_rows(
+    keys: IdentityKeys, line: bytes, funds: list[tuple[str, str]]
+) -> dict[type[Base], list[dict[str, Any]]]:
+    """One line's rows, as bare as its promises allow."""
+    payload = DecisionIn.model_validate(json.loads(line))
+    identity = seal_row(keys, payload.identity)
+    now = utcnow()
+    decision_id = new_id()
+    return {
+        Identity: [identity],
+        IdentityMatchKey: match_key_rows(keys, identity["id"], payload.identity.document()),
+        Decision: [
+            {
+                "id": decision_id,
+                "prefecture_id": CLIENT_ID,
+                "reference": payload.reference,
+                "departement": "75",
+                "kind": str(payload.kind),
+                "status": "active",
+                "current_version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+        ],
+        DecisionVersion: [
+            {
+                "decision_id": decision_id,
+                "version": 1,
+                "identity_id": identity["id"],
+                "kind": str(payload.kind),
+                "public_order": payload.public_order,
+                "decision_date": payload.decision_date,
+                "removal_measures": [],
+                "status": "active",
+                "body_digest": body_digest(keys, payload.digest_document()),
+                "created_at": now,
+            }
+        ],
+        Disclosure: [
+            {
+                "id": new_id(),
+                "decision_id": decision_id,
+                "version": 1,
+                "fund_id": fund_id,
+                "state": "pending",
+                "correction": False,
+                "priority_rank": 0,
+                "priority_class": "normal",
+                "profile": profile,
+                "policy_version": "floor",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for fund_id, profile in funds
+        ],
+    }
+
+
+def floor(database_url: str, key_dir: Path, count: int, funds: list[str]) -> float:
+    """Seconds the bare loop takes over ``count`` lines (see the module's docstring)."""
+    keys = IdentityKeys.from_store(GatewayKeys.load(key_dir))
+    targets = [(fund, "default") for fund in funds]
+    order = (Identity, IdentityMatchKey, Decision, DecisionVersion, Disclosure)
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        started = time.perf_counter()
+        lines = (line for chunk in ndjson(count, "FLOOR") for line in chunk.splitlines())
+        while batch := list(itertools.islice(lines, BATCH_SIZE)):
+            rows: dict[type[Base], list[dict[str, Any]]] = {model: [] for model in order}
+            for line in batch:
+                for model, found in _floor_rows(keys, line, targets).items():
+                    rows[model] += found
+            with sessions.begin() as session:
+                for model in order:
+                    insert_rows(session, model, rows[model])
+        return time.perf_counter() - started
+    finally:
+        engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=1_000_000)
@@ -127,6 +218,9 @@ def main() -> None:
         "--funds", type=int, default=5, help="Funds covering the decisions' département."
     )
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument(
+        "--floor-lines", type=int, default=None, help="Lines through the floor (default --lines)."
+    )
     args = parser.parse_args()
 
     key = ECKey.generate_key("P-256", private=True)
@@ -153,6 +247,8 @@ def main() -> None:
         large_202_s, large_s = run_import(client, args.lines, "LARGE", url, key_dir)
         large_rss = peak_rss_mb(os.getpid())
         upload_rss = peak_rss_mb(server.pid)
+        floor_lines = args.floor_lines or args.lines
+        floor_s = floor(url, key_dir, floor_lines, [fund.id for fund in funds])
         latencies = []
         for number in range(args.posts):
             started = time.perf_counter()
@@ -180,6 +276,9 @@ def main() -> None:
                 "import_small_peak_rss_mb": small_rss,
                 "import_1m_peak_rss_mb": large_rss,
                 "upload_server_peak_rss_mb": upload_rss,
+                "floor_lines": floor_lines,
+                "floor_decisions_per_s": round(floor_lines / floor_s, 1),
+                "import_over_floor": round((floor_lines / floor_s) / (args.lines / large_s), 2),
             }
         )
     )
