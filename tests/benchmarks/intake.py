@@ -14,6 +14,8 @@ import's size), without the report, the audit events, the lease or the pipeline.
 import's time a line over the floor's (``import_over_floor``) says what the import's own
 machinery costs, whatever else the machine is doing; the floor's time is split into
 preparing the rows (Python) and writing them (the database), which the import overlaps.
+The processor time a line of the import and of the floor (this process's, the database's
+not counted) is steadier than their rates on a machine doing other work.
 The last line printed is one JSON object with the figures.
 
     python -m tests.benchmarks.intake [--lines 1000000] [--small 100000] [--posts 300]
@@ -102,10 +104,17 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds() -> float:
+    """The processor time this process has used (its threads together), user and system."""
+    times = os.times()
+    return times.user + times.system
+
+
 def run_import(
     client: GatewayClient, count: int, prefix: str, database_url: str, key_dir: Path
-) -> tuple[float, float]:
-    """Post a backlog (timed to its 202), then process it as the worker does (timed)."""
+) -> tuple[float, float, float]:
+    """Post a backlog (timed to its 202), then process it as the worker does (timed, and
+    the processor time it took)."""
     started = time.perf_counter()
     response = client.request(
         "POST",
@@ -120,13 +129,13 @@ def run_import(
         raise SystemExit(f"import refused: {response.status_code} {response.text}")
     engine = make_engine(database_url)
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         run_pending_imports(
             make_sessionmaker(engine),
             IdentityKeys.from_store(GatewayKeys.load(key_dir)),
             load_file(DEFAULT_POLICY),
         )
-        processed_s = time.perf_counter() - started
+        processed_s, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     finally:
         engine.dispose()
     body = client.request(
@@ -134,7 +143,7 @@ def run_import(
     ).json()
     if body["status"] != "done" or body["accepted"] != count:
         raise SystemExit(f"import failed: {body}")
-    return accepted_s, processed_s
+    return accepted_s, processed_s, cpu
 
 
 def _floor_rows(
@@ -195,22 +204,25 @@ def _floor_rows(
     }
 
 
-def floor(database_url: str, key_dir: Path, count: int, funds: list[str]) -> tuple[float, float]:
+def floor(
+    database_url: str, key_dir: Path, count: int, funds: list[str]
+) -> tuple[float, float, float]:
     """Seconds the bare loop spends over ``count`` lines preparing rows, and writing them
-    (see the module's docstring)."""
+    (see the module's docstring), and the processor time it took."""
     keys = IdentityKeys.from_store(GatewayKeys.load(key_dir))
     targets = [(fund, "default") for fund in funds]
     order = (Identity, IdentityMatchKey, Decision, DecisionVersion, Disclosure)
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
     prepare_s = write_s = 0.0
+    cpu = cpu_seconds()
     try:
         lines = (line for chunk in ndjson(count, "FLOOR") for line in chunk.splitlines())
         while True:
             started = time.perf_counter()
             batch = list(itertools.islice(lines, BATCH_SIZE))
             if not batch:
-                return prepare_s, write_s
+                return prepare_s, write_s, cpu_seconds() - cpu
             rows: dict[type[Base], list[dict[str, Any]]] = {model: [] for model in order}
             for line in batch:
                 for model, found in _floor_rows(keys, line, targets).items():
@@ -258,13 +270,15 @@ def main() -> None:
         gateway_process(url, key_dir, log_level="WARNING") as (base_url, server),
         GatewayClient(base_url, CLIENT_ID, key) as client,
     ):
-        _, small_s = run_import(client, args.small, "SMALL", url, key_dir)
+        _, small_s, _ = run_import(client, args.small, "SMALL", url, key_dir)
         small_rss = peak_rss_mb(os.getpid())
-        large_202_s, large_s = run_import(client, args.lines, "LARGE", url, key_dir)
+        large_202_s, large_s, large_cpu = run_import(client, args.lines, "LARGE", url, key_dir)
         large_rss = peak_rss_mb(os.getpid())
         upload_rss = peak_rss_mb(server.pid)
         floor_lines = args.floor_lines or args.lines
-        prepare_s, write_s = floor(url, key_dir, floor_lines, [fund.id for fund in funds])
+        prepare_s, write_s, floor_cpu = floor(
+            url, key_dir, floor_lines, [fund.id for fund in funds]
+        )
         floor_s = prepare_s + write_s
         latencies = []
         for number in range(args.posts):
@@ -286,6 +300,7 @@ def main() -> None:
                 "import_202_seconds": round(large_202_s, 2),
                 "import_seconds": round(large_s, 1),
                 "import_decisions_per_s": round(args.lines / large_s, 1),
+                "import_cpu_us_per_line": round(large_cpu / args.lines * 1e6),
                 "small_import_lines": args.small,
                 "small_import_decisions_per_s": round(args.small / small_s, 1),
                 "post_p50_ms": round(statistics.median(latencies), 2),
@@ -297,6 +312,7 @@ def main() -> None:
                 "floor_decisions_per_s": round(floor_lines / floor_s, 1),
                 "floor_prepare_seconds": round(prepare_s, 1),
                 "floor_write_seconds": round(write_s, 1),
+                "floor_cpu_us_per_line": round(floor_cpu / floor_lines * 1e6),
                 "import_over_floor": round((floor_lines / floor_s) / (args.lines / large_s), 2),
             }
         )
