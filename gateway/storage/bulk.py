@@ -12,6 +12,7 @@ whatever their spacing).
 from __future__ import annotations
 
 from functools import cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from psycopg.types.json import set_json_dumps
@@ -81,8 +82,13 @@ def insert_rows(session: Session, model: type[DeclarativeBase], rows: list[dict[
         set_json_dumps(to_json, context=cursor)
         with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN (FORMAT BINARY)') as copy:
             copy.set_types(_copy_types(table, names))
+            if len(names) == 1:  # itemgetter of one name gives the value, not a tuple
+                for row in rows:
+                    copy.write_row((row[names[0]],))
+                return
+            values = itemgetter(*names)
             for row in rows:
-                copy.write_row([row[name] for name in names])
+                copy.write_row(values(row))
 
 
 def one_of(

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import String, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gateway.auditlog.models import AuditEvent
 from gateway.storage.base import utcnow
@@ -58,3 +59,21 @@ def test_json_values_read_back_as_given(
     assert {event_id: (objects_, detail) for event_id, objects_, detail in stored} == {
         row["event_id"]: (row["object_ids"], row["detail"]) for row in rows
     }
+
+
+class _Scratch(DeclarativeBase):
+    pass
+
+
+class _OneColumn(_Scratch):
+    """A table of a single column, made and dropped with the test's transaction."""
+
+    __tablename__ = "bulk_one_column"
+
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+def test_rows_of_a_single_column_are_written_whole(session: Session) -> None:
+    _Scratch.metadata.create_all(session.connection())
+    insert_rows(session, _OneColumn, [{"value": "abc"}, {"value": "d"}])
+    assert sorted(session.scalars(select(_OneColumn.value))) == ["abc", "d"]
