@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import String, and_, bindparam, func, or_, select, true
+from sqlalchemy.dialects import postgresql
 
 from gateway import tenancy
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.identities.models import Identity
-from gateway.storage.bulk import insert_rows, one_of
+from gateway.storage.bulk import insert_rows
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -66,15 +67,34 @@ def version(session: Session, decision_id: str, number: int) -> DecisionVersion:
 def original_digests(
     session: Session, prefecture_id: str, references: Collection[str]
 ) -> dict[str, tuple[str, str]]:
-    """Reference → (decision id, digest of the body first posted), for those that exist."""
-    wanted = one_of(session, Decision.reference, references)
+    """Reference → (decision id, digest of the body first posted), for those that exist.
+
+    One probe of the (prefecture, reference) unique index a reference, however many
+    decisions the prefecture has: an import asks this for every batch of its lines while
+    it grows the table. On PostgreSQL the probes are spelled out (a lateral subquery a
+    reference, which the planner cannot turn into a scan of the prefecture's decisions):
+    planning the plain ``IN`` on statistics older than the import's own rows (a table
+    filled since its last analysis) reads every decision of the prefecture at each batch.
+    """
+    first_version = (DecisionVersion.decision_id == Decision.id) & (DecisionVersion.version == 1)
+    if session.get_bind().dialect.name == "postgresql":
+        array = bindparam(None, list(references), type_=postgresql.ARRAY(String))
+        wanted = func.unnest(array).table_valued("value").render_derived(name="wanted")
+        found = (
+            select(Decision.id, DecisionVersion.body_digest)
+            .join(DecisionVersion, first_version)
+            .where(Decision.prefecture_id == prefecture_id, Decision.reference == wanted.c.value)
+            .limit(1)  # a unique key: the limit only keeps the subquery a probe
+            .lateral("found")
+        )
+        probes = select(wanted.c.value, found.c.id, found.c.body_digest).select_from(
+            wanted.join(found, true())
+        )
+        return {ref: (decision_id, digest) for ref, decision_id, digest in session.execute(probes)}
     statement = (
         select(Decision.reference, Decision.id, DecisionVersion.body_digest)
-        .join(
-            DecisionVersion,
-            (DecisionVersion.decision_id == Decision.id) & (DecisionVersion.version == 1),
-        )
-        .where(Decision.prefecture_id == prefecture_id, wanted)
+        .join(DecisionVersion, first_version)
+        .where(Decision.prefecture_id == prefecture_id, Decision.reference.in_(list(references)))
     )
     return {ref: (decision_id, digest) for ref, decision_id, digest in session.execute(statement)}
 

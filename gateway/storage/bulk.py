@@ -3,14 +3,20 @@
 The import and other hot paths write thousands of rows a second; a statement per row
 (even pipelined) spends its time in round trips. ``COPY ... FROM STDIN`` sends them in
 one stream, inside the caller's transaction; the binary format saves parsing on both
-sides, each column dumped by the one dumper its declared type names.
+sides, each column dumped by the one dumper its declared type names. JSON values are
+written by pydantic's serialiser, several times faster than the standard library's for
+the short lists and objects these rows hold (PostgreSQL parses them into ``jsonb``
+whatever their spacing).
 """
 
 from __future__ import annotations
 
 from functools import cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
+from psycopg.types.json import set_json_dumps
+from pydantic_core import to_json
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -72,13 +78,17 @@ def insert_rows(session: Session, model: type[DeclarativeBase], rows: list[dict[
     columns = ", ".join(f'"{name}"' for name in names)
     connection = session.connection().connection.driver_connection
     assert connection is not None  # noqa: S101 - a live connection inside a transaction
-    with (
-        connection.cursor() as cursor,
-        cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN (FORMAT BINARY)') as copy,
-    ):
-        copy.set_types(_copy_types(table, names))
-        for row in rows:
-            copy.write_row([row[name] for name in names])
+    with connection.cursor() as cursor:
+        set_json_dumps(to_json, context=cursor)
+        with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN (FORMAT BINARY)') as copy:
+            copy.set_types(_copy_types(table, names))
+            if len(names) == 1:  # itemgetter of one name gives the value, not a tuple
+                for row in rows:
+                    copy.write_row((row[names[0]],))
+                return
+            values = itemgetter(*names)
+            for row in rows:
+                copy.write_row(values(row))
 
 
 def one_of(

@@ -36,3 +36,5 @@ def test_ids_do_not_repeat(count: int) -> None:
     made = [new_id() for _ in range(count)]
     assert len(set(made)) == count
     assert all(len(value) == 36 for value in made)
+    # Written as the standard form: lowercase hex, dashes at 8-4-4-4-12.
+    assert all(str(uuid.UUID(value)) == value for value in made)
