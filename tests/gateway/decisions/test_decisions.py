@@ -276,8 +276,11 @@ def _with_identity(**overrides: Any) -> Callable[[dict[str, Any]], None]:
 
 
 def _with(**fields: Any) -> Callable[[dict[str, Any]], None]:
+    """Set these fields; a function is called when the body is made (``tomorrow``: the
+    day after the test's, not after the day the tests were collected)."""
+
     def change(body: dict[str, Any]) -> None:
-        body.update(fields)
+        body.update({name: value() if callable(value) else value for name, value in fields.items()})
 
     return change
 
@@ -332,10 +335,10 @@ BAD_INPUTS: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "identity.nationality",
         "nationality-format",
     ),
-    ("decision-in-future", _with(decision_date=tomorrow()), "decision_date", "date-in-future"),
+    ("decision-in-future", _with(decision_date=tomorrow), "decision_date", "date-in-future"),
     (
         "notification-in-future",
-        _with(notification_date=tomorrow()),
+        _with(notification_date=tomorrow),
         "notification_date",
         "date-in-future",
     ),
