@@ -95,6 +95,15 @@ async def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of
     audit.participant_id = str(claims["sub"])
     audit.participant_kind = str(claims["participant_kind"])
 
+    # The registry is read before the DPoP proof's jti is recorded: on SQLite that write
+    # holds the database's one write lock until the request commits, and a registry read
+    # (its own session, BEGIN IMMEDIATE) would wait for it.
+    participant = await registered(state, str(claims["sub"]))
+    delegated = request.headers.get(ON_BEHALF_HEADER)
+    principal = None
+    if delegated is not None and delegated != claims["sub"]:
+        principal = await registered(state, delegated)
+
     bound_key = (claims.get("cnf") or {}).get("jkt")
     if bound_key is not None:
         proof = request.headers.get("DPoP")
@@ -123,7 +132,6 @@ async def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of
     elif scheme == "dpop":
         raise _unauthenticated("this token is not DPoP-bound: use the Bearer scheme")
 
-    participant = await registered(state, str(claims["sub"]))
     if participant is None or participant.kind != claims["participant_kind"]:
         raise _unauthenticated("the token's participant is not registered")
     if not participant.active:
@@ -133,12 +141,8 @@ async def authenticate(  # noqa: C901, PLR0912, PLR0915 - one linear sequence of
     # Whom the request is for, before anything can be refused: a refused delegation attempt
     # is the targeted participant's CODAF's business too, so its event names the target.
     audit.acting_for = participant.id
-    principal = None
-    delegated = request.headers.get(ON_BEHALF_HEADER)
-    if delegated is not None and delegated != participant.id:
-        principal = await registered(state, delegated)
-        if principal is not None:
-            audit.acting_for = principal.id
+    if principal is not None:
+        audit.acting_for = principal.id
 
     known = {str(s) for s in Scope}
     granted = frozenset(Scope(s) for s in str(claims.get("scope", "")).split() if s in known)

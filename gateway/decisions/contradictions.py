@@ -11,13 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
-from gateway.decisions.models import Decision, DecisionVersion
+from gateway.decisions import repository
 from gateway.identities import consistency
 from gateway.identities import service as identities
 from gateway.identities.crypto import IdentityCryptoError
-from gateway.identities.models import Identity
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -51,17 +48,9 @@ class Contradicting:
 
 def stored(session: Session, keys: IdentityKeys) -> Iterator[Contradicting]:
     """Every decision version whose identity's number contradicts it, by decision and version."""
-    statement = (
-        select(
-            DecisionVersion.decision_id, DecisionVersion.version, Decision.prefecture_id, Identity
-        )
-        .join(Decision, Decision.id == DecisionVersion.decision_id)
-        .join(Identity, Identity.id == DecisionVersion.identity_id)
-        .where(Identity.bi_ssn.is_not(None), Identity.shredded_at.is_(None))
-        .order_by(DecisionVersion.decision_id, DecisionVersion.version)
-        .execution_options(yield_per=CHUNK)
-    )
-    for decision_id, version, prefecture_id, row in session.execute(statement):
+    for decision_id, version, prefecture_id, row in repository.versions_with_numbers(
+        session, CHUNK
+    ):
         try:
             document = identities.open_document(keys, row).get("identity", {})
         except IdentityCryptoError:

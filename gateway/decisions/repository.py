@@ -17,8 +17,9 @@ from gateway.identities.models import Identity
 from gateway.storage.bulk import insert_rows
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Iterator
 
+    from sqlalchemy.engine import Row
     from sqlalchemy.orm import Session
 
     from gateway.auth.caller import Caller
@@ -178,3 +179,22 @@ def add(session: Session, decisions: list[dict[str, Any]], versions: list[dict[s
     """Add decisions and their versions (the import's rows), by COPY on PostgreSQL."""
     insert_rows(session, Decision, decisions)
     insert_rows(session, DecisionVersion, versions)
+
+
+def versions_with_numbers(session: Session, chunk: int) -> Iterator[Row[str, int, str, Identity]]:
+    """Every decision version whose unshredded identity carries a NIR or NIA.
+
+    As (decision id, version, prefecture id, identity), by decision and version, ``chunk``
+    rows read at a time.
+    """
+    statement = (
+        select(
+            DecisionVersion.decision_id, DecisionVersion.version, Decision.prefecture_id, Identity
+        )
+        .join(Decision, Decision.id == DecisionVersion.decision_id)
+        .join(Identity, Identity.id == DecisionVersion.identity_id)
+        .where(Identity.bi_ssn.is_not(None), Identity.shredded_at.is_(None))
+        .order_by(DecisionVersion.decision_id, DecisionVersion.version)
+        .execution_options(yield_per=chunk)
+    )
+    yield from session.execute(statement)

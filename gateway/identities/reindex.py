@@ -20,8 +20,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from gateway.identities import repository
 from gateway.identities import service as identities
 from gateway.identities.crypto import IdentityCryptoError
@@ -90,9 +88,7 @@ def reindex(
 
 def _scheme_row(session: Session) -> MatchKeyScheme:
     """The scheme's row, locked until the transaction ends (made, as scheme 0, if missing)."""
-    row = session.scalars(
-        select(MatchKeyScheme).where(MatchKeyScheme.id == SCHEME_ROW).with_for_update()
-    ).one_or_none()
+    row = repository.scheme_row(session, SCHEME_ROW)
     if row is None:
         row = MatchKeyScheme(id=SCHEME_ROW, scheme=0, reindexed_after=None, updated_at=utcnow())
         session.add(row)
@@ -102,7 +98,7 @@ def _scheme_row(session: Session) -> MatchKeyScheme:
 
 def stored_scheme(session: Session) -> int:
     """The scheme the stored keys were all made under (0: unknown, an older release's)."""
-    found = session.scalar(select(MatchKeyScheme.scheme).where(MatchKeyScheme.id == SCHEME_ROW))
+    found = repository.stored_scheme(session, SCHEME_ROW)
     return 0 if found is None else found
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, exists, select
 
-from gateway.identities.models import Identity, IdentityMatchKey
+from gateway.identities.models import Identity, IdentityMatchKey, MatchKeyScheme
 from gateway.storage.bulk import AMONG_CHUNK, among, insert_rows
 
 if TYPE_CHECKING:
@@ -72,3 +72,15 @@ def sealed(session: Session, identity_ids: Collection[str]) -> list[Any]:
     for chunk in among(session, statement, Identity.id, identity_ids):
         rows += session.execute(chunk).all()
     return rows
+
+
+def scheme_row(session: Session, row_id: int) -> MatchKeyScheme | None:
+    """The blocking keys' scheme row, locked until the transaction ends."""
+    return session.scalars(
+        select(MatchKeyScheme).where(MatchKeyScheme.id == row_id).with_for_update()
+    ).one_or_none()
+
+
+def stored_scheme(session: Session, row_id: int) -> int | None:
+    """The scheme recorded in the row (None: no row)."""
+    return session.scalar(select(MatchKeyScheme.scheme).where(MatchKeyScheme.id == row_id))

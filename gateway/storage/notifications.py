@@ -110,6 +110,9 @@ class Listener:
             self._report(error)
             return
         with self._lock:
+            if self._stopped.is_set():  # stopped while connecting: this one is not kept
+                connection.close()
+                return
             self._connection = connection
             # Whatever changed while nobody listened is unknown: forget it all.
             self._reset()
