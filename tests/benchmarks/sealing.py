@@ -36,6 +36,7 @@ from gateway.participants.schemas import ParticipantSpec
 from gateway.storage.engine import make_engine, make_sessionmaker
 from policies.loader import DEFAULT_POLICY, load_file
 from tests.benchmarks.common import benchmark_database, prefecture_spec
+from tests.benchmarks.status_checks import nir
 from tests.support.processes import gateway_process
 
 CLIENT_ID = "bench-prefecture"
@@ -47,6 +48,8 @@ REGIMES = tuple(Regime)
 
 def lines(count: int) -> Iterator[bytes]:
     for number in range(count):
+        sex = "F" if number % 2 else "M"
+        year, month = 1950 + number % 50, 1 + number % 12
         line = {
             "reference": f"SEAL-{number:08d}",
             "kind": KINDS[number % 3],
@@ -54,11 +57,11 @@ def lines(count: int) -> Iterator[bytes]:
             "decision_date": f"20{15 + number % 10}-{1 + number % 12:02d}-{1 + number % 28:02d}",
             "identity": {
                 "agdref_number": f"{number % 10**10:010d}",
-                "social_security_number": {"number": "295109912611193", "type": "nia"},
+                "social_security_number": nir(sex, year, month, 352, 1 + number % 999),
                 "birth_name": NAMES[number % len(NAMES)],
                 "first_names": ["Amina", "Karim"] if number % 2 else ["Jean"],
-                "sex": "F" if number % 2 else "M",
-                "birth_date": f"19{50 + number % 50}-{1 + number % 12:02d}-{1 + number % 28:02d}",
+                "sex": sex,
+                "birth_date": f"{year}-{month:02d}-{1 + number % 28:02d}",
                 "place_of_birth": "99352",
                 "residence_departement": "75",
             },
