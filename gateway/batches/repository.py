@@ -13,8 +13,7 @@ import zlib
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, String, bindparam, func, select, text, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from gateway import tenancy
@@ -22,6 +21,7 @@ from gateway.batches.models import Batch, BatchState, DeliveryAttempt, PushState
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.disclosures.models import Disclosure, DisclosureState
 from gateway.participants.models import Participant, ParticipantKind, ParticipantStatus
+from gateway.storage.bulk import one_of
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Sequence
@@ -150,21 +150,13 @@ def last_batch(session: Session, fund_id: str) -> Row[int, str] | None:
 
 
 def seal_records(session: Session, record_ids: Sequence[str], batch_id: str, now: datetime) -> int:
-    """Mark the records sealed in the batch, those still pending; how many were.
-
-    On PostgreSQL the ids are one array joined as a set (``FROM unnest(:ids)``): the
-    planner probes the primary key for each, where ``= ANY`` of thousands of ids is
-    estimated as a large share of the table and scanned whole.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        array = bindparam(None, list(record_ids), type_=postgresql.ARRAY(String))
-        wanted = func.unnest(array).table_valued("value").render_derived(name="wanted")
-        matching = Disclosure.id == wanted.c.value
-    else:
-        matching = Disclosure.id.in_(list(record_ids))
+    """Mark the records sealed in the batch, those still pending; how many were."""
     updated = session.execute(
         update(Disclosure)
-        .where(matching, Disclosure.state == DisclosureState.PENDING)
+        .where(
+            one_of(session, Disclosure.id, list(record_ids)),
+            Disclosure.state == DisclosureState.PENDING,
+        )
         .values(state=DisclosureState.SEALED, batch_id=batch_id, updated_at=now)
         .execution_options(synchronize_session=False)
     )
