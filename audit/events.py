@@ -72,6 +72,14 @@ def _refuse(text: str) -> Any:
 _PLAIN_JSON = json.JSONDecoder(parse_float=_refuse, parse_constant=_refuse)
 
 
+def _plain_value(text: str) -> Any:
+    """The JSON value ``text`` holds, without the whitespace scans of ``json.loads``."""
+    value, end = _PLAIN_JSON.raw_decode(text)
+    if end != len(text):  # anything after the value (whitespace): the plain decoder decides
+        raise _Refused(text)
+    return value
+
+
 def stored_event_bytes(values: Sequence[Any]) -> bytes:
     """RFC 8785 bytes of a stored event: its ``EVENT_FIELDS`` values, ``JSON_FIELDS`` as text.
 
@@ -88,9 +96,9 @@ def stored_event_bytes(values: Sequence[Any]) -> bytes:
         try:
             for name, text in zip(JSON_FIELDS, texts, strict=True):
                 if text is not None:
-                    document[name] = _PLAIN_JSON.decode(text)
+                    document[name] = _plain_value(text)
             return canonical_json(document, checked=False)
-        except _Refused:
+        except (_Refused, json.JSONDecodeError):
             pass
     for name, text in zip(JSON_FIELDS, texts, strict=True):
         document[name] = None if text is None else json.loads(text)

@@ -204,6 +204,7 @@ def test_for_any_event_the_sequencers_bytes_from_its_stored_text_are_its_canonic
         '{"\\ud83d\\ude00": 1, "\\uff61": 2}',  # UTF-16 order is not code point order
         '{"\u00e9t\u00e9": [1, "\u00e0"]}',  # non-ASCII in UTF-8
         '{"n": 1e400}',  # past a double: what the general serialiser makes of it
+        ' {"a": [1, 2]}\n',  # whitespace around the value
     ],
 )
 def test_the_sequencers_bytes_leave_the_fast_path_when_they_must(detail: str) -> None:
