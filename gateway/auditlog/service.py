@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from audit import tree
 from audit.checkpoints import checkpoint_body, sign_note
-from audit.events import EVENT_FIELDS, event_bytes, event_document
+from audit.events import EVENT_FIELDS, JSON_FIELDS, event_document, stored_event_bytes
 from audit.merkle import EMPTY_ROOT, leaf_hash
 from gateway.auditlog import repository
 from gateway.auditlog.repository import LogCorrupted
@@ -56,12 +56,11 @@ def sequence(session: Session, *, limit: int = 20_000) -> int:
     """Append up to ``limit`` queued events to the log, in the caller's transaction."""
     repository.lock_sequencer(session)
     state = repository.state_for_update(session)
-    rows = repository.queued_events(session, EVENT_FIELDS, limit)
+    rows = repository.queued_events(session, EVENT_FIELDS, limit, as_text=JSON_FIELDS)
     if not rows:
         return 0
-    documents = [event_document(dict(zip(EVENT_FIELDS, row, strict=True))) for row in rows]
-    hashes = [leaf_hash(event_bytes(document)) for document in documents]
-    event_ids = [document["event_id"] for document in documents]
+    hashes = [leaf_hash(stored_event_bytes(row)) for row in rows]
+    event_ids = [row[0] for row in rows]  # EVENT_FIELDS begins with event_id
     size = state.size
     frontier = repository.stored_nodes(session, tree.frontier_nodes(size))
     repository.append_leaves(

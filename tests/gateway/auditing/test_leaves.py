@@ -15,12 +15,19 @@ from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.events import EVENT_FIELDS, event_bytes, event_document
+from audit.events import (
+    EVENT_FIELDS,
+    JSON_FIELDS,
+    event_bytes,
+    event_document,
+    stored_event_bytes,
+)
 from gateway import jobs
 from gateway.auditing.schemas import EventOut
 from gateway.settings import Settings
@@ -176,3 +183,39 @@ def test_for_any_event_the_auditors_leaf_from_the_answer_is_the_logs_leaf(
     assert datetime.fromisoformat(answer["occurred_at"]) == (
         moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     )
+
+
+@given(EVENTS, st.booleans())
+def test_for_any_event_the_sequencers_bytes_from_its_stored_text_are_its_canonical_bytes(
+    row: dict[str, Any], ascii_only: bool
+) -> None:
+    """JSON columns as text, written escaped (SQLite's) or in UTF-8 (PostgreSQL's)."""
+    texts = {name: json.dumps(row[name], ensure_ascii=ascii_only) for name in JSON_FIELDS}
+    stored = [texts.get(name, row[name]) for name in EVENT_FIELDS]
+    decoded = SimpleNamespace(**{**row, **{name: json.loads(texts[name]) for name in texts}})
+    assert stored_event_bytes(stored) == event_bytes(event_document(decoded))
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        '{"ratio": 0.5}',  # a float: RFC 8785's number form
+        '{"\\u00e9": 1, "e": 2}',  # an escaped non-ASCII key
+        '{"\\ud83d\\ude00": 1, "\\uff61": 2}',  # UTF-16 order is not code point order
+        '{"\u00e9t\u00e9": [1, "\u00e0"]}',  # non-ASCII in UTF-8
+        '{"n": 1e400}',  # past a double: what the general serialiser makes of it
+        ' {"a": [1, 2]}\n',  # whitespace around the value
+    ],
+)
+def test_the_sequencers_bytes_leave_the_fast_path_when_they_must(detail: str) -> None:
+    row: dict[str, Any] = dict.fromkeys(EVENT_FIELDS)
+    row.update(event_id="e-1", occurred_at=datetime(2026, 1, 2, tzinfo=UTC), action="a")
+    row.update(object_ids="[]", subject_pseudonyms='["p"]', detail=detail)
+    decoded = {**row, **{name: json.loads(row[name]) for name in JSON_FIELDS}}
+    try:
+        expected = event_bytes(event_document(decoded))
+    except (ValueError, TypeError) as refused:
+        with pytest.raises(type(refused)):
+            stored_event_bytes([row[name] for name in EVENT_FIELDS])
+        return
+    assert stored_event_bytes([row[name] for name in EVENT_FIELDS]) == expected
