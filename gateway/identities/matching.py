@@ -3,9 +3,10 @@
 Pure logic, no I/O. Two steps, as record-linkage systems do them:
 
 1. **Blocking.** ``blocking_keys`` turns an identity into a few dozen short keys (surname
-   sound and birth year, first-name sound and full birth date, both sounds and the day of
-   birth, and the first first name with the surname's sound short of any one letter and
-   the year, for a surname one letter off with a date written otherwise). A stored
+   sound with birth year, sex and month, first-name sound and full birth date, both
+   sounds and the day of birth, and the first first name with the surname's sound short
+   of any one letter and the year, for a surname one letter off with a date written
+   otherwise). A stored
    identity keeps their keyed blind indexes; a check looks up the keys of what the fund
    sent, its names also swapped, so only a handful of candidates are ever opened.
 2. **Scoring.** ``compare`` grades a candidate. Two people who each hold a certified
@@ -572,26 +573,32 @@ def _grade(surname: Agreement, first: FirstNames, facts: _Facts) -> Level:  # no
 
 
 def blocking_keys(profile: Profile, *, swaps: bool = False) -> set[str]:
-    """The blocking keys of an identity (before keying); with ``swaps``, also names swapped.
+    """The blocking keys of an identity (before keying); with ``swaps``, a check's keys.
 
-    A stored identity keeps its keys; a check looks up its own with ``swaps``, so a pair
-    with surname and first name exchanged on one side still meets.
+    A stored identity keeps its keys; a check looks up its own with ``swaps``: also its
+    names swapped, so a pair with surname and first name exchanged on one side still
+    meets, and each surname key under every month and sex a stored identity may be
+    filed under (``_surname_year_keys``).
     """
-    keys = _keys(profile)
+    keys = _keys(profile, lookup=swaps)
     if swaps:
         # Names swapped and a surname one letter off with a date changed is three
         # changes at once: the swapped reading looks up no one-letter-off key.
-        keys |= _keys(profile.swapped(), near=False)
+        keys |= _keys(profile.swapped(), near=False, lookup=True)
     return keys
 
 
-def _keys(profile: Profile, *, near: bool = True) -> set[str]:
+def _keys(profile: Profile, *, near: bool = True, lookup: bool = False) -> set[str]:
     birth = profile.birth
     surnames = {key for name in profile.surnames for key in _surname_keys(name)}
     firsts = {skeleton(name) for name in profile.first_names} - {""}
     keys: set[str] = set()
     if birth.year is not None:
-        keys |= {f"s|{name}|{birth.year}" for name in surnames}
+        keys |= {
+            f"s|{name}|{birth.year}|{tail}"
+            for name in surnames
+            for tail in _surname_year_tails(profile, lookup=lookup)
+        }
         # A surname one letter off together with a date written otherwise: the first
         # first name with the surname's skeleton short of any one letter, and the year.
         if near and profile.first_names and (first := skeleton(profile.first_names[0])):
@@ -606,6 +613,33 @@ def _keys(profile: Profile, *, near: bool = True) -> set[str]:
                 f"sf|{s}|{f}|{birth.month:02d}{birth.day:02d}" for s in surnames for f in firsts
             }
     return keys
+
+
+_SEXES = ("M", "F")
+_MONTHS = tuple(f"{month:02d}" for month in range(1, 13))
+
+
+def _surname_year_tails(profile: Profile, *, lookup: bool) -> set[str]:
+    """The sex and month a surname-and-year key carries (``-`` for unknown).
+
+    The surname and birth year alone, the only key without a first name, is shared by
+    every namesake born that year: the key also carries the sex and the month of birth.
+    A stored identity is filed under its own, or ``-`` where it does not know them (a
+    1 January or 31 December written for an unknown date knows no month); a check looks
+    up its own and ``-``, its day too where it could be a month (day and month swapped),
+    and every month and sex where it knows none.
+    """
+    birth = profile.birth
+    known_month = birth.month is not None and not _substituted(birth)
+    month = f"{birth.month:02d}" if known_month else "-"
+    sex = profile.sex or "-"
+    if not lookup:
+        return {f"{sex}|{month}"}
+    sexes = {sex, "-"} if profile.sex else {*_SEXES, "-"}
+    months = {month, "-"} if known_month else {*_MONTHS, "-"}
+    if known_month and birth.day is not None and birth.day <= len(_MONTHS):
+        months.add(f"{birth.day:02d}")
+    return {f"{s}|{m}" for s in sexes for m in months}
 
 
 def identity_conflict(asked: Profile, known: Profile) -> bool:
