@@ -577,8 +577,7 @@ def blocking_keys(profile: Profile, *, swaps: bool = False) -> set[str]:
 
     A stored identity keeps its keys; a check looks up its own with ``swaps``: also its
     names swapped, so a pair with surname and first name exchanged on one side still
-    meets, and each surname key under every month and sex a stored identity may be
-    filed under (``_surname_year_keys``).
+    meets, and its day as a month (``_surname_year_tails``).
     """
     keys = _keys(profile, lookup=swaps)
     if swaps:
@@ -616,30 +615,29 @@ def _keys(profile: Profile, *, near: bool = True, lookup: bool = False) -> set[s
 
 
 _SEXES = ("M", "F")
-_MONTHS = tuple(f"{month:02d}" for month in range(1, 13))
+_MONTHS = tuple(range(1, 13))
 
 
 def _surname_year_tails(profile: Profile, *, lookup: bool) -> set[str]:
-    """The sex and month a surname-and-year key carries (``-`` for unknown).
+    """The sex and month a surname-and-year key carries.
 
     The surname and birth year alone, the only key without a first name, is shared by
     every namesake born that year: the key also carries the sex and the month of birth.
-    A stored identity is filed under its own, or ``-`` where it does not know them (a
-    1 January or 31 December written for an unknown date knows no month); a check looks
-    up its own and ``-``, its day too where it could be a month (day and month swapped),
-    and every month and sex where it knows none.
+    Where one is unknown (a 1 January or 31 December written for an unknown date knows
+    no month), the key is made for every value it could be, so that each side meets the
+    other whatever it knows: rare on either side, more keys there rather than on every
+    check. A check also looks up its day where it could be a month (day and month
+    swapped).
     """
     birth = profile.birth
-    known_month = birth.month is not None and not _substituted(birth)
-    month = f"{birth.month:02d}" if known_month else "-"
-    sex = profile.sex or "-"
-    if not lookup:
-        return {f"{sex}|{month}"}
-    sexes = {sex, "-"} if profile.sex else {*_SEXES, "-"}
-    months = {month, "-"} if known_month else {*_MONTHS, "-"}
-    if known_month and birth.day is not None and birth.day <= len(_MONTHS):
-        months.add(f"{birth.day:02d}")
-    return {f"{s}|{m}" for s in sexes for m in months}
+    sexes = (profile.sex,) if profile.sex else _SEXES
+    if birth.month is None or _substituted(birth):
+        months: tuple[int, ...] = _MONTHS
+    elif lookup and birth.day is not None and birth.day <= len(_MONTHS):
+        months = (birth.month, birth.day)
+    else:
+        months = (birth.month,)
+    return {f"{sex}|{month:02d}" for sex in sexes for month in months}
 
 
 def identity_conflict(asked: Profile, known: Profile) -> bool:
