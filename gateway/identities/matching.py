@@ -661,22 +661,24 @@ def identity_conflict(asked: Profile, known: Profile) -> bool:
     )
 
 
-def _surname_keys(name: str) -> set[str]:
+@lru_cache(maxsize=65_536)
+def _surname_keys(name: str) -> frozenset[str]:
     """A surname's skeleton, and its skeleton without a glued article (ELAMRANI, AMRANI)."""
     keys = {skeleton(name)}
     if (rest := unglued(sound(name))) is not None:
         keys.add(skeleton(rest))
-    return keys - {""}
+    return frozenset(keys - {""})
 
 
-def _one_deleted(key: str) -> set[str]:
+@lru_cache(maxsize=65_536)
+def _one_deleted(key: str) -> frozenset[str]:
     """A skeleton and each of its forms with one letter left out (none left empty).
 
     Two skeletons one substitution, insertion, deletion or swap apart share one of these.
     """
     if len(key) < 2:  # noqa: PLR2004
-        return {key}
-    return {key} | {_DOUBLES.sub(r"\1", key[:i] + key[i + 1 :]) for i in range(len(key))}
+        return frozenset([key])
+    return frozenset([key, *(_DOUBLES.sub(r"\1", key[:i] + key[i + 1 :]) for i in range(len(key)))])
 
 
 def assess(query: IdentityIn, stored: IdentityIn) -> Level:

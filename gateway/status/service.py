@@ -62,9 +62,9 @@ class _Check:
 
     position: int
     item: CheckIn
+    profile: Profile
     indexes: list[str]
     pseudonyms: list[str]
-    profile: Profile | None = None
     match_keys: list[str] = field(default_factory=list)
     found: dict[str, tuple[Decision, DecisionVersion]] = field(default_factory=dict)
     level: Level = Level.NONE
@@ -88,7 +88,7 @@ def _exact(session: Session, keys: IdentityKeys, checks: list[_Check], kinds: li
         matched = {i for index in check.indexes for i in by_index.get(index, ())}
         if not matched:
             continue
-        asked = Profile.of_identity(check.item.identity)
+        asked = check.profile
         agreeing = {
             i for i in matched if i not in profiles or not identity_conflict(asked, profiles[i])
         }
@@ -167,11 +167,9 @@ def _match_names(
     """Grade the checks no identifier matched against their blocking keys' candidates."""
     unmatched = [check for check in checks if not check.found]
     for check in unmatched:
-        check.profile = Profile.of_identity(check.item.identity)
-        check.match_keys = [
-            identities.blind_index(keys, "match", key)
-            for key in blocking_keys(check.profile, swaps=True)
-        ]
+        check.match_keys = identities.blind_indexes(
+            keys, "match", blocking_keys(check.profile, swaps=True)
+        )
     pairs = repository.identities_by_match_key(
         session, {key for check in unmatched for key in check.match_keys}
     )
@@ -183,7 +181,6 @@ def _match_names(
     profiles = _profiles(session, keys, {identity for _, identity in pairs})
     grades: list[dict[str, Level]] = []
     for check in unmatched:
-        assert check.profile is not None  # noqa: S101 - set above
         candidates = {i for key in check.match_keys for i in by_key.get(key, ()) if i in profiles}
         grades.append({i: compare(check.profile, profiles[i]) for i in candidates})
     kept = {i for graded in grades for i, level in graded.items() if level is not Level.NONE}
@@ -220,10 +217,10 @@ def check(
         if isinstance(parsed, CheckOut):
             answers[position] = parsed
             continue
-        matching = identities.Keys.of(parsed.identity)
-        indexes = identities.identifier_indexes(keys, matching.agdref, matching.ssn)
-        pseudonyms = identities.subject_pseudonyms(keys, parsed.identity, matching)
-        check = _Check(position, parsed, indexes, pseudonyms)
+        profile = Profile.of_identity(parsed.identity)
+        indexes = identities.identifier_indexes(keys, profile.agdref, profile.ssn)
+        pseudonyms = identities.pseudonyms_of(keys, profile.agdref, profile.ssn)
+        check = _Check(position, parsed, profile, indexes, pseudonyms)
         if refusal := _outside(check, caller):
             answers[position] = refusal
             events.append(_event(caller, request_id, check, [], AuditOutcome.REFUSED, refusal))
