@@ -265,12 +265,19 @@ def _without_particles(words: list[str]) -> list[str]:
     return rest
 
 
+@lru_cache(maxsize=65_536)
+def _words(name: str) -> tuple[str, ...]:
+    """``name_words``, remembered: every check and every candidate reads its names."""
+    return tuple(name_words(name))
+
+
+@lru_cache(maxsize=65_536)
 def surname_forms(name: str) -> tuple[str, ...]:
     """The forms a surname is compared in: joined, without particles, and its long words.
 
     BEN ALI is BENALI and ALI; GARCIA LOPEZ is also GARCIA and LOPEZ.
     """
-    words = name_words(name)[:_MAX_WORDS]
+    words = list(_words(name)[:_MAX_WORDS])
     if not words:
         return ()
     forms = ["".join(words), "".join(_without_particles(words))]
@@ -286,7 +293,7 @@ _FIRST_NAME_LINKS = frozenset(["DE", "DA", "DO", "DOS", "DAS", "DEL", "DI", "DU"
 
 def first_name_words(names: Iterable[str]) -> tuple[str, ...]:
     """Every first name's words, in order: JEAN-PIERRE is JEAN and PIERRE."""
-    words = (word for name in names for word in name_words(name))
+    words = (word for name in names for word in _words(name))
     return tuple(dict.fromkeys(word for word in words if word not in _FIRST_NAME_LINKS))[
         :_MAX_WORDS
     ]
@@ -350,7 +357,7 @@ class Profile:
 
     def swapped(self) -> Profile:
         """The same identity with surname and first names exchanged (NGUYEN VAN AN)."""
-        firsts = tuple(dict.fromkeys(form for name in self.surnames for form in name_words(name)))
+        firsts = tuple(dict.fromkeys(form for name in self.surnames for form in _words(name)))
         return Profile(
             surnames=self.first_names,
             first_names=firsts[:_MAX_WORDS],
