@@ -14,6 +14,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import MAXYEAR, date
+from functools import lru_cache
 from typing import Literal
 
 from gateway.identities.errors import IdentityFieldError
@@ -72,6 +73,10 @@ class PartialDate:
     @classmethod
     def parse(cls, raw: str | None) -> PartialDate:
         """From one of the accepted forms; None or blank is a wholly unknown date."""
+        return _parse(raw) if cls is PartialDate else cls._parse(raw)
+
+    @classmethod
+    def _parse(cls, raw: str | None) -> PartialDate:
         text = (raw or "").strip()
         if not text:
             return cls()
@@ -120,3 +125,12 @@ class PartialDate:
         """True only if even the earliest date this can denote is after ``today``."""
         earliest = self.earliest()
         return earliest is not None and earliest > today
+
+
+@lru_cache(maxsize=65_536)
+def _parse(raw: str | None) -> PartialDate:
+    """``PartialDate.parse``, remembered (the same dates come back across a sweep).
+
+    A check parses its birth date several times: validation, identifiers, matching.
+    """
+    return PartialDate._parse(raw)  # noqa: SLF001 - the class's own parser

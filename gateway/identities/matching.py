@@ -3,9 +3,10 @@
 Pure logic, no I/O. Two steps, as record-linkage systems do them:
 
 1. **Blocking.** ``blocking_keys`` turns an identity into a few dozen short keys (surname
-   sound and birth year, first-name sound and full birth date, both sounds and the day of
-   birth, and the first first name with the surname's sound short of any one letter and
-   the year, for a surname one letter off with a date written otherwise). A stored
+   sound with birth year, sex and month, first-name sound and full birth date, both
+   sounds and the day of birth, and the first first name with the surname's sound short
+   of any one letter and the year, for a surname one letter off with a date written
+   otherwise). A stored
    identity keeps their keyed blind indexes; a check looks up the keys of what the fund
    sent, its names also swapped, so only a handful of candidates are ever opened.
 2. **Scoring.** ``compare`` grades a candidate. Two people who each hold a certified
@@ -58,7 +59,7 @@ class Level(StrEnum):
 # How ``blocking_keys`` makes its keys, sounds included: raised by any change to what it
 # makes for some identity (a test holds each scheme's keys of sample identities). The worker
 # then gives every stored identity its keys of the new scheme (``reindex``).
-BLOCKING_SCHEME = 2
+BLOCKING_SCHEME = 3
 RANK = {Level.EXACT: 3, Level.STRONG: 2, Level.WEAK: 1, Level.CONFLICT: 1, Level.NONE: 0}
 
 # Transliteration: spellings of one sound (French, English and Maghrebi conventions) are
@@ -268,12 +269,19 @@ def _without_particles(words: list[str]) -> list[str]:
     return rest
 
 
+@lru_cache(maxsize=65_536)
+def _words(name: str) -> tuple[str, ...]:
+    """``name_words``, remembered: every check and every candidate reads its names."""
+    return tuple(name_words(name))
+
+
+@lru_cache(maxsize=65_536)
 def surname_forms(name: str) -> tuple[str, ...]:
     """The forms a surname is compared in: joined, without particles, and its long words.
 
     BEN ALI is BENALI and ALI; GARCIA LOPEZ is also GARCIA and LOPEZ.
     """
-    words = name_words(name)[:_MAX_WORDS]
+    words = list(_words(name)[:_MAX_WORDS])
     if not words:
         return ()
     forms = ["".join(words), "".join(_without_particles(words))]
@@ -289,7 +297,7 @@ _FIRST_NAME_LINKS = frozenset(["DE", "DA", "DO", "DOS", "DAS", "DEL", "DI", "DU"
 
 def first_name_words(names: Iterable[str]) -> tuple[str, ...]:
     """Every first name's words, in order: JEAN-PIERRE is JEAN and PIERRE."""
-    words = (word for name in names for word in name_words(name))
+    words = (word for name in names for word in _words(name))
     return tuple(dict.fromkeys(word for word in words if word not in _FIRST_NAME_LINKS))[
         :_MAX_WORDS
     ]
@@ -353,7 +361,7 @@ class Profile:
 
     def swapped(self) -> Profile:
         """The same identity with surname and first names exchanged (NGUYEN VAN AN)."""
-        firsts = tuple(dict.fromkeys(form for name in self.surnames for form in name_words(name)))
+        firsts = tuple(dict.fromkeys(form for name in self.surnames for form in _words(name)))
         return Profile(
             surnames=self.first_names,
             first_names=firsts[:_MAX_WORDS],
@@ -576,26 +584,31 @@ def _grade(surname: Agreement, first: FirstNames, facts: _Facts) -> Level:  # no
 
 
 def blocking_keys(profile: Profile, *, swaps: bool = False) -> set[str]:
-    """The blocking keys of an identity (before keying); with ``swaps``, also names swapped.
+    """The blocking keys of an identity (before keying); with ``swaps``, a check's keys.
 
-    A stored identity keeps its keys; a check looks up its own with ``swaps``, so a pair
-    with surname and first name exchanged on one side still meets.
+    A stored identity keeps its keys; a check looks up its own with ``swaps``: also its
+    names swapped, so a pair with surname and first name exchanged on one side still
+    meets, and its day as a month (``_surname_year_tails``).
     """
-    keys = _keys(profile)
+    keys = _keys(profile, lookup=swaps)
     if swaps:
         # Names swapped and a surname one letter off with a date changed is three
         # changes at once: the swapped reading looks up no one-letter-off key.
-        keys |= _keys(profile.swapped(), near=False)
+        keys |= _keys(profile.swapped(), near=False, lookup=True)
     return keys
 
 
-def _keys(profile: Profile, *, near: bool = True) -> set[str]:
+def _keys(profile: Profile, *, near: bool = True, lookup: bool = False) -> set[str]:
     birth = profile.birth
     surnames = {key for name in profile.surnames for key in _surname_keys(name)}
     firsts = {skeleton(name) for name in profile.first_names} - {""}
     keys: set[str] = set()
     if birth.year is not None:
-        keys |= {f"s|{name}|{birth.year}" for name in surnames}
+        keys |= {
+            f"s|{name}|{birth.year}|{tail}"
+            for name in surnames
+            for tail in _surname_year_tails(profile, lookup=lookup)
+        }
         # A surname one letter off together with a date written otherwise: the first
         # first name with the surname's skeleton short of any one letter, and the year.
         if near and profile.first_names and (first := skeleton(profile.first_names[0])):
@@ -610,6 +623,32 @@ def _keys(profile: Profile, *, near: bool = True) -> set[str]:
                 f"sf|{s}|{f}|{birth.month:02d}{birth.day:02d}" for s in surnames for f in firsts
             }
     return keys
+
+
+_SEXES = ("M", "F")
+_MONTHS = tuple(range(1, 13))
+
+
+def _surname_year_tails(profile: Profile, *, lookup: bool) -> set[str]:
+    """The sex and month a surname-and-year key carries.
+
+    The surname and birth year alone, the only key without a first name, is shared by
+    every namesake born that year: the key also carries the sex and the month of birth.
+    Where one is unknown (a 1 January or 31 December written for an unknown date knows
+    no month), the key is made for every value it could be, so that each side meets the
+    other whatever it knows: rare on either side, more keys there rather than on every
+    check. A check also looks up its day where it could be a month (day and month
+    swapped).
+    """
+    birth = profile.birth
+    sexes = (profile.sex,) if profile.sex else _SEXES
+    if birth.month is None or _substituted(birth):
+        months: tuple[int, ...] = _MONTHS
+    elif lookup and birth.day is not None and birth.day <= len(_MONTHS):
+        months = (birth.month, birth.day)
+    else:
+        months = (birth.month,)
+    return {f"{sex}|{month:02d}" for sex in sexes for month in months}
 
 
 def identity_conflict(asked: Profile, known: Profile) -> bool:
@@ -633,22 +672,24 @@ def identity_conflict(asked: Profile, known: Profile) -> bool:
     )
 
 
-def _surname_keys(name: str) -> set[str]:
+@lru_cache(maxsize=65_536)
+def _surname_keys(name: str) -> frozenset[str]:
     """A surname's skeleton, and its skeleton without a glued article (ELAMRANI, AMRANI)."""
     keys = {skeleton(name)}
     if (rest := unglued(sound(name))) is not None:
         keys.add(skeleton(rest))
-    return keys - {""}
+    return frozenset(keys - {""})
 
 
-def _one_deleted(key: str) -> set[str]:
+@lru_cache(maxsize=65_536)
+def _one_deleted(key: str) -> frozenset[str]:
     """A skeleton and each of its forms with one letter left out (none left empty).
 
     Two skeletons one substitution, insertion, deletion or swap apart share one of these.
     """
     if len(key) < 2:  # noqa: PLR2004
-        return {key}
-    return {key} | {_DOUBLES.sub(r"\1", key[:i] + key[i + 1 :]) for i in range(len(key))}
+        return frozenset([key])
+    return frozenset([key, *(_DOUBLES.sub(r"\1", key[:i] + key[i + 1 :]) for i in range(len(key)))])
 
 
 def assess(query: IdentityIn, stored: IdentityIn) -> Level:

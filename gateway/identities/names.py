@@ -40,6 +40,7 @@ PARTICLES = frozenset(
 
 
 _NOT_ASCII_LETTER = re.compile(r"[^A-Z]")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
 
 
 def validate_name(value: str) -> str:
@@ -55,7 +56,7 @@ def validate_name(value: str) -> str:
             raise IdentityFieldError(
                 "name-control-characters", "a name cannot contain control or invisible characters"
             )
-        if not any(char.isalpha() for char in name):
+        if not _ASCII_LETTER.search(name):
             raise IdentityFieldError("name-no-letter", "a name must contain at least one letter")
         return name
     if any(

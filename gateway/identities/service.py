@@ -8,11 +8,14 @@ indexes.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-from audit.pseudonyms import pseudonym
+from audit.pseudonyms import PSEUDONYM_BYTES, pseudonym
 from gateway.identities import consistency
 from gateway.identities.agdref import parse_agdref
 from gateway.identities.crypto import Sealed
@@ -24,7 +27,7 @@ from gateway.storage.base import utcnow
 from gateway.storage.ids import new_id
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from gateway.identities.crypto import IdentityCipher
     from gateway.identities.schemas import IdentityIn
@@ -171,3 +174,21 @@ def open_sealed(keys: IdentityKeys, row: SealedColumns) -> dict[str, Any]:
 
 def blind_index(keys: IdentityKeys, kind: str, canonical: str) -> str:
     return pseudonym(keys.blind_index_key, kind, canonical)
+
+
+def blind_indexes(keys: IdentityKeys, kind: str, values: Iterable[str]) -> list[str]:
+    """``blind_index`` of each value, the MAC's key and kind set up once for them all."""
+    keyed = _keyed_mac(keys.blind_index_key, kind)
+    found = []
+    for value in values:
+        mac = keyed.copy()
+        mac.update(value.encode())
+        found.append(f"{kind}:{mac.digest()[:PSEUDONYM_BYTES].hex()}")
+    return found
+
+
+@lru_cache(maxsize=16)
+def _keyed_mac(key: bytes, kind: str) -> hmac.HMAC:
+    """An HMAC under ``key`` that has read the kind, as ``pseudonym`` computes it: copied."""
+    pseudonym(key, kind, "")  # the same checks of the key and the kind
+    return hmac.new(key, kind.encode() + b"\x00", hashlib.sha256)

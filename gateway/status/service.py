@@ -31,7 +31,6 @@ from connectors.importers import LineError, validation_errors
 from gateway import tenancy
 from gateway.auditlog.writer import AuditDraft, append_rows, as_row
 from gateway.decisions.models import Decision, DecisionStatus, DecisionVersion
-from gateway.identities import repository as identities_repository
 from gateway.identities import service as identities
 from gateway.identities.crypto import IdentityCryptoError
 from gateway.identities.matching import (
@@ -62,33 +61,67 @@ class _Check:
 
     position: int
     item: CheckIn
+    profile: Profile
     indexes: list[str]
     pseudonyms: list[str]
-    profile: Profile | None = None
     match_keys: list[str] = field(default_factory=list)
     found: dict[str, tuple[Decision, DecisionVersion]] = field(default_factory=dict)
     level: Level = Level.NONE
 
 
-def _exact(session: Session, keys: IdentityKeys, checks: list[_Check], kinds: list[str]) -> None:
+@dataclass
+class _Found:
+    """What the lookup of a block's checks found, in one round trip."""
+
+    by_index: list[tuple[str, str]]  # (blind index of an identifier, identity id)
+    by_key: dict[str, list[str]]  # blocking key -> identity ids
+    sealed: dict[str, Any]  # identity id -> its sealed columns
+
+
+def _look_up(session: Session, keys: IdentityKeys, checks: list[_Check]) -> _Found:
+    """The identities the checks' identifiers and blocking keys point at, and their rows.
+
+    One statement for both, so a check unknown by its identifiers costs no second round
+    trip (the blocking keys of a check its identifiers match go unused).
+    """
+    for check in checks:
+        check.match_keys = identities.blind_indexes(
+            keys, "match", blocking_keys(check.profile, swaps=True)
+        )
+    indexes = {index for check in checks for index in check.indexes}
+    rows = repository.lookup(session, indexes, {k for check in checks for k in check.match_keys})
+    found = _Found([], {}, {})
+    for row in rows:
+        found.sealed[row.id] = row
+        if row.value in indexes:  # an identifier's index (another kind of MAC than a key's)
+            found.by_index.append((row.value, row.id))
+        else:
+            found.by_key.setdefault(row.value, []).append(row.id)
+    return found
+
+
+def _exact(
+    session: Session, keys: IdentityKeys, checks: list[_Check], kinds: list[str], found: _Found
+) -> None:
     """Find each check's decisions through the blind indexes of the identifiers it sent.
 
     The identities found are opened and compared with the check's: those that contradict
     it (``identity_conflict``) are an identity conflict, answered ``conflict``, unless
     another identity found through the identifiers agrees.
     """
-    pairs = repository.identities_by_index(session, {i for c in checks for i in c.indexes})
+    pairs = found.by_index
     by_identity = repository.decisions_of(session, {identity for _, identity in pairs}, kinds)
     by_index: dict[str, set[str]] = {}
     for index, identity_id in pairs:
         if identity_id in by_identity:
             by_index.setdefault(index, set()).add(identity_id)
-    profiles = _profiles(session, keys, {i for found in by_index.values() for i in found})
+    opened = {i for identities_found in by_index.values() for i in identities_found}
+    profiles = _profiles(keys, found, opened)
     for check in checks:
         matched = {i for index in check.indexes for i in by_index.get(index, ())}
         if not matched:
             continue
-        asked = Profile.of_identity(check.item.identity)
+        asked = check.profile
         agreeing = {
             i for i in matched if i not in profiles or not identity_conflict(asked, profiles[i])
         }
@@ -96,15 +129,15 @@ def _exact(session: Session, keys: IdentityKeys, checks: list[_Check], kinds: li
         check.level = Level.EXACT if agreeing else Level.CONFLICT
 
 
-def _profiles(session: Session, keys: IdentityKeys, identity_ids: set[str]) -> dict[str, Profile]:
+def _profiles(keys: IdentityKeys, found: _Found, identity_ids: set[str]) -> dict[str, Profile]:
     """The matching profiles of stored identities, opened; a shredded one is left out."""
     profiles: dict[str, Profile] = {}
-    for sealed in identities_repository.sealed(session, identity_ids):
+    for identity_id in identity_ids:
         try:
-            document = identities.open_sealed(keys, sealed)
+            document = identities.open_sealed(keys, found.sealed[identity_id])
         except IdentityCryptoError:
             continue  # shredded since its keys were read
-        profiles[sealed.id] = Profile.of(document.get("identity", {}))
+        profiles[identity_id] = Profile.of(document.get("identity", {}))
     return profiles
 
 
@@ -162,28 +195,17 @@ def _answer(check: _Check) -> CheckOut:
 
 
 def _match_names(
-    session: Session, keys: IdentityKeys, checks: list[_Check], kinds: list[str]
+    session: Session, keys: IdentityKeys, checks: list[_Check], kinds: list[str], found: _Found
 ) -> None:
     """Grade the checks no identifier matched against their blocking keys' candidates."""
     unmatched = [check for check in checks if not check.found]
-    for check in unmatched:
-        check.profile = Profile.of_identity(check.item.identity)
-        check.match_keys = [
-            identities.blind_index(keys, "match", key)
-            for key in blocking_keys(check.profile, swaps=True)
-        ]
-    pairs = repository.identities_by_match_key(
-        session, {key for check in unmatched for key in check.match_keys}
-    )
-    by_key: dict[str, list[str]] = {}
-    for key, identity_id in pairs:
-        by_key.setdefault(key, []).append(identity_id)
+    by_key = found.by_key
     # Open and grade every candidate first: a sealed row costs less to open and compare
     # than a decision costs to load, and most candidates are turned down.
-    profiles = _profiles(session, keys, {identity for _, identity in pairs})
+    wanted = {i for check in unmatched for key in check.match_keys for i in by_key.get(key, ())}
+    profiles = _profiles(keys, found, wanted)
     grades: list[dict[str, Level]] = []
     for check in unmatched:
-        assert check.profile is not None  # noqa: S101 - set above
         candidates = {i for key in check.match_keys for i in by_key.get(key, ()) if i in profiles}
         grades.append({i: compare(check.profile, profiles[i]) for i in candidates})
     kept = {i for graded in grades for i, level in graded.items() if level is not Level.NONE}
@@ -198,8 +220,8 @@ def _match_names(
         check.found = {d.id: (d, v) for i in chosen for d, v in by_identity[i]}
         # The person found is concerned by the check too: their access report lists it.
         for identity_id in chosen:
-            found = profiles[identity_id]
-            check.pseudonyms += identities.pseudonyms_of(keys, found.agdref, found.ssn)
+            person = profiles[identity_id]
+            check.pseudonyms += identities.pseudonyms_of(keys, person.agdref, person.ssn)
         check.pseudonyms = list(dict.fromkeys(check.pseudonyms))
 
 
@@ -220,18 +242,19 @@ def check(
         if isinstance(parsed, CheckOut):
             answers[position] = parsed
             continue
-        matching = identities.Keys.of(parsed.identity)
-        indexes = identities.identifier_indexes(keys, matching.agdref, matching.ssn)
-        pseudonyms = identities.subject_pseudonyms(keys, parsed.identity, matching)
-        check = _Check(position, parsed, indexes, pseudonyms)
+        profile = Profile.of_identity(parsed.identity)
+        indexes = identities.identifier_indexes(keys, profile.agdref, profile.ssn)
+        pseudonyms = identities.pseudonyms_of(keys, profile.agdref, profile.ssn)
+        check = _Check(position, parsed, profile, indexes, pseudonyms)
         if refusal := _outside(check, caller):
             answers[position] = refusal
             events.append(_event(caller, request_id, check, [], AuditOutcome.REFUSED, refusal))
         else:
             checks.append(check)
     kinds = [str(kind) for kind in policy.eligibility.disclosed]
-    _exact(session, keys, checks, kinds)
-    _match_names(session, keys, checks, kinds)
+    looked_up = _look_up(session, keys, checks)
+    _exact(session, keys, checks, kinds, looked_up)
+    _match_names(session, keys, checks, kinds, looked_up)
     for check in checks:
         answer = answers[check.position] = _answer(check)
         found = list(check.found)

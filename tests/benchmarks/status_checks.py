@@ -59,7 +59,6 @@ from gateway.auth.caller import Caller
 from gateway.decisions import service as decisions
 from gateway.decisions.models import Decision, DecisionStatus, DecisionVersion
 from gateway.decisions.schemas import DecisionIn
-from gateway.identities import repository as identities_repository
 from gateway.identities import service as identities
 from gateway.identities.matching import Profile, blocking_keys
 from gateway.identities.models import Identity, IdentityMatchKey
@@ -521,7 +520,12 @@ def run_sql_only(
     def lookup(chunk: list[Lookup]) -> tuple[int, int]:
         """(adverse people, candidates) of one chunk, by the service's own queries."""
         with sessions() as session:
-            pairs = repository.identities_by_index(session, {p.index for p in chunk})
+            indexes = {p.index for p in chunk}
+            rows = repository.lookup(session, indexes, {k for p in chunk for k in p.match_keys})
+            pairs = [(row.value, row.id) for row in rows if row.value in indexes]
+            by_key: dict[str, set[str]] = {}
+            for row in rows:
+                by_key.setdefault(row.value, set()).add(row.id)
             decided = repository.decisions_of(session, {i for _, i in pairs}, kinds)
             found = {index for index, identity in pairs if identity in decided}
             active = {
@@ -531,8 +535,7 @@ def run_sql_only(
                 if decision.status == DecisionStatus.ACTIVE
             }
             unmatched = {key for p in chunk if p.index not in found for key in p.match_keys}
-            candidates = {i for _, i in repository.identities_by_match_key(session, unmatched)}
-            identities_repository.sealed(session, candidates)
+            candidates = {i for key in unmatched for i in by_key.get(key, ())}
             repository.decisions_of(session, candidates, kinds)
             return sum(1 for p in chunk if p.index in active), len(candidates)
 

@@ -17,6 +17,7 @@ from gateway.identities.crypto import (
     Tampered,
     UnknownKey,
 )
+from gateway.identities.service import IdentityKeys, blind_index, blind_indexes
 
 KEK_A = bytes(range(32))
 KEK_B = bytes(range(32, 64))
@@ -263,3 +264,27 @@ def test_sealed_is_frozen() -> None:
     sealed = Sealed(b"c", b"n", None, "a")
     with pytest.raises(AttributeError):
         sealed.kek_id = "b"  # type: ignore[misc]
+
+
+# -- blind indexes -----------------------------------------------------------------------
+
+
+@given(
+    st.binary(min_size=32, max_size=64),
+    st.sampled_from(["match", "ssn", "agdref"]),
+    st.lists(st.text(max_size=40), max_size=8),
+)
+def test_blind_indexes_in_bulk_are_each_values_blind_index(
+    key: bytes, kind: str, values: list[str]
+) -> None:
+    """The batched MAC gives each value exactly its own blind index, in order."""
+    keys = IdentityKeys(CIPHER, key, bytes(32))
+    assert blind_indexes(keys, kind, values) == [blind_index(keys, kind, v) for v in values]
+    other = IdentityKeys(CIPHER, bytes(reversed(key)), bytes(32))
+    if other.blind_index_key != key:
+        assert blind_indexes(other, kind, ["x"]) != blind_indexes(keys, kind, ["x"])
+
+
+def test_blind_indexes_refuse_a_short_key() -> None:
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        blind_indexes(IdentityKeys(CIPHER, bytes(16), bytes(32)), "match", ["x"])

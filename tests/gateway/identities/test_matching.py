@@ -356,6 +356,7 @@ SCHEME_SAMPLES: list[dict[str, Any]] = [
 ]
 SCHEME_FINGERPRINTS = {
     2: "cdf91252f037bc53460d7c05a6cc9e022550641e1750dd15325aad4bbb82ed2a",
+    3: "64ff7c316b354246a81781aad5119495428f36953e2f5345a632dfc7e34cf87f",  # sex, month
 }
 
 
@@ -369,3 +370,52 @@ def test_the_blocking_scheme_names_the_keys_it_makes() -> None:
         "blocking_keys makes other keys than its scheme's: raise BLOCKING_SCHEME and record "
         f"{fingerprint} as its fingerprint"
     )
+
+
+def _surname_keys_met(query: dict[str, Any], stored: dict[str, Any]) -> set[str]:
+    """The surname-and-year keys (the only ones without a first name) two identities share."""
+    fields = {
+        "birth_name": "BEN ALI",
+        "first_names": ["MOHAMED"],
+        "sex": "M",
+        "birth_date": "1985-03-12",
+    }
+    asked, known = Profile.of(fields | query), Profile.of(fields | stored)
+    shared = blocking_keys(asked, swaps=True) & blocking_keys(known)
+    return {key for key in shared if key.startswith("s|")}
+
+
+@pytest.mark.parametrize(
+    ("query", "stored"),
+    [
+        ({"birth_date": "1985-03-12"}, {"birth_date": "1985"}),  # the year alone stored
+        ({"birth_date": "1985"}, {"birth_date": "1985-03-12"}),  # the year alone asked
+        ({"birth_date": "1985-03"}, {"birth_date": "1985-03-12"}),
+        ({"birth_date": "1985-03-12"}, {"birth_date": "1985-12-31"}),  # a substitute
+        ({"birth_date": "1985-01-01"}, {"birth_date": "1985-03-12"}),
+        ({"birth_date": "1985-03-12"}, {"birth_date": "1985-12-03"}),  # day and month swapped
+        ({"sex": None}, {"sex": "M"}),
+        ({"sex": "M"}, {"sex": None}),
+        ({"sex": None, "birth_date": "1985"}, {"sex": "F", "birth_date": "1985-07-30"}),
+    ],
+)
+def test_the_surname_key_meets_whatever_month_and_sex_could_be_one_person(
+    query: dict[str, Any], stored: dict[str, Any]
+) -> None:
+    """Another first name (so only the surname key can meet) and a date or sex told
+    otherwise or unknown on a side: the surname key still meets."""
+    assert _surname_keys_met({"first_names": ["Karim"], **query}, stored)
+
+
+@pytest.mark.parametrize(
+    "namesake",
+    [
+        {"birth_date": "1985-04-12"},  # another month
+        {"birth_date": "1985-03-13", "sex": "F"},  # another sex
+    ],
+)
+def test_namesakes_born_another_month_or_of_another_sex_share_no_surname_key(
+    namesake: dict[str, Any],
+) -> None:
+    """A common surname and year alone open no candidate of another month or sex."""
+    assert not _surname_keys_met({"first_names": ["Karim"], "birth_date": "1985-03-13"}, namesake)

@@ -7,12 +7,17 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.auditlog.models import AuditEvent
-from gateway.participants.models import Regime
+from gateway.auth.caller import Caller
+from gateway.identities.service import IdentityKeys
+from gateway.keys import GatewayKeys
+from gateway.participants.models import ParticipantKind, Regime
 from gateway.settings import Settings
+from gateway.status import service
+from policies.loader import DEFAULT_POLICY, load_file
 from tests.support.actors import (
     STATUS_CHECKS,
     Prefecture,
@@ -193,3 +198,60 @@ def test_checks_are_limited_per_agent_and_per_fund(
         headers=api_headers(other_token, other, agent_id="desk-1"),
     )
     assert elsewhere.status_code == 200  # each fund has its own count
+
+
+def _lookups(
+    sessions: sessionmaker[Session], gateway_keys: GatewayKeys, items: list[dict[str, Any]]
+) -> tuple[list[str], list[tuple[str | None, str | None]]]:
+    """The statements ``service.check`` runs on identities for ``items``, and its answers."""
+    caller = Caller(
+        participant_id="fund-75",
+        kind=ParticipantKind.FUND,
+        acting_for="fund-75",
+        scopes=frozenset(),
+        territory=("75",),
+        national=False,
+        purpose="residence-regularity-check",
+        agent_id="desk-12",
+        case_reference=None,
+        dpop_bound=False,
+    )
+    keys = IdentityKeys.from_store(gateway_keys)
+    policy = load_file(DEFAULT_POLICY).policy
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "identit" in statement:
+            statements.append(statement)
+
+    bind = sessions.kw["bind"]
+    event.listen(bind, "before_cursor_execute", seen)
+    try:
+        with sessions.begin() as session:
+            answers = service.check(
+                session, caller, keys, policy, list(enumerate(items)), "request-1"
+            )
+    finally:
+        event.remove(bind, "before_cursor_execute", seen)
+    return statements, [(a.result, a.match) for a in answers]
+
+
+def test_a_check_looks_its_identifiers_and_names_up_in_one_statement(
+    prefecture: Prefecture, sessions: sessionmaker[Session], gateway_keys: GatewayKeys
+) -> None:
+    """An unknown person: one statement for the identifiers and the blocking keys alike;
+    a person found by name: that one, then the decisions of the candidate kept."""
+    prefecture.created(decision("ST-9", identity=identity()))
+    unknown = identity(
+        agdref_number="7599999999",
+        social_security_number=None,
+        birth_name="Nobody",
+        first_names=["Known"],
+    )
+    statements, answers = _lookups(sessions, gateway_keys, [{"identity": unknown}])
+    assert answers == [("none_known", "none")]
+    assert len(statements) == 1, statements
+    by_name = identity(agdref_number=None, social_security_number=None)
+    statements, answers = _lookups(sessions, gateway_keys, [{"identity": by_name}])
+    assert answers == [("adverse_decision", "strong")]
+    assert len(statements) == 2, statements
