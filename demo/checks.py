@@ -50,6 +50,35 @@ def status_checks(fund: GatewayClient, expect: Callable[[str, bool], None]) -> N
         f"territory cannot leave it by staying silent ({', '.join(rules)})",
         unstated.status_code == httpx.codes.OK and rules == ["residence-departement-required"],
     )
+    conflicting = fund.request(
+        "POST",
+        "/v1/status-checks",
+        purpose=PURPOSE,
+        agent_id="desk-07",
+        case_reference="affiliation-2026-1189",
+        # PP-2026-0001's AGDREF number, typed for a man born in 1962: not the woman it names.
+        json={
+            "checks": [
+                {
+                    "identity": RESIDENT
+                    | {
+                        "agdref_number": "7500000001",
+                        "birth_name": "Diallo",
+                        "first_names": ["Mamadou"],
+                        "sex": "M",
+                        "birth_date": "1962-05-05",
+                    }
+                }
+            ]
+        },
+    )
+    conflict = conflicting.json().get("answers", [{}])[0]
+    expect(
+        "an identifier typed for another person is an identity conflict, naming no decision "
+        f"({conflict.get('match')} match, decision {conflict.get('decision')})",
+        conflicting.status_code == httpx.codes.OK
+        and (conflict.get("match"), conflict.get("decision")) == ("conflict", None),
+    )
     by_name(fund, expect)
     sweep(fund, expect)
     wrong = fund.request(

@@ -153,6 +153,24 @@ def post_decisions(
         f"a NIR with a wrong key: {refused.status_code} {error['field']} {error['rule']}",
         refused.status_code == httpx.codes.BAD_REQUEST and error["rule"] == "nir-key",
     )
+    # Piotr Kowalski, born in Poland in November 1979, with a valid number of a woman's.
+    other_person = _decision(
+        "PP-2026-0097",
+        "renewal-refusal",
+        7,
+        identity=_identity(
+            7, social_security_number={"number": "2 79 11 99 122 001 56", "type": "nir"}
+        ),
+    )
+    contradicted = prefecture.request("POST", "/v1/decisions", purpose=PURPOSE, json=other_person)
+    found = contradicted.json().get("errors", [{}])
+    expect(
+        "a valid NIR that contradicts its person (a woman's number for a man): "
+        f"{contradicted.status_code} "
+        + ", ".join(f"{e.get('field')} {e.get('rule')}" for e in found),
+        contradicted.status_code == httpx.codes.BAD_REQUEST
+        and {e.get("rule") for e in found} == {"nir-sex-mismatch"},
+    )
     return ids
 
 
