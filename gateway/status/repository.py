@@ -8,10 +8,11 @@ decisions of the few identities found.
 
 from __future__ import annotations
 
+from functools import cache
 from itertools import zip_longest
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import case, delete, select, text, union_all
+from sqlalchemy import Integer, bindparam, case, delete, select, text, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Collection
     from datetime import datetime
 
+    from sqlalchemy import Table
     from sqlalchemy.orm import Session
 
 # Built once: a fresh alias per query would defeat SQLAlchemy's statement cache.
@@ -102,20 +104,47 @@ def take_windows(
 
     ``amounts`` maps a key to (amount, limit); returns the keys that took it.
     """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    values = insert(RateWindow).values(
+    statement = _window_upsert(session.get_bind().dialect.name, len(amounts))
+    params: dict[str, Any] = {"start": start}
+    for number, (key, (amount, limit)) in enumerate(amounts.items()):
+        params |= {f"key_{number}": key, f"used_{number}": amount, f"limit_{number}": limit}
+    return {key for (key,) in session.execute(statement, params)}
+
+
+@cache
+def _window_upsert(dialect: str, count: int) -> Any:
+    """The windows' upsert for ``count`` keys, built once.
+
+    Its values are bound parameters: SQLAlchemy compiles it once, not on every request.
+    """
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast("Table", RateWindow.__table__)
+    started = bindparam("start", type_=table.c.window_start.type)
+    values = insert(table).values(
         [
-            {"key": key, "window_start": start, "used": amount}
-            for key, (amount, _) in amounts.items()
+            {
+                "key": bindparam(f"key_{number}", type_=table.c.key.type),
+                "window_start": started,
+                "used": bindparam(f"used_{number}", type_=Integer()),
+            }
+            for number in range(count)
         ]
     )
-    limit = case(*((RateWindow.key == key, limit) for key, (_, limit) in amounts.items()), else_=0)
-    upsert = values.on_conflict_do_update(
-        index_elements=[RateWindow.key, RateWindow.window_start],
-        set_={"used": RateWindow.used + values.excluded.used},
-        where=(RateWindow.used + values.excluded.used) <= limit,
-    ).returning(RateWindow.key)
-    return {key for (key,) in session.execute(upsert)}
+    limit = case(
+        *(
+            (
+                table.c.key == bindparam(f"key_{number}"),
+                bindparam(f"limit_{number}", type_=Integer()),
+            )
+            for number in range(count)
+        ),
+        else_=0,
+    )
+    return values.on_conflict_do_update(
+        index_elements=[table.c.key, table.c.window_start],
+        set_={"used": table.c.used + values.excluded.used},
+        where=(table.c.used + values.excluded.used) <= limit,
+    ).returning(table.c.key)
 
 
 def purge_windows(session: Session, before: datetime) -> int:
