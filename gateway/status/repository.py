@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from functools import cache
 from itertools import zip_longest
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Integer, bindparam, case, delete, select, text, union_all
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, delete, select, text, union_all
 from sqlalchemy.orm import aliased
 
 from gateway.decisions.models import Decision, DecisionVersion
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
     from collections.abc import Collection
     from datetime import datetime
 
-    from sqlalchemy import Table
     from sqlalchemy.orm import Session
 
 # Built once: a fresh alias per query would defeat SQLAlchemy's statement cache.
@@ -104,7 +102,7 @@ def take_windows(
 
     ``amounts`` maps a key to (amount, limit); returns the keys that took it.
     """
-    statement = _window_upsert(session.get_bind().dialect.name, len(amounts))
+    statement = _window_upsert(len(amounts))
     params: dict[str, Any] = {"start": start}
     for number, (key, (amount, limit)) in enumerate(amounts.items()):
         params |= {f"key_{number}": key, f"used_{number}": amount, f"limit_{number}": limit}
@@ -112,39 +110,22 @@ def take_windows(
 
 
 @cache
-def _window_upsert(dialect: str, count: int) -> Any:
-    """The windows' upsert for ``count`` keys, built once.
+def _window_upsert(count: int) -> Any:
+    """The windows' upsert for ``count`` keys, built once: PostgreSQL and SQLite alike.
 
-    Its values are bound parameters: SQLAlchemy compiles it once, not on every request.
+    Plain SQL: SQLAlchemy caches no compiled form of a multi-row upsert, and compiling it
+    cost a request about a millisecond.
     """
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = cast("Table", RateWindow.__table__)
-    started = bindparam("start", type_=table.c.window_start.type)
-    values = insert(table).values(
-        [
-            {
-                "key": bindparam(f"key_{number}", type_=table.c.key.type),
-                "window_start": started,
-                "used": bindparam(f"used_{number}", type_=Integer()),
-            }
-            for number in range(count)
-        ]
+    rows = ", ".join(f"(:key_{n}, :start, :used_{n})" for n in range(count))
+    limits = " ".join(f"WHEN :key_{n} THEN :limit_{n}" for n in range(count))
+    table = RateWindow.__tablename__
+    upsert = text(
+        f"INSERT INTO {table} (key, window_start, used) VALUES {rows} "  # noqa: S608 - no input
+        f"ON CONFLICT (key, window_start) DO UPDATE SET used = {table}.used + excluded.used "
+        f"WHERE {table}.used + excluded.used <= CASE {table}.key {limits} ELSE 0 END "
+        "RETURNING key"
     )
-    limit = case(
-        *(
-            (
-                table.c.key == bindparam(f"key_{number}"),
-                bindparam(f"limit_{number}", type_=Integer()),
-            )
-            for number in range(count)
-        ),
-        else_=0,
-    )
-    return values.on_conflict_do_update(
-        index_elements=[table.c.key, table.c.window_start],
-        set_={"used": table.c.used + values.excluded.used},
-        where=(table.c.used + values.excluded.used) <= limit,
-    ).returning(table.c.key)
+    return upsert.bindparams(bindparam("start", type_=RateWindow.window_start.type))
 
 
 def purge_windows(session: Session, before: datetime) -> int:
