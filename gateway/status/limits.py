@@ -4,10 +4,17 @@ A fixed window per key (``fund:<id>``, ``agent:<fund>:<agent>``) counts the chec
 in it. Taking checks is one short transaction of its own, so a long sweep never holds a
 lock that a desk agent's single check would wait for, and a refused request takes
 nothing: ``INSERT ... ON CONFLICT DO UPDATE ... WHERE used + n <= limit``.
+
+A request of a few checks reads what it answers in that same transaction
+(``checks_taken``): its lookups first, the count last, just before the commit, so the
+windows' rows stay locked for one statement and the request takes one transaction, not
+two. A count lost in a crash only lets a few more checks through: these transactions
+commit without waiting for the disk.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -16,7 +23,12 @@ from gateway.status import repository
 from gateway.storage.base import utcnow
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from sqlalchemy.orm import Session, sessionmaker
+
+    from gateway.auth.caller import Caller
+    from gateway.settings import Settings
 
 
 class TooManyChecks(GatewayError):
@@ -26,17 +38,31 @@ class TooManyChecks(GatewayError):
 
 
 def take_checks(
-    sessions: sessionmaker[Session],
-    *,
-    fund_id: str,
-    agent_id: str,
-    amount: int,
-    per_fund: int,
-    per_agent: int,
-    window: timedelta,
-    now: datetime | None = None,
+    sessions: sessionmaker[Session], caller: Caller, settings: Settings, amount: int
 ) -> None:
-    """Count ``amount`` checks for the fund and the agent, or raise ``TooManyChecks``."""
+    """Count ``amount`` checks for the caller's fund and agent, or raise ``TooManyChecks``."""
+    with checks_taken(sessions, caller, settings, amount):
+        pass
+
+
+@contextmanager
+def checks_taken(
+    sessions: sessionmaker[Session],
+    caller: Caller,
+    settings: Settings,
+    amount: int,
+    *,
+    now: datetime | None = None,
+) -> Iterator[Session]:
+    """A short transaction that ends by counting ``amount`` checks, then commits.
+
+    The block reads what the checks answer; if the count is refused, the transaction is
+    rolled back and ``TooManyChecks`` raised, so nothing read is answered. A request over
+    a limit on its own is refused before the block runs.
+    """
+    fund_id, agent_id = caller.acting_for, caller.agent_id or ""
+    per_fund, per_agent = settings.status_checks_per_fund, settings.status_checks_per_agent
+    window = timedelta(seconds=settings.status_check_window_seconds)
     now = now or utcnow()
     seconds = int(window.total_seconds())
     start = datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, tz=now.tzinfo)
@@ -45,22 +71,25 @@ def take_checks(
         (f"agent:{fund_id}:{agent_id}", per_agent, "this agent"),
         (f"fund:{fund_id}", per_fund, "this fund"),
     )
+    over = next(((key, limit, who) for key, limit, who in limits if amount > limit), None)
+    if over is not None:
+        raise _refusal(over[1], over[2], seconds, retry)
     with sessions.begin() as session:
-        # A count lost in a crash only lets a few more checks through: not worth
-        # waiting for the disk on every request.
         repository.commit_without_waiting(session)
-        over = next(((key, limit, who) for key, limit, who in limits if amount > limit), None)
-        if over is None:
-            taken = repository.take_windows(
-                session, {key: (amount, limit) for key, limit, _ in limits}, start
-            )
-            over = next(((k, limit, who) for k, limit, who in limits if k not in taken), None)
+        yield session
+        taken = repository.take_windows(
+            session, {key: (amount, limit) for key, limit, _ in limits}, start
+        )
+        over = next(((k, limit, who) for k, limit, who in limits if k not in taken), None)
         if over is not None:
             session.rollback()
-            _, limit, who = over
-            message = f"{who} may make at most {limit} checks per {seconds} s"
-            raise TooManyChecks(
-                message,
-                errors=[FieldError("Agent-Id", "rate-limit", message)],
-                headers={"Retry-After": retry},
-            )
+            raise _refusal(over[1], over[2], seconds, retry)
+
+
+def _refusal(limit: int, who: str, seconds: int, retry: str) -> TooManyChecks:
+    message = f"{who} may make at most {limit} checks per {seconds} s"
+    return TooManyChecks(
+        message,
+        errors=[FieldError("Agent-Id", "rate-limit", message)],
+        headers={"Retry-After": retry},
+    )

@@ -8,11 +8,11 @@ decisions of the few identities found.
 
 from __future__ import annotations
 
+from functools import cache
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, delete, select, text, union_all
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, delete, select, text, union_all
 from sqlalchemy.orm import aliased
 
 from gateway.decisions.models import Decision, DecisionVersion
@@ -102,20 +102,30 @@ def take_windows(
 
     ``amounts`` maps a key to (amount, limit); returns the keys that took it.
     """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    values = insert(RateWindow).values(
-        [
-            {"key": key, "window_start": start, "used": amount}
-            for key, (amount, _) in amounts.items()
-        ]
+    statement = _window_upsert(len(amounts))
+    params: dict[str, Any] = {"start": start}
+    for number, (key, (amount, limit)) in enumerate(amounts.items()):
+        params |= {f"key_{number}": key, f"used_{number}": amount, f"limit_{number}": limit}
+    return {key for (key,) in session.execute(statement, params)}
+
+
+@cache
+def _window_upsert(count: int) -> Any:
+    """The windows' upsert for ``count`` keys, built once: PostgreSQL and SQLite alike.
+
+    Plain SQL: SQLAlchemy caches no compiled form of a multi-row upsert, and compiling it
+    cost a request about a millisecond.
+    """
+    rows = ", ".join(f"(:key_{n}, :start, :used_{n})" for n in range(count))
+    limits = " ".join(f"WHEN :key_{n} THEN :limit_{n}" for n in range(count))
+    table = RateWindow.__tablename__
+    upsert = text(
+        f"INSERT INTO {table} (key, window_start, used) VALUES {rows} "  # noqa: S608 - no input
+        f"ON CONFLICT (key, window_start) DO UPDATE SET used = {table}.used + excluded.used "
+        f"WHERE {table}.used + excluded.used <= CASE {table}.key {limits} ELSE 0 END "
+        "RETURNING key"
     )
-    limit = case(*((RateWindow.key == key, limit) for key, (_, limit) in amounts.items()), else_=0)
-    upsert = values.on_conflict_do_update(
-        index_elements=[RateWindow.key, RateWindow.window_start],
-        set_={"used": RateWindow.used + values.excluded.used},
-        where=(RateWindow.used + values.excluded.used) <= limit,
-    ).returning(RateWindow.key)
-    return {key for (key,) in session.execute(upsert)}
+    return upsert.bindparams(bindparam("start", type_=RateWindow.window_start.type))
 
 
 def purge_windows(session: Session, before: datetime) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from audit.actions import AuditAction
 from gateway import tenancy
@@ -23,8 +25,19 @@ from gateway.routing import (
     end_authentication,
 )
 from gateway.status import limits, service, stream
-from gateway.status.schemas import NOTE, ChecksIn, ChecksOut
+from gateway.status.schemas import NOTE, CheckOut, ChecksIn, ChecksOut
 from gateway.streaming import CONTENT_TYPES, UploadFormat, blocking_chunks
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from gateway.auditlog.writer import AuditDraft
+    from gateway.auth.caller import Caller
+    from gateway.state import AppState
+
+# Up to this many checks, a request is looked up in the transaction that counts them and
+# its events go to the group commit; a larger one (a sweep, up to 10,000) counts first.
+FEW_CHECKS = 20
 
 NDJSON_BODY = {
     "requestBody": {
@@ -38,7 +51,7 @@ router = APIRouter(prefix="/v1/status-checks", route_class=TransactionRoute, tag
 
 @router.post("", name=AuditAction.STATUS_REQUESTED, response_model=ChecksOut)
 @checks_items_one_by_one
-def post_checks(
+async def post_checks(
     body: ChecksIn, caller: StatusChecker, session: DbSession, state: State, audit: Audit
 ) -> Response:
     """Whether each person is subject to a residence decision the gateway knows of.
@@ -49,25 +62,13 @@ def post_checks(
     ``none_known`` does not prove regular residence.
     """
     tenancy.fund_data_rights(caller)
-    settings = state.settings
-    end_authentication(session)  # the limits take a short transaction of their own
-    limits.take_checks(
-        state.sessions,
-        fund_id=caller.acting_for,
-        agent_id=caller.agent_id or "",
-        amount=len(body.checks),
-        per_fund=settings.status_checks_per_fund,
-        per_agent=settings.status_checks_per_agent,
-        window=timedelta(seconds=settings.status_check_window_seconds),
+    events: list[AuditDraft] = []
+    answers = await run_in_threadpool(
+        _check, session, state, caller, body, audit.request_id, events
     )
-    answers = service.check(
-        session,
-        caller,
-        state.identity_keys,
-        state.policy.policy,
-        list(enumerate(body.checks)),
-        audit.request_id,
-    )
+    # A few checks' events join those of concurrent requests in the group commit:
+    # durable before the answer leaves, without a transaction of their own.
+    await asyncio.gather(*(state.audit_writer.write(event) for event in events))
     instruments.status_checked(answers)
     audit.detail = {
         "checks": len(answers),
@@ -77,6 +78,31 @@ def post_checks(
     # Answers are built from trusted values: serialised as they are, not validated again.
     answered = ChecksOut.model_construct(answers=answers, note=NOTE).model_dump_json()
     return Response(answered, media_type="application/json")
+
+
+def _check(
+    session: Session,
+    state: AppState,
+    caller: Caller,
+    body: ChecksIn,
+    request_id: str | None,
+    events: list[AuditDraft],
+) -> list[CheckOut]:
+    """The answers, in one worker-thread hop for all the database work.
+
+    A request of up to ``FEW_CHECKS`` checks is looked up in the transaction that counts
+    its checks, its events handed back in ``events``; a larger one counts its checks
+    first, in a transaction of its own, so that a refused sweep costs no lookups, and
+    appends its events in the request's transaction.
+    """
+    end_authentication(session)  # the limits take a short transaction of their own
+    checks = list(enumerate(body.checks))
+    keys, policy = state.identity_keys, state.policy.policy
+    if len(checks) <= FEW_CHECKS:
+        with limits.checks_taken(state.sessions, caller, state.settings, len(checks)) as counting:
+            return service.check(counting, caller, keys, policy, checks, request_id, events=events)
+    limits.take_checks(state.sessions, caller, state.settings, len(checks))
+    return service.check(session, caller, keys, policy, checks, request_id)
 
 
 @router.post(

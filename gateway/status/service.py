@@ -232,11 +232,17 @@ def check(
     policy: Policy,
     items: Sequence[tuple[int, Any]],
     request_id: str | None,
+    *,
+    events: list[AuditDraft] | None = None,
 ) -> list[CheckOut]:
-    """The answer to each (position, item), in order; one audit event per check, refused too."""
+    """The answer to each (position, item), in order; one audit event per check, refused too.
+
+    The events are appended in ``session``'s transaction, or to ``events`` if given: the
+    caller then makes them durable before it answers.
+    """
     checks: list[_Check] = []
     answers: dict[int, CheckOut] = {}
-    events = []
+    drafts: list[AuditDraft] = []
     for position, raw in items:
         parsed = _parse(position, raw)
         if isinstance(parsed, CheckOut):
@@ -248,7 +254,7 @@ def check(
         check = _Check(position, parsed, profile, indexes, pseudonyms)
         if refusal := _outside(check, caller):
             answers[position] = refusal
-            events.append(_event(caller, request_id, check, [], AuditOutcome.REFUSED, refusal))
+            drafts.append(_event(caller, request_id, check, [], AuditOutcome.REFUSED, refusal))
         else:
             checks.append(check)
     kinds = [str(kind) for kind in policy.eligibility.disclosed]
@@ -258,8 +264,11 @@ def check(
     for check in checks:
         answer = answers[check.position] = _answer(check)
         found = list(check.found)
-        events.append(_event(caller, request_id, check, found, AuditOutcome.SUCCESS, answer))
-    append_rows(session, events)
+        drafts.append(_event(caller, request_id, check, found, AuditOutcome.SUCCESS, answer))
+    if events is None:
+        append_rows(session, [as_row(draft) for draft in drafts])
+    else:
+        events += drafts
     return [answers[position] for position, _ in items]
 
 
@@ -270,7 +279,7 @@ def _event(
     decision_ids: list[str],
     outcome: AuditOutcome,
     answer: CheckOut,
-) -> dict[str, Any]:
+) -> AuditDraft:
     """The check's audit event: how it matched, or the rule that refused it."""
     item = check.item
     detail: dict[str, Any] = {"position": answer.position, "identifiers": bool(check.indexes)}
@@ -278,19 +287,17 @@ def _event(
         detail["rule"] = answer.errors[0].rule
     else:
         detail |= {"match": str(answer.match), "result": str(answer.result)}
-    return as_row(
-        AuditDraft(
-            action=AuditAction.STATUS_CHECKED,
-            request_id=request_id,
-            outcome=outcome,
-            participant_id=caller.participant_id,
-            participant_kind=str(caller.kind),
-            acting_for=caller.acting_for,
-            agent_id=item.agent_id or caller.agent_id,
-            case_reference=item.case_reference or caller.case_reference,
-            purpose=caller.purpose,
-            object_ids=decision_ids,
-            subject_pseudonyms=check.pseudonyms,
-            detail=detail,
-        )
+    return AuditDraft(
+        action=AuditAction.STATUS_CHECKED,
+        request_id=request_id,
+        outcome=outcome,
+        participant_id=caller.participant_id,
+        participant_kind=str(caller.kind),
+        acting_for=caller.acting_for,
+        agent_id=item.agent_id or caller.agent_id,
+        case_reference=item.case_reference or caller.case_reference,
+        purpose=caller.purpose,
+        object_ids=decision_ids,
+        subject_pseudonyms=check.pseudonyms,
+        detail=detail,
     )

@@ -17,7 +17,6 @@ import json
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import IO, TYPE_CHECKING, Any
 
 from connectors.importers import read_ndjson
@@ -87,16 +86,7 @@ class _Checker:
 
     def answer(self, block: list[tuple[int, Any] | CheckOut]) -> list[CheckOut]:
         items = [entry for entry in block if not isinstance(entry, CheckOut)]
-        settings = self.settings
-        limits.take_checks(
-            self.sessions,
-            fund_id=self.caller.acting_for,
-            agent_id=self.caller.agent_id or "",
-            amount=len(items),
-            per_fund=settings.status_checks_per_fund,
-            per_agent=settings.status_checks_per_agent,
-            window=timedelta(seconds=settings.status_check_window_seconds),
-        )
+        limits.take_checks(self.sessions, self.caller, self.settings, len(items))
         with self.sessions.begin() as session:
             answered = service.check(
                 session, self.caller, self.keys, self.policy, items, self.request_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from gateway.keys import GatewayKeys
 from gateway.participants.models import ParticipantKind, Regime
 from gateway.settings import Settings
 from gateway.status import service
+from gateway.status.router import FEW_CHECKS
 from policies.loader import DEFAULT_POLICY, load_file
 from tests.support.actors import (
     STATUS_CHECKS,
@@ -198,6 +200,58 @@ def test_checks_are_limited_per_agent_and_per_fund(
         headers=api_headers(other_token, other, agent_id="desk-1"),
     )
     assert elsewhere.status_code == 200  # each fund has its own count
+
+
+def test_few_checks_and_a_sweep_are_each_audited_and_a_refused_one_leaves_no_check(
+    app_client: Callable[..., TestClient],
+    settings: Settings,
+    participant: Register,
+    session: Session,
+) -> None:
+    """A request of a few checks (counted in the transaction that looks them up, its
+    events group-committed) and a larger one (counted first) leave one event per check;
+    one over the limit leaves none of its checks and takes nothing of the window."""
+    sweep = FEW_CHECKS + 1
+    client = app_client(status_checks_per_agent=sweep + 3, status_checks_per_fund=10_000)
+    caller = participant("fund")
+    headers = api_headers(token_for(client, settings, caller), caller, agent_id="desk-4")
+
+    def post(count: int) -> Any:
+        return client.post(
+            STATUS_CHECKS,
+            json={"checks": [{"identity": {"agdref_number": PERSON}}] * count},
+            headers=headers,
+        )
+
+    def checked() -> list[AuditEvent]:
+        session.expire_all()
+        return list(
+            session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.action == "status:checked", AuditEvent.agent_id == "desk-4"
+                )
+            )
+        )
+
+    assert post(sweep).status_code == 200
+    assert len(checked()) == sweep
+    single = post(1)
+    assert single.status_code == 200
+    assert [a["position"] for a in single.json()["answers"]] == [0]
+    assert len(checked()) == sweep + 1
+    over = post(3)  # sweep + 1 + 3 > sweep + 3
+    assert over.status_code == 429, over.text
+    assert len(checked()) == sweep + 1
+    refused = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "status:requested", AuditEvent.outcome == "refused"
+        )
+    ).all()
+    assert [e.detail["problem"] for e in refused] == ["rate-limited"]
+    assert post(2).status_code == 200  # the refused request took nothing
+    events = checked()
+    assert len(events) == sweep + 3
+    assert len({e.request_id for e in events}) == 3
 
 
 def _lookups(
