@@ -77,6 +77,7 @@ class RegistryCache:
         self._lock = threading.Lock()
         self._postgresql = engine.dialect.name == "postgresql"
         self._listener: Listener | None = None
+        self._starts = 0  # lifespans running: the listener runs while one does
         if self._postgresql:
             self._listener = Listener(
                 engine.url.render_as_string(hide_password=False),
@@ -87,14 +88,25 @@ class RegistryCache:
         changes.subscribe(self.forget)
 
     def start(self) -> None:
-        """Begin listening (PostgreSQL): until then, every lookup reads the database."""
-        if self._listener is not None:
+        """Begin listening (PostgreSQL): until then, every lookup reads the database.
+
+        An app's lifespan may run more than once at a time (a test client inside another):
+        one listener serves them all, stopped when the last of them stops.
+        """
+        with self._lock:
+            self._starts += 1
+            first = self._starts == 1
+        if first and self._listener is not None:
             self._listener.start()
 
     def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.stop()
-        self.clear()
+        with self._lock:
+            self._starts = max(0, self._starts - 1)
+            last = self._starts == 0
+        if last:
+            if self._listener is not None:
+                self._listener.stop()
+            self.clear()
 
     def cached(self, participant_id: str) -> Registered | None:
         """The participant if held and still true; None: read it (``load``)."""

@@ -74,6 +74,9 @@ class Listener:
 
     def start(self) -> None:
         """Listen now (so that what commits from here on is seen), then in the thread."""
+        if self._thread is not None and self._thread.is_alive():
+            return  # listening already: a second connection would be one too many
+        self._stopped.clear()
         self._connect()
         self._thread = threading.Thread(target=self._run, name="gateway-listener", daemon=True)
         self._thread.start()
@@ -105,8 +108,13 @@ class Listener:
     def _connect(self) -> None:
         try:
             connection = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
+        except (psycopg.Error, OSError) as error:
+            self._report(error)
+            return
+        try:
             connection.execute(f'LISTEN "{self._channel}"')
         except (psycopg.Error, OSError) as error:
+            connection.close()  # connected, but not listening: not kept
             self._report(error)
             return
         with self._lock:
