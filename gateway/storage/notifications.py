@@ -48,6 +48,9 @@ def libpq_url(database_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+APPLICATION = "gateway-listener"  # how pg_stat_activity names the listening connections
+
+
 class Listener:
     """Listens on ``channel`` in a thread of its own until ``stop``."""
 
@@ -99,6 +102,9 @@ class Listener:
                 pgconn.consume_input()
                 while (notification := pgconn.notifies()) is not None:
                     self._received(notification.extra.decode())
+                # A round trip: what another server committed before it is delivered by the
+                # time it ends (to the handler), so a change is seen at once, not a moment on.
+                connection.execute("SELECT 1")
             except (psycopg.Error, OSError) as error:
                 self._close()
                 self._report(error)
@@ -107,11 +113,14 @@ class Listener:
 
     def _connect(self) -> None:
         try:
-            connection = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
+            connection = psycopg.connect(
+                self._conninfo, autocommit=True, connect_timeout=5, application_name=APPLICATION
+            )
         except (psycopg.Error, OSError) as error:
             self._report(error)
             return
         try:
+            connection.add_notify_handler(lambda notice: self._received(notice.payload))
             connection.execute(f'LISTEN "{self._channel}"')
         except (psycopg.Error, OSError) as error:
             connection.close()  # connected, but not listening: not kept

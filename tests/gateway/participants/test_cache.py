@@ -142,7 +142,7 @@ def test_nothing_is_trusted_while_the_notifications_cannot_arrive(
         connection.execute(
             text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+                " WHERE datname = current_database() AND application_name = 'gateway-listener'"
             )
         )
     deadline = time.monotonic() + RECONNECT_WAIT_S
