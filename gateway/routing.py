@@ -113,15 +113,18 @@ def with_caller_trace(draft: AuditDraft, traceparent: str | None) -> None:
 async def _commit(state: AppState, session: Session, draft: AuditDraft) -> None:
     """Commit the request's event with what the route wrote, durably, before it answers.
 
-    A route that used no transaction and left nothing to flush owes its event alone: it
-    goes to the group commit. Otherwise the event joins the route's transaction, committed
-    (and the connection let go) in one worker-thread hop.
+    A route that used no transaction and left nothing to flush owes its events alone (the
+    request's, and those of the items it answered, ``draft.joined``): they go to the group
+    commit, as one unit. Otherwise they join the route's transaction, committed (and the
+    connection let go) in one worker-thread hop.
     """
     if not (session.in_transaction() or session.new or session.dirty or session.deleted):
-        await state.audit_writer.write(draft)
+        await state.audit_writer.write(*draft.joined, draft)
         return
 
     def commit() -> None:
+        for joined in draft.joined:
+            append(session, joined)
         append(session, draft)
         session.commit()
         session.close()

@@ -41,6 +41,9 @@ class AuditDraft:
     object_ids: list[str] = field(default_factory=list)
     subject_pseudonyms: list[str] = field(default_factory=list)
     detail: dict[str, Any] = field(default_factory=dict)
+    # Events of the items the request answered (a status check's, per person), committed
+    # with the request's own, before it, all or none.
+    joined: list[AuditDraft] = field(default_factory=list)
 
 
 def as_row(draft: AuditDraft) -> dict[str, Any]:

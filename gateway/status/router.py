@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -62,13 +61,11 @@ async def post_checks(
     ``none_known`` does not prove regular residence.
     """
     tenancy.fund_data_rights(caller)
-    events: list[AuditDraft] = []
+    # A few checks' events are committed with the request's own (``joined``): in the group
+    # commit, with those of concurrent requests, durable before the answer leaves.
     answers = await run_in_threadpool(
-        _check, session, state, caller, body, audit.request_id, events
+        _check, session, state, caller, body, audit.request_id, audit.joined
     )
-    # A few checks' events join those of concurrent requests in the group commit:
-    # durable before the answer leaves, without a transaction of their own.
-    await asyncio.gather(*(state.audit_writer.write(event) for event in events))
     instruments.status_checked(answers)
     audit.detail = {
         "checks": len(answers),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import select
+import socket
 import threading
 from typing import TYPE_CHECKING
 
@@ -69,6 +70,8 @@ class Listener:
         self._connection: psycopg.Connection[tuple[object, ...]] | None = None
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        # Wakes the thread from its wait on the socket at once when stopped.
+        self._wake: tuple[socket.socket, socket.socket] | None = None
         self._reported = False
 
     @property
@@ -80,14 +83,24 @@ class Listener:
         if self._thread is not None and self._thread.is_alive():
             return  # listening already: a second connection would be one too many
         self._stopped.clear()
+        self._wake = socket.socketpair()
         self._connect()
-        self._thread = threading.Thread(target=self._run, name="gateway-listener", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(self._wake[0],), name="gateway-listener", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
         self._stopped.set()
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            with contextlib.suppress(OSError):
+                wake[1].send(b"\0")
         if self._thread is not None:
             self._thread.join(timeout=WAIT_SECONDS * 3)
+        if wake is not None:
+            for end in wake:
+                end.close()
         with self._lock:
             self._close()
 
@@ -154,7 +167,7 @@ class Listener:
             self._connection = None
             self._reset()
 
-    def _run(self) -> None:
+    def _run(self, wake: socket.socket) -> None:
         while not self._stopped.is_set():
             connection = self._connection
             if connection is None:
@@ -163,5 +176,6 @@ class Listener:
                     self._connect()
                 continue
             with contextlib.suppress(OSError, ValueError):  # closed under us: drain() says so
-                select.select([connection.fileno()], [], [], WAIT_SECONDS)
-            self.drain()
+                select.select([connection.fileno(), wake.fileno()], [], [], WAIT_SECONDS)
+            if not self._stopped.is_set():
+                self.drain()

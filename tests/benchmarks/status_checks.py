@@ -14,10 +14,13 @@ spreads connections, as a fund with an OAuth token:
    on the NIR. ``--namesakes`` percent share a stored person's surname and birth year and
    nothing else, so name matching opens candidates and turns them down; the others share
    no name with anyone stored.
-2. **single**: one-person requests sent open-loop at ``--single-rate`` per second for
-   ``--single-seconds``: each leaves at its scheduled time whether or not the earlier ones
-   were answered, and its latency counts from that time, so a slow server cannot hide
-   its queue by slowing the sender.
+2. **single**: one-person requests paced at ``--single-rate`` per second for
+   ``--single-seconds`` by ``wrk`` (one per server, each its share of the rate and of the
+   connections; ``tests.benchmarks.load`` says what the pacing measures), so the client
+   eats little of the cores it measures. With ``--dpop`` each request needs a proof of
+   its own, which wrk cannot sign: a Python client sends them open-loop instead, each
+   leaving at its scheduled time whether or not the earlier ones were answered, its
+   latency counted from that time (that client costs the server's cores a share).
 3. **SQL only**: the queries the service runs for the same people, ``--batch`` at a time
    and ``--concurrency`` at once, with their blind indexes and blocking keys computed
    beforehand: the identifier lookup, then the candidates of the blocking keys of those
@@ -74,6 +77,7 @@ from gateway.storage.bulk import insert_rows
 from gateway.storage.engine import make_engine, make_sessionmaker
 from policies.loader import DEFAULT_POLICY, load_file
 from tests.benchmarks.common import benchmark_database, prefecture_spec
+from tests.benchmarks.load import wrk
 from tests.support.processes import gateway_process
 
 if TYPE_CHECKING:
@@ -479,6 +483,60 @@ async def run_single(
     return run
 
 
+def run_single_wrk(
+    servers: list[Server], people: list[Affiliate], rate: float, seconds: float, connections: int
+) -> dict[str, Any]:
+    """Paced by wrk: server ``j`` gets its share of the rate and of the connections, every
+    request a person of its own; the figures summed (rate, failures) or the worst (p50, p99)."""
+    count = int(rate * seconds)
+    bodies = [body([people[i % len(people)]]).decode() for i in range(count)]
+
+    def drive(number: int) -> dict[str, Any]:
+        server = servers[number]
+        headers = {
+            "Purpose": PURPOSE,
+            "Agent-Id": AGENT_ID,
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {server.client.access_token}",
+        }
+        return wrk(
+            f"{server.base_url}{CHECKS}",
+            headers,
+            seconds=seconds,
+            connections=max(1, connections // len(servers)),
+            rate=rate / len(servers),
+            bodies=bodies[number :: len(servers)],
+        )
+
+    with ThreadPoolExecutor(len(servers)) as pool:
+        figures = list(pool.map(drive, range(len(servers))))
+    return {
+        "driver": "wrk",
+        "achieved_rps": round(sum(f["requests_per_s"] for f in figures), 1),
+        "p50_ms": max(f["p50_ms"] for f in figures),
+        "p99_ms": max(f["p99_ms"] for f in figures),
+        "errors": sum(f["failures"] for f in figures),
+    }
+
+
+def run_single_python(
+    servers: list[Server], people: list[Affiliate], rate: float, seconds: float, connections: int
+) -> dict[str, Any]:
+    """Open loop from the Python client (DPoP proofs signed per request)."""
+    single = asyncio.run(run_single(servers, people, rate, seconds, connections))
+    answered = len(single.latencies)
+    return {
+        "driver": "python",
+        "achieved_rps": round(answered / max(single.finished - single.started, 1e-9), 1),
+        "p50_ms": quantile_ms(single.latencies, 50),
+        "p99_ms": quantile_ms(single.latencies, 99),
+        "service_p50_ms": quantile_ms(single.service, 50),
+        "service_p99_ms": quantile_ms(single.service, 99),
+        "errors": sum(single.errors.values()),
+        "error_kinds": dict(single.errors),
+    }
+
+
 @dataclass(frozen=True)
 class Lookup:
     """What the service looks one person up by: the NIR's blind index, the blocking keys."""
@@ -637,18 +695,11 @@ def main() -> None:  # noqa: PLR0915 - the benchmark's steps, in order
                     run_bulk([server], people[:100], 100, 1)
             bulk_s, results = run_bulk(servers, people, args.batch, args.concurrency)
             progress(f"bulk: {len(people) / bulk_s:.0f} identities/s, {dict(results)}")
-            single = asyncio.run(
-                run_single(
-                    servers,
-                    people,
-                    args.single_rate,
-                    args.single_seconds,
-                    args.single_connections,
-                )
+            drive = run_single_python if args.dpop else run_single_wrk
+            single = drive(
+                servers, people, args.single_rate, args.single_seconds, args.single_connections
             )
-            answered = len(single.latencies)
-            achieved = answered / max(single.finished - single.started, 1e-9)
-            progress(f"single: {answered} answered, {achieved:.0f}/s, errors {dict(single.errors)}")
+            progress(f"single: {single['achieved_rps']:.0f}/s, errors {single['errors']}")
 
         kinds = [str(kind) for kind in load_file(DEFAULT_POLICY).policy.eligibility.disclosed]
         keys = identities.IdentityKeys.from_store(GatewayKeys.load(key_dir))
@@ -687,14 +738,7 @@ def main() -> None:  # noqa: PLR0915 - the benchmark's steps, in order
                 "single_target_rps": args.single_rate,
                 "single_seconds": args.single_seconds,
                 "single_sent": int(args.single_rate * args.single_seconds),
-                "single_answered": answered,
-                "single_achieved_rps": round(achieved, 1),
-                "single_p50_ms": quantile_ms(single.latencies, 50),
-                "single_p99_ms": quantile_ms(single.latencies, 99),
-                "single_service_p50_ms": quantile_ms(single.service, 50),
-                "single_service_p99_ms": quantile_ms(single.service, 99),
-                "single_errors": sum(single.errors.values()),
-                "single_error_kinds": dict(single.errors),
+                **{f"single_{name}": value for name, value in single.items()},
             }
         )
     )

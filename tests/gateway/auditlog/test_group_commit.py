@@ -71,15 +71,20 @@ def test_concurrent_events_are_committed_together_and_each_is_stored(
     assert len(batches) < REQUESTS  # some events shared a commit
 
 
-def test_one_event_failing_fails_its_request_alone(
-    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def written(
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    units: list[list[AuditDraft]],
+    poisoned: AuditDraft,
+) -> tuple[list[BaseException | None], list[int]]:
+    """Each unit written by a request of its own at once, the database refusing any
+    transaction holding ``poisoned``: each request's outcome, each transaction's size."""
     writer = GroupCommit(sessions)
     transaction = writer._transaction  # noqa: SLF001
-    given = drafts("poison", 12)
-    poisoned = given[5]
+    sizes: list[int] = []
 
     def refusing(batch: list[AuditDraft]) -> None:
+        sizes.append(len(batch))
         if poisoned in batch:
             raise Poisoned
         transaction(batch)
@@ -88,11 +93,36 @@ def test_one_event_failing_fails_its_request_alone(
 
     async def requests() -> list[BaseException | None]:
         return await asyncio.gather(
-            *(writer.write(draft) for draft in given), return_exceptions=True
+            *(writer.write(*unit) for unit in units), return_exceptions=True
         )
 
-    outcomes = asyncio.run(requests())
+    return asyncio.run(requests()), sizes
+
+
+def test_one_event_failing_fails_its_request_alone(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    given = drafts("poison", 12)
+    poisoned = given[5]
+    outcomes, _ = written(sessions, monkeypatch, [[draft] for draft in given], poisoned)
     assert isinstance(outcomes[5], Poisoned)
     assert [outcome for number, outcome in enumerate(outcomes) if number != 5] == [None] * 11
     ids, _ = stored(sessions, "poison")
     assert ids == {draft.request_id for draft in given if draft is not poisoned}
+
+
+def test_a_requests_events_are_committed_together_or_not_at_all(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request's unit (its items' events, then its own) shares its fate: one poisoned
+    event fails the whole unit, and every other unit is stored whole."""
+    units = [drafts(f"unit{number}", 3) for number in range(6)]
+    outcomes, sizes = written(sessions, monkeypatch, units, units[2][1])
+    assert isinstance(outcomes[2], Poisoned)
+    assert [o for number, o in enumerate(outcomes) if number != 2] == [None] * 5
+    assert sizes[0] == 18  # every unit in one shared transaction first
+    for number, unit in enumerate(units):
+        ids, queued = stored(sessions, f"unit{number}")
+        expected = set() if number == 2 else {draft.request_id for draft in unit}
+        assert ids == expected
+        assert queued == len(expected)

@@ -18,7 +18,7 @@ from gateway.participants.changes import CHANNEL
 from gateway.participants.models import Participant, ParticipantStatus
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine, make_sessionmaker
-from gateway.storage.notifications import libpq_url
+from gateway.storage.notifications import WAIT_SECONDS, Listener, libpq_url
 from tests.support.actors import register, set_status
 
 if TYPE_CHECKING:
@@ -155,6 +155,22 @@ def test_nothing_is_trusted_while_the_notifications_cannot_arrive(
         registry.load(fund.id)  # kept again once the listener is back
         time.sleep(0.1)
     assert registry.cached(fund.id) is not None
+
+
+def test_a_listener_stops_at_once_and_lets_its_connection_go(postgresql_url: str) -> None:
+    """Stopping does not wait out the thread's wait on the socket (every shutdown would)."""
+    listener = Listener(postgresql_url, "gateway_test_stop", lambda _: None, lambda: None)
+    listener.start()
+    assert listener.listening
+    time.sleep(0.05)  # the thread is waiting on the socket
+    started = time.monotonic()
+    listener.stop()
+    assert time.monotonic() - started < WAIT_SECONDS / 2
+    listening = [listener.listening]
+    listener.start()  # and starts again, listening
+    listening.append(listener.listening)
+    listener.stop()
+    assert listening == [False, True]
 
 
 def test_on_sqlite_a_change_from_another_process_is_seen_within_the_lifetime(
