@@ -77,7 +77,7 @@ def create_app(
     )
     if settings.environment == Environment.PRODUCTION:
         key_source.current().check_production(settings.key_dir)
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = sessions or make_sessionmaker(engine)
     state = AppState(
         settings=settings,

@@ -27,7 +27,7 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}  # what systemd, a container runt
 
 
 def run(settings: Settings, *, once: bool = False) -> None:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
     provider = provider_from_environment()  # None unless the OTEL_ variables ask for traces
     tracer: trace.Tracer = trace.NoOpTracer()
     if provider is not None:

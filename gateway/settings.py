@@ -27,6 +27,12 @@ class Settings(BaseSettings):
         default="sqlite:///var/gateway.db",
         description="SQLAlchemy URL (SQLite file by default; postgresql+psycopg://...)",
     )
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        description="Database connections a process keeps open for its requests and jobs.",
+    )
     allow_sqlite: bool = Field(
         default=False,
         description="Allow a SQLite database in production (a small site on one host).",

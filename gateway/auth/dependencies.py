@@ -71,7 +71,7 @@ def _optional_header(request: Request, name: str, pattern: re.Pattern[str]) -> s
 
 async def registered(state: AppState, participant_id: str) -> Registered | None:
     """The participant from the registry's cache, or read in a worker thread."""
-    found = state.participants.cached(participant_id)
+    found = await state.participants.fresh(participant_id)
     if found is None:
         found = await run_in_threadpool(state.participants.load, participant_id)
     return found

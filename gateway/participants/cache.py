@@ -8,10 +8,10 @@ participant the moment a change to it commits:
 - on PostgreSQL, in every process: the transaction that changes a participant sends its
   id on the ``gateway_participants`` channel (``gateway.participants.changes``), and
   each server listens (``gateway.storage.notifications``). Before trusting what it
-  holds, a request takes in every notification that has reached the server: a
-  suspension is in force on every replica as soon as its notification arrives there
-  (PostgreSQL sends it as the transaction commits; well under a millisecond on one
-  host, longer on a loaded one).
+  holds, a request waits for a round trip on the listening connection begun after it
+  arrived (shared by every request arriving meanwhile): every change committed before
+  the request arrived has been notified by then, so a suspension is in force on every
+  replica for every request that arrives after it committed.
   While a server is not listening (connecting, or its connection lost), it reads
   every participant from the database, as if there were no cache.
 
@@ -112,6 +112,19 @@ class RegistryCache:
         """The participant if held and still true; None: read it (``load``)."""
         if self._listener is not None and not self._listener.drain():
             return None
+        return self._held(participant_id)
+
+    async def fresh(self, participant_id: str) -> Registered | None:
+        """``cached``, for a request on the event loop.
+
+        The round trip that proves the cache up to date is awaited (and shared), never
+        waited on in the loop's thread.
+        """
+        if self._listener is not None and not await self._listener.synced():
+            return None
+        return self._held(participant_id)
+
+    def _held(self, participant_id: str) -> Registered | None:
         found = self._entries.get(participant_id)
         if found is None:
             return None

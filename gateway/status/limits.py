@@ -5,16 +5,17 @@ in it. Taking checks is one short transaction of its own, so a long sweep never 
 lock that a desk agent's single check would wait for, and a refused request takes
 nothing: ``INSERT ... ON CONFLICT DO UPDATE ... WHERE used + n <= limit``.
 
-A request of a few checks reads what it answers in that same transaction
-(``checks_taken``): its lookups first, the count last, just before the commit, so the
-windows' rows stay locked for one statement and the request takes one transaction, not
-two. A count lost in a crash only lets a few more checks through: these transactions
-commit without waiting for the disk.
+A request of a few checks reads what it answers on that same connection
+(``checks_taken``): its lookups first, the count last. On PostgreSQL each statement is
+a transaction of its own, so the windows' rows stay locked for the count's statement
+alone (however long the process takes to run its Python in between); on SQLite the
+lookups and the count are one transaction. A count lost in a crash only lets a few more
+checks through: the count commits without waiting for the disk.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -54,11 +55,11 @@ def checks_taken(
     *,
     now: datetime | None = None,
 ) -> Iterator[Session]:
-    """A short transaction that ends by counting ``amount`` checks, then commits.
+    """A session whose block reads what the checks answer, then counts ``amount`` checks.
 
-    The block reads what the checks answer; if the count is refused, the transaction is
-    rolled back and ``TooManyChecks`` raised, so nothing read is answered. A request over
-    a limit on its own is refused before the block runs.
+    If the count is refused, ``TooManyChecks`` is raised, so nothing read is answered
+    (the block writes nothing). A request over a limit on its own is refused before the
+    block runs.
     """
     fund_id, agent_id = caller.acting_for, caller.agent_id or ""
     per_fund, per_agent = settings.status_checks_per_fund, settings.status_checks_per_agent
@@ -74,16 +75,16 @@ def checks_taken(
     over = next(((key, limit, who) for key, limit, who in limits if amount > limit), None)
     if over is not None:
         raise _refusal(over[1], over[2], seconds, retry)
-    with sessions.begin() as session:
-        repository.commit_without_waiting(session)
-        yield session
-        taken = repository.take_windows(
-            session, {key: (amount, limit) for key, limit, _ in limits}, start
-        )
-        over = next(((k, limit, who) for k, limit, who in limits if k not in taken), None)
-        if over is not None:
-            session.rollback()
-            raise _refusal(over[1], over[2], seconds, retry)
+    with sessions() as session:
+        alone = repository.statements_commit_alone(session)
+        with nullcontext() if alone else session.begin():
+            yield session
+            taken = repository.take_windows(
+                session, {key: (amount, limit) for key, limit, _ in limits}, start
+            )
+            over = next(((k, limit, who) for k, limit, who in limits if k not in taken), None)
+            if over is not None:
+                raise _refusal(over[1], over[2], seconds, retry)
 
 
 def _refusal(limit: int, who: str, seconds: int, retry: str) -> TooManyChecks:

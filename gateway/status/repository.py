@@ -12,7 +12,8 @@ from functools import cache
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, select, text, union_all
+from sqlalchemy import Connection, String, bindparam, delete, func, select, text, union_all
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 
 from gateway.decisions.models import Decision, DecisionVersion
@@ -36,8 +37,15 @@ def lookup(session: Session, indexes: Collection[str], match_keys: Collection[st
 
     Rows of (value, identity id, and the sealed columns opening needs: ciphertext, nonce,
     wrapped key, KEK id), the value being the index or key that found it; all three
-    lookups in one round trip per 10,000 values of each (a single check's in one).
+    lookups in one round trip per 10,000 values of each (a single check's in one). On
+    PostgreSQL, one statement built once, the values two array parameters.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        statement = _postgresql_lookup(bool(indexes), bool(match_keys))
+        if statement is None:
+            return []
+        values = {"indexes": list(indexes), "match_keys": list(match_keys)}
+        return list(session.connection().execute(statement, values).all())
     sealed = (Identity.id, Identity.ciphertext, Identity.nonce, Identity.wrapped_key)
     branches = [
         among(session, select(column.label("value"), *sealed, Identity.kek_id), column, indexes)
@@ -55,6 +63,43 @@ def lookup(session: Session, indexes: Collection[str], match_keys: Collection[st
         together: Any = union_all(*present) if len(present) > 1 else present[0]
         found += session.execute(together).all()
     return found
+
+
+@cache
+def _postgresql_lookup(indexes: bool, match_keys: bool) -> Any:
+    """``lookup``'s statement on PostgreSQL, built once per combination of values given.
+
+    A statement of its own would cost each request its cache key and its ORM compilation.
+    """
+    sealed = (
+        Identity.id,
+        Identity.ciphertext,
+        Identity.nonce,
+        Identity.wrapped_key,
+        Identity.kek_id,
+    )
+
+    def wanted(name: str) -> Any:
+        values = bindparam(name, type_=postgresql.ARRAY(String))
+        return func.unnest(values).table_valued("value").render_derived(name="wanted")
+
+    branches: list[Any] = []
+    if indexes:
+        for column in (Identity.bi_agdref, Identity.bi_ssn):
+            found = wanted("indexes")
+            branches.append(
+                select(column.label("value"), *sealed).join(found, column == found.c.value)
+            )
+    if match_keys:
+        found = wanted("match_keys")
+        branches.append(
+            select(IdentityMatchKey.key.label("value"), *sealed)
+            .join(Identity, Identity.id == IdentityMatchKey.identity_id)
+            .join(found, IdentityMatchKey.key == found.c.value)
+        )
+    if not branches:
+        return None
+    return union_all(*branches) if len(branches) > 1 else branches[0]
 
 
 def decisions_of(
@@ -86,13 +131,21 @@ def decisions_of(
 # -- rate-limit windows ----------------------------------------------------------------
 
 
-def commit_without_waiting(session: Session) -> None:
-    """Let this transaction commit without waiting for the disk (PostgreSQL).
+def statements_commit_alone(session: Session) -> bool:
+    """On PostgreSQL, make each of the session's statements a transaction of its own.
 
-    For counts whose loss in a crash only lets a few more checks through.
+    For the rate limits: the lookups read, and the count is one statement that commits
+    as it ends, so the windows' rows are locked inside the server only, never while the
+    process runs Python between two statements. SQLite keeps one transaction (False), and
+    so does a session bound to a connection already in one (a caller's transaction).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL synchronous_commit = off"))
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql" or (
+        isinstance(bind, Connection) and bind.in_transaction()
+    ):
+        return False
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return True
 
 
 def take_windows(
@@ -100,9 +153,11 @@ def take_windows(
 ) -> set[str]:
     """Add each key's amount to its window if that stays within its limit, in one statement.
 
-    ``amounts`` maps a key to (amount, limit); returns the keys that took it.
+    ``amounts`` maps a key to (amount, limit); returns the keys that took it. On
+    PostgreSQL the statement's transaction commits without waiting for the disk: a count
+    lost in a crash only lets a few more checks through.
     """
-    statement = _window_upsert(len(amounts))
+    statement = _window_upsert(len(amounts), session.get_bind().dialect.name == "postgresql")
     params: dict[str, Any] = {"start": start}
     for number, (key, (amount, limit)) in enumerate(amounts.items()):
         params |= {f"key_{number}": key, f"used_{number}": amount, f"limit_{number}": limit}
@@ -110,17 +165,25 @@ def take_windows(
 
 
 @cache
-def _window_upsert(count: int) -> Any:
+def _window_upsert(count: int, postgresql: bool) -> Any:
     """The windows' upsert for ``count`` keys, built once: PostgreSQL and SQLite alike.
 
     Plain SQL: SQLAlchemy caches no compiled form of a multi-row upsert, and compiling it
-    cost a request about a millisecond.
+    cost a request about a millisecond. On PostgreSQL its rows come through a join with
+    ``set_config``, which turns off waiting for the disk for the statement's transaction.
     """
     rows = ", ".join(f"(:key_{n}, :start, :used_{n})" for n in range(count))
     limits = " ".join(f"WHEN :key_{n} THEN :limit_{n}" for n in range(count))
     table = RateWindow.__tablename__
+    source = f"VALUES {rows}"
+    if postgresql:
+        source = (
+            f"SELECT given.key, given.window_start, given.used FROM (VALUES {rows}) "  # noqa: S608 - no input
+            "AS given (key, window_start, used) "
+            "CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS not_waiting"
+        )
     upsert = text(
-        f"INSERT INTO {table} (key, window_start, used) VALUES {rows} "  # noqa: S608 - no input
+        f"INSERT INTO {table} (key, window_start, used) {source} "
         f"ON CONFLICT (key, window_start) DO UPDATE SET used = {table}.used + excluded.used "
         f"WHERE {table}.used + excluded.used <= CASE {table}.key {limits} ELSE 0 END "
         "RETURNING key"

@@ -14,11 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 READ_ONLY = "gateway_read_only"
 
 
-def make_engine(database_url: str, **kwargs: Any) -> Engine:
+def make_engine(database_url: str, *, pool_size: int | None = None, **kwargs: Any) -> Engine:
     """Build an engine; on SQLite, make transactions real (see ``_sqlite_transactions``).
 
     Statement parameters are hidden from the engine's errors and logs: they are the
-    callers' values (identifiers, search terms), which no log may hold.
+    callers' values (identifiers, search terms), which no log may hold. On PostgreSQL,
+    ``pool_size`` connections are kept open once opened, and as many more opened at a
+    peak and closed when given back (each costs a server process and its start-up).
     """
     kwargs.setdefault("hide_parameters", True)
     url = make_url(database_url)
@@ -34,6 +36,9 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
     # Each connection is checked as it leaves the pool: those a restart or an outage broke
     # are dropped and replaced, so the gateway recovers without a restart of its own.
     kwargs.setdefault("pool_pre_ping", True)
+    if pool_size is not None:
+        kwargs.setdefault("pool_size", pool_size)
+        kwargs.setdefault("max_overflow", pool_size)
     # psycopg prepares a statement after a few runs, and PostgreSQL may then keep a generic
     # plan made while a table was still empty: a sequential scan that grows with the table.
     # Custom plans keep each lookup on its index as tables fill up (the import's hot path).

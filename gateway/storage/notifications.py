@@ -2,12 +2,16 @@
 
 A ``Listener`` holds one connection of its own, outside the pool, listening on one
 channel. A daemon thread waits on its socket and hands each notification's payload to
-``received``; ``drain()`` does the same at once, without waiting, for a caller that must
-not act on news older than what has reached this process (a request about to trust a
-cache). While the connection is down (a restart, an outage) ``listening`` is false and
-the thread reconnects; ``reset`` is called each time it is listening again, since what
-was notified in between is lost. Its losses are logged once each, as warnings without
-a traceback (the database's outage is reported by the requests, ``gateway.storage.outage``).
+``received``. A caller that must not act on news older than its own arrival (a request
+about to trust a cache) asks for a round trip on that connection: whatever PostgreSQL
+sent before it is handed over by the time it ends. ``drain()`` makes one at once, in the
+caller's thread; ``synced()`` awaits the thread's next one, which every request waiting
+meanwhile shares, so the event loop never waits on the socket and a busy server makes
+one round trip for many requests. While the connection is down (a restart, an outage)
+``listening`` is false and the thread reconnects; ``reset`` is called each time it is
+listening again, since what was notified in between is lost. Its losses are logged once
+each, as warnings without a traceback (the database's outage is reported by the
+requests, ``gateway.storage.outage``).
 
 ``notify`` sends a payload on a channel inside the caller's transaction: PostgreSQL
 delivers it when (and only if) the transaction commits.
@@ -15,6 +19,7 @@ delivers it when (and only if) the transaction commits.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import select
@@ -72,6 +77,8 @@ class Listener:
         self._thread: threading.Thread | None = None
         # Wakes the thread from its wait on the socket at once when stopped.
         self._wake: tuple[socket.socket, socket.socket] | None = None
+        # Requests awaiting the next round trip (``synced``), each with its event loop.
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[bool]]] = []
         self._reported = False
 
     @property
@@ -91,8 +98,9 @@ class Listener:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stopped.set()
-        wake, self._wake = self._wake, None
+        with self._lock:  # no request waits on a listener stopping
+            self._stopped.set()
+            wake, self._wake = self._wake, None
         if wake is not None:
             with contextlib.suppress(OSError):
                 wake[1].send(b"\0")
@@ -103,6 +111,25 @@ class Listener:
                 end.close()
         with self._lock:
             self._close()
+        self._settle(listening=False)
+
+    async def synced(self) -> bool:
+        """True once a round trip begun after this call has ended; False if not listening.
+
+        Every notification sent before the round trip began has then been handed over.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        with self._lock:
+            if self._connection is None or self._wake is None:
+                return False
+            first = not self._waiters  # later ones find the thread woken already
+            self._waiters.append((loop, future))
+            wake = self._wake[1]
+        if first:
+            with contextlib.suppress(OSError):
+                wake.send(b"\0")
+        return await future
 
     def drain(self) -> bool:
         """Hand over every notification already received; False if not listening."""
@@ -167,15 +194,38 @@ class Listener:
             self._connection = None
             self._reset()
 
+    def _settle(self, *, listening: bool, waiting: int | None = None) -> None:
+        """Answer the first ``waiting`` waiters (all if None): ``listening`` or not."""
+        with self._lock:
+            count = len(self._waiters) if waiting is None else waiting
+            settled, self._waiters = self._waiters[:count], self._waiters[count:]
+        for loop, future in settled:
+            with contextlib.suppress(RuntimeError):  # its loop closed: nobody waits
+                loop.call_soon_threadsafe(_answer, future, listening)
+
     def _run(self, wake: socket.socket) -> None:
+        wake.setblocking(False)  # noqa: FBT003 - the socket's API
         while not self._stopped.is_set():
             connection = self._connection
             if connection is None:
+                self._settle(listening=False)
                 self._stopped.wait(RECONNECT_SECONDS)
                 if not self._stopped.is_set():
                     self._connect()
                 continue
+            with self._lock:  # requests came during the last round trip: no waiting
+                timeout = 0 if self._waiters else WAIT_SECONDS
             with contextlib.suppress(OSError, ValueError):  # closed under us: drain() says so
-                select.select([connection.fileno(), wake.fileno()], [], [], WAIT_SECONDS)
-            if not self._stopped.is_set():
-                self.drain()
+                select.select([connection.fileno(), wake.fileno()], [], [], timeout)
+            with contextlib.suppress(OSError):
+                wake.recv(4096)
+            if self._stopped.is_set():
+                break
+            with self._lock:
+                waiting = len(self._waiters)  # those who came before the round trip
+            self._settle(listening=self.drain(), waiting=waiting)
+
+
+def _answer(future: asyncio.Future[bool], listening: bool) -> None:
+    if not future.done():  # its request may have been cancelled
+        future.set_result(listening)

@@ -94,11 +94,13 @@ LOAD_CHUNK = 10_000
 BULK_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 SINGLE_TIMEOUT = httpx.Timeout(30.0, connect=10.0, pool=600.0)  # queued behind a slow server
 # The run makes more checks than one agent may in a window: the limits are raised so that
-# they never refuse a request.
+# they never refuse a request. Each server answers up to 16 single checks at once: its
+# pool holds that many connections (a smaller one opens and closes one per request).
 SERVER_SETTINGS = {
     "GATEWAY_STATUS_CHECKS_PER_FUND": str(10**9),
     "GATEWAY_STATUS_CHECKS_PER_AGENT": str(10**9),
     "GATEWAY_STATUS_CHECK_WINDOW_SECONDS": "86400",
+    "GATEWAY_DATABASE_POOL_SIZE": "20",
 }
 # Seven in eight decisions are of a kind the policy discloses; an OQTF alone is recorded
 # and never answered.

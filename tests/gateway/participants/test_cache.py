@@ -4,6 +4,7 @@ than a change never kept; nothing trusted while no notification can arrive."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from typing import TYPE_CHECKING
@@ -131,6 +132,39 @@ def test_a_change_notified_by_another_process_is_forgotten_before_the_next_looku
     reloaded = registry.load(fund.id)
     assert reloaded is not None
     assert not reloaded.active
+
+
+@pytest.mark.postgresql
+def test_requests_share_a_round_trip_and_each_sees_every_change_committed_before_it(
+    committed: tuple[RegistryCache, Client, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``fresh`` on the event loop: a change committed (and notified) by another process
+    just before the requests arrive is seen by every one of them, and the round trips
+    that prove it are shared, not one per request."""
+    registry, fund, engine = committed
+    listener = registry._listener  # noqa: SLF001
+    assert listener is not None
+    round_trips: list[bool] = []
+    drain = listener.drain
+
+    def counted() -> bool:
+        round_trips.append(True)
+        return drain()
+
+    monkeypatch.setattr(listener, "drain", counted)
+
+    async def requests(count: int) -> list[object]:
+        return await asyncio.gather(*(registry.fresh(fund.id) for _ in range(count)))
+
+    assert all(found is not None for found in asyncio.run(requests(50)))
+    assert 1 <= len(round_trips) < 50
+    with psycopg.connect(
+        libpq_url(engine.url.render_as_string(hide_password=False)), autocommit=True
+    ) as other:
+        other.execute("UPDATE participants SET status = 'suspended' WHERE id = %s", (fund.id,))
+        other.execute("SELECT pg_notify(%s, %s)", (CHANNEL, fund.id))
+    # No waiting here: the requests' round trip itself brings the notification in.
+    assert asyncio.run(requests(20)) == [None] * 20
 
 
 @pytest.mark.postgresql

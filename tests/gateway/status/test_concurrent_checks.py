@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,9 @@ from gateway.identities.service import IdentityKeys
 from gateway.keys import GatewayKeys
 from gateway.participants.models import ParticipantKind, Regime
 from gateway.settings import Environment, Settings
-from gateway.status import service
+from gateway.status import limits, service
+from gateway.status.models import RateWindow
+from gateway.storage.base import utcnow
 from gateway.storage.engine import make_engine, make_sessionmaker
 from tests.support.actors import BASE_URL, POLICY, Client, make_prefecture, register
 from tests.support.factories import decision
@@ -115,48 +117,98 @@ def switching() -> Iterator[None]:
     sys.setswitchinterval(interval)
 
 
-@pytest.mark.usefixtures("switching")
-def test_concurrent_checks_in_one_process_each_get_their_own_answers(desk: Desk) -> None:
+def in_threads(body: Callable[[int], list[Any]]) -> list[Any]:
+    """``body(thread)`` run by ``THREADS`` threads, started at once: what went wrong in each
+    (what it returned, or its error)."""
     start = threading.Barrier(THREADS)
     wrong: list[Any] = []
 
-    def checking(thread: int) -> None:
+    def run(thread: int) -> None:
         try:
             start.wait(timeout=30)  # every thread's first lookup at once
-            for round_ in range(ROUNDS):
-                by_number = (thread + round_) % PEOPLE
-                by_name = (thread * 5 + round_ * 7 + 1) % PEOPLE
-                items = [
-                    (0, {"identity": person(by_number)}),
-                    (1, {"identity": person(by_name, identifiers=False)}),
-                    (2, {"identity": UNKNOWN}),
-                ]
-                with desk.sessions.begin() as session:
-                    answers = service.check(
-                        session, desk.caller, desk.keys, POLICY.policy, items, None
-                    )
-                got = [
-                    (a.match, a.decision.reference if a.decision is not None else None)
-                    for a in answers
-                ]
-                expected = [
-                    ("exact", f"P-{by_number}"),
-                    ("strong", f"P-{by_name}"),
-                    ("none", None),
-                ]
-                if got != expected:
-                    wrong.append((thread, round_, got, expected))
+            wrong.extend(body(thread))
         except BaseException as error:  # noqa: BLE001 - reported by the test
             wrong.append((thread, repr(error)))
 
-    threads = [threading.Thread(target=checking, args=(n,)) for n in range(THREADS)]
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(THREADS)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert wrong == []
+    return wrong
+
+
+@pytest.mark.usefixtures("switching")
+def test_concurrent_checks_in_one_process_each_get_their_own_answers(desk: Desk) -> None:
+    def checking(thread: int) -> list[Any]:
+        wrong: list[Any] = []
+        for round_ in range(ROUNDS):
+            by_number = (thread + round_) % PEOPLE
+            by_name = (thread * 5 + round_ * 7 + 1) % PEOPLE
+            items = [
+                (0, {"identity": person(by_number)}),
+                (1, {"identity": person(by_name, identifiers=False)}),
+                (2, {"identity": UNKNOWN}),
+            ]
+            with desk.sessions.begin() as session:
+                answers = service.check(session, desk.caller, desk.keys, POLICY.policy, items, None)
+            got = [
+                (a.match, a.decision.reference if a.decision is not None else None) for a in answers
+            ]
+            expected = [("exact", f"P-{by_number}"), ("strong", f"P-{by_name}"), ("none", None)]
+            if got != expected:
+                wrong.append((thread, round_, got, expected))
+        return wrong
+
+    assert in_threads(checking) == []
     with desk.sessions() as session:
         audited = session.scalar(
             select(func.count()).where(AuditEvent.action == AuditAction.STATUS_CHECKED)
         )
     assert audited == THREADS * ROUNDS * 3  # one event per check, none lost or doubled
+
+
+@pytest.mark.usefixtures("switching")
+def test_concurrent_small_requests_never_take_more_than_the_limit(
+    desk: Desk, migrated_database_url: str, tmp_path: Path
+) -> None:
+    """Requests of a few checks counted at once, as the route counts them (on PostgreSQL
+    each statement its own transaction): exactly the limit is answered, every other request
+    refused with nothing answered, and the window holds what was answered."""
+    limit = 37
+    settings = Settings(
+        database_url=migrated_database_url,
+        key_dir=tmp_path / "keys",
+        public_base_url=BASE_URL,
+        status_checks_per_agent=limit,
+    )
+    now = utcnow()  # one window, whatever the clock does during the test
+    answered: list[int] = []
+    refused: list[int] = []
+
+    def checking(thread: int) -> list[Any]:
+        for round_ in range(ROUNDS):
+            items = [(0, {"identity": person((thread + round_) % PEOPLE)})]
+            try:
+                with limits.checks_taken(
+                    desk.sessions, desk.caller, settings, 1, now=now
+                ) as counting:
+                    answers = service.check(
+                        counting, desk.caller, desk.keys, POLICY.policy, items, None, events=[]
+                    )
+            except limits.TooManyChecks:
+                refused.append(thread)
+                continue
+            answered.append(len(answers))
+        return []
+
+    assert in_threads(checking) == []
+    assert sum(answered) == limit
+    assert len(refused) == THREADS * ROUNDS - limit
+    with desk.sessions() as session:
+        used = session.scalars(
+            select(RateWindow.used).where(
+                RateWindow.key == f"agent:{desk.caller.acting_for}:desk-1"
+            )
+        ).all()
+    assert used == [limit]
