@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from typing import Any
 
 from joserfc.errors import JoseError
@@ -106,4 +108,17 @@ def verification_key_set(jwks: dict[str, Any]) -> KeySet:
         else key
         for key in jwks.get("keys", [])
     ]
-    return key_set({"keys": keys})
+    try:
+        text = json.dumps(keys, sort_keys=True)
+    except (TypeError, ValueError):  # not JSON: refused as it is imported
+        return key_set({"keys": keys})
+    return _imported(text)
+
+
+@lru_cache(maxsize=4096)
+def _imported(keys: str) -> KeySet:
+    """Keys imported once per process (each import parses and checks every key).
+
+    The same participants' and DPoP keys sign request after request; read-only once built.
+    """
+    return key_set({"keys": json.loads(keys)})

@@ -514,7 +514,7 @@ def run_single_wrk(
         figures = list(pool.map(drive, range(len(servers))))
     return {
         "driver": "wrk",
-        "achieved_rps": round(sum(f["requests_per_s"] for f in figures), 1),
+        "achieved_rps": round(sum(f["ok_per_s"] for f in figures), 1),
         "p50_ms": max(f["p50_ms"] for f in figures),
         "p99_ms": max(f["p99_ms"] for f in figures),
         "errors": sum(f["failures"] for f in figures),
