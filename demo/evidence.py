@@ -137,10 +137,10 @@ def reports_scene(auditor: GatewayClient, expect: Callable[[str, bool], None]) -
         row.get("status_checks", 0) > 0 and flagged == {"desk-13": ["unmatched-by-name"]},
     )
     report = auditor.request(
-        "GET",
+        "POST",
         "/v1/audit/subject-report",
         purpose="data-subject-request",
-        params={"agdref_number": "7500000002"},
+        json={"agdref_number": "7500000002"},  # in the body: a number never in a URL
     )
     body = report.json()
     decisions = body.get("decisions", [])

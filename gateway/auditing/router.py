@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
@@ -20,7 +20,9 @@ from gateway.auditing.schemas import (
     ConsistencyProof,
     EventOut,
     EventPage,
+    EventSearch,
     InclusionProof,
+    SubjectIn,
 )
 from gateway.auditing.spreadsheet import Output
 from gateway.auditlog import repository as audit_log_repository
@@ -31,6 +33,13 @@ from gateway.params import MAX_INT64, SAFE_TEXT_PATTERN, Instant, SafeText
 from gateway.participants.models import ParticipantKind
 from gateway.routing import Audit, DbSession, State, TransactionRoute
 from gateway.storage.base import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from gateway.auditlog.writer import AuditDraft
+    from gateway.auth.caller import Caller
+    from gateway.state import AppState
 
 router = APIRouter(prefix="/v1/audit", route_class=TransactionRoute, tags=["audit"])
 NOTE = "text/plain; charset=utf-8"
@@ -147,7 +156,7 @@ def get_consistency_proof(
     "/events",
     name=AuditAction.AUDIT_EVENTS_LISTED,
     response_model=EventPage,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses=CSV_TOO,
 )
 def list_events(
     caller: AuditorCaller,
@@ -161,8 +170,10 @@ def list_events(
     outcome: Annotated[SafeText | None, Query(max_length=16, pattern=SAFE)] = None,
     since: Instant | None = None,
     until: Instant | None = None,
-    agdref_number: Annotated[SafeText | None, Query(max_length=16, pattern=SAFE)] = None,
-    nir: Annotated[SafeText | None, Query(max_length=32, pattern=SAFE)] = None,
+    agdref_number: Annotated[
+        SafeText | None, Query(max_length=16, pattern=SAFE, deprecated=True)
+    ] = None,
+    nir: Annotated[SafeText | None, Query(max_length=32, pattern=SAFE, deprecated=True)] = None,
     departement: Annotated[SafeText | None, Query(max_length=3, pattern=SAFE)] = None,
     after_id: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
     after_index: Annotated[int | None, Query(ge=-1, le=MAX_INT64)] = None,
@@ -174,16 +185,12 @@ def list_events(
     Paged by ``after_id`` (row ids: immediate, but an event committed late with a lower
     id can be passed over) or by ``after_index`` (-1 to start: the events in the Merkle
     log, in log order, each read exactly once; an event appears there within seconds of
-    its commit). A subject is given by ``agdref_number`` or ``nir`` and searched by its
-    pseudonym; the query itself is audited, with that pseudonym. ``agent`` follows one agent (the
-    ``Agent-Id`` a fund's calls named, as the fishing flags name it): with ``participant``,
-    that fund's agent.
+    its commit). ``agent`` follows one agent (the ``Agent-Id`` a fund's calls named, as
+    the fishing flags name it): with ``participant``, that fund's agent. A person's
+    events: ``POST /v1/audit/events/search``, the number in the body (here, in the query
+    string, deprecated: every proxy on the way may log a URL).
     """
-    subject = None
-    if agdref_number is not None or nir is not None:
-        subject = service.subject_of(state.identity_keys, agdref_number, nir)
-        audit.subject_pseudonyms = subject.pseudonyms
-    filters = repository.EventFilters(
+    query = EventSearch(
         participant=participant,
         agent=agent,
         action=action,
@@ -191,47 +198,94 @@ def list_events(
         outcome=outcome,
         since=since,
         until=until,
-        pseudonyms=subject.pseudonyms if subject is not None else None,
+        agdref_number=agdref_number,
+        nir=nir,
         departement=departement,
+        after_id=after_id,
+        after_index=after_index,
+        limit=limit,
+        format=output,
     )
-    if after_index is not None and after_id:
+    return _events(caller, session, state, audit, query)
+
+
+@router.post(
+    "/events/search",
+    name=AuditAction.AUDIT_EVENTS_LISTED,
+    response_model=EventPage,
+    responses=CSV_TOO,
+)
+def search_events(
+    caller: AuditorCaller, session: DbSession, state: State, audit: Audit, query: EventSearch
+) -> Any:
+    """``GET /v1/audit/events``, its filters in a JSON body.
+
+    A person (``agdref_number`` or ``nir``) is searched by its pseudonym, the number never
+    in a URL; the query itself is audited, with that pseudonym. The next page: the same
+    body with ``after_id`` (or ``after_index``) from the answer.
+    """
+    return _events(caller, session, state, audit, query)
+
+
+def _events(
+    caller: Caller, session: Session, state: AppState, audit: AuditDraft, query: EventSearch
+) -> Any:
+    subject = None
+    if query.agdref_number is not None or query.nir is not None:
+        subject = service.subject_of(state.identity_keys, query.agdref_number, query.nir)
+        audit.subject_pseudonyms = subject.pseudonyms
+    filters = repository.EventFilters(
+        participant=query.participant,
+        agent=query.agent,
+        action=query.action,
+        purpose=query.purpose,
+        outcome=query.outcome,
+        since=query.since,
+        until=query.until,
+        pseudonyms=subject.pseudonyms if subject is not None else None,
+        departement=query.departement,
+    )
+    if query.after_index is not None and query.after_id:
         raise InvalidField(
             "after_index", "one-cursor", "page by after_id or by after_index, not both"
         )
+    limit = query.limit
     found = repository.events(
-        session, caller, filters, after_id=after_id, limit=limit + 1, after_index=after_index
+        session,
+        caller,
+        filters,
+        after_id=query.after_id,
+        limit=limit + 1,
+        after_index=query.after_index,
     )
     logged = audit_log_repository.leaf_indexes(session, [e.event_id for e in found[:limit]])
     page = [EventOut.of(e, logged.get(e.event_id)) for e in found[:limit]]
+    given = {
+        "participant": query.participant,
+        "agent": query.agent,
+        "action": query.action,
+        "purpose": query.purpose,
+        "outcome": query.outcome,
+        "since": query.since,
+        "until": query.until,
+        "subject": subject,
+        "departement": query.departement,
+    }
     audit.detail = {
-        "filters": sorted(
-            name
-            for name, value in (
-                ("participant", participant),
-                ("agent", agent),
-                ("action", action),
-                ("purpose", purpose),
-                ("outcome", outcome),
-                ("since", since),
-                ("until", until),
-                ("subject", subject),
-                ("departement", departement),
-            )
-            if value is not None
-        ),
+        "filters": sorted(name for name, value in given.items() if value is not None),
         "returned": len(page),
     }
     more = len(found) > limit
-    next_after = page[-1].id if more and after_index is None else None
-    next_index = page[-1].leaf_index if more and after_index is not None else None
-    if output != "json":
+    next_after = page[-1].id if more and query.after_index is None else None
+    next_index = page[-1].leaf_index if more and query.after_index is not None else None
+    if query.format != "json":
         # ``leaf``: the bytes the log hashes, where a cell cannot tell null from "".
         rows = (event.csv_row() for event in page)
         headers = {"Next-After-Id": str(next_after)} if next_after is not None else {}
         if next_index is not None:
             headers = {"Next-After-Index": str(next_index)}
         return spreadsheet.table(
-            CSV_COLUMNS, rows, output, filename="audit-events", headers=headers
+            CSV_COLUMNS, rows, query.format, filename="audit-events", headers=headers
         )
     return EventPage(events=page, next_after_id=next_after, next_after_index=next_index)
 
@@ -242,19 +296,43 @@ def get_subject_report(
     session: DbSession,
     state: State,
     audit: Audit,
-    agdref_number: Annotated[SafeText | None, Query(max_length=16, pattern=SAFE)] = None,
-    nir: Annotated[SafeText | None, Query(max_length=32, pattern=SAFE)] = None,
+    agdref_number: Annotated[
+        SafeText | None, Query(max_length=16, pattern=SAFE, deprecated=True)
+    ] = None,
+    nir: Annotated[SafeText | None, Query(max_length=32, pattern=SAFE, deprecated=True)] = None,
 ) -> dict[str, Any]:
     """One person's access report (GDPR art. 15): decisions, recipients, fields, accesses.
 
-    Needs the purpose ``data-subject-request``.
+    Needs the purpose ``data-subject-request``. Deprecated: ``POST
+    /v1/audit/subject-report`` takes the number in its body (every proxy on the way may
+    log a URL).
     """
+    return _subject_report(
+        caller, session, state, audit, SubjectIn(agdref_number=agdref_number, nir=nir)
+    )
+
+
+@router.post("/subject-report", name=AuditAction.SUBJECT_REPORT_READ)
+def post_subject_report(
+    caller: AuditorCaller, session: DbSession, state: State, audit: Audit, subject: SubjectIn
+) -> dict[str, Any]:
+    """One person's access report (GDPR art. 15): decisions, recipients, fields, accesses.
+
+    The person (``agdref_number`` or ``nir``) in the body. Needs the purpose
+    ``data-subject-request``.
+    """
+    return _subject_report(caller, session, state, audit, subject)
+
+
+def _subject_report(
+    caller: Caller, session: Session, state: AppState, audit: AuditDraft, given: SubjectIn
+) -> dict[str, Any]:
     if caller.purpose != "data-subject-request":
         raise Forbidden(
             "the person's report is for the purpose data-subject-request",
             slug="purpose-not-allowed",
         )
-    subject = service.subject_of(state.identity_keys, agdref_number, nir)
+    subject = service.subject_of(state.identity_keys, given.agdref_number, given.nir)
     audit.subject_pseudonyms = subject.pseudonyms
     report = service.subject_report(session, caller, state.policy.policy, subject)
     audit.detail = {"decisions": len(report["decisions"]), "accesses": len(report["accesses"])}

@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from audit.events import canonical_instant, event_bytes, event_document
+from gateway.auditing.spreadsheet import Output
+from gateway.params import MAX_INT64, SAFE_TEXT_PATTERN, Instant, SafeText
 
 # In JSON, an instant is written as it enters the leaf: UTC, always six fraction digits.
 LeafInstant = Annotated[
@@ -99,3 +101,41 @@ class EventPage(BaseModel):
     next_after_id: int | None
     # Paging by log position (``after_index``): the next page's cursor, if any.
     next_after_index: int | None = None
+
+
+_Text64 = Annotated[SafeText | None, Field(max_length=64, pattern=SAFE_TEXT_PATTERN)]
+_Subject = {"max_length": 32, "pattern": SAFE_TEXT_PATTERN}
+
+
+class SubjectIn(BaseModel):
+    """A person, by an identifier, in a request's body: never in its URL.
+
+    A URL is logged by every proxy on its way. Turned into its keyed pseudonym on arrival.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    agdref_number: Annotated[SafeText | None, Field(max_length=16, pattern=SAFE_TEXT_PATTERN)] = (
+        None
+    )
+    nir: Annotated[SafeText | None, Field(**_Subject)] = None
+
+
+class EventSearch(SubjectIn):
+    """``POST /v1/audit/events/search``: the filters of ``GET /v1/audit/events`` in a body.
+
+    A person's number among them, and the page's cursor.
+    """
+
+    participant: _Text64 = None
+    agent: _Text64 = None
+    action: _Text64 = None
+    purpose: _Text64 = None
+    outcome: Annotated[SafeText | None, Field(max_length=16, pattern=SAFE_TEXT_PATTERN)] = None
+    since: Instant | None = None
+    until: Instant | None = None
+    departement: Annotated[SafeText | None, Field(max_length=3, pattern=SAFE_TEXT_PATTERN)] = None
+    after_id: int = Field(default=0, ge=0, le=MAX_INT64)
+    after_index: int | None = Field(default=None, ge=-1, le=MAX_INT64)
+    limit: int = Field(default=100, ge=1, le=1000)
+    format: Output = "json"

@@ -20,6 +20,17 @@ PERSON = "7512345678"
 OTHER = "7599999999"
 
 
+def last_query(session: Session) -> AuditEvent:
+    """The event of the latest query of the events."""
+    found = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "events:listed")
+        .order_by(AuditEvent.id.desc())
+    ).first()
+    assert found is not None
+    return found
+
+
 def test_an_auditor_sees_its_territory_filtered_and_its_query_is_audited(
     client: TestClient,
     settings: Settings,
@@ -50,12 +61,7 @@ def test_an_auditor_sees_its_territory_filtered_and_its_query_is_audited(
         e["object_ids"] for e in seen.json()["events"][:1]
     ]
     assert PERSON not in about.text
-    query_event = session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.action == "events:listed")
-        .order_by(AuditEvent.id.desc())
-    ).first()
-    assert query_event is not None
+    query_event = last_query(session)
     assert query_event.subject_pseudonyms == about.json()["events"][0]["subject_pseudonyms"][:1]
     assert "subject" in query_event.detail["filters"]
 
@@ -92,3 +98,67 @@ def test_bad_subject_identifiers_are_refused_naming_the_field(
         response = client.get("/v1/audit/events", params=params, headers=headers)
         assert response.status_code == 400, response.text
         assert response.json()["errors"][0]["field"] == field
+
+
+def test_a_persons_events_are_searched_with_the_number_in_the_body_never_the_url(
+    client: TestClient,
+    settings: Settings,
+    participant: Register,
+    prefecture: Prefecture,
+    session: Session,
+) -> None:
+    """``POST /v1/audit/events/search``: the filters of ``GET /v1/audit/events`` in a body,
+    the same answers, paged by the same cursor; the query audited with the pseudonym; the
+    number's query-string form marked deprecated in the contract."""
+    prefecture.created(decision("B-1", identity=identity(agdref_number=PERSON)))
+    prefecture.created(decision("B-2", identity=identity(agdref_number=PERSON)))
+    prefecture.created(decision("B-3", identity=identity(agdref_number=OTHER)))
+    headers = auditor_headers(client, settings, participant, departements=["93"])
+    filters = {"action": "decision:created", "participant": prefecture.id}
+    by_url = client.get(
+        "/v1/audit/events", params={**filters, "agdref_number": PERSON}, headers=headers
+    )
+    search = {**filters, "agdref_number": PERSON}
+    by_body = client.post("/v1/audit/events/search", json=search, headers=headers)
+    assert by_body.status_code == 200, by_body.text
+    assert by_body.json() == by_url.json()
+    assert len(by_body.json()["events"]) == 2
+    assert PERSON not in by_body.text
+    audited = last_query(session)
+    assert audited.subject_pseudonyms == by_body.json()["events"][0]["subject_pseudonyms"][:1]
+    assert PERSON not in str(audited.detail)
+
+    first = client.post(
+        "/v1/audit/events/search", json={**search, "limit": 1}, headers=headers
+    ).json()
+    rest = client.post(
+        "/v1/audit/events/search",
+        json={**search, "limit": 1, "after_id": first["next_after_id"]},
+        headers=headers,
+    ).json()
+    assert [e["id"] for e in first["events"] + rest["events"]] == [
+        e["id"] for e in by_body.json()["events"]
+    ]
+    exported = client.post(
+        "/v1/audit/events/search", json={**search, "format": "csv-fr"}, headers=headers
+    )
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("text/csv")
+
+    for body, field in (
+        ({"nir": "123"}, "nir"),
+        ({"agdref_number": PERSON, "nir": NIR}, "agdref_number"),
+        ({"limit": 0}, "limit"),
+        ({"who": PERSON}, "who"),
+    ):
+        refused = client.post("/v1/audit/events/search", json=body, headers=headers)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["errors"][0]["field"] == field
+        assert PERSON not in refused.text
+
+    spec = client.get("/openapi.json").json()["paths"]
+    listed = {p["name"]: p for p in spec["/v1/audit/events"]["get"]["parameters"]}
+    assert listed["agdref_number"].get("deprecated") is True
+    assert listed["nir"].get("deprecated") is True
+    assert "requestBody" in spec["/v1/audit/events/search"]["post"]
+    assert "requestBody" in spec["/v1/audit/subject-report"]["post"]

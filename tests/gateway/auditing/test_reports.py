@@ -83,6 +83,15 @@ def test_the_persons_report_names_every_recipient_field_and_access(
     assert {"decision:created", "decision:corrected"} <= actions
     assert all("agent" not in access for access in body["accesses"])
     assert PERSON not in report.text
+    # The same report with the number in the body: the form that keeps it out of URLs.
+    posted = client.post(
+        "/v1/audit/subject-report", json={"agdref_number": PERSON}, headers=headers
+    )
+    assert posted.status_code == 200, posted.text
+    assert posted.json()["decisions"] == body["decisions"]
+    unknown = client.post("/v1/audit/subject-report", json={"number": PERSON}, headers=headers)
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"][0]["field"] == "number"
 
 
 def check_delays_from_owed(
