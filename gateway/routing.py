@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from audit.actions import AuditOutcome
-from gateway.auditlog.writer import AuditDraft, append
+from gateway.auditlog.writer import AuditDraft, append, append_few
 from gateway.errors import DatabaseUnavailable, GatewayError
 from gateway.logs import log_error
 from gateway.metrics import instruments
@@ -123,9 +123,7 @@ async def _commit(state: AppState, session: Session, draft: AuditDraft) -> None:
         return
 
     def commit() -> None:
-        for joined in draft.joined:
-            append(session, joined)
-        append(session, draft)
+        append_few(session, [*draft.joined, draft])
         session.commit()
         session.close()
 

@@ -6,9 +6,10 @@ leaves, nodes and checkpoints); the queue is emptied as events are sequenced.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Text, cast, delete, func, select, text, tuple_
+from sqlalchemy import Table, Text, cast, delete, func, insert, select, text, tuple_
 
 from gateway.auditlog.models import (
     AuditCheckpoint,
@@ -47,6 +48,22 @@ def add_event(session: Session, row: dict[str, Any]) -> AuditEvent:
     session.add(event)
     session.add(AuditLogQueue(event_id=event.event_id, queued_at=event.occurred_at))
     return event
+
+
+def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert a request's few events (``writer.as_row`` shaped) and queue them for the log.
+
+    In the session's transaction: plain inserts, without the ORM's unit of work.
+    """
+    connection = session.connection()
+    connection.execute(_insert(AuditEvent), rows)
+    connection.execute(_insert(AuditLogQueue), _queued(rows))
+
+
+@cache
+def _insert(model: type[AuditEvent | AuditLogQueue]) -> Any:
+    table: Table = model.__table__  # type: ignore[assignment]
+    return insert(table)
 
 
 def known_event_ids(session: Session, event_ids: list[str]) -> set[str]:

@@ -85,6 +85,11 @@ def record(
     return append(session, AuditDraft(action=action, outcome=outcome, **fields))
 
 
+def append_few(session: Session, drafts: list[AuditDraft]) -> None:
+    """Append a request's events in the session's transaction, as plain inserts."""
+    repository.insert_events(session, [as_row(draft) for draft in drafts])
+
+
 def append_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     """Append event rows (``as_row`` shaped) and queue them for the log, by COPY on PostgreSQL."""
     repository.copy_events(session, rows)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
@@ -18,16 +18,31 @@ from gateway.auth.jwks import verification_key_set
 from gateway.auth.models import MAX_JTI_LENGTH
 from gateway.auth.repository import claim_once
 from gateway.errors import OAuthError
-from gateway.participants import repository
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.orm import Session
 
     from gateway.auditlog.writer import AuditDraft
-    from gateway.participants.models import Participant
     from gateway.settings import Settings
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+class Client(Protocol):
+    """What authenticating a client reads of its registration."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def require_dpop(self) -> bool: ...
+    @property
+    def jwks(self) -> dict[str, Any]: ...
 
 
 def _invalid_client(detail: str) -> OAuthError:
@@ -44,12 +59,14 @@ def authenticate_client(  # noqa: C901, PLR0912 - one linear sequence of checks,
     assertion: str | None,
     client_id: str | None,
     now: int,
+    registered: Callable[[str], Client | None],
     audit: AuditDraft | None = None,
-) -> tuple[Participant, dict[str, Any]]:
+) -> tuple[Client, dict[str, Any]]:
     """Return the participant the assertion proves, or raise ``invalid_client``.
 
-    The signature is checked before anything about the participant (suspension, say)
-    is revealed; the ``jti`` is recorded so the same assertion never works twice.
+    ``registered`` gives a participant's registration (the registry's cache). The
+    signature is checked before anything about the participant (suspension, say) is
+    revealed; the ``jti`` is recorded so the same assertion never works twice.
     """
     if assertion_type != ASSERTION_TYPE or not assertion:
         raise _invalid_client(
@@ -70,7 +87,7 @@ def authenticate_client(  # noqa: C901, PLR0912 - one linear sequence of checks,
         audit.detail["claimed_client_id"] = issuer[:64]
     if client_id is not None and client_id != issuer:
         raise _invalid_client("client_id and the assertion's issuer differ")
-    participant = repository.get(session, issuer)
+    participant = registered(issuer)
     if participant is None:
         raise _invalid_client("unknown client")
     if audit is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete
+from sqlalchemy import Table, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.auth.models import UsedJti
@@ -24,15 +25,30 @@ def claim_once(
     ``ON CONFLICT DO NOTHING`` keeps the transaction usable on PostgreSQL, and a
     concurrent duplicate waits on the first one's row lock, then sees the conflict.
     """
-    dialect = session.get_bind().dialect.name
+    statement = _claim(session.get_bind().dialect.name)
+    values = {"namespace": namespace, "issuer": issuer, "jti": jti, "expires_at": expires_at}
+    return session.connection().execute(statement, values).first() is not None
+
+
+@cache
+def _claim(dialect: str) -> Any:
+    """The claim's statement, built once per dialect, on the table (not the ORM entity).
+
+    Every token and DPoP proof runs it.
+    """
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(UsedJti)
-        .values(namespace=namespace, issuer=issuer, jti=jti, expires_at=expires_at)
+    table: Table = UsedJti.__table__  # type: ignore[assignment]
+    return (
+        insert(table)
+        .values(
+            namespace=bindparam("namespace"),
+            issuer=bindparam("issuer"),
+            jti=bindparam("jti"),
+            expires_at=bindparam("expires_at"),
+        )
         .on_conflict_do_nothing()
-        .returning(UsedJti.jti)
+        .returning(table.c.jti)
     )
-    return session.execute(statement).first() is not None
 
 
 def purge_expired(session: Session, now: datetime | None = None) -> int:

@@ -59,6 +59,7 @@ def issue_token(
         assertion=client_assertion,
         client_id=client_id,
         now=now,
+        registered=state.participants.current,
         audit=audit,
     )
     kind_scopes = SCOPES_BY_KIND[ParticipantKind(participant.kind)]

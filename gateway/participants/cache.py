@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gateway.participants import changes, repository
 from gateway.participants.models import ParticipantKind, ParticipantStatus
@@ -52,6 +52,8 @@ class Registered:
     national: bool
     departements: tuple[str, ...]
     acts_for: tuple[str, ...]
+    require_dpop: bool
+    jwks: dict[str, Any]  # its public keys, to verify what it signs (read-only)
     described: ParticipantOut
 
     @classmethod
@@ -63,6 +65,8 @@ class Registered:
             national=participant.national,
             departements=tuple(participant.departements),
             acts_for=tuple(participant.acts_for),
+            require_dpop=participant.require_dpop,
+            jwks=participant.jwks,
             described=describe(participant),
         )
 
@@ -132,6 +136,16 @@ class RegistryCache:
         if self._listener is None and time.monotonic() - read_at > SQLITE_TTL_SECONDS:
             return None
         return registered
+
+    def current(self, participant_id: str) -> Registered | None:
+        """The participant as it stands, for a worker thread (blocking).
+
+        Held, once the shared round trip has ended (as ``fresh``), or else read.
+        """
+        held = None
+        if self._listener is None or self._listener.synced_blocking():
+            held = self._held(participant_id)
+        return held or self.load(participant_id)
 
     def load(self, participant_id: str) -> Registered | None:
         """Read the participant from the database (blocking) and keep it."""

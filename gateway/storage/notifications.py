@@ -77,8 +77,8 @@ class Listener:
         self._thread: threading.Thread | None = None
         # Wakes the thread from its wait on the socket at once when stopped.
         self._wake: tuple[socket.socket, socket.socket] | None = None
-        # Requests awaiting the next round trip (``synced``), each with its event loop.
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[bool]]] = []
+        # Requests awaiting the next round trip (``synced``): how to tell each the outcome.
+        self._waiters: list[Callable[[bool], None]] = []
         self._reported = False
 
     @property
@@ -120,16 +120,42 @@ class Listener:
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
+
+        def answer(listening: bool) -> None:
+            loop.call_soon_threadsafe(_answer, future, listening)
+
+        if not self._wait(answer):
+            return False
+        return await future
+
+    def synced_blocking(self, timeout: float = WAIT_SECONDS * 5) -> bool:
+        """``synced`` for a worker thread: blocks until the shared round trip has ended."""
+        ended = threading.Event()
+        outcome: list[bool] = []
+
+        def answer(listening: bool) -> None:
+            outcome.append(listening)
+            ended.set()
+
+        if not self._wait(answer):
+            return False
+        return ended.wait(timeout) and outcome[0]
+
+    def _wait(self, answer: Callable[[bool], None]) -> bool:
+        """Queue ``answer`` for the next round trip, waking the thread.
+
+        False if not listening (then nothing is queued).
+        """
         with self._lock:
             if self._connection is None or self._wake is None:
                 return False
             first = not self._waiters  # later ones find the thread woken already
-            self._waiters.append((loop, future))
+            self._waiters.append(answer)
             wake = self._wake[1]
         if first:
             with contextlib.suppress(OSError):
                 wake.send(b"\0")
-        return await future
+        return True
 
     def drain(self) -> bool:
         """Hand over every notification already received; False if not listening."""
@@ -199,9 +225,9 @@ class Listener:
         with self._lock:
             count = len(self._waiters) if waiting is None else waiting
             settled, self._waiters = self._waiters[:count], self._waiters[count:]
-        for loop, future in settled:
+        for answer in settled:
             with contextlib.suppress(RuntimeError):  # its loop closed: nobody waits
-                loop.call_soon_threadsafe(_answer, future, listening)
+                answer(listening)
 
     def _run(self, wake: socket.socket) -> None:
         wake.setblocking(False)  # noqa: FBT003 - the socket's API

@@ -165,6 +165,11 @@ def test_requests_share_a_round_trip_and_each_sees_every_change_committed_before
         other.execute("SELECT pg_notify(%s, %s)", (CHANNEL, fund.id))
     # No waiting here: the requests' round trip itself brings the notification in.
     assert asyncio.run(requests(20)) == [None] * 20
+    # A worker thread (the token endpoint) waits for a shared round trip the same way,
+    # then reads the participant afresh: suspended.
+    current = registry.current(fund.id)
+    assert current is not None
+    assert not current.active
 
 
 @pytest.mark.postgresql
