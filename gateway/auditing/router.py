@@ -211,7 +211,7 @@ def list_events(
 
 @router.post(
     "/events/search",
-    name=AuditAction.AUDIT_EVENTS_LISTED,
+    name=AuditAction.AUDIT_EVENTS_SEARCHED,
     response_model=EventPage,
     responses=CSV_TOO,
 )
@@ -312,7 +312,7 @@ def get_subject_report(
     )
 
 
-@router.post("/subject-report", name=AuditAction.SUBJECT_REPORT_READ)
+@router.post("/subject-report", name=AuditAction.SUBJECT_REPORT_ASKED)
 def post_subject_report(
     caller: AuditorCaller, session: DbSession, state: State, audit: Audit, subject: SubjectIn
 ) -> dict[str, Any]:

@@ -118,7 +118,13 @@ AUDIT_ACTIONS = {
     AuditAction.AUDIT_CHECKPOINT_READ: "an auditor read a signed checkpoint",
     AuditAction.INCLUSION_PROOF_READ: "an auditor read an inclusion proof",
     AuditAction.AUDIT_EVENTS_LISTED: "an auditor queried the audit events",
+    AuditAction.AUDIT_EVENTS_SEARCHED: (
+        "an auditor queried the audit events, the filters (a person among them) in the body"
+    ),
     AuditAction.SUBJECT_REPORT_READ: "an auditor read a person's access report",
+    AuditAction.SUBJECT_REPORT_ASKED: (
+        "an auditor read a person's access report, the person given in the body"
+    ),
     AuditAction.FUND_REPORT_READ: "an auditor read the per-fund report",
     AuditAction.STATUS_REQUESTED: "a fund sent a request of status checks",
     AuditAction.STATUS_CHECKED: "one status check was answered",
@@ -427,8 +433,25 @@ OPERATIONS: dict[str, Operation] = {
             },
         },
     ),
+    AuditAction.AUDIT_EVENTS_SEARCHED: Operation(
+        "searchAuditEvents",
+        response_examples={200: examples.EVENT_PAGE},
+        response_headers={
+            "Next-After-Id": {
+                "description": "format=csv: the after_id of the next page, if any.",
+                "schema": {"type": "integer"},
+            },
+            "Next-After-Index": {
+                "description": "format=csv, paged by after_index: the next page's cursor.",
+                "schema": {"type": "integer"},
+            },
+        },
+    ),
     AuditAction.SUBJECT_REPORT_READ: Operation(
         "getSubjectReport", purposes=("data-subject-request",)
+    ),
+    AuditAction.SUBJECT_REPORT_ASKED: Operation(
+        "postSubjectReport", purposes=("data-subject-request",)
     ),
     AuditAction.FUND_REPORT_READ: Operation("getFundReports"),
     AuditAction.PREFECTURE_REPORT_READ: Operation("getPrefectureReports"),

@@ -24,7 +24,7 @@ def last_query(session: Session) -> AuditEvent:
     """The event of the latest query of the events."""
     found = session.scalars(
         select(AuditEvent)
-        .where(AuditEvent.action == "events:listed")
+        .where(AuditEvent.action.in_(["events:listed", "events:searched"]))
         .order_by(AuditEvent.id.desc())
     ).first()
     assert found is not None
