@@ -267,6 +267,17 @@ class Operation:
 
 
 _NO_CHECKPOINT = "No checkpoint (of that size) yet."
+# A page of audit events in CSV: where the next one starts.
+_EVENT_PAGE_HEADERS = {
+    "Next-After-Id": {
+        "description": "format=csv: the after_id of the next page, if any.",
+        "schema": {"type": "integer"},
+    },
+    "Next-After-Index": {
+        "description": "format=csv, paged by after_index: the next page's cursor.",
+        "schema": {"type": "integer"},
+    },
+}
 OPERATIONS: dict[str, Operation] = {
     "health:live": Operation("getLiveness"),
     "health:ready": Operation(
@@ -422,30 +433,12 @@ OPERATIONS: dict[str, Operation] = {
     AuditAction.AUDIT_EVENTS_LISTED: Operation(
         "listAuditEvents",
         response_examples={200: examples.EVENT_PAGE},
-        response_headers={
-            "Next-After-Id": {
-                "description": "format=csv: the after_id of the next page, if any.",
-                "schema": {"type": "integer"},
-            },
-            "Next-After-Index": {
-                "description": "format=csv, paged by after_index: the next page's cursor.",
-                "schema": {"type": "integer"},
-            },
-        },
+        response_headers=_EVENT_PAGE_HEADERS,
     ),
     AuditAction.AUDIT_EVENTS_SEARCHED: Operation(
         "searchAuditEvents",
         response_examples={200: examples.EVENT_PAGE},
-        response_headers={
-            "Next-After-Id": {
-                "description": "format=csv: the after_id of the next page, if any.",
-                "schema": {"type": "integer"},
-            },
-            "Next-After-Index": {
-                "description": "format=csv, paged by after_index: the next page's cursor.",
-                "schema": {"type": "integer"},
-            },
-        },
+        response_headers=_EVENT_PAGE_HEADERS,
     ),
     AuditAction.SUBJECT_REPORT_READ: Operation(
         "getSubjectReport", purposes=("data-subject-request",)
