@@ -195,28 +195,36 @@ def expire_console_access(sessions: sessionmaker[Session], settings: Settings) -
 
     Pending ones that waited too long for their approval, approved ones past their window.
 
-    One audit event names the requests expired (no person in it); none when none did.
+    One audit event per auditor names its requests expired (no person in it), in that
+    auditor's name, so its territory's auditors find it; none when none did.
     """
     from audit.actions import AuditAction  # noqa: PLC0415
     from gateway.auditlog.writer import record  # noqa: PLC0415
-    from gateway.console.repository import expire_access_requests  # noqa: PLC0415
+    from gateway.console.repository import (  # noqa: PLC0415
+        expire_access_requests,
+        expired_counts,
+    )
+    from gateway.participants.models import ParticipantKind  # noqa: PLC0415
     from gateway.storage.base import utcnow  # noqa: PLC0415
 
     now = utcnow()
     pending_since = now - timedelta(hours=settings.console_access_pending_hours)
     with sessions.begin() as session:
         expired = expire_access_requests(session, now, pending_since)
-        ids = sorted(expired["pending"] + expired["approved"])
-        if ids:
-            counts = {kind: len(found) for kind, found in expired.items()}
+        for auditor in sorted({auditor for _, auditor, _ in expired}):
+            theirs = [entry for entry in expired if entry[1] == auditor]
             record(
                 session,
                 AuditAction.CONSOLE_ACCESS_EXPIRED,
-                object_ids=ids,
-                detail={**counts, "via": "worker"},
+                participant_id=auditor,
+                participant_kind=str(ParticipantKind.AUDITOR),
+                acting_for=auditor,
+                object_ids=[request_id for request_id, _, _ in theirs],
+                detail={**expired_counts(theirs), "via": "worker"},
             )
-            log.info("console access requests expired", extra=counts)
-    return len(ids)
+        if expired:
+            log.info("console access requests expired", extra=expired_counts(expired))
+    return len(expired)
 
 
 def reindex_identities(sessions: sessionmaker[Session], settings: Settings) -> int:

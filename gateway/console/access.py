@@ -88,8 +88,8 @@ def requests_page(
         )
     audit.object_ids = [r.id for r in mine] + [r.id for r in to_decide]
     audit.detail = {"page": "access", "own": len(mine), "to_decide": len(to_decide)}
-    if expired["pending"] or expired["approved"]:
-        audit.detail["expired"] = {kind: len(found) for kind, found in expired.items()}
+    if expired:
+        audit.detail["expired"] = repository.expired_counts(expired)
     own = [
         {
             "id": r.id,

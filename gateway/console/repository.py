@@ -180,12 +180,12 @@ def decide_access_request(
 
 def expire_access_requests(
     session: Session, now: datetime, pending_since: datetime, auditor_id: str | None = None
-) -> dict[str, list[str]]:
+) -> list[tuple[str, str, str]]:
     """Mark expired the requests whose time is over, their keyed values cleared.
 
     Pending ones asked before ``pending_since``, approved ones shown until ``now`` or
-    before; of one auditor, or of all (the worker). The ids of the requests expired, by
-    what they were (``pending``, ``approved``).
+    before; of one auditor, or of all (the worker). Each request expired: (its id, its
+    auditor, what it was: ``pending`` or ``approved``), in id order.
     """
     expiring = or_(
         and_(
@@ -202,13 +202,22 @@ def expire_access_requests(
         statement = statement.where(ConsoleAccessRequest.auditor_id == auditor_id)
     expired = session.execute(
         statement.values(state="expired", subject_pseudonyms=[], subject_indexes=[])
-        .returning(ConsoleAccessRequest.id, ConsoleAccessRequest.shown_until)
+        .returning(
+            ConsoleAccessRequest.id,
+            ConsoleAccessRequest.auditor_id,
+            ConsoleAccessRequest.shown_until,
+        )
         .execution_options(synchronize_session=False)
     )
-    found: dict[str, list[str]] = {"pending": [], "approved": []}
-    for request_id, shown_until in expired:
-        found["pending" if shown_until is None else "approved"].append(request_id)
-    return {kind: sorted(ids) for kind, ids in found.items()}
+    return sorted(
+        (request_id, auditor, "pending" if shown_until is None else "approved")
+        for request_id, auditor, shown_until in expired
+    )
+
+
+def expired_counts(expired: list[tuple[str, str, str]]) -> dict[str, int]:
+    """How many requests ``expire_access_requests`` expired, by what they were."""
+    return {kind: sum(1 for *_, was in expired if was == kind) for kind in ("pending", "approved")}
 
 
 def event(session: Session, event_id: str) -> AuditEvent | None:

@@ -170,7 +170,8 @@ AUDIT_ACTIONS = {
     AuditAction.CONSOLE_ACCESS_EXPIRED: (
         "the worker expired the access report requests whose time was over (pending past "
         "their approval's wait, approved past their report's window) and cleared their "
-        "keyed values: the requests in `object_ids`, the counts of each kind"
+        "keyed values: one event per auditor, in its name, its requests in `object_ids`, "
+        "the counts of each kind"
     ),
     AuditAction.CONSOLE_EVENTS_SEARCHED: (
         "the console showed a person a page of the events their territory covers: the "

@@ -440,12 +440,18 @@ def test_the_worker_expires_the_requests_whose_time_is_over_and_audits_it(
             assert row.state == rows[name].state
     assert found[ids["waiting"]].subject_indexes == ["idx"]  # still waiting, kept
     assert found[ids["shown"]].subject_indexes == ["idx"]
-    [event] = events(sessions, AuditAction.CONSOLE_ACCESS_EXPIRED)
-    assert event.outcome == AuditOutcome.SUCCESS
-    assert sorted(event.object_ids) == sorted(ids[name] for name in expired)
-    assert event.detail == {"pending": 2, "approved": 1, "via": "worker"}
-    assert event.subject_pseudonyms == []  # no person in it
-    assert "agdref:" not in str(event.detail)
+    # One event per auditor, in its name: its territory's auditors find it in their search.
+    by_auditor = {e.acting_for: e for e in events(sessions, AuditAction.CONSOLE_ACCESS_EXPIRED)}
+    assert set(by_auditor) == {paris, marseille}
+    assert sorted(by_auditor[paris].object_ids) == sorted([ids["stale"], ids["over"]])
+    assert by_auditor[paris].detail == {"pending": 1, "approved": 1, "via": "worker"}
+    assert by_auditor[marseille].object_ids == [ids["stale-elsewhere"]]
+    assert by_auditor[marseille].detail == {"pending": 1, "approved": 0, "via": "worker"}
+    for event in by_auditor.values():
+        assert event.outcome == AuditOutcome.SUCCESS
+        assert event.participant_id == event.acting_for
+        assert event.subject_pseudonyms == []  # no person in it
+        assert "agdref:" not in str(event.detail)
     assert "expire-console-access" in jobs.JOBS
 
 
