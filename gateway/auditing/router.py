@@ -10,7 +10,7 @@ import base64
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 
 from audit.actions import AuditAction
@@ -163,6 +163,7 @@ def list_events(
     session: DbSession,
     state: State,
     audit: Audit,
+    response: Response,
     participant: Annotated[SafeText | None, Query(max_length=64, pattern=SAFE)] = None,
     agent: Annotated[SafeText | None, Query(max_length=64, pattern=SAFE)] = None,
     action: Annotated[SafeText | None, Query(max_length=64, pattern=SAFE)] = None,
@@ -206,7 +207,10 @@ def list_events(
         limit=limit,
         format=output,
     )
-    return _events(caller, session, state, audit, query)
+    answer = _events(caller, session, state, audit, query)
+    if agdref_number is not None or nir is not None:
+        deprecated(answer if isinstance(answer, Response) else response, "/v1/audit/events/search")
+    return answer
 
 
 @router.post(
@@ -225,6 +229,16 @@ def search_events(
     body with ``after_id`` (or ``after_index``) from the answer.
     """
     return _events(caller, session, state, audit, query)
+
+
+# When the query-string forms of a person's number were deprecated (RFC 9745).
+DEPRECATED_SINCE = "@1796601600"  # 2026-12-07T00:00:00Z
+
+
+def deprecated(response: Response, successor: str) -> None:
+    """Say that the answer came from a deprecated form, and which one replaces it."""
+    response.headers["Deprecation"] = DEPRECATED_SINCE
+    response.headers["Link"] = f'<{successor}>; rel="successor-version"'
 
 
 def _events(
@@ -296,6 +310,7 @@ def get_subject_report(
     session: DbSession,
     state: State,
     audit: Audit,
+    response: Response,
     agdref_number: Annotated[
         SafeText | None, Query(max_length=16, pattern=SAFE, deprecated=True)
     ] = None,
@@ -307,6 +322,7 @@ def get_subject_report(
     /v1/audit/subject-report`` takes the number in its body (every proxy on the way may
     log a URL).
     """
+    deprecated(response, "/v1/audit/subject-report")
     return _subject_report(
         caller, session, state, audit, SubjectIn(agdref_number=agdref_number, nir=nir)
     )

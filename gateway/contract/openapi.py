@@ -268,6 +268,18 @@ class Operation:
 
 
 _NO_CHECKPOINT = "No checkpoint (of that size) yet."
+# An answer to a deprecated form (a person's number in the query string, RFC 9745).
+_DEPRECATION_HEADERS = {
+    "Deprecation": {
+        "description": "Given a person's number in the query string: the date that form was "
+        "deprecated (the number belongs in the body of the POST form, out of URLs and logs).",
+        "schema": {"type": "string", "example": "@1796601600"},
+    },
+    "Link": {
+        "description": 'The form that replaces it: rel="successor-version".',
+        "schema": {"type": "string"},
+    },
+}
 # A page of audit events in CSV: where the next one starts.
 _EVENT_PAGE_HEADERS = {
     "Next-After-Id": {
@@ -434,7 +446,7 @@ OPERATIONS: dict[str, Operation] = {
     AuditAction.AUDIT_EVENTS_LISTED: Operation(
         "listAuditEvents",
         response_examples={200: examples.EVENT_PAGE},
-        response_headers=_EVENT_PAGE_HEADERS,
+        response_headers={**_EVENT_PAGE_HEADERS, **_DEPRECATION_HEADERS},
     ),
     AuditAction.AUDIT_EVENTS_SEARCHED: Operation(
         "searchAuditEvents",
@@ -442,7 +454,9 @@ OPERATIONS: dict[str, Operation] = {
         response_headers=_EVENT_PAGE_HEADERS,
     ),
     AuditAction.SUBJECT_REPORT_READ: Operation(
-        "getSubjectReport", purposes=("data-subject-request",)
+        "getSubjectReport",
+        purposes=("data-subject-request",),
+        response_headers=_DEPRECATION_HEADERS,
     ),
     AuditAction.SUBJECT_REPORT_ASKED: Operation(
         "postSubjectReport", purposes=("data-subject-request",)

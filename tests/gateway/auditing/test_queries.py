@@ -156,6 +156,16 @@ def test_a_persons_events_are_searched_with_the_number_in_the_body_never_the_url
         assert refused.json()["errors"][0]["field"] == field
         assert PERSON not in refused.text
 
+    # The query-string form still answers, saying it is deprecated and what replaces it.
+    assert by_url.headers["Deprecation"].startswith("@")
+    assert by_url.headers["Link"] == '</v1/audit/events/search>; rel="successor-version"'
+    assert "Deprecation" not in by_body.headers
+    assert "Deprecation" not in client.get("/v1/audit/events", headers=headers).headers
+    as_csv = client.get(
+        "/v1/audit/events", params={"agdref_number": PERSON, "format": "csv"}, headers=headers
+    )
+    assert as_csv.headers["Deprecation"] == by_url.headers["Deprecation"]
+
     spec = client.get("/openapi.json").json()["paths"]
     listed = {p["name"]: p for p in spec["/v1/audit/events"]["get"]["parameters"]}
     assert listed["agdref_number"].get("deprecated") is True

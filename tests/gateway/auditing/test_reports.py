@@ -89,6 +89,9 @@ def test_the_persons_report_names_every_recipient_field_and_access(
     )
     assert posted.status_code == 200, posted.text
     assert posted.json()["decisions"] == body["decisions"]
+    assert report.headers["Link"] == '</v1/audit/subject-report>; rel="successor-version"'
+    assert "Deprecation" in report.headers
+    assert "Deprecation" not in posted.headers
     unknown = client.post("/v1/audit/subject-report", json={"number": PERSON}, headers=headers)
     assert unknown.status_code == 400
     assert unknown.json()["errors"][0]["field"] == "number"
