@@ -52,9 +52,12 @@ class Registered:
     national: bool
     departements: tuple[str, ...]
     acts_for: tuple[str, ...]
-    require_dpop: bool
     jwks: dict[str, Any]  # its public keys, to verify what it signs (read-only)
     described: ParticipantOut
+
+    @property
+    def require_dpop(self) -> bool:
+        return self.described.require_dpop
 
     @classmethod
     def of(cls, participant: Participant) -> Registered:
@@ -65,7 +68,6 @@ class Registered:
             national=participant.national,
             departements=tuple(participant.departements),
             acts_for=tuple(participant.acts_for),
-            require_dpop=participant.require_dpop,
             jwks=participant.jwks,
             described=describe(participant),
         )
@@ -113,8 +115,12 @@ class RegistryCache:
             self.clear()
 
     def cached(self, participant_id: str) -> Registered | None:
-        """The participant if held and still true; None: read it (``load``)."""
-        if self._listener is not None and not self._listener.drain():
+        """The participant if held and still true; None: read it (``load``).
+
+        For a worker thread (blocking): the shared round trip is waited for, as ``fresh``
+        awaits it.
+        """
+        if self._listener is not None and not self._listener.synced_blocking():
             return None
         return self._held(participant_id)
 
@@ -138,14 +144,8 @@ class RegistryCache:
         return registered
 
     def current(self, participant_id: str) -> Registered | None:
-        """The participant as it stands, for a worker thread (blocking).
-
-        Held, once the shared round trip has ended (as ``fresh``), or else read.
-        """
-        held = None
-        if self._listener is None or self._listener.synced_blocking():
-            held = self._held(participant_id)
-        return held or self.load(participant_id)
+        """The participant as it stands, for a worker thread: held, or else read."""
+        return self.cached(participant_id) or self.load(participant_id)
 
     def load(self, participant_id: str) -> Registered | None:
         """Read the participant from the database (blocking) and keep it."""

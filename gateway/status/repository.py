@@ -12,14 +12,13 @@ from functools import cache
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, String, bindparam, delete, func, select, text, union_all
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Connection, bindparam, delete, select, text, union_all
 from sqlalchemy.orm import aliased
 
 from gateway.decisions.models import Decision, DecisionVersion
 from gateway.identities.models import Identity, IdentityMatchKey
 from gateway.status.models import RateWindow
-from gateway.storage.bulk import among
+from gateway.storage.bulk import among, joined_to_array, values_array
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -78,25 +77,16 @@ def _postgresql_lookup(indexes: bool, match_keys: bool) -> Any:
         Identity.wrapped_key,
         Identity.kek_id,
     )
-
-    def wanted(name: str) -> Any:
-        values = bindparam(name, type_=postgresql.ARRAY(String))
-        return func.unnest(values).table_valued("value").render_derived(name="wanted")
-
-    branches: list[Any] = []
-    if indexes:
-        for column in (Identity.bi_agdref, Identity.bi_ssn):
-            found = wanted("indexes")
-            branches.append(
-                select(column.label("value"), *sealed).join(found, column == found.c.value)
-            )
+    branches: list[Any] = [
+        joined_to_array(select(column.label("value"), *sealed), column, values_array("indexes"))
+        for column in (Identity.bi_agdref, Identity.bi_ssn)
+        if indexes
+    ]
     if match_keys:
-        found = wanted("match_keys")
-        branches.append(
-            select(IdentityMatchKey.key.label("value"), *sealed)
-            .join(Identity, Identity.id == IdentityMatchKey.identity_id)
-            .join(found, IdentityMatchKey.key == found.c.value)
+        keyed = select(IdentityMatchKey.key.label("value"), *sealed).join(
+            Identity, Identity.id == IdentityMatchKey.identity_id
         )
+        branches.append(joined_to_array(keyed, IdentityMatchKey.key, values_array("match_keys")))
     if not branches:
         return None
     return union_all(*branches) if len(branches) > 1 else branches[0]

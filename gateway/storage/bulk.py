@@ -108,6 +108,23 @@ def one_of(
 AMONG_CHUNK = 10_000  # values per list on SQLite, under its 32,766 bound parameters
 
 
+def values_array(name: str | None, values: list[str] | None = None) -> Any:
+    """An array of texts as one parameter (PostgreSQL).
+
+    Named, to be given at execution; or anonymous, with its ``values``.
+    """
+    return bindparam(name, values, type_=postgresql.ARRAY(String))
+
+
+def joined_to_array(statement: Any, column: Any, array: Any) -> Any:
+    """``statement`` joined on ``column`` to the values of ``array`` as a set (PostgreSQL).
+
+    ``JOIN unnest(...)``: the planner probes the index once per value.
+    """
+    wanted = func.unnest(array).table_valued("value").render_derived(name="wanted")
+    return statement.join(wanted, column == wanted.c.value)
+
+
 def among(
     session: Session,
     statement: Any,  # a Select of any columns
@@ -122,9 +139,7 @@ def among(
     share of the table and scanned whole. Elsewhere one statement per chunk of values.
     """
     if session.get_bind().dialect.name == "postgresql":
-        array = bindparam(None, list(values), type_=postgresql.ARRAY(String))
-        wanted = func.unnest(array).table_valued("value").render_derived(name="wanted")
-        yield statement.join(wanted, column == wanted.c.value)
+        yield joined_to_array(statement, column, values_array(None, list(values)))
         return
     ordered = sorted(values)
     for start in range(0, len(ordered), AMONG_CHUNK):

@@ -4,14 +4,14 @@ A ``Listener`` holds one connection of its own, outside the pool, listening on o
 channel. A daemon thread waits on its socket and hands each notification's payload to
 ``received``. A caller that must not act on news older than its own arrival (a request
 about to trust a cache) asks for a round trip on that connection: whatever PostgreSQL
-sent before it is handed over by the time it ends. ``drain()`` makes one at once, in the
-caller's thread; ``synced()`` awaits the thread's next one, which every request waiting
-meanwhile shares, so the event loop never waits on the socket and a busy server makes
-one round trip for many requests. While the connection is down (a restart, an outage)
-``listening`` is false and the thread reconnects; ``reset`` is called each time it is
-listening again, since what was notified in between is lost. Its losses are logged once
-each, as warnings without a traceback (the database's outage is reported by the
-requests, ``gateway.storage.outage``).
+sent before it is handed over by the time it ends. The thread makes it (``drain``), one
+for every caller waiting meanwhile: ``synced()`` awaits it on the event loop,
+``synced_blocking()`` waits for it in a worker thread; the event loop never waits on the
+socket, and a busy server makes one round trip for many requests. While the connection
+is down (a restart, an outage) ``listening`` is false and the thread reconnects;
+``reset`` is called each time it is listening again, since what was notified in between
+is lost. Its losses are logged once each, as warnings without a traceback (the
+database's outage is reported by the requests, ``gateway.storage.outage``).
 
 ``notify`` sends a payload on a channel inside the caller's transaction: PostgreSQL
 delivers it when (and only if) the transaction commits.

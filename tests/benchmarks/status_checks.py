@@ -70,13 +70,12 @@ from gateway.identities.models import Identity, IdentityMatchKey
 from gateway.identities.nir import nir_key
 from gateway.identities.schemas import IdentityIn
 from gateway.keys import GatewayKeys
-from gateway.participants.models import ParticipantKind, Regime
-from gateway.participants.schemas import ParticipantSpec
+from gateway.participants.models import ParticipantKind
 from gateway.status import repository
 from gateway.storage.bulk import insert_rows
 from gateway.storage.engine import make_engine, make_sessionmaker
 from policies.loader import DEFAULT_POLICY, load_file
-from tests.benchmarks.common import benchmark_database, prefecture_spec
+from tests.benchmarks.common import benchmark_database, fund_spec, prefecture_spec
 from tests.benchmarks.load import wrk
 from tests.support.processes import gateway_process
 
@@ -646,15 +645,7 @@ def main() -> None:  # noqa: PLR0915 - the benchmark's steps, in order
     prefecture = prefecture_spec(PREFECTURE_ID, ECKey.generate_key("P-256", private=True))
     key = ECKey.generate_key("P-256", private=True)
     dpop_key = ECKey.generate_key("P-256", private=True) if args.dpop else None
-    fund = ParticipantSpec(
-        id=FUND_ID,
-        kind=ParticipantKind.FUND,
-        name="Benchmark fund",
-        regime=Regime.CPAM,
-        departements=["75"],
-        jwks=key.as_dict(private=False),
-        require_dpop=args.dpop,
-    )
+    fund = fund_spec(FUND_ID, key).model_copy(update={"require_dpop": args.dpop})
     with benchmark_database(args.database, prefecture, fund) as (url, key_dir):
         started = time.perf_counter()
         load(url, key_dir, args.decisions, 1 if args.database == "sqlite" else args.loaders)
